@@ -1,0 +1,107 @@
+import { z } from 'zod';
+
+/**
+ * Shape of the merged configuration. Defaults live only in `config/default.json`;
+ * this schema checks what the operator gave and explains what is wrong.
+ */
+
+const generatorName = z.enum(['randomBytes', 'randomAlpha', 'randomAlphaNumeric', 'randomDigits']);
+
+const codeGenerator = z
+  .object({ generator: generatorName, length: z.number().int() })
+  .strict()
+  .superRefine((value, ctx) => {
+    const [min, max] = value.generator === 'randomBytes' ? [16, 128] : [4, 12];
+    if (value.length < min || value.length > max) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['length'],
+        message: `${value.generator} takes a length from ${min} to ${max}, got ${value.length}`,
+      });
+    }
+  });
+
+const registration = z
+  .object({ applicationId: z.string().min(1), roles: z.array(z.string()).default([]) })
+  .strict();
+
+const seedUser = z
+  .object({
+    id: z.uuid().optional(),
+    email: z.email(),
+    firstName: z.string().max(200).optional(),
+    lastName: z.string().max(200).optional(),
+    preferredLanguages: z.array(z.string().max(35)).max(20).optional(),
+    timezone: z.string().max(100).optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+    active: z.boolean().optional(),
+    registrations: z.array(registration).optional(),
+  })
+  .strict();
+
+const client = z
+  .object({
+    client_id: z.string().min(1),
+    redirect_uris: z.array(z.url()).min(1),
+    first_party: z.boolean().optional(),
+    require_pkce: z.boolean().optional(),
+    require_registration: z.boolean().optional(),
+    passwordless_enabled: z.boolean().optional(),
+    self_service_registration: z.boolean().optional(),
+  })
+  // Any other node-oidc-provider client metadata passes through; the provider validates it.
+  .loose();
+
+const apiKey = z
+  .object({
+    key: z.string().min(16, 'an API key needs at least 16 characters'),
+    description: z.string().optional(),
+    permissions: z.record(z.string(), z.array(z.string())),
+  })
+  .strict();
+
+const jwk = z.object({ kty: z.string() }).loose();
+
+export const configSchema = z
+  .object({
+    port: z.number().int().min(0).max(65535),
+    issuer: z.url().nullable(),
+    proxy: z.boolean(),
+    clients: z.array(client),
+    users: z.array(seedUser),
+    apiKeys: z.array(apiKey),
+    passwordless: z
+      .object({
+        timeToLiveInSeconds: z.number().int().min(1).max(600),
+        linkCode: codeGenerator,
+        shortCode: codeGenerator,
+        maxAttempts: z.number().int().min(1).max(20),
+      })
+      .strict(),
+    mail: z
+      .object({
+        from: z.string().min(3),
+        replyTo: z.string().nullable(),
+        smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').nullable(),
+        devMailboxSize: z.number().int().min(1).max(100000),
+      })
+      .strict(),
+    storage: z
+      .object({ mongodbUri: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URI').nullable() })
+      .strict(),
+    jwks: z.object({ keys: z.array(jwk).min(1) }).nullable(),
+    cookieKeys: z.array(z.string().min(16, 'a cookie key needs at least 16 characters')).min(1).nullable(),
+    dataDirectory: z.string().min(1),
+    ttl: z.record(z.string(), z.number().int().positive()),
+    theme: z.string().nullable(),
+    demo: z.object({ enabled: z.boolean() }).strict(),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema> & {
+  /** true when NODE_ENV=production. */
+  production: boolean;
+};
+export type ClientConfig = z.infer<typeof client>;
+export type SeedUser = z.infer<typeof seedUser>;
+export type CodeGeneratorConfig = z.infer<typeof codeGenerator>;

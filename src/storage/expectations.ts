@@ -1,0 +1,10 @@
+import type { CodeExpectation, PasswordlessCodeRecord } from './types.js';
+
+/** Whether a code record meets the conditions of a conditional update (used by the memory store and tests). */
+export function codeMeetsExpectation(record: PasswordlessCodeRecord, expect: CodeExpectation): boolean {
+  if (expect.status !== undefined && record.status !== expect.status) return false;
+  if (expect.unexpiredAt !== undefined && record.expiresAt <= expect.unexpiredAt) return false;
+  if (expect.shortHash !== undefined && record.shortHash !== expect.shortHash) return false;
+  if (expect.attemptsBelow !== undefined && record.attempts >= expect.attemptsBelow) return false;
+  return true;
+}

@@ -1,0 +1,307 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import {
+  DuplicateKeyError,
+  type ApiKeyRecord,
+  type ApiKeyRepository,
+  type CodeExpectation,
+  type CodeRepository,
+  type CounterRepository,
+  type PasswordlessCodeRecord,
+  type Store,
+  type UserRecord,
+  type UserRepository,
+} from './types.js';
+import { codeMeetsExpectation } from './expectations.js';
+
+/**
+ * The embedded store: everything in this process's memory, lost on restart. Values are
+ * copied in and out so callers cannot share mutable state, as with a real database.
+ */
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+interface Expiring<T> {
+  value: T;
+  expiresAt: number;
+}
+
+class MemoryUsers implements UserRepository {
+  readonly #byId = new Map<string, UserRecord>();
+  readonly #idByEmail = new Map<string, string>();
+
+  async insert(user: UserRecord): Promise<void> {
+    if (this.#byId.has(user.id)) throw new DuplicateKeyError('id');
+    if (this.#idByEmail.has(user.emailNormalized)) throw new DuplicateKeyError('email');
+    this.#byId.set(user.id, copy(user));
+    this.#idByEmail.set(user.emailNormalized, user.id);
+  }
+
+  async findById(id: string): Promise<UserRecord | null> {
+    const user = this.#byId.get(id);
+    return user ? copy(user) : null;
+  }
+
+  async findByEmail(emailNormalized: string): Promise<UserRecord | null> {
+    const id = this.#idByEmail.get(emailNormalized);
+    return id === undefined ? null : this.findById(id);
+  }
+
+  async list({ limit, offset }: { limit: number; offset: number }): Promise<UserRecord[]> {
+    return [...this.#byId.values()]
+      .sort((a, b) => a.insertInstant - b.insertInstant || a.id.localeCompare(b.id))
+      .slice(offset, offset + limit)
+      .map(copy);
+  }
+
+  async replace(user: UserRecord): Promise<boolean> {
+    const current = this.#byId.get(user.id);
+    if (!current) return false;
+    const holder = this.#idByEmail.get(user.emailNormalized);
+    if (holder !== undefined && holder !== user.id) throw new DuplicateKeyError('email');
+    this.#idByEmail.delete(current.emailNormalized);
+    this.#idByEmail.set(user.emailNormalized, user.id);
+    this.#byId.set(user.id, copy(user));
+    return true;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const current = this.#byId.get(id);
+    if (!current) return false;
+    this.#byId.delete(id);
+    this.#idByEmail.delete(current.emailNormalized);
+    return true;
+  }
+}
+
+class MemoryCodes implements CodeRepository {
+  readonly #byId = new Map<string, PasswordlessCodeRecord>();
+
+  #live(id: string, now: number): PasswordlessCodeRecord | undefined {
+    const record = this.#byId.get(id);
+    if (record && record.retainUntil <= now) {
+      this.#byId.delete(id);
+      return undefined;
+    }
+    return record;
+  }
+
+  async insert(record: PasswordlessCodeRecord): Promise<void> {
+    if (this.#byId.has(record.id)) throw new DuplicateKeyError('code');
+    this.#sweep(record.createdAt);
+    this.#byId.set(record.id, copy(record));
+  }
+
+  async supersedeActiveForUser(userId: string, exceptId: string): Promise<number> {
+    let count = 0;
+    for (const record of this.#byId.values()) {
+      if (record.userId === userId && record.id !== exceptId && record.status === 'active') {
+        record.status = 'superseded';
+        count += 1;
+      }
+    }
+    return count;
+  }
+
+  async findById(id: string, now: number): Promise<PasswordlessCodeRecord | null> {
+    const record = this.#live(id, now);
+    return record ? copy(record) : null;
+  }
+
+  async findLatestForInteraction(interactionUid: string, now: number): Promise<PasswordlessCodeRecord | null> {
+    let latest: PasswordlessCodeRecord | undefined;
+    for (const record of this.#byId.values()) {
+      if (record.interactionUid !== interactionUid || record.retainUntil <= now) continue;
+      if (!latest || record.createdAt >= latest.createdAt) latest = record;
+    }
+    return latest ? copy(latest) : null;
+  }
+
+  async compareAndSet(
+    id: string,
+    expect: CodeExpectation,
+    set: Partial<Omit<PasswordlessCodeRecord, 'id'>>,
+  ): Promise<PasswordlessCodeRecord | null> {
+    const record = this.#byId.get(id);
+    if (!record || !codeMeetsExpectation(record, expect)) return null;
+    Object.assign(record, copy(set));
+    return copy(record);
+  }
+
+  async incrementAttempts(id: string): Promise<PasswordlessCodeRecord | null> {
+    const record = this.#byId.get(id);
+    if (!record || record.status !== 'active') return null;
+    record.attempts += 1;
+    return copy(record);
+  }
+
+  /** Drops records past their retention, so sign-in traffic cannot grow memory without bound. */
+  #sweep(now: number): void {
+    for (const [id, record] of this.#byId) if (record.retainUntil <= now) this.#byId.delete(id);
+  }
+}
+
+class MemoryCounters implements CounterRepository {
+  readonly #counters = new Map<string, Expiring<number>>();
+
+  async increment(key: string, expiresAt: number): Promise<number> {
+    const now = Date.now();
+    const current = this.#counters.get(key);
+    const next = current && current.expiresAt > now ? current.value + 1 : 1;
+    if (!current) this.#sweep(now);
+    this.#counters.set(key, { value: next, expiresAt: current && current.expiresAt > now ? current.expiresAt : expiresAt });
+    return next;
+  }
+
+  async get(key: string, now: number): Promise<number> {
+    const current = this.#counters.get(key);
+    return current && current.expiresAt > now ? current.value : 0;
+  }
+
+  #sweep(now: number): void {
+    if (this.#counters.size < 10_000) return;
+    for (const [key, entry] of this.#counters) if (entry.expiresAt <= now) this.#counters.delete(key);
+  }
+}
+
+class MemoryApiKeys implements ApiKeyRepository {
+  readonly #byId = new Map<string, ApiKeyRecord>();
+
+  async insert(record: ApiKeyRecord): Promise<void> {
+    if (this.#byId.has(record.id)) throw new DuplicateKeyError('id');
+    if ([...this.#byId.values()].some((key) => key.keyHash === record.keyHash)) throw new DuplicateKeyError('key');
+    this.#byId.set(record.id, copy(record));
+  }
+
+  async findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    for (const record of this.#byId.values()) if (record.keyHash === keyHash) return copy(record);
+    return null;
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    return [...this.#byId.values()].map(copy);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.#byId.delete(id);
+  }
+}
+
+/** All node-oidc-provider models share one table keyed by `model:id`, so revokeByGrantId spans models. */
+class MemoryOidcTable {
+  readonly entries = new Map<string, Expiring<AdapterPayload>>();
+  readonly byGrant = new Map<string, Set<string>>();
+  readonly byUid = new Map<string, string>();
+  readonly byUserCode = new Map<string, string>();
+  #writes = 0;
+
+  get(key: string): AdapterPayload | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.remove(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: AdapterPayload, expiresInSeconds: number): void {
+    this.remove(key);
+    this.entries.set(key, { value, expiresAt: Date.now() + expiresInSeconds * 1000 });
+    if (value.grantId) {
+      const keys = this.byGrant.get(value.grantId) ?? new Set<string>();
+      keys.add(key);
+      this.byGrant.set(value.grantId, keys);
+    }
+    if (value.uid) this.byUid.set(value.uid, key);
+    if (value.userCode) this.byUserCode.set(value.userCode, key);
+    this.#writes += 1;
+    if (this.#writes % 1000 === 0) this.sweep();
+  }
+
+  remove(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    const { grantId, uid, userCode } = entry.value;
+    if (grantId) this.byGrant.get(grantId)?.delete(key);
+    if (grantId && this.byGrant.get(grantId)?.size === 0) this.byGrant.delete(grantId);
+    if (uid && this.byUid.get(uid) === key) this.byUid.delete(uid);
+    if (userCode && this.byUserCode.get(userCode) === key) this.byUserCode.delete(userCode);
+  }
+
+  sweep(): void {
+    const now = Date.now();
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.remove(key);
+  }
+}
+
+class MemoryOidcAdapter implements Adapter {
+  constructor(
+    private readonly model: string,
+    private readonly table: MemoryOidcTable,
+  ) {}
+
+  #key(id: string): string {
+    return `${this.model}:${id}`;
+  }
+
+  #read(key: string | undefined): AdapterPayload | undefined {
+    if (key === undefined || !key.startsWith(`${this.model}:`)) return undefined;
+    const value = this.table.get(key);
+    return value ? copy(value) : undefined;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    this.table.set(this.#key(id), copy(payload), expiresIn);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.#read(this.#key(id));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.#read(this.table.byUid.get(uid));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.#read(this.table.byUserCode.get(userCode));
+  }
+
+  async consume(id: string): Promise<void> {
+    const value = this.table.get(this.#key(id));
+    if (value) value.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.table.remove(this.#key(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    for (const key of [...(this.table.byGrant.get(grantId) ?? [])]) this.table.remove(key);
+  }
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  readonly users = new MemoryUsers();
+  readonly codes = new MemoryCodes();
+  readonly counters = new MemoryCounters();
+  readonly apiKeys = new MemoryApiKeys();
+  readonly #oidc = new MemoryOidcTable();
+  readonly #adapters = new Map<string, MemoryOidcAdapter>();
+
+  oidcAdapter(model: string): Adapter {
+    let adapter = this.#adapters.get(model);
+    if (!adapter) {
+      adapter = new MemoryOidcAdapter(model, this.#oidc);
+      this.#adapters.set(model, adapter);
+    }
+    return adapter;
+  }
+
+  async init(): Promise<void> {}
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,159 @@
+import type { Adapter } from 'oidc-provider';
+
+/**
+ * The one storage interface. Two implementations exist (memory, mongodb); nothing outside
+ * `storage/` knows which one runs. Times are milliseconds since the epoch.
+ */
+
+export interface Registration {
+  id: string;
+  applicationId: string;
+  roles: string[];
+  insertInstant: number;
+  lastLoginInstant?: number;
+}
+
+export interface UserRecord {
+  /** Stable UUID; the OIDC `sub`. */
+  id: string;
+  email: string;
+  /** Lower-cased, trimmed email: unique across users. */
+  emailNormalized: string;
+  firstName?: string;
+  lastName?: string;
+  preferredLanguages: string[];
+  timezone?: string;
+  data: Record<string, unknown>;
+  /** false = locked: cannot sign in. */
+  active: boolean;
+  verified: boolean;
+  registrations: Registration[];
+  insertInstant: number;
+  lastUpdateInstant: number;
+  lastLoginInstant?: number;
+}
+
+export interface UserRepository {
+  /** Throws {@link DuplicateKeyError} when the id or normalised email is taken. */
+  insert(user: UserRecord): Promise<void>;
+  findById(id: string): Promise<UserRecord | null>;
+  findByEmail(emailNormalized: string): Promise<UserRecord | null>;
+  list(options: { limit: number; offset: number }): Promise<UserRecord[]>;
+  /** Replaces the whole record by id; false when absent. Throws {@link DuplicateKeyError} on an email clash. */
+  replace(user: UserRecord): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+}
+
+export type CodeStatus = 'active' | 'used' | 'superseded' | 'exhausted' | 'denied';
+
+export interface PasswordlessCodeRecord {
+  /** SHA-256 (hex) of the link code; the plaintext is never stored. */
+  id: string;
+  /** SHA-256 (hex) of the short typed code, when one was issued. */
+  shortHash: string | null;
+  userId: string;
+  clientId: string | null;
+  /** The hosted sign-in this code belongs to, if it was started from one. */
+  interactionUid: string | null;
+  /** Caller-supplied state (API start), echoed back at login. */
+  state: Record<string, unknown> | null;
+  status: CodeStatus;
+  /** Wrong typed codes so far. */
+  attempts: number;
+  createdAt: number;
+  /** After this the code can no longer be redeemed. */
+  expiresAt: number;
+  /** The record is kept until then, so a late click can be told "expired" or "used" rather than "unknown". */
+  retainUntil: number;
+  usedAt?: number;
+  /** Anything a later feature attaches (e.g. the cross-device context); opaque to the store. */
+  extra?: Record<string, unknown>;
+}
+
+/** Conditions of a conditional update; all given ones must hold. */
+export interface CodeExpectation {
+  status?: CodeStatus;
+  /** The code must not be expired at this instant. */
+  unexpiredAt?: number;
+  shortHash?: string;
+  attemptsBelow?: number;
+}
+
+export interface CodeRepository {
+  insert(record: PasswordlessCodeRecord): Promise<void>;
+  /** Marks every active code of the user except `exceptId` superseded; returns how many. */
+  supersedeActiveForUser(userId: string, exceptId: string): Promise<number>;
+  /** A retained record (even if expired or used); null when unknown or past `retainUntil`. */
+  findById(id: string, now: number): Promise<PasswordlessCodeRecord | null>;
+  /** The newest retained record issued for an interaction. */
+  findLatestForInteraction(interactionUid: string, now: number): Promise<PasswordlessCodeRecord | null>;
+  /**
+   * Atomically applies `set` when every expectation holds, and returns the updated record;
+   * null when they did not hold. Two concurrent calls can never both succeed for the same
+   * `status` expectation.
+   */
+  compareAndSet(
+    id: string,
+    expect: CodeExpectation,
+    set: Partial<Omit<PasswordlessCodeRecord, 'id'>>,
+  ): Promise<PasswordlessCodeRecord | null>;
+  /** Atomically adds one wrong attempt to an active code; returns the updated record or null. */
+  incrementAttempts(id: string): Promise<PasswordlessCodeRecord | null>;
+}
+
+export interface CounterRepository {
+  /**
+   * Adds one to the fixed window `key` (which the caller makes window-specific) and returns the
+   * count after the increment. The counter disappears after `expiresAt`.
+   */
+  increment(key: string, expiresAt: number): Promise<number>;
+  get(key: string, now: number): Promise<number>;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  /** SHA-256 (hex) of the key. */
+  keyHash: string;
+  description: string;
+  permissions: Record<string, string[]>;
+  insertInstant: number;
+}
+
+export interface ApiKeyRepository {
+  insert(record: ApiKeyRecord): Promise<void>;
+  findByHash(keyHash: string): Promise<ApiKeyRecord | null>;
+  list(): Promise<ApiKeyRecord[]>;
+  delete(id: string): Promise<boolean>;
+}
+
+export interface Store {
+  readonly kind: 'memory' | 'mongodb';
+  readonly users: UserRepository;
+  readonly codes: CodeRepository;
+  readonly counters: CounterRepository;
+  readonly apiKeys: ApiKeyRepository;
+  /** node-oidc-provider's adapter for one model name (Session, Interaction, AccessToken, …). */
+  oidcAdapter(model: string): Adapter;
+  /** Creates indexes and whatever else the store needs; idempotent. */
+  init(): Promise<void>;
+  /** Resolves when the store answers; rejects with {@link StoreUnavailableError} otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A unique key (user id, email, …) is already taken. */
+export class DuplicateKeyError extends Error {
+  readonly code = 'duplicate_key';
+  constructor(readonly field: string) {
+    super(`duplicate ${field}`);
+  }
+}
+
+/** The store cannot be reached (database down); becomes a 503. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+}
+
+export function normalizeEmail(email: string): string {
+  return email.normalize('NFC').trim().toLowerCase();
+}
