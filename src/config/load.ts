@@ -78,6 +78,10 @@ function checkCrossFieldRules(config: Config): string[] {
       `  - passwordless.linkCode: ${config.passwordless.linkCode.generator} of length ${config.passwordless.linkCode.length} carries ${Math.floor(bits)} bits; a link code needs at least 128 (use randomBytes, length 16 or more)`,
     );
   }
+  const short = config.passwordless.shortCode;
+  if (short.generator === 'randomBytes' && short.length > 32) {
+    problems.push('  - passwordless.shortCode.length: a randomBytes short code takes at most 32 bytes');
+  }
   const ids = new Set<string>();
   config.clients.forEach((client, index) => {
     if (ids.has(client.client_id)) problems.push(`  - clients.${index}.client_id: duplicate client_id "${client.client_id}"`);

@@ -1,4 +1,4 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { CodeGeneratorConfig } from '../config/schema.js';
 
 const ALPHA = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -33,5 +33,26 @@ export function generateCode(config: CodeGeneratorConfig): string {
   if (alphabet === null) return randomBytes(config.length).toString('base64url');
   let out = '';
   for (let i = 0; i < config.length; i += 1) out += alphabet[randomInt(alphabet.length)];
+  return out;
+}
+
+/**
+ * The short typed code that goes with a link code. It is derived from the link code (a PRF
+ * over 128+ random bits) rather than drawn separately, so the page that a link opens on
+ * another device can show it without the server keeping any plaintext. Knowing the short
+ * code reveals nothing about the link code.
+ */
+export function deriveShortCode(linkCode: string, config: CodeGeneratorConfig): string {
+  const digest = createHmac('sha256', 'oidc-magic-link/short-code').update(linkCode, 'utf8').digest();
+  if (config.generator === 'randomBytes') return digest.subarray(0, config.length).toString('base64url');
+  const alphabet = alphabetOf(config.generator) as string;
+  // 256 bits reduced to at most 12 symbols: the modulo bias is far below 2^-180.
+  let value = BigInt(`0x${digest.toString('hex')}`);
+  const base = BigInt(alphabet.length);
+  let out = '';
+  for (let i = 0; i < config.length; i += 1) {
+    out += alphabet[Number(value % base)];
+    value /= base;
+  }
   return out;
 }

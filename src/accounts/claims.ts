@@ -1,0 +1,25 @@
+import type { UserRecord } from '../storage/types.js';
+
+/** Standard OIDC claims of a user, by the scope that releases them. */
+export function claimsOf(user: UserRecord): { sub: string } & Record<string, unknown> {
+  const name = [user.firstName, user.lastName].filter(Boolean).join(' ');
+  const claims: { sub: string } & Record<string, unknown> = {
+    sub: user.id,
+    email: user.email,
+    email_verified: user.verified,
+    updated_at: Math.floor(user.lastUpdateInstant / 1000),
+  };
+  if (name) claims.name = name;
+  if (user.firstName) claims.given_name = user.firstName;
+  if (user.lastName) claims.family_name = user.lastName;
+  if (user.preferredLanguages[0]) claims.locale = user.preferredLanguages[0];
+  if (user.timezone) claims.zoneinfo = user.timezone;
+  return claims;
+}
+
+/** Which claims each scope releases (node-oidc-provider's `claims` setting). */
+export const scopeClaims = {
+  openid: ['sub'],
+  email: ['email', 'email_verified'],
+  profile: ['name', 'given_name', 'family_name', 'locale', 'zoneinfo', 'updated_at'],
+} as const;

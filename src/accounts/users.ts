@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import type { SeedUser } from '../config/schema.js';
+import { DuplicateKeyError, normalizeEmail, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
+
+/** Input for a new user; everything but the email is optional. */
+export interface NewUser {
+  id?: string;
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  preferredLanguages?: string[];
+  timezone?: string;
+  data?: Record<string, unknown>;
+  active?: boolean;
+  verified?: boolean;
+  registrations?: { applicationId: string; roles?: string[] }[];
+}
+
+function buildRegistration(input: { applicationId: string; roles?: string[] }, now: number): Registration {
+  return { id: randomUUID(), applicationId: input.applicationId, roles: [...(input.roles ?? [])], insertInstant: now };
+}
+
+/** A complete user record from the fields a caller gives. */
+export function buildUser(input: NewUser, now = Date.now()): UserRecord {
+  const user: UserRecord = {
+    id: input.id ?? randomUUID(),
+    email: input.email.trim(),
+    emailNormalized: normalizeEmail(input.email),
+    preferredLanguages: [...(input.preferredLanguages ?? [])],
+    data: { ...(input.data ?? {}) },
+    active: input.active ?? true,
+    verified: input.verified ?? true,
+    registrations: (input.registrations ?? []).map((r) => buildRegistration(r, now)),
+    insertInstant: now,
+    lastUpdateInstant: now,
+  };
+  if (input.firstName !== undefined) user.firstName = input.firstName;
+  if (input.lastName !== undefined) user.lastName = input.lastName;
+  if (input.timezone !== undefined) user.timezone = input.timezone;
+  return user;
+}
+
+/** The user's registration for a client, if any. */
+export function registrationFor(user: UserRecord, clientId: string): Registration | undefined {
+  return user.registrations.find((r) => r.applicationId === clientId);
+}
+
+/**
+ * Applies the development seed: users that do not exist yet (by email) are created,
+ * existing ones are left alone, so restarts are harmless.
+ */
+export async function applyUserSeed(users: UserRepository, seed: readonly SeedUser[]): Promise<number> {
+  let created = 0;
+  for (const entry of seed) {
+    if (await users.findByEmail(normalizeEmail(entry.email))) continue;
+    try {
+      await users.insert(buildUser(entry));
+      created += 1;
+    } catch (err) {
+      // Another instance seeding at the same moment is fine.
+      if (!(err instanceof DuplicateKeyError)) throw err;
+    }
+  }
+  return created;
+}
+
+/** Records a successful sign-in on the user and, when given, on the client's registration. */
+export async function recordLogin(users: UserRepository, userId: string, clientId: string | null, now = Date.now()): Promise<void> {
+  const user = await users.findById(userId);
+  if (!user) return;
+  user.lastLoginInstant = now;
+  const registration = clientId ? registrationFor(user, clientId) : undefined;
+  if (registration) registration.lastLoginInstant = now;
+  await users.replace(user);
+}

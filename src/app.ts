@@ -1,0 +1,114 @@
+import path from 'node:path';
+import Koa from 'koa';
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { Config } from './config/schema.js';
+import { projectRoot } from './config/load.js';
+import type { Store } from './storage/types.js';
+import { Views } from './render/views.js';
+import { createTransport, type MailTransport } from './mail/index.js';
+import { DevMailbox } from './mail/dev-mailbox.js';
+import { Outbox } from './mail/outbox.js';
+import { PasswordlessCodes } from './passwordless/codes.js';
+import { MagicLinkMailer } from './passwordless/magic-link.js';
+import { applyUserSeed } from './accounts/users.js';
+import { loadKeys, type KeyMaterial } from './provider/keys.js';
+import { buildProvider } from './provider/index.js';
+import { demoClientSecret, demoEnabled } from './provider/clients.js';
+import { interactionRoutes } from './interaction/routes.js';
+import { devMailboxRoutes } from './dev/mailbox-routes.js';
+import { demoRoutes } from './dev/demo-routes.js';
+import { errorHandler } from './http/error-handler.js';
+import { securityHeaders } from './http/security-headers.js';
+import { staticAssets } from './http/static.js';
+import { CsrfTokens } from './http/csrf.js';
+
+/** Everything one running server is made of; tests reach into it, nothing else should. */
+export interface Application {
+  koa: Koa;
+  provider: Provider;
+  config: Config;
+  issuer: string;
+  store: Store;
+  transport: MailTransport;
+  outbox: Outbox;
+  codes: PasswordlessCodes;
+  keys: KeyMaterial;
+  /** Stops background work and closes connections (the HTTP server is the caller's). */
+  close(): Promise<void>;
+}
+
+export interface BuildOptions {
+  config: Config;
+  issuer: string;
+  store: Store;
+  /** Overrides the transport chosen by config (tests). */
+  transport?: MailTransport;
+}
+
+/** Builds the whole application on an opened store. */
+export async function buildApplication(options: BuildOptions): Promise<Application> {
+  const { config, issuer, store } = options;
+  const keys = await loadKeys(config);
+  const views = new Views(path.join(projectRoot, 'views'), config.theme);
+  const transport = options.transport ?? createTransport(config);
+  const outbox = new Outbox();
+  const codes = new PasswordlessCodes(store.codes, store.counters, {
+    timeToLiveInSeconds: config.passwordless.timeToLiveInSeconds,
+    linkCode: config.passwordless.linkCode,
+    shortCode: config.passwordless.shortCode,
+    maxAttempts: config.passwordless.maxAttempts,
+    retainSeconds: config.ttl.Interaction ?? 3600,
+  });
+  await applyUserSeed(store.users, config.users);
+
+  const provider = buildProvider({ config, issuer, store, keys, views });
+  const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, transport, outbox, views });
+  const csrf = new CsrfTokens(keys.cookieKeys);
+
+  const koa = new Koa({ proxy: config.proxy });
+  koa.keys = [...keys.cookieKeys];
+  koa.silent = true;
+
+  const ours = new Router();
+  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf });
+  ours.use(interaction.routes(), interaction.allowedMethods());
+  if (transport instanceof DevMailbox && !config.production) {
+    const dev = devMailboxRoutes(transport, views);
+    ours.use(dev.routes(), dev.allowedMethods());
+  }
+  if (demoEnabled(config)) {
+    const demo = demoRoutes({ issuer, secret: demoClientSecret(keys.cookieKeys), views });
+    ours.use(demo.routes(), demo.allowedMethods());
+  }
+  ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? '/demo' : '/.well-known/openid-configuration'));
+
+  koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
+  koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
+  koa.use(errorHandler(views));
+  koa.use(ours.routes());
+  koa.use(ours.allowedMethods());
+  // Everything else is node-oidc-provider's, untouched (no body parser in front of it).
+  const providerCallback = provider.callback();
+  koa.use((ctx) => {
+    ctx.respond = false;
+    return providerCallback(ctx.req, ctx.res);
+  });
+
+  return {
+    koa,
+    provider,
+    config,
+    issuer,
+    store,
+    transport,
+    outbox,
+    codes,
+    keys,
+    async close() {
+      await outbox.drain();
+      await transport.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type { Middleware } from 'koa';
+import type { Views } from '../render/views.js';
+import { StoreUnavailableError } from '../storage/types.js';
+import { describeError, log } from '../log.js';
+import { AppError } from './errors.js';
+import { pageLocals } from './page.js';
+
+interface HttpLikeError {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  message?: string;
+}
+
+/** Normalises anything thrown into the one error model. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof StoreUnavailableError) return new AppError(503, 'service_unavailable', 'The service is temporarily unavailable. Please try again shortly.');
+  const httpErr = err as HttpLikeError;
+  const status = httpErr?.status ?? httpErr?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const message = httpErr.expose && httpErr.message ? httpErr.message : 'The request could not be understood.';
+    return new AppError(status, status === 413 ? 'payload_too_large' : 'invalid_request', message);
+  }
+  return new AppError(500, 'server_error', 'Something went wrong on our side.');
+}
+
+/** The body of an API error, in FusionAuth's shape. */
+export function apiErrorBody(error: AppError): Record<string, unknown> {
+  return {
+    ...(Object.keys(error.fieldErrors).length > 0 ? { fieldErrors: error.fieldErrors } : {}),
+    generalErrors: [{ code: `[${error.code}]`, message: error.message }],
+  };
+}
+
+/**
+ * Turns errors of our routes into a readable page (or, under /api, FusionAuth's error JSON).
+ * 5xx details are logged, never shown.
+ */
+export function errorHandler(views: Views): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const error = toAppError(err);
+      if (error.status >= 500) log.error('request.failed', { method: ctx.method, path: ctx.path, status: error.status, ...describeError(err) });
+      ctx.status = error.status;
+      ctx.set('Cache-Control', 'no-store');
+      if (error.status === 503) ctx.set('Retry-After', '5');
+      if (ctx.path.startsWith('/api/')) {
+        ctx.body = apiErrorBody(error);
+        return;
+      }
+      ctx.type = 'html';
+      ctx.body = await views.render('pages/error', {
+        ...pageLocals(ctx),
+        title: error.status === 503 ? 'Temporarily unavailable' : error.status >= 500 ? 'Something went wrong' : 'That did not work',
+        error: error.code,
+        description: error.message,
+      });
+    }
+  };
+}

@@ -1,0 +1,41 @@
+import type { Context } from 'koa';
+import { errors, type default as Provider, type InteractionResults } from 'oidc-provider';
+import { clientPolicy } from '../provider/clients.js';
+import type { ClientPolicy } from '../passwordless/magic-link.js';
+
+export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * The sign-in this browser is in, if the request carries its interaction cookie and the
+ * cookie belongs to the uid in the path; null otherwise (other browser, scanner, expired).
+ */
+export async function interactionOfBrowser(provider: Provider, ctx: Context, uid: string): Promise<Interaction | null> {
+  try {
+    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+    return interaction.uid === uid ? interaction : null;
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound) return null;
+    throw err;
+  }
+}
+
+/** Whether a sign-in request is still alive, without needing its cookie. */
+export async function interactionById(provider: Provider, uid: string): Promise<Interaction | null> {
+  if (!/^[\w-]{1,64}$/.test(uid)) return null;
+  return (await provider.Interaction.find(uid)) ?? null;
+}
+
+/** The client a sign-in is for, with our sign-in rules. */
+export async function clientOf(provider: Provider, interaction: Interaction): Promise<ClientPolicy | null> {
+  const clientId = interaction.params.client_id;
+  if (typeof clientId !== 'string') return null;
+  const client = await provider.Client.find(clientId);
+  return client ? clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]) : null;
+}
+
+/** Hands a result back to node-oidc-provider and sends the browser on to the authorization endpoint. */
+export async function finishInteraction(provider: Provider, ctx: Context, result: InteractionResults, merge = false): Promise<void> {
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  ctx.redirect(returnTo);
+  ctx.status = 303;
+}

@@ -1,0 +1,38 @@
+/**
+ * Structured logging: one JSON object per line on stdout. Callers pass facts, never
+ * secrets (codes, keys, tokens, links); `redact` is the last line of defence for
+ * field names that could carry one.
+ */
+type Level = 'debug' | 'info' | 'warn' | 'error';
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+const SECRET_FIELDS = /^(code|oneTimeCode|shortCode|linkCode|link|token|refreshToken|key|apiKey|secret|password|authorization|cookie)$/i;
+
+function threshold(): number {
+  const configured = (process.env.LOG_LEVEL ?? 'info') as Level | 'silent';
+  return configured === 'silent' ? Infinity : order[configured] ?? order.info;
+}
+
+function redact(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) out[key] = SECRET_FIELDS.test(key) ? '[redacted]' : value;
+  return out;
+}
+
+function write(level: Level, event: string, fields: Record<string, unknown>): void {
+  if (order[level] < threshold()) return;
+  const line = JSON.stringify({ time: new Date().toISOString(), level, event, ...redact(fields) });
+  process.stdout.write(`${line}\n`);
+}
+
+export const log = {
+  debug: (event: string, fields: Record<string, unknown> = {}) => write('debug', event, fields),
+  info: (event: string, fields: Record<string, unknown> = {}) => write('info', event, fields),
+  warn: (event: string, fields: Record<string, unknown> = {}) => write('warn', event, fields),
+  error: (event: string, fields: Record<string, unknown> = {}) => write('error', event, fields),
+};
+
+/** An error's name and message, without its stack, for a log line. */
+export function describeError(err: unknown): Record<string, unknown> {
+  return err instanceof Error ? { error: err.name, message: err.message } : { error: String(err) };
+}

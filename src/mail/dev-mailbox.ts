@@ -1,0 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import type { MailMessage, MailTransport } from './types.js';
+
+export interface StoredMail extends MailMessage {
+  id: string;
+  date: string;
+}
+
+/** Development transport: keeps the newest `capacity` emails in memory for /dev/mail. */
+export class DevMailbox implements MailTransport {
+  readonly kind = 'dev-mailbox' as const;
+  readonly #messages: StoredMail[] = [];
+
+  constructor(private readonly capacity: number) {}
+
+  async send(message: MailMessage): Promise<void> {
+    this.#messages.unshift({ id: randomUUID(), date: new Date().toISOString(), ...message });
+    this.#messages.length = Math.min(this.#messages.length, this.capacity);
+  }
+
+  /** Newest first. */
+  list(): StoredMail[] {
+    return this.#messages.map((m) => ({ ...m }));
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,44 @@
+import { ConfigError, loadConfig } from './config/load.js';
+import { startServer } from './server.js';
+import { describeError, log } from './log.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const running = await startServer(config);
+  const { app, issuer } = running;
+  if (app.store.kind === 'memory') log.warn('storage.memory', { note: 'in-memory store: all state is lost on restart; set MONGODB_URI for production' });
+  if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
+
+  process.stdout.write(
+    [
+      '',
+      `  oidc-magic-link is running`,
+      `  issuer      ${issuer}`,
+      `  discovery   ${issuer}/.well-known/openid-configuration`,
+      ...(app.transport.kind === 'dev-mailbox' ? [`  dev mailbox ${issuer}/dev/mail`] : []),
+      ...(app.config.demo.enabled && !app.config.production ? [`  demo        ${issuer}/demo`] : []),
+      '',
+      '',
+    ].join('\n'),
+  );
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info('server.stopping', { signal });
+      running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+  } else {
+    process.stderr.write(`oidc-magic-link could not start: ${err instanceof Error ? err.message : String(err)}\n`);
+    log.error('server.start_failed', describeError(err));
+  }
+  process.exit(1);
+});

@@ -1,0 +1,156 @@
+import type { Config } from '../config/schema.js';
+import type { CodeRepository, CounterRepository, PasswordlessCodeRecord } from '../storage/types.js';
+import { deriveShortCode, generateCode } from './generators.js';
+import { hashCode } from './hash.js';
+
+/** Why a code cannot be used. `unknown` also covers codes past their retention. */
+export type CodeProblem = 'unknown' | 'expired' | 'used' | 'superseded' | 'exhausted' | 'denied';
+
+export type CodeLookup =
+  | { usable: true; record: PasswordlessCodeRecord }
+  | { usable: false; problem: CodeProblem; record: PasswordlessCodeRecord | null };
+
+export type TypedCodeResult =
+  | { ok: true; record: PasswordlessCodeRecord }
+  | { ok: false; problem: 'wrong'; attemptsLeft: number }
+  | { ok: false; problem: Exclude<CodeProblem, 'unknown'> | 'none' };
+
+export interface IssueRequest {
+  userId: string;
+  clientId: string | null;
+  interactionUid?: string | null;
+  state?: Record<string, unknown> | null;
+  withShortCode: boolean;
+  extra?: Record<string, unknown>;
+}
+
+export interface IssuedCode {
+  linkCode: string;
+  shortCode: string | null;
+  record: PasswordlessCodeRecord;
+}
+
+export interface CodeSettings {
+  timeToLiveInSeconds: number;
+  linkCode: Config['passwordless']['linkCode'];
+  shortCode: Config['passwordless']['shortCode'];
+  maxAttempts: number;
+  /** How long after expiry a record is kept so a late click can be told what happened. */
+  retainSeconds: number;
+}
+
+/** What the stored state of a code means at `now`. */
+export function describeCode(record: PasswordlessCodeRecord | null, now: number): CodeLookup {
+  if (!record) return { usable: false, problem: 'unknown', record: null };
+  if (record.status !== 'active') return { usable: false, problem: record.status, record };
+  if (record.expiresAt <= now) return { usable: false, problem: 'expired', record };
+  return { usable: true, record };
+}
+
+/**
+ * Magic-link codes: issue (only the newest per user stays valid), look up, and redeem
+ * atomically. Plaintext codes leave this module only in the value returned by `issue`.
+ */
+export class PasswordlessCodes {
+  constructor(
+    private readonly codes: CodeRepository,
+    private readonly counters: CounterRepository,
+    readonly settings: CodeSettings,
+  ) {}
+
+  /** Issues a new code for the user and supersedes every earlier one. */
+  async issue(request: IssueRequest, now = Date.now()): Promise<IssuedCode> {
+    const linkCode = generateCode(this.settings.linkCode);
+    const shortCode = request.withShortCode ? deriveShortCode(linkCode, this.settings.shortCode) : null;
+    const expiresAt = now + this.settings.timeToLiveInSeconds * 1000;
+    const record: PasswordlessCodeRecord = {
+      id: hashCode(linkCode),
+      shortHash: shortCode === null ? null : hashCode(shortCode),
+      userId: request.userId,
+      clientId: request.clientId,
+      interactionUid: request.interactionUid ?? null,
+      state: request.state ?? null,
+      status: 'active',
+      attempts: 0,
+      createdAt: now,
+      expiresAt,
+      retainUntil: expiresAt + this.settings.retainSeconds * 1000,
+    };
+    if (request.extra) record.extra = request.extra;
+    await this.codes.insert(record);
+    await this.codes.supersedeActiveForUser(request.userId, record.id);
+    return { linkCode, shortCode, record };
+  }
+
+  /** Reads a link code's state without changing anything (safe for GET). */
+  async inspect(linkCode: string, now = Date.now()): Promise<CodeLookup> {
+    return describeCode(await this.codes.findById(hashCode(linkCode), now), now);
+  }
+
+  /** The newest code issued for a hosted sign-in, read-only. */
+  async latestForInteraction(interactionUid: string, now = Date.now()): Promise<CodeLookup> {
+    return describeCode(await this.codes.findLatestForInteraction(interactionUid, now), now);
+  }
+
+  /**
+   * Redeems a link code once. `interactionUid`, when given, must be the sign-in the code was
+   * issued for. Exactly one of any number of concurrent calls succeeds.
+   */
+  async redeemLink(linkCode: string, options: { interactionUid?: string } = {}, now = Date.now()): Promise<CodeLookup> {
+    const id = hashCode(linkCode);
+    const current = await this.codes.findById(id, now);
+    if (current && options.interactionUid !== undefined && current.interactionUid !== options.interactionUid) {
+      return { usable: false, problem: 'unknown', record: null };
+    }
+    const redeemed = await this.codes.compareAndSet(id, { status: 'active', unexpiredAt: now }, { status: 'used', usedAt: now });
+    if (redeemed) return { usable: true, record: redeemed };
+    return describeCode(await this.codes.findById(id, now), now);
+  }
+
+  /**
+   * Checks a typed short code against a specific code record. A wrong guess is counted;
+   * at `maxAttempts` the code is void.
+   */
+  async redeemShortCode(record: PasswordlessCodeRecord, typed: string, now = Date.now()): Promise<TypedCodeResult> {
+    if (record.shortHash === null) return { ok: false, problem: 'none' };
+    const redeemed = await this.codes.compareAndSet(
+      record.id,
+      { status: 'active', unexpiredAt: now, shortHash: hashCode(typed), attemptsBelow: this.settings.maxAttempts },
+      { status: 'used', usedAt: now },
+    );
+    if (redeemed) return { ok: true, record: redeemed };
+
+    const lookup = describeCode(await this.codes.findById(record.id, now), now);
+    if (!lookup.usable) return { ok: false, problem: lookup.problem === 'unknown' ? 'expired' : lookup.problem };
+    if (lookup.record.attempts >= this.settings.maxAttempts) return this.#exhaust(record.id);
+    const counted = await this.codes.incrementAttempts(record.id);
+    if (!counted) return { ok: false, problem: 'used' };
+    if (counted.attempts >= this.settings.maxAttempts) return this.#exhaust(record.id);
+    return { ok: false, problem: 'wrong', attemptsLeft: this.settings.maxAttempts - counted.attempts };
+  }
+
+  /**
+   * A typed code for a sign-in that has no code (the address was unknown): counts guesses the
+   * same way, so the answers cannot tell a known address from an unknown one.
+   */
+  async rejectShortCodeWithoutRecord(interactionUid: string, now = Date.now()): Promise<TypedCodeResult> {
+    const attempts = await this.counters.increment(`typed-without-code:${interactionUid}`, now + this.settings.retainSeconds * 1000);
+    if (attempts >= this.settings.maxAttempts) return { ok: false, problem: 'exhausted' };
+    return { ok: false, problem: 'wrong', attemptsLeft: this.settings.maxAttempts - attempts };
+  }
+
+  /** The short code that belongs to a link code (for the page the link opens elsewhere). */
+  shortCodeFor(linkCode: string, record: PasswordlessCodeRecord): string | null {
+    return record.shortHash === null ? null : deriveShortCode(linkCode, this.settings.shortCode);
+  }
+
+  /** Voids a code (e.g. the user said "this wasn't me"). */
+  async deny(id: string): Promise<boolean> {
+    return (await this.codes.compareAndSet(id, { status: 'active' }, { status: 'denied' })) !== null;
+  }
+
+  async #exhaust(id: string): Promise<TypedCodeResult> {
+    await this.codes.compareAndSet(id, { status: 'active' }, { status: 'exhausted' });
+    return { ok: false, problem: 'exhausted' };
+  }
+}

@@ -1,0 +1,122 @@
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import type { Store, UserRepository } from '../storage/types.js';
+import { claimsOf, scopeClaims } from '../accounts/claims.js';
+import type { Views } from '../render/views.js';
+import { describeError, log } from '../log.js';
+import type { KeyMaterial } from './keys.js';
+import { EXTRA_CLIENT_METADATA, providerClients } from './clients.js';
+import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
+
+export interface ProviderDeps {
+  config: Config;
+  issuer: string;
+  store: Store;
+  keys: KeyMaterial;
+  views: Views;
+}
+
+type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
+
+function isFirstParty(client: OidcClient): boolean {
+  return (client as unknown as Record<string, unknown>).first_party === true;
+}
+
+function requiresPkce(client: OidcClient): boolean {
+  return client.clientAuthMethod === 'none' || (client as unknown as Record<string, unknown>).require_pkce === true;
+}
+
+function findAccount(users: UserRepository): NonNullable<Configuration['findAccount']> {
+  return async (_ctx, sub) => {
+    const user = await users.findById(sub);
+    // A locked or deleted user loses their sessions: node-oidc-provider ends a session whose account is gone.
+    if (!user || !user.active) return undefined;
+    const claims = { ...claimsOf(user), sub: user.id };
+    return { accountId: user.id, claims: () => claims };
+  };
+}
+
+/**
+ * First-party clients skip consent: their grant covers whatever OIDC scopes and claims the
+ * request names. Other clients keep the grant the user consented to.
+ */
+async function loadExistingGrant(ctx: KoaContextWithOIDC) {
+  const { oidc } = ctx;
+  const client = oidc.client as OidcClient;
+  const grantId = oidc.result?.consent?.grantId || oidc.session!.grantIdFor(client.clientId);
+  const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+  if (!isFirstParty(client)) return existing;
+
+  const accountId = oidc.session!.accountId!;
+  const grant =
+    existing && existing.accountId === accountId ? existing : new oidc.provider.Grant({ clientId: client.clientId, accountId });
+  grant.addOIDCScope([...oidc.requestParamOIDCScopes].join(' '));
+  const claims = [...oidc.requestParamClaims];
+  if (claims.length > 0) grant.addOIDCClaims(claims);
+  await grant.save();
+  return grant;
+}
+
+/** Our CORS rule, the same as node-oidc-provider's default: public clients and userinfo, from a redirect URI's origin. */
+function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: OidcClient): boolean {
+  if (origin === 'null') return false;
+  if (ctx.oidc.route !== 'userinfo' && client.clientAuthMethod !== 'none') return false;
+  return (client.redirectUris ?? []).some((uri) => {
+    try {
+      return new URL(uri).origin === origin;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function providerConfiguration(deps: ProviderDeps): Configuration {
+  const { config, issuer, store, keys, views } = deps;
+  const policy = interactionPolicy.base();
+  return {
+    adapter: (name: string) => store.oidcAdapter(name),
+    clients: providerClients(config, issuer, keys.cookieKeys),
+    findAccount: findAccount(store.users),
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: { keys: keys.cookieKeys },
+    claims: Object.fromEntries(Object.entries(scopeClaims).map(([k, v]) => [k, [...v]])),
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    responseTypes: ['code'],
+    conformIdTokenClaims: false,
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    pkce: { required: (_ctx, client) => requiresPkce(client) },
+    clientBasedCORS,
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || isFirstParty(client)),
+    loadExistingGrant,
+    interactions: {
+      policy,
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      resourceIndicators: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => renderLogoutPage(views, ctx, form),
+        postLogoutSuccessSource: (ctx) => renderLoggedOutPage(views, ctx),
+      },
+    },
+    renderError: (ctx, out, error) => renderProviderError(views, ctx, out, error),
+    ttl: config.ttl as Configuration['ttl'],
+  };
+}
+
+/** The node-oidc-provider instance, configured for magic-link sign-in. */
+export function buildProvider(deps: ProviderDeps): Provider {
+  const provider = new Provider(deps.issuer, providerConfiguration(deps));
+  provider.proxy = deps.config.proxy;
+  provider.on('server_error', (_ctx, err) => log.error('oidc.server_error', describeError(err)));
+  provider.on('authorization.error', (_ctx, err) => log.info('oidc.authorization_error', describeError(err)));
+  provider.on('grant.error', (_ctx, err) => log.info('oidc.grant_error', describeError(err)));
+  return provider;
+}

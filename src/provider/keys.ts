@@ -1,0 +1,67 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { Config } from '../config/schema.js';
+import { log } from '../log.js';
+
+export interface KeyMaterial {
+  jwks: { keys: JWK[] };
+  cookieKeys: string[];
+  /** Which of the two were generated here rather than configured (production refuses these). */
+  generated: { jwks: boolean; cookieKeys: boolean };
+}
+
+/** A new private signing JWKS: RS256 (required by OIDC) and ES256. */
+export async function generateSigningKeys(): Promise<{ keys: JWK[] }> {
+  const keys: JWK[] = [];
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const { privateKey } = await generateKeyPair(alg, { extractable: true });
+    keys.push({ ...(await exportJWK(privateKey)), kid: randomUUID(), alg, use: 'sig' });
+  }
+  return { keys };
+}
+
+export function generateCookieKeys(): string[] {
+  return [randomBytes(32).toString('base64url')];
+}
+
+interface StoredDevKeys {
+  jwks?: { keys: JWK[] };
+  cookieKeys?: string[];
+}
+
+function readDevKeys(file: string): StoredDevKeys {
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as StoredDevKeys;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Signing keys and cookie keys: from the configuration, else (development) generated once
+ * and kept in the data directory so sessions survive restarts.
+ */
+export async function loadKeys(config: Config): Promise<KeyMaterial> {
+  const generated = { jwks: config.jwks === null, cookieKeys: config.cookieKeys === null };
+  if (!generated.jwks && !generated.cookieKeys) {
+    return { jwks: config.jwks as { keys: JWK[] }, cookieKeys: config.cookieKeys as string[], generated };
+  }
+  const file = path.resolve(config.dataDirectory, 'dev-keys.json');
+  const stored = readDevKeys(file);
+  const jwks = (config.jwks as { keys: JWK[] } | null) ?? stored.jwks ?? (await generateSigningKeys());
+  const cookieKeys = config.cookieKeys ?? stored.cookieKeys ?? generateCookieKeys();
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ jwks: stored.jwks ?? (generated.jwks ? jwks : undefined), cookieKeys: stored.cookieKeys ?? (generated.cookieKeys ? cookieKeys : undefined) }), { mode: 0o600 });
+  } catch {
+    // A read-only folder only costs sessions across restarts.
+  }
+  log.warn('keys.generated', {
+    note: 'development keys in use; set jwks and cookieKeys in the config for production',
+    file,
+  });
+  return { jwks, cookieKeys, generated };
+}

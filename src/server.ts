@@ -1,0 +1,56 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config/schema.js';
+import { resolveIssuer } from './config/load.js';
+import { openStore } from './storage/index.js';
+import { buildApplication, type Application, type BuildOptions } from './app.js';
+import { log } from './log.js';
+
+export interface RunningServer {
+  app: Application;
+  server: http.Server;
+  port: number;
+  issuer: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Binds the port first (so port 0 resolves to a real one and the default issuer can name it),
+ * then builds the application and starts serving.
+ */
+export async function startServer(config: Config, options: Partial<Omit<BuildOptions, 'config' | 'issuer'>> = {}): Promise<RunningServer> {
+  const server = http.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const issuer = resolveIssuer(config, port);
+  let app: Application;
+  try {
+    const store = options.store ?? (await openStore(config));
+    app = await buildApplication({ config, issuer, store, ...(options.transport ? { transport: options.transport } : {}) });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
+  server.on('request', app.koa.callback());
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      // Stop accepting, let requests in flight finish, then close what the app holds.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await app.close();
+      log.info('server.stopped', {});
+    })();
+    return stopping;
+  };
+  return { app, server, port, issuer, stop };
+}
