@@ -1,0 +1,326 @@
+import { expect } from 'chai';
+import * as client from 'openid-client';
+import { decodeJwt } from 'jose';
+import { Browser } from '../helpers/browser.js';
+import { startTestServer, ALICE, BOB, WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT, type TestServer } from '../helpers/server.js';
+import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
+
+describe('hosted magic-link sign-in (end to end)', () => {
+  let server: TestServer;
+  let config: client.Configuration;
+
+  before(async () => {
+    server = await startTestServer();
+    config = await discover(server);
+  });
+  after(() => server.stop());
+
+  /** Runs a whole sign-in for `email` in `browser` and returns where it landed. */
+  async function signIn(browser: Browser, params: Record<string, string> = {}) {
+    const rp = await authorizationRequest(config, params);
+    await requestLink(browser, rp, ALICE.email);
+    const mail = await lastMailTo(server, ALICE.email);
+    const landed = await browser.get(linkOf(mail!));
+    return { rp, landed, mail: mail! };
+  }
+
+  it('runs the Authorization Code flow with PKCE: email → link → code → tokens → userinfo → refresh', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config, { login_hint: ALICE.email });
+    const form = await browser.get(rp.url.href);
+    expect(form.status).to.equal(200);
+    expect(form.body).to.include(`value="${ALICE.email}"`);
+    expect(form.body).to.include('Web App');
+
+    const inbox = await browser.submit(form, '/email', { email: ALICE.email });
+    expect(inbox.status).to.equal(200);
+    expect(inbox.body).to.include('Check your inbox');
+
+    const mail = await lastMailTo(server, ALICE.email);
+    expect(mail, 'an email was sent').to.exist;
+    expect(mail!.subject).to.include('Web App');
+    expect(mail!.html).to.include(linkOf(mail!));
+    expect(shortCodeOf(mail!)).to.match(/^\d{6}$/);
+
+    const landed = await browser.get(linkOf(mail!));
+    const callback = new URL(landed.url);
+    expect(callback.origin + callback.pathname).to.equal(WEB_CLIENT.redirect_uris[0]);
+    expect(callback.searchParams.get('code')).to.be.a('string');
+    expect(callback.searchParams.get('state')).to.equal(rp.state);
+    expect(callback.searchParams.get('iss')).to.equal(server.issuer);
+
+    const tokens = await exchange(rp, landed.url);
+    const claims = tokens.claims()!;
+    expect(claims.email).to.equal(ALICE.email);
+    expect(claims.email_verified).to.equal(true);
+    expect(claims.name).to.equal('Alice Liddell');
+    expect(claims.amr).to.deep.equal(['email']);
+    expect(tokens.access_token).to.be.a('string');
+    expect(tokens.refresh_token, 'first-party client with refresh_token grant gets a refresh token').to.be.a('string');
+
+    const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(userinfo).to.include({ sub: claims.sub, email: ALICE.email, email_verified: true, given_name: 'Alice', family_name: 'Liddell', zoneinfo: 'Europe/London', locale: 'en' });
+
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+    expect(refreshed.access_token).to.be.a('string').and.not.equal(tokens.access_token);
+    expect(refreshed.refresh_token, 'refresh tokens rotate').to.be.a('string').and.not.equal(tokens.refresh_token);
+    let reuseError: unknown;
+    try {
+      await client.refreshTokenGrant(config, tokens.refresh_token!);
+    } catch (err) {
+      reuseError = err;
+    }
+    expect((reuseError as { error?: string })?.error).to.equal('invalid_grant');
+  });
+
+  it('gives the ID token the subject of the user record (a stable UUID)', async () => {
+    const browser = new Browser(server.issuer);
+    const { rp, landed } = await signIn(browser);
+    const tokens = await exchange(rp, landed.url);
+    const user = await server.app.store.users.findByEmail(ALICE.email);
+    expect(tokens.claims()!.sub).to.equal(user!.id).and.match(/^[0-9a-f-]{36}$/);
+    expect(decodeJwt(tokens.id_token!).iss).to.equal(server.issuer);
+  });
+
+  it('signs in again in the same browser without a new email (SSO), and prompt=login / max_age force a new one', async () => {
+    const browser = new Browser(server.issuer);
+    await signIn(browser);
+    const before = (await server.mails()).length;
+
+    const rp = await authorizationRequest(config);
+    const again = await browser.get(rp.url.href);
+    expect(new URL(again.url).searchParams.get('code'), 'SSO lands with a code').to.be.a('string');
+    expect((await exchange(rp, again.url)).claims()!.email).to.equal(ALICE.email);
+    expect((await server.mails()).length).to.equal(before);
+
+    for (const params of [{ prompt: 'login' }, { max_age: '0' }]) {
+      const forced = await authorizationRequest(config, params);
+      const page = await browser.get(forced.url.href);
+      expect(page.status, JSON.stringify(params)).to.equal(200);
+      expect(page.body).to.include('name="email"');
+    }
+  });
+
+  it('answers prompt=none without a session with login_required', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config, { prompt: 'none' });
+    const landed = await browser.get(rp.url.href);
+    const url = new URL(landed.url);
+    expect(url.searchParams.get('error')).to.equal('login_required');
+    expect(url.searchParams.get('state')).to.equal(rp.state);
+  });
+
+  it('ends the session with RP-initiated logout', async () => {
+    const browser = new Browser(server.issuer);
+    const { rp, landed } = await signIn(browser);
+    const tokens = await exchange(rp, landed.url);
+    const endUrl = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: WEB_CLIENT.post_logout_redirect_uris[0]!,
+    });
+    const confirm = await browser.get(endUrl.href);
+    expect(confirm.status).to.equal(200);
+    expect(confirm.body).to.include('Sign out');
+    const done = await browser.submit(confirm, '/session/end/confirm', { logout: 'yes' });
+    expect(done.url).to.equal(WEB_CLIENT.post_logout_redirect_uris[0]);
+
+    const silent = await authorizationRequest(config, { prompt: 'none' });
+    const after = await browser.get(silent.url.href);
+    expect(new URL(after.url).searchParams.get('error')).to.equal('login_required');
+  });
+
+  it('gives an unknown email the very same page and sends nothing', async () => {
+    const known = new Browser(server.issuer);
+    const unknown = new Browser(server.issuer);
+    const rpKnown = await authorizationRequest(config);
+    const rpUnknown = await authorizationRequest(config);
+    const before = (await server.mails()).length;
+    const pageKnown = await requestLink(known, rpKnown, ALICE.email);
+    const pageUnknown = await requestLink(unknown, rpUnknown, 'nobody@example.com');
+    const normalise = (body: string, email: string, uid: string) =>
+      body.replaceAll(email, 'EMAIL').replaceAll(uid, 'UID').replace(/name="csrf" value="[^"]*"/g, 'CSRF');
+    const uidOf = (page: { url: string }) => new URL(page.url).pathname.split('/')[2]!;
+    expect(pageUnknown.status).to.equal(pageKnown.status);
+    expect(normalise(pageUnknown.body, 'nobody@example.com', uidOf(pageUnknown))).to.equal(
+      normalise(pageKnown.body, ALICE.email, uidOf(pageKnown)),
+    );
+    const mails = await server.mails();
+    expect(mails.length).to.equal(before + 1);
+    expect(mails.some((m) => m.to === 'nobody@example.com')).to.equal(false);
+  });
+
+  it('shows "already used" for a link opened twice', async () => {
+    const browser = new Browser(server.issuer);
+    const { mail } = await signIn(browser);
+    const second = await browser.get(linkOf(mail));
+    expect(second.status).to.equal(410);
+    expect(second.body).to.include('already been used');
+  });
+
+  it('lets a cookie-less fetch (scanner, other device, HEAD) change nothing; the user then signs in with the same link', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    await requestLink(browser, rp, ALICE.email);
+    const mail = (await lastMailTo(server, ALICE.email))!;
+    const link = linkOf(mail);
+
+    const scanner = new Browser(server.issuer, 'LinkScanner/2.0');
+    const head = await scanner.get(link, { method: 'HEAD' });
+    expect(head.status).to.equal(200);
+    const elsewhere = await scanner.get(link);
+    expect(elsewhere.status).to.equal(200);
+    expect(elsewhere.body).to.include('Continue where you started');
+    expect(elsewhere.body).to.include(shortCodeOf(mail));
+    expect(elsewhere.body).to.include('will not be signed in');
+    expect(scanner.jar.getCookiesSync(server.issuer).map((c) => c.key)).to.not.include('_session');
+    // And the same browser with the right cookie, but by HEAD, consumes nothing either.
+    await browser.get(link, { method: 'HEAD' });
+
+    const landed = await browser.get(link);
+    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+    expect((await exchange(rp, landed.url)).claims()!.email).to.equal(ALICE.email);
+  });
+
+  it('voids an earlier link when a new one is requested (superseded)', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    const inbox = await requestLink(browser, rp, ALICE.email);
+    const first = (await lastMailTo(server, ALICE.email))!;
+    await browser.submit(inbox, '/email', {});
+    const second = (await lastMailTo(server, ALICE.email))!;
+    expect(linkOf(second)).to.not.equal(linkOf(first));
+
+    const stale = await browser.get(linkOf(first));
+    expect(stale.status).to.equal(410);
+    expect(stale.body).to.include('A newer link was sent');
+    const landed = await browser.get(linkOf(second));
+    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+  });
+
+  it('signs in with the typed short code', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    const inbox = await requestLink(browser, rp, ALICE.email);
+    const mail = (await lastMailTo(server, ALICE.email))!;
+    const landed = await browser.submit(inbox, '/code', { code: shortCodeOf(mail) });
+    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+    expect((await exchange(rp, landed.url)).claims()!.email).to.equal(ALICE.email);
+    // The link of that email is spent too: one email, one sign-in.
+    expect((await browser.get(linkOf(mail))).status).to.equal(410);
+  });
+
+  it('voids the code after 5 wrong guesses, even for the right code afterwards', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    let page = await requestLink(browser, rp, ALICE.email);
+    const mail = (await lastMailTo(server, ALICE.email))!;
+    const right = shortCodeOf(mail);
+    const wrong = right === '000000' ? '111111' : '000000';
+    for (let i = 1; i <= 4; i += 1) {
+      page = await browser.submit(page, '/code', { code: wrong });
+      expect(page.status).to.equal(400);
+      expect(page.body).to.include(`${5 - i} ${5 - i === 1 ? 'try' : 'tries'} left`);
+    }
+    page = await browser.submit(page, '/code', { code: wrong });
+    expect(page.body).to.include('Too many wrong codes');
+    page = await browser.submit(page, '/code', { code: right });
+    expect(page.status).to.equal(400);
+    expect(page.url).to.not.include('code=');
+    expect((await browser.get(linkOf(mail))).body).to.include('no longer works');
+  });
+
+  it('counts wrong codes for an unknown address the same way', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    let page = await requestLink(browser, rp, 'stranger@example.com');
+    for (let i = 1; i <= 4; i += 1) {
+      page = await browser.submit(page, '/code', { code: '123456' });
+      expect(page.body).to.include(`${5 - i} ${5 - i === 1 ? 'try' : 'tries'} left`);
+    }
+    page = await browser.submit(page, '/code', { code: '123456' });
+    expect(page.body).to.include('Too many wrong codes');
+  });
+
+  it('refuses a public client that sends no PKCE challenge', async () => {
+    const spa = await discover(server, SPA_CLIENT.client_id, null);
+    const url = client.buildAuthorizationUrl(spa, {
+      redirect_uri: SPA_CLIENT.redirect_uris[0]!,
+      scope: 'openid email',
+      state: 'xyz',
+    });
+    const landed = await new Browser(server.issuer).get(url.href);
+    const callback = new URL(landed.url);
+    expect(callback.searchParams.get('error')).to.equal('invalid_request');
+    expect(callback.searchParams.get('error_description')).to.match(/PKCE/);
+  });
+
+  it('signs a public client in with PKCE and no secret', async () => {
+    const spa = await discover(server, SPA_CLIENT.client_id, null);
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(spa, {}, SPA_CLIENT.redirect_uris[0]);
+    await requestLink(browser, rp, BOB.email);
+    const landed = await browser.get(linkOf((await lastMailTo(server, BOB.email))!));
+    const spaTokens = await exchange(rp, landed.url);
+    expect(spaTokens.claims()!.email).to.equal(BOB.email);
+  });
+
+  it('asks for consent on a third-party client, and only lets registered users in when it requires registration', async () => {
+    const partner = await discover(server, THIRD_PARTY_CLIENT.client_id, THIRD_PARTY_CLIENT.client_secret);
+    const before = (await server.mails()).length;
+    const bobBrowser = new Browser(server.issuer);
+    const bobRp = await authorizationRequest(partner, {}, THIRD_PARTY_CLIENT.redirect_uris[0]);
+    await requestLink(bobBrowser, bobRp, BOB.email);
+    expect((await server.mails()).length, 'Bob is not registered to partner: no email').to.equal(before);
+
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(partner, {}, THIRD_PARTY_CLIENT.redirect_uris[0]);
+    await requestLink(browser, rp, ALICE.email);
+    const consent = await browser.get(linkOf((await lastMailTo(server, ALICE.email))!));
+    expect(consent.status).to.equal(200);
+    expect(consent.body).to.include('Partner App would like to');
+    const landed = await browser.submit(consent, '/consent');
+    const tokens = await exchange(rp, landed.url);
+    expect(tokens.claims()!.email).to.equal(ALICE.email);
+    expect(tokens.refresh_token, 'no refresh token without the refresh_token grant').to.equal(undefined);
+  });
+
+  it('shows a readable page for an unknown sign-in request or a malformed link', async () => {
+    const browser = new Browser(server.issuer);
+    const gone = await browser.get('/interaction/does-not-exist');
+    expect(gone.status).to.equal(400);
+    expect(gone.body).to.include('This sign-in request is over');
+    const bad = await browser.get('/interaction/abc/magic/not%20a%20code');
+    expect(bad.status).to.equal(410);
+    expect(bad.body).to.include('This link is not valid');
+  });
+});
+
+describe('hosted sign-in: expired links', () => {
+  let server: TestServer;
+  let config: client.Configuration;
+  before(async () => {
+    server = await startTestServer({ config: { passwordless: { timeToLiveInSeconds: 1 } } });
+    config = await discover(server);
+  });
+  after(() => server.stop());
+
+  it('says the link expired and sends a fresh one for the same sign-in, which then works', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    await requestLink(browser, rp, ALICE.email);
+    const first = (await lastMailTo(server, ALICE.email))!;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+
+    const expired = await browser.get(linkOf(first));
+    expect(expired.status).to.equal(410);
+    expect(expired.body).to.include('This link has expired');
+    const resent = await browser.submit(expired, '/resend');
+    expect(resent.body).to.include('A new link is on its way');
+    const second = (await lastMailTo(server, ALICE.email))!;
+    expect(second.id).to.not.equal(first.id);
+
+    const landed = await browser.get(linkOf(second));
+    expect(new URL(landed.url).searchParams.get('code'), 'fresh link completes the original request').to.be.a('string');
+    expect((await exchange(rp, landed.url)).claims()!.email).to.equal(ALICE.email);
+  });
+});
