@@ -67,6 +67,7 @@ export const configSchema = z
     port: z.number().int().min(0).max(65535),
     issuer: z.url().nullable(),
     proxy: z.boolean(),
+    allowInsecureIssuer: z.boolean(),
     clients: z.array(client),
     users: z.array(seedUser),
     apiKeys: z.array(apiKey),

@@ -86,3 +86,21 @@ describe('the demo app', () => {
     expect(page).to.include(String(mails[0]!.subject));
   });
 });
+
+describe('health endpoints', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  it('answers /health (liveness) and /ready (store reachable) with a request id', async () => {
+    const health = await fetch(`${server.issuer}/health`);
+    expect(health.status).to.equal(200);
+    expect(await health.json()).to.deep.equal({ status: 'ok' });
+    expect(health.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+    const ready = await fetch(`${server.issuer}/ready`);
+    expect(ready.status).to.equal(200);
+    expect(await ready.json()).to.deep.equal({ status: 'ready', store: 'memory' });
+  });
+});

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { assertProductionReady, productionGaps } from '../../src/config/production.js';
 
 function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -68,5 +69,28 @@ describe('configuration', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));
     writeFileSync(path.join(dir, 'bad.json'), '{ nope');
     expect(failure({}, { CONFIG: path.join(dir, 'bad.json') })).to.match(/not valid JSON/);
+  });
+});
+
+describe('production guard', () => {
+  it('refuses development defaults under NODE_ENV=production and lists every one of them', () => {
+    const config = loadConfig({ env: { NODE_ENV: 'production' } });
+    expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*ISSUER/);
+  });
+
+  it('refuses an http issuer in production unless allowInsecureIssuer is set', () => {
+    const ready = {
+      issuer: 'http://id.example.com',
+      storage: { mongodbUri: 'mongodb://db/x' },
+      mail: { smtpUrl: 'smtp://mail:25' },
+      jwks: { keys: [{ kty: 'RSA' }] },
+      cookieKeys: ['0123456789abcdef0123'],
+    };
+    const env = { NODE_ENV: 'production' };
+    expect(productionGaps(loadConfig({ env, overrides: ready }))).to.deep.equal([
+      'issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)',
+    ]);
+    expect(productionGaps(loadConfig({ env, overrides: { ...ready, allowInsecureIssuer: true } }))).to.deep.equal([]);
+    expect(productionGaps(loadConfig({ env, overrides: { ...ready, issuer: 'https://id.example.com' } }))).to.deep.equal([]);
   });
 });
