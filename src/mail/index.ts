@@ -4,11 +4,14 @@ import { SmtpTransport } from './smtp.js';
 import type { MailTransport } from './types.js';
 
 export type { MailMessage, MailTransport } from './types.js';
+export { MailDelivery, type MailStats, type RetryPolicy } from './delivery.js';
+export { MailUnavailableError } from './errors.js';
 
 /** SMTP when configured, else the development mailbox. */
 export function createTransport(config: Config): MailTransport {
-  if (config.mail.smtpUrl) {
-    return new SmtpTransport({ url: config.mail.smtpUrl, from: config.mail.from, replyTo: config.mail.replyTo });
+  const { mail } = config;
+  if (mail.smtpUrl) {
+    return new SmtpTransport({ url: mail.smtpUrl, from: mail.from, replyTo: mail.replyTo, ...mail.smtp });
   }
-  return new DevMailbox(config.mail.devMailboxSize);
+  return new DevMailbox(mail.devMailboxSize);
 }
