@@ -173,3 +173,15 @@ describe('email delivery failures', () => {
     expect(isTransientMailError(new Error('boom'))).to.equal(false);
   });
 });
+
+describe('mail transport choice', () => {
+  it('uses the dev mailbox without SMTP_URL in development, and refuses to run without SMTP in production', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { createTransport } = await import('../../src/mail/index.js');
+    expect(createTransport(loadConfig({ env: {} })).kind).to.equal('dev-mailbox');
+    expect(() => createTransport(loadConfig({ env: { NODE_ENV: 'production' } }))).to.throw(/mail\.smtpUrl/);
+    const smtp = createTransport(loadConfig({ env: { NODE_ENV: 'production', SMTP_URL: 'smtps://u:p@smtp.example.com:465' } }));
+    expect(smtp.kind).to.equal('smtp');
+    await smtp.close();
+  });
+});
