@@ -22,6 +22,8 @@ describe('email templates', () => {
       'email/magic-link-subject.ejs': 'THEME subject for <%- client.name %>, expires at <%- formatTime(expiresAt, user.timezone) %>',
       'email/magic-link-text.ejs': 'THEME text <%- link %> code there: <%- code %>',
       'email/magic-link-html.ejs': '<p>THEME html <a href="<%= link %>"><%= user.firstName %></a> <%= state && state.note %></p>',
+      // …one part just for German emails…
+      'email/magic-link-html.de.ejs': '<p>THEME DE html <%= t(\'email.greeting\') %></p>',
       // …and one client with its own subject that names the user (to attempt header injection through it).
       [`email/clients/${SPA_CLIENT.client_id}/magic-link-subject.ejs`]: 'SPA subject for <%- user.firstName %> <%- user.lastName %>',
     });
@@ -33,11 +35,11 @@ describe('email templates', () => {
   });
   beforeEach(() => smtp.received.splice(0));
 
-  async function mailFor(email: string, clientId = WEB_CLIENT.client_id): Promise<{ mail: ReceivedMail; browser: Browser }> {
+  async function mailFor(email: string, clientId = WEB_CLIENT.client_id, params: Record<string, string> = {}): Promise<{ mail: ReceivedMail; browser: Browser }> {
     const browser = new Browser(server.issuer);
     const config = clientId === SPA_CLIENT.client_id ? await discover(server, SPA_CLIENT.client_id, null) : await discover(server);
     const redirect = clientId === SPA_CLIENT.client_id ? SPA_CLIENT.redirect_uris[0] : WEB_CLIENT.redirect_uris[0];
-    await requestLink(browser, await authorizationRequest(config, {}, redirect), email);
+    await requestLink(browser, await authorizationRequest(config, params, redirect), email);
     await server.app.outbox.drain();
     const mail = smtp.received.find((m) => m.envelope.to.includes(email));
     expect(mail, `an email to ${email}`).to.exist;
@@ -59,6 +61,12 @@ describe('email templates', () => {
     const { mail } = await mailFor(ALICE.email, SPA_CLIENT.client_id);
     expect(mail.parsed.subject).to.equal('SPA subject for Alice Liddell');
     expect(mail.parsed.text).to.match(/^THEME text /);
+  });
+
+  it('prefers a part’s locale variant (name.<locale>.ejs) for emails in that locale', async () => {
+    const { mail } = await mailFor(ALICE.email, WEB_CLIENT.client_id, { ui_locales: 'de' });
+    expect(mail.parsed.html).to.include('THEME DE html Hallo,');
+    expect(mail.parsed.subject).to.match(/^THEME subject for Web App/);
   });
 
   it('escapes user data in the HTML part', async () => {
