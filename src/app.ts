@@ -6,7 +6,8 @@ import type { Config } from './config/schema.js';
 import { projectRoot } from './config/load.js';
 import type { Store } from './storage/types.js';
 import { Views } from './render/views.js';
-import { createTransport, type MailTransport } from './mail/index.js';
+import { createTransport, MailDelivery, type MailTransport } from './mail/index.js';
+import { Catalog } from './i18n/catalog.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
 import { Outbox } from './mail/outbox.js';
 import { PasswordlessCodes } from './passwordless/codes.js';
@@ -32,6 +33,10 @@ export interface Application {
   issuer: string;
   store: Store;
   transport: MailTransport;
+  /** Sends with retries; counts outcomes. */
+  mail: MailDelivery;
+  /** The hosted sender; its `sendNow` is what the API's /send uses. */
+  mailer: MagicLinkMailer;
   outbox: Outbox;
   codes: PasswordlessCodes;
   keys: KeyMaterial;
@@ -51,8 +56,11 @@ export interface BuildOptions {
 export async function buildApplication(options: BuildOptions): Promise<Application> {
   const { config, issuer, store } = options;
   const keys = await loadKeys(config);
-  const views = new Views(path.join(projectRoot, 'views'), config.theme);
+  // The theme's locales/ folder is read after ours: its keys win and its new files add locales.
+  const catalog = new Catalog([path.join(projectRoot, 'locales'), ...(config.theme ? [path.join(path.resolve(config.theme), 'locales')] : [])], config.mail.defaultLocale);
+  const views = new Views(path.join(projectRoot, 'views'), config.theme, catalog);
   const transport = options.transport ?? createTransport(config);
+  const mail = new MailDelivery(transport, config.mail.retry);
   const outbox = new Outbox();
   const codes = new PasswordlessCodes(store.codes, store.counters, {
     timeToLiveInSeconds: config.passwordless.timeToLiveInSeconds,
@@ -64,7 +72,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   await applyUserSeed(store.users, config.users);
 
   const provider = buildProvider({ config, issuer, store, keys, views });
-  const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, transport, outbox, views });
+  const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, delivery: mail, outbox, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
 
   const koa = new Koa({ proxy: config.proxy });
@@ -111,12 +119,14 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     issuer,
     store,
     transport,
+    mail,
+    mailer,
     outbox,
     codes,
     keys,
     async close() {
       await outbox.drain();
-      await transport.close();
+      await mail.close();
       await store.close();
     },
   };

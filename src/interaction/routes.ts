@@ -8,7 +8,7 @@ import type { PasswordlessCodes, CodeProblem, TypedCodeResult } from '../passwor
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import { recordLogin } from '../accounts/users.js';
 import type { Views } from '../render/views.js';
-import { renderPage } from '../http/page.js';
+import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { log } from '../log.js';
 import { clientOf, finishInteraction, interactionById, interactionOfBrowser, type Interaction } from './session.js';
@@ -55,7 +55,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       csrf: csrf.issue('email', interaction.uid),
     });
 
-  const renderCheckInbox = (ctx: Context, uid: string, client: ClientPolicy, email: string, status = 200, error = '') =>
+  /** `error` is a catalogue key, or a key with its variables. */
+  const renderCheckInbox = (ctx: Context, uid: string, client: ClientPolicy, email: string, status = 200, error: string | { key: string; vars?: Record<string, number> } = '') =>
     renderPage(ctx, views, status, 'pages/check-inbox', {
       uid,
       client,
@@ -74,6 +75,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       await renderGone(ctx);
       return null;
     }
+    useInteractionLocale(ctx, interaction.params);
     return { interaction, client };
   }
 
@@ -119,14 +121,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!found) return;
     const { interaction, client } = found;
     if (!csrf.verify('email', interaction.uid, formField(ctx, 'csrf'))) {
-      return renderEmailForm(ctx, interaction, client, 403, '', 'This form has expired. Please try again.');
+      return renderEmailForm(ctx, interaction, client, 403, '', 'form.expired');
     }
     const email = emailField.safeParse(formField(ctx, 'email'));
     if (!email.success) {
       const typed = typeof formField(ctx, 'email') === 'string' ? String(formField(ctx, 'email')).slice(0, 254) : '';
-      return renderEmailForm(ctx, interaction, client, 400, typed, 'Please enter a valid email address.');
+      return renderEmailForm(ctx, interaction, client, 400, typed, 'form.invalidEmail');
     }
-    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: 'en' });
+    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: localeHintsOf(ctx) });
     return renderCheckInbox(ctx, interaction.uid, client, email.data);
   });
 
@@ -137,10 +139,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const emailValue = formField(ctx, 'email');
     const email = typeof emailValue === 'string' ? emailValue.slice(0, 254) : '';
     if (!csrf.verify('code', interaction.uid, formField(ctx, 'csrf'))) {
-      return renderCheckInbox(ctx, interaction.uid, client, email, 403, 'This form has expired. Please try again.');
+      return renderCheckInbox(ctx, interaction.uid, client, email, 403, 'form.expired');
     }
     const typed = typedCodeField.safeParse(formField(ctx, 'code'));
-    if (!typed.success) return renderCheckInbox(ctx, interaction.uid, client, email, 400, 'Please type the code from the email.');
+    if (!typed.success) return renderCheckInbox(ctx, interaction.uid, client, email, 400, 'form.codeMissing');
 
     const latest = await codes.latestForInteraction(interaction.uid);
     const result: TypedCodeResult = latest.record
@@ -159,6 +161,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // HEAD (link checkers) and cookie-less GETs (scanners, other devices) only look.
     const interaction = ctx.method === 'GET' ? await interactionOfBrowser(provider, ctx, uid) : null;
     if (interaction) {
+      useInteractionLocale(ctx, interaction.params);
       const client = await clientOf(provider, interaction);
       if (!client) return renderGone(ctx);
       const result = await codes.redeemLink(linkCode, { interactionUid: uid });
@@ -172,6 +175,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (lookup.record && lookup.record.interactionUid !== uid) return renderLinkProblem(ctx, uid, 'unknown', null);
     if (!lookup.usable) return renderLinkProblem(ctx, uid, lookup.problem, linkCode);
     const alive = await interactionById(provider, uid);
+    if (alive) useInteractionLocale(ctx, alive.params);
     const client = alive ? await clientOf(provider, alive) : null;
     return renderPage(ctx, views, 200, 'pages/link-elsewhere', {
       uid,
@@ -185,15 +189,16 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const uid = uidOf(ctx);
     const linkCode = formField(ctx, 'code');
     if (!csrf.verify('resend', uid, formField(ctx, 'csrf')) || typeof linkCode !== 'string' || !linkCodeParam.test(linkCode)) {
-      return renderPage(ctx, views, 400, 'pages/error', { title: 'This form has expired', error: 'invalid_request', description: 'Please go back to the app and sign in again.' });
+      return renderPage(ctx, views, 400, 'pages/error', { title: 'error.title.formExpired', error: 'invalid_request', description: 'error.message.startAgain' });
     }
     const lookup = await codes.inspect(linkCode);
     const interaction = await interactionById(provider, uid);
+    if (interaction) useInteractionLocale(ctx, interaction.params);
     const client = interaction ? await clientOf(provider, interaction) : null;
     if (!lookup.record || lookup.record.interactionUid !== uid || !interaction || !client || lookup.record.status === 'denied') {
       return renderGone(ctx);
     }
-    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: 'en' });
+    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: localeHintsOf(ctx) });
     return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes });
   });
 
@@ -208,18 +213,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   return router;
 }
 
-function typedCodeMessage(result: TypedCodeResult): string {
-  if (result.ok) return 'That code can no longer be used. Please ask for a new link.';
+/** The catalogue message (key and variables) for a typed code that did not sign in. */
+function typedCodeMessage(result: TypedCodeResult): { key: string; vars?: Record<string, number> } {
+  if (result.ok) return { key: 'typedCode.unusable' };
   switch (result.problem) {
     case 'wrong':
-      return `That code is not right. ${result.attemptsLeft} ${result.attemptsLeft === 1 ? 'try' : 'tries'} left.`;
+      return { key: 'typedCode.wrong', vars: { count: result.attemptsLeft } };
     case 'exhausted':
-      return 'Too many wrong codes. This code no longer works: please ask for a new link.';
     case 'expired':
-      return 'This code has expired. Please ask for a new link.';
     case 'superseded':
-      return 'A newer link was sent. Please use the code from the newest email.';
+      return { key: `typedCode.${result.problem}` };
     default:
-      return 'This code can no longer be used. Please ask for a new link.';
+      return { key: 'typedCode.unusable' };
   }
 }

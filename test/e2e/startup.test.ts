@@ -81,7 +81,7 @@ describe('the demo app', () => {
   it('lists sent emails at /dev/mail.json, newest first, with the documented fields', async () => {
     const mails = (await fetch(`${server.issuer}/dev/mail.json`).then((r) => r.json())) as Record<string, unknown>[];
     expect(mails.length).to.be.greaterThan(0);
-    expect(Object.keys(mails[0]!).sort()).to.deep.equal(['date', 'html', 'id', 'subject', 'text', 'to']);
+    expect(Object.keys(mails[0]!)).to.include.members(['id', 'to', 'subject', 'text', 'html', 'date']);
     const page = await fetch(`${server.issuer}/dev/mail`).then((r) => r.text());
     expect(page).to.include(String(mails[0]!.subject));
   });
