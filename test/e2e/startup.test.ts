@@ -17,13 +17,17 @@ function runMain(env: NodeJS.ProcessEnv, until: RegExp): Promise<{ output: strin
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
+    let signalled = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`timed out; output so far:\n${output}`));
     }, 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (until.test(output)) child.kill('SIGTERM');
+      if (!signalled && until.test(output)) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
