@@ -12,6 +12,7 @@ import {
   type UserRepository,
 } from './types.js';
 import { codeMeetsExpectation } from './expectations.js';
+import { alreadyConsumed } from './consume.js';
 
 /**
  * The embedded store: everything in this process's memory, lost on restart. Values are
@@ -269,7 +270,9 @@ class MemoryOidcAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const value = this.table.get(this.#key(id));
-    if (value) value.consumed = Math.floor(Date.now() / 1000);
+    if (!value) return;
+    if (value.consumed) throw alreadyConsumed(this.model);
+    value.consumed = Math.floor(Date.now() / 1000);
   }
 
   async destroy(id: string): Promise<void> {

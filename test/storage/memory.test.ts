@@ -5,7 +5,7 @@ describe('storage contract: memory store', () => {
   storeContract({
     open: async () => new MemoryStore(),
     // The memory store lets every concurrent consume resolve (it only overwrites `consumed`).
-    rejectsLosingConsume: false,
+    rejectsLosingConsume: true,
     exactUpdateResults: true,
   });
 });

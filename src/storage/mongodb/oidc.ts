@@ -1,5 +1,6 @@
 import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { alreadyConsumed } from '../consume.js';
 import { guarded } from './errors.js';
 
 /** One stored node-oidc-provider entity; `expiresAt` drives the TTL index. */
@@ -60,18 +61,6 @@ function uniqueWhenPresent(path: string): IndexDescription {
 }
 
 const epochSeconds = (): number => Math.floor(Date.now() / 1000);
-
-/**
- * A rejected consume means another request consumed the same entity between
- * node-oidc-provider's `consumed` check and its `consume()` call: the loser of that race
- * must fail the way a replay does, not be served a second time.
- */
-function alreadyConsumed(model: string): Error {
-  if (model === 'PushedAuthorizationRequest') {
-    return new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
-  }
-  return new errors.InvalidGrant(`${model} already consumed`);
-}
 
 /**
  * node-oidc-provider's adapter over one collection per model. The TTL monitor removes
