@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type { Middleware } from 'koa';
 import type { ApiKeyRecord, ApiKeyRepository } from '../storage/types.js';
 import { log } from '../log.js';
+import { answerEmpty } from './respond.js';
 
 /** Endpoint path (or `*`) → HTTP methods (or `*`). */
 export type Permissions = Record<string, string[]>;
@@ -87,8 +88,7 @@ export class ApiKeyAuthority {
       const permissions = key ? await this.permissionsOf(key) : null;
       if (!permissions || !permits(permissions, ctx.method, ctx.path)) {
         log.info('api.unauthorized', { method: ctx.method, path: ctx.path, reason: key ? (permissions ? 'insufficient' : 'unknown_key') : 'no_key' });
-        ctx.status = 401;
-        ctx.body = null;
+        answerEmpty(ctx, 401);
         return;
       }
       await next();

@@ -7,6 +7,7 @@ import { composeMagicLinkMail } from '../mail/magic-link.js';
 import { AppError } from '../http/errors.js';
 import type { ApplicationDirectory, ApplicationInfo, LoginOutcome, PasswordlessApi } from '../passwordless/api-login.js';
 import { log } from '../log.js';
+import { answerEmpty } from './respond.js';
 import { emailedLink } from './emailed-link.js';
 import { fieldError, parseInput } from './validation.js';
 import { loginRequest, refreshRequest, sendRequest, startRequest } from './schemas.js';
@@ -35,21 +36,16 @@ async function passwordlessApplication(applications: ApplicationDirectory, id: s
   return application;
 }
 
-function empty(ctx: Context, status: number): void {
-  ctx.status = status;
-  ctx.body = null;
-}
-
 /** The JSON answer of a login, with FusionAuth's status codes. */
 function respondToLogin(ctx: Context, outcome: LoginOutcome): void {
   ctx.set('Cache-Control', 'no-store');
   switch (outcome.kind) {
     case 'not_found':
-      return empty(ctx, 404);
+      return answerEmpty(ctx, 404);
     case 'locked':
-      return empty(ctx, 423);
+      return answerEmpty(ctx, 423);
     case 'expired':
-      return empty(ctx, 410);
+      return answerEmpty(ctx, 410);
     case 'prevented':
       throw new AppError(409, 'LoginPreventedException', `The login is prevented: ${outcome.reason}.`);
     case 'two_factor':
@@ -77,7 +73,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     const application = await passwordlessApplication(applications, input.applicationId);
     const started = await api.start({ application, loginId: input.loginId, state: input.state ?? null, withShortCode: input.loginStrategy === 'FormField' });
     ctx.set('Cache-Control', 'no-store');
-    if (!started.ok) return empty(ctx, 404);
+    if (!started.ok) return answerEmpty(ctx, 404);
     ctx.body = { code: started.code, ...(started.oneTimeCode !== null ? { oneTimeCode: started.oneTimeCode } : {}) };
   });
 
@@ -101,7 +97,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     });
     await deps.transport.send(message);
     log.info('api.code_sent', { user: found.user.id, client: application?.clientId ?? null });
-    empty(ctx, 200);
+    answerEmpty(ctx, 200);
   });
 
   router.post('/passwordless/login', deps.body, async (ctx) => {
@@ -124,7 +120,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     const input = parseInput(refreshRequest, ctx.request.body);
     const refreshed = await api.refresh(input.refreshToken, applications);
     ctx.set('Cache-Control', 'no-store');
-    if (!refreshed) return empty(ctx, 404);
+    if (!refreshed) return answerEmpty(ctx, 404);
     ctx.body = refreshed;
   });
 }

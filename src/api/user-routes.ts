@@ -5,6 +5,7 @@ import { createUser, registerUser, updateUser } from '../accounts/admin.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
+import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
 import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRequest, userIdParam, userQuery } from './schemas.js';
 import { registrationJson, userJson } from './user-json.js';
@@ -18,8 +19,7 @@ export interface UserRouteDeps {
 }
 
 function notFound(ctx: Context): void {
-  ctx.status = 404;
-  ctx.body = null;
+  answerEmpty(ctx, 404);
 }
 
 /** The :userId of the path, or null when it cannot be a user id (which then simply is not found). */
@@ -109,7 +109,6 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     if (!id || !(await users.delete(id))) return notFound(ctx);
     await deps.refreshTokens.revokeForUser(id);
     log.info('api.user_deleted', { user: id });
-    ctx.status = 200;
-    ctx.body = null;
+    answerEmpty(ctx, 200);
   });
 }

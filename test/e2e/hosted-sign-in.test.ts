@@ -93,7 +93,7 @@ describe('hosted magic-link sign-in (end to end)', () => {
     expect((await exchange(rp, again.url)).claims()!.email).to.equal(ALICE.email);
     expect((await server.mails()).length).to.equal(before);
 
-    for (const params of [{ prompt: 'login' }, { max_age: '0' }]) {
+    for (const params of [{ prompt: 'login' }, { max_age: '0' }] as Record<string, string>[]) {
       const forced = await authorizationRequest(config, params);
       const page = await browser.get(forced.url.href);
       expect(page.status, JSON.stringify(params)).to.equal(200);
