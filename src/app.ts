@@ -91,7 +91,6 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.use(errorHandler(views));
   const api = restApi({ config, issuer, provider, store, codes, keys, views, transport, csrf });
   koa.use(api.router.routes());
-  koa.use(api.router.allowedMethods());
   koa.use(api.fallback);
   // Before ours: the emailed API link takes over the login page of the interaction it started.
   koa.use(api.links.routes());

@@ -72,9 +72,15 @@ export function restApi(deps: ApiDeps): RestApi {
 
   const links = emailedLinkRoutes({ issuer: deps.issuer, provider: deps.provider, views: deps.views, csrf: deps.csrf, users: store.users, codes: deps.codes, api, applications });
 
+  // /api paths never reach node-oidc-provider: what the router did not take is a 405 or a 404 here.
   const fallback: Middleware = async (ctx, next) => {
-    if (ctx.path === '/api' || ctx.path.startsWith('/api/')) throw new AppError(404, 'NotFound', 'There is no such API endpoint.');
-    await next();
+    if (ctx.path !== '/api' && !ctx.path.startsWith('/api/')) return next();
+    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    if (allowed.length > 0) {
+      ctx.set('Allow', allowed.join(', '));
+      throw new AppError(405, 'MethodNotAllowed', `${ctx.method} is not allowed here; use ${allowed.join(', ')}.`);
+    }
+    throw new AppError(404, 'NotFound', 'There is no such API endpoint.');
   };
   return { router, links, fallback };
 }
