@@ -219,7 +219,7 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
   }
 }
 
-/** All node-oidc-provider models share one table keyed by `model:id`, so revokeByGrantId spans models. */
+/** All node-oidc-provider models share one table keyed by `model:id`. */
 class MemoryOidcTable {
   readonly entries = new Map<string, Expiring<AdapterPayload>>();
   readonly byGrant = new Map<string, Set<string>>();
@@ -310,7 +310,10 @@ class MemoryOidcAdapter implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    for (const key of [...(this.table.byGrant.get(grantId) ?? [])]) this.table.remove(key);
+    // node-oidc-provider calls this on each token model in turn. Other models' entries of the
+    // grant stay: an Interaction that carries the grantId must survive the logout that
+    // precedes signing in as another user in the same browser (as with one collection per model).
+    for (const key of [...(this.table.byGrant.get(grantId) ?? [])]) if (key.startsWith(`${this.model}:`)) this.table.remove(key);
   }
 }
 
