@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -57,8 +59,22 @@ const OPTIONS = {
 
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
+/** Where a run writes (process streams, or a test's buffers) and, optionally, an already opened store. */
+export interface CliContext {
+  out(text: string): void;
+  err(text: string): void;
+  store?: Store;
+}
+
+const processContext: CliContext = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+let io: CliContext = processContext;
+
 function print(value: unknown): void {
-  process.stdout.write(typeof value === 'string' ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`);
+  io.out(typeof value === 'string' ? `${value}\n` : `${JSON.stringify(value, null, 2)}\n`);
 }
 
 function positional(args: string[], index: number, name: string): string {
@@ -192,9 +208,10 @@ async function apiKeysCommand(store: Store, args: string[], options: Options): P
 
 /** Opens the configured store as the server sees it (seed applied), runs `work`, closes it. */
 async function withStore(config: Config, work: (store: Store) => Promise<void>): Promise<void> {
+  if (io.store) return work(io.store);
   const store = await openStore(config);
   try {
-    if (store.kind === 'memory') process.stderr.write('note: the memory store is in use; changes are lost when this command exits (set MONGODB_URI)\n');
+    if (store.kind === 'memory') io.err('note: the memory store is in use; changes are lost when this command exits (set MONGODB_URI)\n');
     await store.init();
     await applyUserSeed(store.users, config.users);
     await work(store);
@@ -204,12 +221,13 @@ async function withStore(config: Config, work: (store: Store) => Promise<void>):
 }
 
 /** Runs one command line; resolves to the process exit code. */
-export async function runCli(argv: string[]): Promise<number> {
+export async function runCli(argv: string[], context: CliContext = processContext): Promise<number> {
+  io = context;
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n\n${USAGE}\n`);
+    io.err(`${(err as Error).message}\n\n${USAGE}\n`);
     return 2;
   }
   const [command, ...rest] = parsed.positionals;
@@ -244,19 +262,20 @@ export async function runCli(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n\n${USAGE}\n`);
+      io.err(`${err.message}\n\n${USAGE}\n`);
       return 2;
     }
     if (err instanceof CommandError || err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
+      io.err(`${err.message}\n`);
       return 1;
     }
-    process.stderr.write(`failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    io.err(`failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /cli\.(ts|js)$/.test(process.argv[1]);
+// Run when this file is the program (tsx src/cli.ts) or through the bin launcher; importing it does nothing.
+const invokedDirectly = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly || process.env.OIDC_MAGIC_LINK_CLI === '1') {
   runCli(process.argv.slice(2)).then((code) => {
     // serve keeps running; every other command ends here.
