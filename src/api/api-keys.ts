@@ -81,16 +81,19 @@ export class ApiKeyAuthority {
     return null;
   }
 
+  /** Whether an Authorization header carries a key allowed `method` on `path`; logs refusals (never the key). */
+  async allows(authorization: string | undefined, method: string, path: string): Promise<boolean> {
+    const key = presentedKey(authorization);
+    const permissions = key ? await this.permissionsOf(key) : null;
+    if (permissions && permits(permissions, method, path)) return true;
+    log.info('api.unauthorized', { method, path, reason: key ? (permissions ? 'insufficient' : 'unknown_key') : 'no_key' });
+    return false;
+  }
+
   /** Middleware: 401 with an empty body unless the request carries a key allowed to make this call. */
   require(): Middleware {
     return async (ctx, next) => {
-      const key = presentedKey(ctx.get('authorization') || undefined);
-      const permissions = key ? await this.permissionsOf(key) : null;
-      if (!permissions || !permits(permissions, ctx.method, ctx.path)) {
-        log.info('api.unauthorized', { method: ctx.method, path: ctx.path, reason: key ? (permissions ? 'insufficient' : 'unknown_key') : 'no_key' });
-        answerEmpty(ctx, 401);
-        return;
-      }
+      if (!(await this.allows(ctx.get('authorization') || undefined, ctx.method, ctx.path))) return answerEmpty(ctx, 401);
       await next();
     };
   }

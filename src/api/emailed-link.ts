@@ -94,7 +94,6 @@ export interface EmailedLinkDeps {
 export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   const { provider, views, csrf } = deps;
   const router = new Router();
-  const secure = deps.issuer.startsWith('https:');
   const parseForm = koaBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '4kb' });
 
   const renderUnusable = (ctx: Context) =>
@@ -131,7 +130,8 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
       path: '/interaction',
       httpOnly: true,
       sameSite: 'lax',
-      secure,
+      // As node-oidc-provider's own cookies: Secure whenever the request came over TLS (or a trusted proxy says so).
+      secure: ctx.secure,
       signed: true,
       maxAge: Math.max(1000, found.record.expiresAt - Date.now()),
     });

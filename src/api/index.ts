@@ -63,6 +63,7 @@ export function restApi(deps: ApiDeps): RestApi {
     counters: store.counters,
     timeToLiveInSeconds: config.passwordless.timeToLiveInSeconds,
     requireKey,
+    authority,
     body,
   });
   userRoutes(router, { users: store.users, applications, refreshTokens, requireKey, body });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createUserRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, sendRequest, startRequest } from './schemas.js';
+import { createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, sendRequest, startRequest } from './schemas.js';
 
 /**
  * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
@@ -100,7 +100,12 @@ export function openApiDocument(issuer: string): Json {
         post: { summary: 'Start a passwordless login (issue a code)', ...keyed, requestBody: jsonBody(startRequest), responses: { '200': jsonResponse('The code', 'StartResponse'), ...errors(unauthorized), '404': emptyResponse('No such user') } },
       },
       '/api/passwordless/send': {
-        post: { summary: 'Email the link (and one-time code) of a started login', requestBody: jsonBody(sendRequest), responses: { '200': emptyResponse('Sent'), ...errors({ '429': jsonResponse('This code was emailed too often', 'Errors') }) } },
+        post: {
+          summary: 'Email the link (and one-time code) of a started login',
+          description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start.',
+          requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [schemaOf(sendRequest), schemaOf(legacySendRequest)] } } } },
+          responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': jsonResponse('This code was emailed too often', 'Errors') }) },
+        },
       },
       '/api/passwordless/login': {
         post: { summary: 'Complete a passwordless login with a code', requestBody: jsonBody(loginRequest), responses: { ...loginAnswers, ...errors() } },

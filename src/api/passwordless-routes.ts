@@ -10,7 +10,8 @@ import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
 import { emailedLink } from './emailed-link.js';
 import { fieldError, parseInput } from './validation.js';
-import { loginRequest, refreshRequest, sendRequest, startRequest } from './schemas.js';
+import { legacySendRequest, loginRequest, refreshRequest, sendRequest, startRequest } from './schemas.js';
+import type { ApiKeyAuthority } from './api-keys.js';
 import { userJson } from './user-json.js';
 
 export interface PasswordlessRouteDeps {
@@ -22,6 +23,8 @@ export interface PasswordlessRouteDeps {
   counters: CounterRepository;
   timeToLiveInSeconds: number;
   requireKey: Middleware;
+  /** For FusionAuth's deprecated one-call /send, which starts a login and so needs the start permission. */
+  authority: ApiKeyAuthority;
   body: Middleware;
 }
 
@@ -77,8 +80,28 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     ctx.body = { code: started.code, ...(started.oneTimeCode !== null ? { oneTimeCode: started.oneTimeCode } : {}) };
   });
 
+  /**
+   * FusionAuth's deprecated form `{ applicationId, loginId, state }` starts and sends in one call.
+   * It starts a login, so it takes a key allowed to start one; the answer is the same empty 200
+   * whether or not the user exists, since nothing is returned to act on.
+   */
+  async function startForLegacySend(ctx: Context): Promise<string | null> {
+    if (!(await deps.authority.allows(ctx.get('authorization') || undefined, 'POST', '/api/passwordless/start'))) {
+      answerEmpty(ctx, 401);
+      return null;
+    }
+    const input = parseInput(legacySendRequest, ctx.request.body);
+    const application = await passwordlessApplication(applications, input.applicationId);
+    const started = await api.start({ application, loginId: input.loginId, state: input.state ?? null, withShortCode: false });
+    if (!started.ok) answerEmpty(ctx, 200);
+    return started.ok ? started.code : null;
+  }
+
   router.post('/passwordless/send', deps.body, async (ctx) => {
-    const input = parseInput(sendRequest, ctx.request.body);
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    const legacy = body !== undefined && body.code === undefined && body.loginId !== undefined;
+    const input = legacy ? { code: await startForLegacySend(ctx) } : parseInput(sendRequest, body);
+    if (input.code === null) return;
     const found = await api.usableCode(input.code);
     if (!found) throw fieldError('code', 'invalid', 'The code is unknown, expired or already used.');
     const sends = await deps.counters.increment(`api-send:${found.record.id}`, found.record.expiresAt);

@@ -27,6 +27,9 @@ export const sendRequest = z.object({
   code: requiredText(256),
 });
 
+/** FusionAuth's deprecated one-call form of /send. */
+export const legacySendRequest = startRequest.omit({ loginStrategy: true });
+
 export const loginRequest = z.object({
   code: requiredText(256),
   oneTimeCode: requiredText(64).optional(),

@@ -7,7 +7,7 @@ import { Browser } from '../helpers/browser.js';
 import type { TestServer } from '../helpers/server.js';
 import { ALICE, WEB_CLIENT } from '../helpers/server.js';
 import { discover } from '../helpers/oidc.js';
-import { call, login, start, startApiServer } from './helpers.js';
+import { START_KEY, call, login, start, startApiServer } from './helpers.js';
 
 interface Received {
   to: string;
@@ -206,5 +206,26 @@ describe('REST API: /api/passwordless/send and the emailed link', () => {
 
     await login(server, { code });
     expect((await call(server, 'POST', '/api/passwordless/send', { body: { code } })).status).to.equal(400);
+  });
+
+  it('accepts FusionAuth\'s deprecated one-call form only with a key allowed to start logins', async () => {
+    const body = { applicationId: 'web', loginId: ALICE.email, state: { note: 'legacy' } };
+    const before = smtp.received.length;
+    const refused = await call(server, 'POST', '/api/passwordless/send', { body });
+    expect(refused.status).to.equal(401);
+    expect(refused.text).to.equal('');
+    expect(smtp.received.length).to.equal(before);
+
+    const sent = await call(server, 'POST', '/api/passwordless/send', { body, key: START_KEY });
+    expect(sent.status).to.equal(200);
+    expect(smtp.received.length).to.equal(before + 1);
+    const link = linkIn(smtp.received.at(-1)!.text, server.issuer);
+    expect(new URL(link).searchParams.get('note')).to.equal('legacy');
+    const code = decodeURIComponent(new URL(link).pathname.split('/')[2]!);
+    expect((await login(server, { code })).json!.state).to.deep.equal({ note: 'legacy' });
+
+    const unknown = await call(server, 'POST', '/api/passwordless/send', { body: { ...body, loginId: 'nobody@example.com' }, key: START_KEY });
+    expect(unknown.status).to.equal(200);
+    expect(smtp.received.length).to.equal(before + 1);
   });
 });
