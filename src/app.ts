@@ -24,6 +24,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
 import { requestLog } from './http/request-log.js';
+import { restApi, type RestApi } from './api/index.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
@@ -40,6 +41,8 @@ export interface Application {
   outbox: Outbox;
   codes: PasswordlessCodes;
   keys: KeyMaterial;
+  /** The REST API's routers (the OpenAPI test reads its routes). */
+  api: RestApi;
   /** Stops background work and closes connections (the HTTP server is the caller's). */
   close(): Promise<void>;
 }
@@ -103,6 +106,11 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));
+  const api = restApi({ config, issuer, provider, store, codes, keys, views, transport, csrf });
+  koa.use(api.router.routes());
+  koa.use(api.fallback);
+  // Before ours: the emailed API link takes over the login page of the interaction it started.
+  koa.use(api.links.routes());
   koa.use(ours.routes());
   koa.use(ours.allowedMethods());
   // Everything else is node-oidc-provider's, untouched (no body parser in front of it).
@@ -124,6 +132,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     outbox,
     codes,
     keys,
+    api,
     async close() {
       await outbox.drain();
       await mail.close();

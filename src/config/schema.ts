@@ -73,6 +73,12 @@ export const configSchema = z
     clients: z.array(client),
     users: z.array(seedUser),
     apiKeys: z.array(apiKey),
+    api: z
+      .object({
+        jwtTimeToLiveInSeconds: z.number().int().min(60).max(86400),
+        refreshTokenTimeToLiveInMinutes: z.number().int().min(1).max(525600),
+      })
+      .strict(),
     passwordless: z
       .object({
         timeToLiveInSeconds: z.number().int().min(1).max(600),

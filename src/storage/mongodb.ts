@@ -1,4 +1,4 @@
-import { MongoClient, type Collection, type Db, type IndexDescription } from 'mongodb';
+import { MongoClient, type Db, type IndexDescription } from 'mongodb';
 import type { Adapter } from 'oidc-provider';
 import { StoreUnavailableError, type Store } from './types.js';
 import { API_KEYS, MongoApiKeys, apiKeyIndexes } from './mongodb/api-keys.js';
@@ -6,7 +6,6 @@ import { CODES, MongoCodes, codeIndexes } from './mongodb/codes.js';
 import { COUNTERS, MongoCounters, counterIndexes } from './mongodb/counters.js';
 import { guarded, isUnreachableError } from './mongodb/errors.js';
 import {
-  GRANT_BOUND_MODELS,
   MongoOidcAdapter,
   OIDC_MODELS,
   oidcCollectionName,
@@ -15,6 +14,7 @@ import {
 } from './mongodb/oidc.js';
 import { parseMongoUri, redactCredentials } from './mongodb/uri.js';
 import { MongoUsers, USERS, userIndexes } from './mongodb/users.js';
+import { MongoRefreshTokens, REFRESH_TOKENS, refreshTokenIndexes } from './mongodb/refresh-tokens.js';
 
 export { DEFAULT_DATABASE, parseMongoUri } from './mongodb/uri.js';
 
@@ -40,10 +40,10 @@ export class MongoStore implements Store {
   readonly codes: MongoCodes;
   readonly counters: MongoCounters;
   readonly apiKeys: MongoApiKeys;
+  readonly refreshTokens: MongoRefreshTokens;
   readonly #client: MongoClient;
   readonly #db: Db;
   readonly #adapters = new Map<string, MongoOidcAdapter>();
-  readonly #grantCollections: Collection<OidcDocument>[];
 
   constructor(client: MongoClient, databaseName: string) {
     this.#client = client;
@@ -52,9 +52,7 @@ export class MongoStore implements Store {
     this.codes = new MongoCodes(this.#db);
     this.counters = new MongoCounters(this.#db);
     this.apiKeys = new MongoApiKeys(this.#db);
-    this.#grantCollections = [...GRANT_BOUND_MODELS].map((model) =>
-      this.#db.collection<OidcDocument>(oidcCollectionName(model)),
-    );
+    this.refreshTokens = new MongoRefreshTokens(this.#db);
   }
 
   /** The database this store works in. */
@@ -65,7 +63,7 @@ export class MongoStore implements Store {
   oidcAdapter(model: string): Adapter {
     let adapter = this.#adapters.get(model);
     if (!adapter) {
-      adapter = new MongoOidcAdapter(model, this.#db, () => this.#grantCollections);
+      adapter = new MongoOidcAdapter(model, this.#db);
       this.#adapters.set(model, adapter);
     }
     return adapter;
@@ -78,6 +76,7 @@ export class MongoStore implements Store {
       [CODES, codeIndexes],
       [COUNTERS, counterIndexes],
       [API_KEYS, apiKeyIndexes],
+      [REFRESH_TOKENS, refreshTokenIndexes],
       ...OIDC_MODELS.map((model): [string, IndexDescription[]] => [oidcCollectionName(model), oidcIndexes(model)]),
     ];
     await guarded(() =>

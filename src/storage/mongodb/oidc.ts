@@ -72,8 +72,6 @@ export class MongoOidcAdapter implements Adapter {
   constructor(
     private readonly model: string,
     db: Db,
-    /** Collections a grant revocation sweeps: every grant-bound model, wherever it was called from. */
-    private readonly grantCollections: () => Iterable<Collection<OidcDocument>>,
   ) {
     this.#collection = db.collection<OidcDocument>(oidcCollectionName(model));
   }
@@ -117,15 +115,12 @@ export class MongoOidcAdapter implements Adapter {
   }
 
   /**
-   * node-oidc-provider calls this on each grant-bound model in turn; removing the grant's
-   * entities from every model at each call keeps a revocation whole even if it is cut short.
+   * node-oidc-provider calls this on each token model it wants cleared (access and refresh
+   * tokens, codes, …), so it removes this model's entities only. Sweeping every model would
+   * also destroy a sign-in (Interaction) that merely carries the grant id.
    */
   async revokeByGrantId(grantId: string): Promise<void> {
-    const byName = new Map<string, Collection<OidcDocument>>();
-    for (const collection of [...this.grantCollections(), this.#collection]) byName.set(collection.collectionName, collection);
-    await guarded(() =>
-      Promise.all([...byName.values()].map((collection) => collection.deleteMany({ 'payload.grantId': grantId }))),
-    );
+    await guarded(() => this.#collection.deleteMany({ 'payload.grantId': grantId }));
   }
 
   async #findOne(filter: Filter<OidcDocument>): Promise<AdapterPayload | undefined> {

@@ -2,6 +2,7 @@ import { apiKeysContract, countersContract } from './counters-and-keys.js';
 import { codesContract } from './codes.js';
 import { oidcAdapterContract } from './oidc.js';
 import { usersContract } from './users.js';
+import { refreshTokensContract } from './refresh-tokens.js';
 import type { StoreHarness } from './harness.js';
 
 export type { StoreHarness } from './harness.js';
@@ -13,4 +14,5 @@ export function storeContract(harness: StoreHarness): void {
   codesContract(harness);
   countersContract(harness);
   apiKeysContract(harness);
+  refreshTokensContract(harness);
 }
