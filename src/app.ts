@@ -12,6 +12,7 @@ import { DevMailbox } from './mail/dev-mailbox.js';
 import { Outbox } from './mail/outbox.js';
 import { PasswordlessCodes } from './passwordless/codes.js';
 import { MagicLinkMailer } from './passwordless/magic-link.js';
+import { RateLimiter } from './passwordless/rate-limits.js';
 import { applyUserSeed } from './accounts/users.js';
 import { loadKeys, type KeyMaterial } from './provider/keys.js';
 import { buildProvider } from './provider/index.js';
@@ -106,7 +107,8 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));
-  const api = restApi({ config, issuer, provider, store, codes, keys, views, transport, csrf });
+  const limiter = new RateLimiter(store.counters, config.rateLimits);
+  const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf });
   koa.use(api.router.routes());
   koa.use(api.fallback);
   // Before ours: the emailed API link takes over the login page of the interaction it started.

@@ -14,6 +14,7 @@ import { isExpired } from '../accounts/admin.js';
 import { recordLogin } from '../accounts/users.js';
 import { clientOf, finishInteraction, interactionOfBrowser } from '../interaction/session.js';
 import { log } from '../log.js';
+import { withStateParameters } from '../mail/links.js';
 
 /**
  * The link that `/api/passwordless/send` emails, and how opening it becomes an Authorization
@@ -36,20 +37,9 @@ const linkCodeParam = /^[\w-]{1,256}$/;
 /** Authorization parameters that the caller's state may carry over to /auth. */
 const PASSED_PARAMS = ['scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'ui_locales'] as const;
 
-/** State values as query parameters: strings as they are, anything else as JSON. */
-function stateQuery(state: Record<string, unknown> | null): URLSearchParams {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(state ?? {})) {
-    if (value === null || value === undefined) continue;
-    query.append(key, typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value));
-  }
-  return query;
-}
-
 /** The emailed link: our route for the code, with the start `state` as query parameters. */
 export function emailedLink(issuer: string, linkCode: string, state: Record<string, unknown> | null): string {
-  const query = stateQuery(state).toString();
-  return `${issuer}/passwordless/${encodeURIComponent(linkCode)}${query ? `?${query}` : ''}`;
+  return withStateParameters(`${issuer}/passwordless/${encodeURIComponent(linkCode)}`, state);
 }
 
 /** The authorization request a code's state asks for, when it names a client and a registered redirect URI. */

@@ -3,7 +3,8 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Views } from '../render/views.js';
-import type { MailTransport } from '../mail/types.js';
+import type { MagicLinkMailer } from '../passwordless/magic-link.js';
+import type { RateLimiter } from '../passwordless/rate-limits.js';
 import type { Store } from '../storage/types.js';
 import type { KeyMaterial } from '../provider/keys.js';
 import type { CsrfTokens } from '../http/csrf.js';
@@ -28,7 +29,8 @@ export interface ApiDeps {
   codes: PasswordlessCodes;
   keys: KeyMaterial;
   views: Views;
-  transport: MailTransport;
+  mailer: MagicLinkMailer;
+  limiter: RateLimiter;
   csrf: CsrfTokens;
   secondFactor?: SecondFactorGate;
 }
@@ -58,10 +60,9 @@ export function restApi(deps: ApiDeps): RestApi {
     issuer: deps.issuer,
     api,
     applications,
-    views: deps.views,
-    transport: deps.transport,
+    mailer: deps.mailer,
+    limiter: deps.limiter,
     counters: store.counters,
-    timeToLiveInSeconds: config.passwordless.timeToLiveInSeconds,
     requireKey,
     authority,
     body,

@@ -1,12 +1,10 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import type { Views } from '../render/views.js';
-import type { MailTransport } from '../mail/types.js';
 import type { CounterRepository } from '../storage/types.js';
-import { composeMagicLinkMail } from '../mail/magic-link.js';
+import type { MagicLinkMailer } from '../passwordless/magic-link.js';
+import type { RateLimiter } from '../passwordless/rate-limits.js';
 import { AppError } from '../http/errors.js';
 import type { ApplicationDirectory, ApplicationInfo, LoginOutcome, PasswordlessApi } from '../passwordless/api-login.js';
-import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
 import { emailedLink } from './emailed-link.js';
 import { fieldError, parseInput } from './validation.js';
@@ -18,10 +16,9 @@ export interface PasswordlessRouteDeps {
   issuer: string;
   api: PasswordlessApi;
   applications: ApplicationDirectory;
-  views: Views;
-  transport: MailTransport;
+  mailer: MagicLinkMailer;
+  limiter: RateLimiter;
   counters: CounterRepository;
-  timeToLiveInSeconds: number;
   requireKey: Middleware;
   /** For FusionAuth's deprecated one-call /send, which starts a login and so needs the start permission. */
   authority: ApiKeyAuthority;
@@ -30,6 +27,12 @@ export interface PasswordlessRouteDeps {
 
 /** How many times one code may be emailed: enough for "I did not get it", too few to flood an inbox. */
 const SENDS_PER_CODE = 3;
+
+/** 429 in FusionAuth's shape, with the time to wait. */
+function tooManyRequests(ctx: Context, retryAfterSeconds: number): AppError {
+  ctx.set('Retry-After', String(retryAfterSeconds));
+  return new AppError(429, 'TooManyRequests', `Too many sign-in emails; try again in ${retryAfterSeconds} seconds.`);
+}
 
 /** An application that exists and may use passwordless login, else a 400 naming `field`. */
 async function passwordlessApplication(applications: ApplicationDirectory, id: string, field = 'applicationId'): Promise<ApplicationInfo> {
@@ -105,21 +108,20 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     const found = await api.usableCode(input.code);
     if (!found) throw fieldError('code', 'invalid', 'The code is unknown, expired or already used.');
     const sends = await deps.counters.increment(`api-send:${found.record.id}`, found.record.expiresAt);
-    if (sends > SENDS_PER_CODE) throw new AppError(429, 'TooManyRequests', `This code was already emailed ${SENDS_PER_CODE} times; start a new login.`);
+    if (sends > SENDS_PER_CODE) throw tooManyRequests(ctx, Math.max(1, Math.ceil((found.record.expiresAt - Date.now()) / 1000)));
+    const limit = await deps.limiter.allowSend(found.user.email, ctx.ip);
+    if (!limit.allowed) throw tooManyRequests(ctx, limit.retryAfterSeconds);
     const application = found.record.clientId ? await applications.find(found.record.clientId) : null;
-    const message = await composeMagicLinkMail(deps.views, {
-      link: emailedLink(deps.issuer, input.code, found.record.state),
-      code: found.shortCode,
+    // Waits for the mail server (with retries); an outage becomes a 503 through the error handler.
+    await deps.mailer.sendNow({
       user: found.user,
+      link: emailedLink(deps.issuer, input.code, null),
+      code: found.shortCode,
       client: { id: application?.clientId ?? null, name: application?.name ?? 'your account' },
       state: found.record.state,
       expiresAt: new Date(found.record.expiresAt),
-      timeToLive: deps.timeToLiveInSeconds,
-      locale: found.user.preferredLanguages[0] ?? 'en',
-      issuer: deps.issuer,
+      locale: { uiLocales: typeof found.record.state?.ui_locales === 'string' ? found.record.state.ui_locales.split(' ') : [], acceptLanguage: [] },
     });
-    await deps.transport.send(message);
-    log.info('api.code_sent', { user: found.user.id, client: application?.clientId ?? null });
     answerEmpty(ctx, 200);
   });
 
