@@ -21,6 +21,8 @@ export interface HostedRequest {
   interactionUid: string;
   client: ClientPolicy;
   locale: string;
+  /** Feature data stored with the code (the cross-device approval state and context). */
+  extra?: Record<string, unknown>;
 }
 
 /** May this user sign in to this client by magic link? */
@@ -75,6 +77,7 @@ export class MagicLinkMailer {
       clientId: request.client.clientId,
       interactionUid: request.interactionUid,
       withShortCode: true,
+      ...(request.extra ? { extra: request.extra } : {}),
     });
     const timeToLive = this.deps.codes.settings.timeToLiveInSeconds;
     const message = await composeMagicLinkMail(this.deps.views, {
