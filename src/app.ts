@@ -23,6 +23,7 @@ import { errorHandler } from './http/error-handler.js';
 import { securityHeaders } from './http/security-headers.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
+import { requestLog } from './http/request-log.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
@@ -83,8 +84,16 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     const demo = demoRoutes({ issuer, secret: demoClientSecret(keys.cookieKeys), views });
     ours.use(demo.routes(), demo.allowedMethods());
   }
+  ours.get('/health', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  ours.get('/ready', async (ctx) => {
+    await store.ping();
+    ctx.body = { status: 'ready', store: store.kind };
+  });
   ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? '/demo' : '/.well-known/openid-configuration'));
 
+  koa.use(requestLog());
   koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/schema.js';
 import { resolveIssuer } from './config/load.js';
+import { assertProductionReady } from './config/production.js';
 import { openStore } from './storage/index.js';
 import { buildApplication, type Application, type BuildOptions } from './app.js';
 import { log } from './log.js';
@@ -19,6 +20,7 @@ export interface RunningServer {
  * then builds the application and starts serving.
  */
 export async function startServer(config: Config, options: Partial<Omit<BuildOptions, 'config' | 'issuer'>> = {}): Promise<RunningServer> {
+  assertProductionReady(config);
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -6,6 +6,7 @@ import { linkCodeEntropyBits } from '../passwordless/generators.js';
 
 /** Thrown when the configuration cannot be used; the message names every bad key. */
 export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
   readonly code = 'config_invalid';
 }
 

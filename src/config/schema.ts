@@ -62,11 +62,14 @@ const apiKey = z
 
 const jwk = z.object({ kty: z.string() }).loose();
 
+const rateRule = z.object({ limit: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(86400) }).strict();
+
 export const configSchema = z
   .object({
     port: z.number().int().min(0).max(65535),
     issuer: z.url().nullable(),
     proxy: z.boolean(),
+    allowInsecureIssuer: z.boolean(),
     clients: z.array(client),
     users: z.array(seedUser),
     apiKeys: z.array(apiKey),
@@ -88,6 +91,15 @@ export const configSchema = z
       .strict(),
     storage: z
       .object({ mongodbUri: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URI').nullable() })
+      .strict(),
+    rateLimits: z
+      .object({
+        enabled: z.boolean(),
+        sendPerAddress: rateRule,
+        sendPerIp: rateRule,
+        sendGlobal: rateRule,
+        typedCodesPerAccount: rateRule,
+      })
       .strict(),
     jwks: z.object({ keys: z.array(jwk).min(1) }).nullable(),
     cookieKeys: z.array(z.string().min(16, 'a cookie key needs at least 16 characters')).min(1).nullable(),

@@ -1,0 +1,25 @@
+import type { Config } from './schema.js';
+import { ConfigError } from './load.js';
+
+/** What a production deployment still lacks; empty when it may start. */
+export function productionGaps(config: Config): string[] {
+  const gaps: string[] = [];
+  if (!config.storage.mongodbUri) gaps.push('storage: set MONGODB_URI (the in-memory store loses everything on restart and cannot be shared)');
+  if (!config.mail.smtpUrl) gaps.push('mail: set SMTP_URL (the dev mailbox sends nothing)');
+  if (!config.jwks) gaps.push('jwks: configure signing keys (generate them with `npm run cli -- keys generate`)');
+  if (!config.cookieKeys) gaps.push('cookieKeys: configure cookie secrets (generate them with `npm run cli -- keys generate`)');
+  if (!config.issuer) gaps.push('issuer: set ISSUER to the public https URL');
+  else if (config.issuer.startsWith('http:') && !config.allowInsecureIssuer) {
+    gaps.push('issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)');
+  }
+  return gaps;
+}
+
+/** Rule 12: NODE_ENV=production refuses to start on development defaults, listing all of them at once. */
+export function assertProductionReady(config: Config): void {
+  if (!config.production) return;
+  const gaps = productionGaps(config);
+  if (gaps.length > 0) {
+    throw new ConfigError(`NODE_ENV=production refuses development defaults:\n${gaps.map((g) => `  - ${g}`).join('\n')}`);
+  }
+}

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import type { CounterRepository } from '../storage/types.js';
+
+/** One limit: at most `limit` events per fixed window of `windowSeconds`. */
+export interface RateRule {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface RateLimitSettings {
+  enabled: boolean;
+  sendPerAddress: RateRule;
+  sendPerIp: RateRule;
+  sendGlobal: RateRule;
+  typedCodesPerAccount: RateRule;
+}
+
+export type RateDecision = { allowed: true } | { allowed: false; rule: string; retryAfterSeconds: number };
+
+/** Counter keys never hold an address or IP in the clear. */
+function subjectKey(subject: string): string {
+  return createHash('sha256').update(subject).digest('base64url').slice(0, 22);
+}
+
+/**
+ * Fixed-window limits kept in the store, so every instance counts against the same budget.
+ * Each check counts the event; a denied event still counts, so hammering does not help.
+ */
+export class RateLimiter {
+  constructor(
+    private readonly counters: CounterRepository,
+    readonly settings: RateLimitSettings,
+  ) {}
+
+  /** Counts one email send for this address and IP against the per-address, per-IP and global limits. */
+  async allowSend(address: string, ip: string, now = Date.now()): Promise<RateDecision> {
+    return this.#checkAll(
+      [
+        ['sendGlobal', 'all', this.settings.sendGlobal],
+        ['sendPerIp', ip, this.settings.sendPerIp],
+        ['sendPerAddress', address.trim().toLowerCase(), this.settings.sendPerAddress],
+      ],
+      now,
+    );
+  }
+
+  /** Counts one wrong typed code for an account (across all of its codes). */
+  async countWrongCode(accountKey: string, now = Date.now()): Promise<RateDecision> {
+    return this.#checkAll([['typedCodesPerAccount', accountKey, this.settings.typedCodesPerAccount]], now);
+  }
+
+  /** Whether an account may try another typed code, without counting. */
+  async mayTryCode(accountKey: string, now = Date.now()): Promise<RateDecision> {
+    if (!this.settings.enabled) return { allowed: true };
+    const rule = this.settings.typedCodesPerAccount;
+    const { key, resetAt } = this.#window('typedCodesPerAccount', accountKey, rule, now);
+    const count = await this.counters.get(key, now);
+    return count >= rule.limit ? { allowed: false, rule: 'typedCodesPerAccount', retryAfterSeconds: Math.ceil((resetAt - now) / 1000) } : { allowed: true };
+  }
+
+  async #checkAll(checks: [string, string, RateRule][], now: number): Promise<RateDecision> {
+    if (!this.settings.enabled) return { allowed: true };
+    for (const [name, subject, rule] of checks) {
+      const { key, resetAt } = this.#window(name, subject, rule, now);
+      const count = await this.counters.increment(key, resetAt);
+      if (count > rule.limit) return { allowed: false, rule: name, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
+    }
+    return { allowed: true };
+  }
+
+  #window(name: string, subject: string, rule: RateRule, now: number): { key: string; resetAt: number } {
+    const windowMs = rule.windowSeconds * 1000;
+    const start = Math.floor(now / windowMs) * windowMs;
+    return { key: `rate:${name}:${subjectKey(subject)}:${start}`, resetAt: start + windowMs };
+  }
+}

@@ -1,0 +1,106 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Browser } from '../helpers/browser.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** Runs `src/main.ts` as `npm start` does, until `until` matches its output or it exits. */
+function runMain(env: NodeJS.ProcessEnv, until: RegExp): Promise<{ output: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out; output so far:\n${output}`));
+    }, 20_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (until.test(output)) child.kill('SIGTERM');
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ output, code });
+    });
+  });
+}
+
+describe('starting the server', () => {
+  it('prints the issuer, the dev mailbox and the demo, and stops cleanly on SIGTERM', async () => {
+    const data = mkdtempSync(path.join(tmpdir(), 'oml-start-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: data }));
+    const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json') }, /demo\s+http/);
+    expect(output).to.match(/issuer\s+http:\/\/localhost:\d+/);
+    expect(output).to.match(/dev mailbox\s+http:\/\/localhost:\d+\/dev\/mail/);
+    expect(output).to.match(/demo\s+http:\/\/localhost:\d+\/demo/);
+    expect(code).to.equal(0);
+  });
+
+  it('refuses an invalid configuration with a message naming the key, and a non-zero exit', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ passwordless: { timeToLiveInSeconds: 9000 } }));
+    const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json') }, /$^/);
+    expect(code).to.equal(1);
+    expect(output).to.include('passwordless.timeToLiveInSeconds');
+  });
+});
+
+describe('the demo app', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  it('signs in with the magic link and shows the ID token claims', async () => {
+    const browser = new Browser(server.issuer);
+    const home = await browser.get('/demo');
+    expect(home.body).to.include('Sign in with a magic link');
+    const form = await browser.get('/demo/login');
+    expect(form.body).to.include('Demo app');
+    await browser.submit(form, '/email', { email: 'alice@example.com' });
+    const mail = (await server.mails()).find((m) => m.to === 'alice@example.com')!;
+    const link = /(http:\/\/\S+\/magic\/[\w-]+)/.exec(mail.text)![1]!;
+    const shown = await browser.get(link);
+    expect(shown.url).to.equal(`${server.issuer}/demo`);
+    expect(shown.body).to.include('Signed in');
+    expect(shown.body).to.include('alice@example.com');
+    expect(shown.body).to.include('email_verified');
+  });
+
+  it('lists sent emails at /dev/mail.json, newest first, with the documented fields', async () => {
+    const mails = (await fetch(`${server.issuer}/dev/mail.json`).then((r) => r.json())) as Record<string, unknown>[];
+    expect(mails.length).to.be.greaterThan(0);
+    expect(Object.keys(mails[0]!).sort()).to.deep.equal(['date', 'html', 'id', 'subject', 'text', 'to']);
+    const page = await fetch(`${server.issuer}/dev/mail`).then((r) => r.text());
+    expect(page).to.include(String(mails[0]!.subject));
+  });
+});
+
+describe('health endpoints', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server.stop());
+
+  it('answers /health (liveness) and /ready (store reachable) with a request id', async () => {
+    const health = await fetch(`${server.issuer}/health`);
+    expect(health.status).to.equal(200);
+    expect(await health.json()).to.deep.equal({ status: 'ok' });
+    expect(health.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+    const ready = await fetch(`${server.issuer}/ready`);
+    expect(ready.status).to.equal(200);
+    expect(await ready.json()).to.deep.equal({ status: 'ready', store: 'memory' });
+  });
+});

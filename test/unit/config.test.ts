@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { assertProductionReady, productionGaps } from '../../src/config/production.js';
+
+function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
+  try {
+    loadConfig({ env, overrides });
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('configuration', () => {
+  it('loads the documented defaults', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.port).to.equal(3000);
+    expect(config.issuer).to.equal(null);
+    expect(config.passwordless).to.deep.equal({
+      timeToLiveInSeconds: 180,
+      linkCode: { generator: 'randomBytes', length: 32 },
+      shortCode: { generator: 'randomDigits', length: 6 },
+      maxAttempts: 5,
+    });
+  });
+
+  it('merges the CONFIG file over the defaults and lets the environment win', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));
+    const file = path.join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ port: 4000, passwordless: { maxAttempts: 3 } }));
+    const config = loadConfig({ env: { CONFIG: file, PORT: '5000', ISSUER: 'https://id.example.com/', SMTP_URL: 'smtp://mail:25' } });
+    expect(config.port).to.equal(5000);
+    expect(config.issuer).to.equal('https://id.example.com');
+    expect(config.passwordless.maxAttempts).to.equal(3);
+    expect(config.passwordless.timeToLiveInSeconds).to.equal(180);
+    expect(config.mail.smtpUrl).to.equal('smtp://mail:25');
+  });
+
+  it('names the bad key and the reason', () => {
+    expect(failure({ passwordless: { timeToLiveInSeconds: 601 } })).to.match(/passwordless\.timeToLiveInSeconds/);
+    expect(failure({ passwordless: { timeToLiveInSeconds: 0 } })).to.match(/passwordless\.timeToLiveInSeconds/);
+    expect(failure({ passwordless: { linkCode: { generator: 'randomBytes', length: 8 } } })).to.match(/passwordless\.linkCode\.length.*16 to 128/);
+    expect(failure({ passwordless: { shortCode: { generator: 'randomDigits', length: 3 } } })).to.match(/passwordless\.shortCode\.length.*4 to 12/);
+    expect(failure({ passwordless: { linkCode: { generator: 'randomSomething', length: 8 } } })).to.match(/passwordless\.linkCode\.generator/);
+    expect(failure({ clients: [{ client_id: 'a', redirect_uris: ['not a url'] }] })).to.match(/clients\.0\.redirect_uris\.0/);
+    expect(failure({ users: [{ email: 'not-an-email' }] })).to.match(/users\.0\.email/);
+    expect(failure({ surprise: true })).to.match(/surprise/);
+    expect(failure({}, { PORT: 'eighty' })).to.match(/port/);
+  });
+
+  it('refuses a link code weaker than 128 bits', () => {
+    expect(failure({ passwordless: { linkCode: { generator: 'randomAlphaNumeric', length: 12 } } })).to.match(
+      /passwordless\.linkCode.*71 bits.*at least 128/,
+    );
+  });
+
+  it('refuses duplicate clients and users', () => {
+    const client = { client_id: 'a', redirect_uris: ['https://a.example/cb'] };
+    expect(failure({ clients: [client, client] })).to.match(/duplicate client_id/);
+    expect(failure({ users: [{ email: 'a@example.com' }, { email: 'A@example.com' }] })).to.match(/duplicate email/);
+  });
+
+  it('reports an unreadable or malformed CONFIG file clearly', () => {
+    expect(failure({}, { CONFIG: '/nonexistent/config.json' })).to.match(/cannot read config file/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));
+    writeFileSync(path.join(dir, 'bad.json'), '{ nope');
+    expect(failure({}, { CONFIG: path.join(dir, 'bad.json') })).to.match(/not valid JSON/);
+  });
+});
+
+describe('production guard', () => {
+  it('refuses development defaults under NODE_ENV=production and lists every one of them', () => {
+    const config = loadConfig({ env: { NODE_ENV: 'production' } });
+    expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*ISSUER/);
+  });
+
+  it('refuses an http issuer in production unless allowInsecureIssuer is set', () => {
+    const ready = {
+      issuer: 'http://id.example.com',
+      storage: { mongodbUri: 'mongodb://db/x' },
+      mail: { smtpUrl: 'smtp://mail:25' },
+      jwks: { keys: [{ kty: 'RSA' }] },
+      cookieKeys: ['0123456789abcdef0123'],
+    };
+    const env = { NODE_ENV: 'production' };
+    expect(productionGaps(loadConfig({ env, overrides: ready }))).to.deep.equal([
+      'issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)',
+    ]);
+    expect(productionGaps(loadConfig({ env, overrides: { ...ready, allowInsecureIssuer: true } }))).to.deep.equal([]);
+    expect(productionGaps(loadConfig({ env, overrides: { ...ready, issuer: 'https://id.example.com' } }))).to.deep.equal([]);
+  });
+});
