@@ -116,6 +116,23 @@ describe('cross-device sign-in in headless Chromium', function () {
     expect(a.cspErrors, 'the polling script runs under the CSP').to.deep.equal([]);
   });
 
+  it('shows A that a wrong number turned approval off, then that B refused the sign-in', async () => {
+    const a = await newDevice();
+    const b = await newDevice();
+    const { number, link } = await startOnA(a.page);
+    await b.page.goto(link);
+    await b.page.fill('#number', number === '42' ? '43' : '42');
+    await Promise.all([b.page.waitForURL(/\/approve$/), b.page.click('button:has-text("Approve")')]);
+    expect(await b.page.textContent('h1')).to.equal('That number did not match');
+    await a.page.waitForSelector('[data-when="void"]:not([hidden])', { timeout: 10_000 });
+
+    await b.page.goto(link);
+    await Promise.all([b.page.waitForURL(/\/deny$/), b.page.click('button:has-text("This wasn\'t me")')]);
+    expect(await b.page.textContent('h1')).to.equal('Sign-in refused');
+    await a.page.waitForURL(/\/continue$/, { timeout: 10_000 });
+    expect(await a.page.textContent('h1')).to.equal('This sign-in was refused');
+  });
+
   it('without JavaScript, A continues with the "I approved it — continue" button', async () => {
     const a = await newDevice({ javaScriptEnabled: false });
     const b = await newDevice();

@@ -30,7 +30,9 @@
       .then(function (body) {
         var state = body && body.state;
         if (FINAL[state]) return form.submit();
-        if (state === 'void' || state === 'gone') return show(state === 'void' ? 'void' : 'stopped');
+        if (state === 'gone') return show('stopped');
+        // After a wrong number the link can still be refused from the other device: keep asking.
+        if (state === 'void') show('void');
         setTimeout(poll, INTERVAL_MS);
       })
       .catch(function () {
