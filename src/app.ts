@@ -13,6 +13,7 @@ import { Outbox } from './mail/outbox.js';
 import { PasswordlessCodes } from './passwordless/codes.js';
 import { MagicLinkMailer } from './passwordless/magic-link.js';
 import { RateLimiter } from './passwordless/rate-limits.js';
+import { CrossDeviceApprovals } from './passwordless/approval.js';
 import { applyUserSeed } from './accounts/users.js';
 import { loadKeys, type KeyMaterial } from './provider/keys.js';
 import { buildProvider } from './provider/index.js';
@@ -84,7 +85,8 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.silent = true;
 
   const ours = new Router();
-  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf });
+  const approvals = new CrossDeviceApprovals(store.codes);
+  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf, approvals });
   ours.use(interaction.routes(), interaction.allowedMethods());
   if (transport instanceof DevMailbox && !config.production) {
     const dev = devMailboxRoutes(transport, views);

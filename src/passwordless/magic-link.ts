@@ -24,6 +24,8 @@ export interface HostedRequest {
   client: ClientPolicy;
   /** The sign-in's ui_locales and the browser's Accept-Language; the user's own languages come between. */
   locale: MailLocaleHints;
+  /** Feature data stored with the code (the cross-device approval state and context). */
+  extra?: Record<string, unknown>;
 }
 
 /** A code issued outside the hosted pages (the API's /send), emailed while the caller waits. */
@@ -92,6 +94,7 @@ export class MagicLinkMailer {
       clientId: request.client.clientId,
       interactionUid: request.interactionUid,
       withShortCode: true,
+      ...(request.extra ? { extra: request.extra } : {}),
     });
     const timeToLive = this.deps.codes.settings.timeToLiveInSeconds;
     const message = await composeMagicLinkMail(this.deps.views, {

@@ -79,6 +79,12 @@ export interface CodeExpectation {
   unexpiredAt?: number;
   shortHash?: string;
   attemptsBelow?: number;
+  /**
+   * Each named top-level field of `extra` must equal the given value (a missing field never
+   * matches). Names are plain identifiers (no `.` or `$`), so a document store can turn them
+   * into `extra.<name>` filters. Used by the cross-device approval state.
+   */
+  extraFields?: Record<string, string | number | boolean>;
 }
 
 export interface CodeRepository {

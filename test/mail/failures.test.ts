@@ -13,7 +13,13 @@ const FAST_RETRY = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
 
 /** The parts of a page that legitimately differ between two requests: per-form tokens and the interaction id. */
 function normalized(page: Page, uid: string, email: string): string {
-  return page.body.replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="*"').replaceAll(uid, 'UID').replaceAll(email, 'EMAIL');
+  return page.body
+    .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="*"')
+    // Each sign-in shows its own random approval number, known address or not.
+    .replace(/name="pair" value="\d{2}"/g, 'PAIR')
+    .replace(/(class="big-code pair-number"[^>]*>)\d{2}</g, '$1PAIR<')
+    .replaceAll(uid, 'UID')
+    .replaceAll(email, 'EMAIL');
 }
 
 function uidOf(page: Page): string {
