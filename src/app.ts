@@ -84,9 +84,11 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.keys = [...keys.cookieKeys];
   koa.silent = true;
 
+  const limiter = new RateLimiter(store.counters, config.rateLimits);
   const ours = new Router();
   const approvals = new CrossDeviceApprovals(store.codes);
-  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf, approvals });
+  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf, approvals, limiter });
+
   ours.use(interaction.routes(), interaction.allowedMethods());
   if (transport instanceof DevMailbox && !config.production) {
     const dev = devMailboxRoutes(transport, views);
@@ -109,7 +111,6 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));
-  const limiter = new RateLimiter(store.counters, config.rateLimits);
   const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf });
   koa.use(api.router.routes());
   koa.use(api.fallback);

@@ -1,22 +1,24 @@
 import { ConfigError, loadConfig } from './config/load.js';
 import { startServer } from './server.js';
+import type { Config } from './config/schema.js';
+import { riskyChoices } from './config/production.js';
 import { describeError, log } from './log.js';
+
+/** Risky choices are allowed, but never quietly: a log line always, and a banner on stderr in production. */
+function warnAboutRiskyChoices(config: Config): void {
+  const risky = riskyChoices(config);
+  for (const warning of risky) log.warn('config.risky', { warning, production: config.production });
+  if (config.production && risky.length > 0) {
+    process.stderr.write(`\n  WARNING (NODE_ENV=production):\n${risky.map((r) => `  - ${r}`).join('\n')}\n\n`);
+  }
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const running = await startServer(config);
   const { app, issuer } = running;
-  // Handlers first: a signal that arrives before them would kill the process without draining.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log.info('server.stopping', { signal });
-      running.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
-  }
   if (app.store.kind === 'memory') log.warn('storage.memory', { note: 'in-memory store: all state is lost on restart; set MONGODB_URI for production' });
+  warnAboutRiskyChoices(app.config);
   if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
 
   // Before the banner: whoever reads the banner may signal us at once (the start-up test does).

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { ApiKeyRecord, ApiKeyRepository } from '../storage/types.js';
+import { redactPath } from '../http/request-log.js';
 import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
 
@@ -86,7 +87,7 @@ export class ApiKeyAuthority {
     const key = presentedKey(authorization);
     const permissions = key ? await this.permissionsOf(key) : null;
     if (permissions && permits(permissions, method, path)) return true;
-    log.info('api.unauthorized', { method, path, reason: key ? (permissions ? 'insufficient' : 'unknown_key') : 'no_key' });
+    log.info('apikey.denied', { method, path: redactPath(path), reason: key ? (permissions ? 'insufficient' : 'unknown_key') : 'no_key' });
     return false;
   }
 

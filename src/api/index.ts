@@ -50,7 +50,7 @@ export function restApi(deps: ApiDeps): RestApi {
   const applications = providerApplications(deps.provider);
   const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes);
   const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds);
-  const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
+  const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();
   const body = jsonBody();

@@ -29,9 +29,9 @@ export interface PasswordlessRouteDeps {
 const SENDS_PER_CODE = 3;
 
 /** 429 in FusionAuth's shape, with the time to wait. */
-function tooManyRequests(ctx: Context, retryAfterSeconds: number): AppError {
+function tooManyRequests(ctx: Context, retryAfterSeconds: number, what = 'Too many sign-in emails'): AppError {
   ctx.set('Retry-After', String(retryAfterSeconds));
-  return new AppError(429, 'TooManyRequests', `Too many sign-in emails; try again in ${retryAfterSeconds} seconds.`);
+  return new AppError(429, 'TooManyRequests', `${what}; try again in ${retryAfterSeconds} seconds.`);
 }
 
 /** An application that exists and may use passwordless login, else a 400 naming `field`. */
@@ -52,6 +52,8 @@ function respondToLogin(ctx: Context, outcome: LoginOutcome): void {
       return answerEmpty(ctx, 423);
     case 'expired':
       return answerEmpty(ctx, 410);
+    case 'rate_limited':
+      throw tooManyRequests(ctx, outcome.retryAfterSeconds, 'Too many wrong one-time codes');
     case 'prevented':
       throw new AppError(409, 'LoginPreventedException', `The login is prevented: ${outcome.reason}.`);
     case 'two_factor':

@@ -15,6 +15,16 @@ export function productionGaps(config: Config): string[] {
   return gaps;
 }
 
+/**
+ * Settings a deployment may choose but must not miss: start-up prints them loudly. Only
+ * rate limits so far (off is meant for load tests).
+ */
+export function riskyChoices(config: Config): string[] {
+  const risky: string[] = [];
+  if (!config.rateLimits.enabled) risky.push('rateLimits.enabled is false: sign-in emails and typed codes are NOT rate-limited (meant for load tests only)');
+  return risky;
+}
+
 /** Rule 12: NODE_ENV=production refuses to start on development defaults, listing all of them at once. */
 export function assertProductionReady(config: Config): void {
   if (!config.production) return;

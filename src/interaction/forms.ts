@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { koaBody } from 'koa-body';
 import { PAIR_NUMBER_PATTERN } from '../passwordless/approval.js';
+import { normalizeEmail } from '../storage/types.js';
 
 /** Form bodies only; node-oidc-provider's own routes never pass through this parser. */
 export const parseForm = koaBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '16kb' });
@@ -35,4 +36,12 @@ export function pairNumberOf(ctx: Context): string {
  */
 export function checkInboxBinding(uid: string, pairNumber: string): string {
   return `${uid}/${pairNumber}`;
+}
+
+/**
+ * The typed-code form is bound to the address as well: the wrong-code budget is kept per
+ * address, and an edited address must not open a fresh budget.
+ */
+export function codeFormBinding(uid: string, pairNumber: string, email: string): string {
+  return `${checkInboxBinding(uid, pairNumber)}/${normalizeEmail(email)}`;
 }

@@ -2,20 +2,21 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import type { UserRepository } from '../storage/types.js';
+import { normalizeEmail, type UserRepository } from '../storage/types.js';
 import type { PasswordlessCodes, CodeProblem, TypedCodeResult } from '../passwordless/codes.js';
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import { recordLogin } from '../accounts/users.js';
 import type { Views } from '../render/views.js';
 import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
 import type { CsrfTokens } from '../http/csrf.js';
+import { accountBudget, addressBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
 import { log } from '../log.js';
 import { clientOf, finishInteraction, interactionById, interactionOfBrowser, type Interaction } from './session.js';
 import { consentRoutes } from './consent.js';
 import { crossDeviceRoutes } from './cross-device.js';
 import { describeBrowser, describeNetwork } from './request-context.js';
 import { crossDeviceExtra, extraForFreshLink, newPairNumber, type CrossDeviceApprovals } from '../passwordless/approval.js';
-import { checkInboxBinding, formField, linkCodeParam, pairNumberOf, parseForm, uidOf } from './forms.js';
+import { checkInboxBinding, codeFormBinding, formField, linkCodeParam, pairNumberOf, parseForm, uidOf } from './forms.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -25,6 +26,7 @@ export interface InteractionDeps {
   mailer: MagicLinkMailer;
   csrf: CsrfTokens;
   approvals: CrossDeviceApprovals;
+  limiter: RateLimiter;
 }
 
 /** What the "check your inbox" page shows besides the form fields. */
@@ -71,7 +73,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       notice: view.notice ?? '',
       ttlMinutes,
       ttlSeconds: codes.settings.timeToLiveInSeconds,
-      csrf: csrf.issue('code', checkInboxBinding(view.uid, view.pairNumber)),
+      csrf: csrf.issue('code', codeFormBinding(view.uid, view.pairNumber, view.email)),
       csrfContinue: csrf.issue('continue', checkInboxBinding(view.uid, view.pairNumber)),
       csrfEmail: csrf.issue('email', view.uid),
     });
@@ -88,9 +90,21 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return { interaction, client };
   }
 
+  /**
+   * The "please wait" page. It depends only on the limit that bit, never on whether the
+   * address has an account, so it is the same for known and unknown addresses.
+   */
+  const renderRateLimited = (ctx: Context, decision: Extract<RateDecision, { allowed: false }>) => {
+    ctx.set('Retry-After', String(decision.retryAfterSeconds));
+    return renderPage(ctx, views, 429, 'pages/rate-limited', { minutes: minutesToWait(decision.retryAfterSeconds) });
+  };
+
   async function completeLogin(ctx: Context, userId: string, client: ClientPolicy, method = 'magic_link'): Promise<boolean> {
     const user = await deps.users.findById(userId);
-    if (!user || !mayUseClient(user, client)) return false;
+    if (!user || !mayUseClient(user, client)) {
+      log.info('login.failure', { user: userId, client: client.clientId, method, reason: user ? 'not_allowed' : 'no_account' });
+      return false;
+    }
     await recordLogin(deps.users, user.id, client.clientId);
     log.info('login.success', { user: user.id, client: client.clientId, method });
     await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
@@ -137,6 +151,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const typed = typeof formField(ctx, 'email') === 'string' ? String(formField(ctx, 'email')).slice(0, 254) : '';
       return renderEmailForm(ctx, interaction, client, 400, typed, 'form.invalidEmail');
     }
+    // Counted before anything looks the address up, so a limited answer reveals nothing.
+    const limit = await deps.limiter.allowSend(email.data, ctx.ip);
+    if (!limit.allowed) return renderRateLimited(ctx, limit);
+    log.info('code.requested', { client: client.clientId, method: 'hosted' });
     // The number and the context are made here, in the browser that asks, whether or not the
     // address is known: the page must look the same either way.
     const pairNumber = newPairNumber();
@@ -153,18 +171,31 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const email = typeof emailValue === 'string' ? emailValue.slice(0, 254) : '';
     const pairNumber = pairNumberOf(ctx);
     const page = { uid: interaction.uid, client, email, pairNumber };
-    if (!csrf.verify('code', checkInboxBinding(interaction.uid, pairNumber), formField(ctx, 'csrf'))) {
+    // The token also binds the address, so the per-address budget below cannot be dodged by editing it.
+    if (!csrf.verify('code', codeFormBinding(interaction.uid, pairNumber, email), formField(ctx, 'csrf'))) {
       return renderCheckInbox(ctx, { ...page, pairNumber: '', status: 403, error: 'form.expired' });
     }
     const typed = typedCodeField.safeParse(formField(ctx, 'code'));
     if (!typed.success) return renderCheckInbox(ctx, { ...page, status: 400, error: 'form.codeMissing' });
 
     const latest = await codes.latestForInteraction(interaction.uid);
+    // Budgets across codes: the address always (known or not, so answers stay alike), the account when there is one.
+    const budgets = [addressBudget(normalizeEmail(email)), ...(latest.record ? [accountBudget(latest.record.userId)] : [])];
+    const allowed = await deps.limiter.mayTryCodes(budgets);
+    if (!allowed.allowed) {
+      ctx.set('Retry-After', String(allowed.retryAfterSeconds));
+      return renderCheckInbox(ctx, { ...page, status: 429, error: { key: 'rateLimit.codes', vars: { count: minutesToWait(allowed.retryAfterSeconds) } } });
+    }
     const result: TypedCodeResult = latest.record
       ? await codes.redeemShortCode(latest.record, typed.data)
       : await codes.rejectShortCodeWithoutRecord(interaction.uid);
-    if (result.ok && (await completeLogin(ctx, result.record.userId, client))) return;
-    if (!result.ok) log.info('code.rejected', { reason: result.problem, method: 'typed' });
+    if (result.ok) {
+      log.info('code.redeemed', { user: result.record.userId, client: client.clientId, method: 'typed' });
+      if (await completeLogin(ctx, result.record.userId, client, 'typed_code')) return;
+    } else {
+      log.info('code.rejected', { reason: result.problem, method: 'typed' });
+      if (result.problem === 'wrong' || result.problem === 'exhausted') await deps.limiter.countWrongCodes(budgets);
+    }
     return renderCheckInbox(ctx, { ...page, status: 400, error: typedCodeMessage(result) });
   });
 
@@ -193,6 +224,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const client = await clientOf(provider, interaction);
       if (!client) return renderGone(ctx);
       const result = await codes.redeemLink(linkCode, { interactionUid: uid });
+      if (result.usable) log.info('code.redeemed', { user: result.record.userId, client: client.clientId, method: 'link' });
       if (result.usable && (await completeLogin(ctx, result.record.userId, client))) return;
       const problem = result.usable ? 'unknown' : result.problem;
       log.info('code.rejected', { reason: problem, method: 'link' });
@@ -220,6 +252,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!lookup.record || lookup.record.interactionUid !== uid || !interaction || !client || lookup.record.status === 'denied') {
       return renderGone(ctx);
     }
+    const user = await deps.users.findById(lookup.record.userId);
+    const limit = await deps.limiter.allowSend(user?.email ?? lookup.record.userId, ctx.ip);
+    if (!limit.allowed) return renderRateLimited(ctx, limit);
+    log.info('code.requested', { client: client.clientId, method: 'resend' });
     const extra = extraForFreshLink(lookup.record);
     mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
     return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes });

@@ -6,6 +6,7 @@ import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
 import type { PasswordlessCodes } from './codes.js';
 import type { ClientPolicy } from './magic-link.js';
+import { accountBudget, type RateLimiter } from './rate-limits.js';
 
 /** What the REST API needs to know about an application (an OAuth client). */
 export interface ApplicationInfo extends ClientPolicy {
@@ -55,6 +56,8 @@ export type LoginOutcome =
   | { kind: 'locked' }
   | { kind: 'expired' }
   | { kind: 'prevented'; reason: string }
+  /** The account's budget of wrong typed codes is spent (429). */
+  | { kind: 'rate_limited'; retryAfterSeconds: number }
   | ({ kind: 'two_factor'; state: Record<string, unknown> | null } & SecondFactorChallenge)
   | {
       kind: 'complete';
@@ -74,6 +77,8 @@ export interface ApiLoginDeps {
   signer: ApiTokenSigner;
   refreshTokens: ApiRefreshTokens;
   secondFactor?: SecondFactorGate;
+  /** Counts wrong one-time codes per account, across codes; none: no such limit. */
+  limiter?: RateLimiter;
 }
 
 /** Why an application refuses this user outright (FusionAuth's 409 "login prevented"), or null. */
@@ -106,7 +111,7 @@ export class PasswordlessApi {
       state: input.state,
       withShortCode: input.withShortCode,
     });
-    log.info('api.code_started', { user: user.id, client: input.application.clientId, strategy: input.withShortCode ? 'FormField' : 'ClickableLink' });
+    log.info('code.requested', { user: user.id, client: input.application.clientId, method: 'api', strategy: input.withShortCode ? 'FormField' : 'ClickableLink' });
     return { ok: true, code: issued.linkCode, oneTimeCode: issued.shortCode };
   }
 
@@ -123,16 +128,31 @@ export class PasswordlessApi {
   /** Logs in with a code (or a code and its one-time code). Exactly one concurrent call can win. */
   async login(request: LoginRequest, now = Date.now()): Promise<LoginOutcome> {
     const found = await this.usableCode(request.code);
-    if (!found) return { kind: 'not_found' };
+    if (!found) {
+      log.info('code.rejected', { reason: 'unusable', method: 'api' });
+      return { kind: 'not_found' };
+    }
     const { user } = found;
+    const client = request.application?.clientId ?? null;
     // Refusals come before the code is spent, so the code still works once the account is fixed.
-    if (!user.active) return { kind: 'locked' };
-    if (isExpired(user, now)) return { kind: 'expired' };
+    const refusal = !user.active ? 'locked' : isExpired(user, now) ? 'expired' : null;
+    if (refusal) {
+      log.info('login.failure', { user: user.id, client, reason: refusal, method: 'api_passwordless' });
+      return { kind: refusal };
+    }
     const prevented = loginPreventedBy(user, request.application);
-    if (prevented) return { kind: 'prevented', reason: prevented };
+    if (prevented) {
+      log.info('login.failure', { user: user.id, client, reason: 'prevented', method: 'api_passwordless' });
+      return { kind: 'prevented', reason: prevented };
+    }
+    if (request.oneTimeCode !== null && this.deps.limiter) {
+      const budget = await this.deps.limiter.mayTryCode(accountBudget(user.id), now);
+      if (!budget.allowed) return { kind: 'rate_limited', retryAfterSeconds: budget.retryAfterSeconds };
+    }
 
     const record = await this.#redeem(request, found.record, now);
     if (!record) return { kind: 'not_found' };
+    log.info('code.redeemed', { user: user.id, client, method: request.oneTimeCode === null ? 'api_link' : 'api_typed' });
 
     const applicationId = request.application?.clientId ?? null;
     const challenge = await this.#secondFactor.challenge(user, { applicationId, twoFactorTrustId: request.twoFactorTrustId, state: record.state });
@@ -143,10 +163,14 @@ export class PasswordlessApi {
   async #redeem(request: LoginRequest, record: PasswordlessCodeRecord, now: number): Promise<PasswordlessCodeRecord | null> {
     if (request.oneTimeCode === null) {
       const result = await this.deps.codes.redeemLink(request.code, {}, now);
+      if (!result.usable) log.info('code.rejected', { reason: result.problem, method: 'api_link' });
       return result.usable ? result.record : null;
     }
     const result = await this.deps.codes.redeemShortCode(record, request.oneTimeCode, now);
-    return result.ok ? result.record : null;
+    if (result.ok) return result.record;
+    log.info('code.rejected', { reason: result.problem, method: 'api_typed' });
+    if (result.problem === 'wrong' || result.problem === 'exhausted') await this.deps.limiter?.countWrongCode(accountBudget(record.userId), now);
+    return null;
   }
 
   async #complete(user: UserRecord, state: Record<string, unknown> | null, request: LoginRequest, now: number): Promise<LoginOutcome> {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CounterRepository } from '../storage/types.js';
+import { log } from '../log.js';
 
 /** One limit: at most `limit` events per fixed window of `windowSeconds`. */
 export interface RateRule {
@@ -21,6 +22,23 @@ export type RateDecision = { allowed: true } | { allowed: false; rule: string; r
 function subjectKey(subject: string): string {
   return createHash('sha256').update(subject).digest('base64url').slice(0, 22);
 }
+
+/** A refusal; logged here so every limit that bites is seen once, without its subject. */
+function denied(rule: string, resetAt: number, now: number): RateDecision {
+  const retryAfterSeconds = Math.max(1, Math.ceil((resetAt - now) / 1000));
+  log.info('ratelimit.hit', { rule, retryAfterSeconds });
+  return { allowed: false, rule, retryAfterSeconds };
+}
+
+/** Whole minutes to wait, at least one, for a page that says "please wait N minutes". */
+export function minutesToWait(retryAfterSeconds: number): number {
+  return Math.max(1, Math.ceil(retryAfterSeconds / 60));
+}
+
+/** The typed-code budget key of an address (normalised by the caller). */
+export const addressBudget = (emailNormalized: string): string => `address:${emailNormalized}`;
+/** The typed-code budget key of an account, shared by the hosted pages and the API. */
+export const accountBudget = (userId: string): string => `user:${userId}`;
 
 /**
  * Fixed-window limits kept in the store, so every instance counts against the same budget.
@@ -55,7 +73,25 @@ export class RateLimiter {
     const rule = this.settings.typedCodesPerAccount;
     const { key, resetAt } = this.#window('typedCodesPerAccount', accountKey, rule, now);
     const count = await this.counters.get(key, now);
-    return count >= rule.limit ? { allowed: false, rule: 'typedCodesPerAccount', retryAfterSeconds: Math.ceil((resetAt - now) / 1000) } : { allowed: true };
+    if (count < rule.limit) return { allowed: true };
+    return denied('typedCodesPerAccount', resetAt, now);
+  }
+
+  /**
+   * The typed-code budget of several subjects at once (e.g. the address and the account):
+   * denied when any one of them is spent.
+   */
+  async mayTryCodes(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
+    for (const key of accountKeys) {
+      const decision = await this.mayTryCode(key, now);
+      if (!decision.allowed) return decision;
+    }
+    return { allowed: true };
+  }
+
+  /** Counts one wrong typed code against each subject. */
+  async countWrongCodes(accountKeys: readonly string[], now = Date.now()): Promise<void> {
+    for (const key of accountKeys) await this.countWrongCode(key, now);
   }
 
   async #checkAll(checks: [string, string, RateRule][], now: number): Promise<RateDecision> {
@@ -63,7 +99,7 @@ export class RateLimiter {
     for (const [name, subject, rule] of checks) {
       const { key, resetAt } = this.#window(name, subject, rule, now);
       const count = await this.counters.increment(key, resetAt);
-      if (count > rule.limit) return { allowed: false, rule: name, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
+      if (count > rule.limit) return denied(name, resetAt, now);
     }
     return { allowed: true };
   }
