@@ -1,0 +1,201 @@
+import { expect } from 'chai';
+import type * as client from 'openid-client';
+import { Browser, type Page } from '../helpers/browser.js';
+import { startTestServer, ALICE, BOB, type TestServer } from '../helpers/server.js';
+import { authorizationRequest, discover, lastMailTo, requestLink, shortCodeOf } from '../helpers/oidc.js';
+import { call, startApiServer, START_KEY } from '../api/helpers.js';
+
+const UNKNOWN = 'nobody-here@example.com';
+
+/** Low limits for these tests only; the general suites run with high ones. */
+function limits(overrides: Record<string, unknown> = {}) {
+  return {
+    rateLimits: {
+      enabled: true,
+      sendPerAddress: { limit: 2, windowSeconds: 900 },
+      sendPerIp: { limit: 1000, windowSeconds: 900 },
+      sendGlobal: { limit: 1000, windowSeconds: 60 },
+      typedCodesPerAccount: { limit: 6, windowSeconds: 3600 },
+      ...overrides,
+    },
+  };
+}
+
+/** A page with the per-request parts (uid, tokens, the pair number, the minutes left) blanked out. */
+function normalised(page: Page): string {
+  return page.body
+    .replaceAll(BOB.email, 'ADDRESS')
+    .replaceAll(ALICE.email, 'ADDRESS')
+    .replaceAll(UNKNOWN, 'ADDRESS')
+    .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
+    .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="T"')
+    .replace(/value="\d{2}"/g, 'value="NN"')
+    .replace(/>\d{2}</g, '>NN<')
+    .replace(/\d+ minutes?/g, 'N minutes');
+}
+
+describe('rate limits (hosted pages and API)', () => {
+  describe('sending, per address', () => {
+    let server: TestServer;
+    let config: client.Configuration;
+    before(async () => {
+      server = await startTestServer({ config: limits() });
+      config = await discover(server);
+    });
+    after(() => server.stop());
+
+    /** Asks three times for a link for `email` in one sign-in; returns the three pages. */
+    async function askThrice(email: string): Promise<Page[]> {
+      const browser = new Browser(server.issuer);
+      const first = await requestLink(browser, await authorizationRequest(config), email);
+      const second = await browser.submit(first, '/email');
+      const third = await browser.submit(second, '/email');
+      return [first, second, third];
+    }
+
+    it('answers the third request within 15 minutes with the same "please wait" page for known and unknown addresses', async () => {
+      const known = await askThrice(ALICE.email);
+      const unknown = await askThrice(UNKNOWN);
+      expect(known.map((p) => p.status)).to.deep.equal([200, 200, 429]);
+      expect(unknown.map((p) => p.status)).to.deep.equal([200, 200, 429]);
+      const limited = known[2]!;
+      expect(limited.body).to.match(/Please wait \d+ minutes? and try again/);
+      expect(Number(limited.headers.get('retry-after'))).to.be.within(1, 900);
+      expect(limited.body, 'the page does not repeat the address').not.to.include(ALICE.email);
+      expect(normalised(limited)).to.equal(normalised(unknown[2]!));
+      const sent = (await server.mails()).filter((m) => m.to === ALICE.email);
+      expect(sent, 'the limited request sent nothing').to.have.length(2);
+    });
+
+    it('counts the address case-insensitively and leaves other addresses alone', async () => {
+      const browser = new Browser(server.issuer);
+      const limited = await requestLink(browser, await authorizationRequest(config), ALICE.email.toUpperCase());
+      expect(limited.status).to.equal(429);
+      const other = await requestLink(new Browser(server.issuer), await authorizationRequest(config), BOB.email);
+      expect(other.status).to.equal(200);
+    });
+
+    it('answers the German page in German', async () => {
+      const browser = new Browser(server.issuer);
+      const page = await requestLink(browser, await authorizationRequest(config, { ui_locales: 'de' }), UNKNOWN);
+      expect(page.status).to.equal(429);
+      expect(page.body).to.match(/Bitte warten Sie \d+ Minuten?/);
+    });
+  });
+
+  describe('sending, per client IP', () => {
+    it('uses X-Forwarded-For only when `proxy` (trust proxy) is on', async () => {
+      for (const proxy of [true, false]) {
+        const server = await startTestServer({ config: { proxy, ...limits({ sendPerIp: { limit: 2, windowSeconds: 900 } }) } });
+        try {
+          const config = await discover(server);
+          const statuses: number[] = [];
+          for (const [i, ip] of ['203.0.113.7', '203.0.113.7', '203.0.113.7', '198.51.100.9'].entries()) {
+            const browser = new Browser(server.issuer);
+            const form = await browser.get((await authorizationRequest(config)).url.href);
+            const csrf = /name="csrf" value="([^"]*)"/.exec(form.body)![1]!;
+            const uid = /\/interaction\/([\w-]+)\/email/.exec(form.body)![1]!;
+            const cookie = await browser.jar.getCookieString(`${server.issuer}/interaction/${uid}/email`);
+            const response = await fetch(`${server.issuer}/interaction/${uid}/email`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip, cookie },
+              body: new URLSearchParams({ csrf, email: `ip-${i}@example.com` }).toString(),
+            });
+            statuses.push(response.status);
+          }
+          // Behind a trusted proxy each client has its own budget; otherwise the proxy's (socket) address is the client.
+          expect(statuses, `proxy: ${proxy}`).to.deep.equal(proxy ? [200, 200, 429, 200] : [200, 200, 429, 429]);
+        } finally {
+          await server.stop();
+        }
+      }
+    });
+  });
+
+  describe('typed codes, per account across codes', () => {
+    let server: TestServer;
+    let config: client.Configuration;
+    before(async () => {
+      server = await startTestServer({ config: limits({ sendPerAddress: { limit: 50, windowSeconds: 900 } }) });
+      config = await discover(server);
+    });
+    after(() => server.stop());
+
+    /** Two sign-ins for `email`: five wrong codes in the first, then wrong, wrong and (for a known address) the right one in the second. */
+    async function guess(email: string): Promise<{ answers: Page[]; right: Page | null }> {
+      const answers: Page[] = [];
+      for (const tries of [5, 2]) {
+        const browser = new Browser(server.issuer);
+        let page = await requestLink(browser, await authorizationRequest(config), email);
+        for (let i = 0; i < tries; i += 1) {
+          page = await browser.submit(page, '/code', { code: 'WRONG1' });
+          answers.push(page);
+        }
+        if (tries === 2 && email !== UNKNOWN) {
+          const mail = await lastMailTo(server, email);
+          return { answers, right: await browser.submit(page, '/code', { code: shortCodeOf(mail!) }) };
+        }
+      }
+      return { answers, right: null };
+    }
+
+    it('stops guessing after the account budget although each new code has tries left, alike for unknown addresses', async () => {
+      const known = await guess(BOB.email);
+      const unknown = await guess(UNKNOWN);
+      const expected = [400, 400, 400, 400, 400, 400, 429];
+      expect(known.answers.map((p) => p.status)).to.deep.equal(expected);
+      expect(unknown.answers.map((p) => p.status)).to.deep.equal(expected);
+      expect(known.answers[6]!.body).to.match(/Too many wrong codes. Please wait \d+ minutes?/);
+      for (const [i, page] of known.answers.entries()) expect(normalised(page), `answer ${i}`).to.equal(normalised(unknown.answers[i]!));
+      expect(known.right!.status, 'even the right code waits').to.equal(429);
+      expect(known.right!.url).to.include('/interaction/');
+    });
+
+    it('binds the code form to the address, so editing it neither signs in nor opens a new budget', async () => {
+      const browser = new Browser(server.issuer);
+      const page = await requestLink(browser, await authorizationRequest(config), UNKNOWN);
+      const edited = await browser.submit(page, '/code', { code: 'WRONG1', email: 'someone-else@example.com' });
+      expect(edited.status).to.equal(403);
+      expect(edited.body).to.include('This form has expired');
+    });
+  });
+
+  describe('API one-time codes, per account across codes', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startApiServer({ config: limits() });
+    });
+    after(() => server.stop());
+
+    it('answers 429 [TooManyRequests] with Retry-After once the account spent its wrong codes, even to the right code', async () => {
+      const startCode = async () => (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: ALICE.email, loginStrategy: 'FormField' } })).json!;
+      const statuses: number[] = [];
+      for (const tries of [5, 1]) {
+        const { code } = await startCode();
+        for (let i = 0; i < tries; i += 1) statuses.push((await call(server, 'POST', '/api/passwordless/login', { body: { code, oneTimeCode: 'WRONG1' } })).status);
+      }
+      expect(statuses, 'wrong codes are "not found" until the budget is spent').to.deep.equal([404, 404, 404, 404, 404, 404]);
+      const { code, oneTimeCode } = await startCode();
+      const limited = await call(server, 'POST', '/api/passwordless/login', { body: { code, oneTimeCode } });
+      expect(limited.status).to.equal(429);
+      expect(limited.json!.generalErrors[0].code).to.equal('[TooManyRequests]');
+      expect(Number(limited.headers.get('retry-after'))).to.be.within(1, 3600);
+      const bob = await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: BOB.email, loginStrategy: 'FormField' } });
+      const other = await call(server, 'POST', '/api/passwordless/login', { body: { code: bob.json!.code, oneTimeCode: bob.json!.oneTimeCode } });
+      expect(other.status, 'other accounts are unaffected').to.equal(200);
+    });
+
+    it('limits /api/passwordless/send per address with 429 and Retry-After', async () => {
+      const statuses: number[] = [];
+      let last = null;
+      for (let i = 0; i < 3; i += 1) {
+        const started = await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: BOB.email } });
+        last = await call(server, 'POST', '/api/passwordless/send', { body: { code: started.json!.code } });
+        statuses.push(last.status);
+      }
+      expect(statuses).to.deep.equal([200, 200, 429]);
+      expect(last!.json!.generalErrors[0].code).to.equal('[TooManyRequests]');
+      expect(last!.headers.get('retry-after')).to.match(/^\d+$/);
+    });
+  });
+});
