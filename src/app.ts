@@ -45,6 +45,8 @@ export interface Application {
   keys: KeyMaterial;
   /** The REST API's routers (the OpenAPI test reads its routes). */
   api: RestApi;
+  /** Every Koa router of ours (the fuzz suite enumerates their routes; node-oidc-provider's come from discovery). */
+  routers: Router[];
   /** Stops background work and closes connections (the HTTP server is the caller's). */
   close(): Promise<void>;
 }
@@ -138,6 +140,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     codes,
     keys,
     api,
+    routers: [ours, api.router, api.links],
     async close() {
       await outbox.drain();
       await mail.close();
