@@ -1,0 +1,96 @@
+import { expect } from 'chai';
+import { Browser } from '../helpers/browser.js';
+import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
+import { ALICE, BOB, SPA_CLIENT, THIRD_PARTY_CLIENT, WEB_CLIENT, type TestServer } from '../helpers/server.js';
+
+/** A user registered for the web client, so the API hands out refresh tokens too. */
+const CAROL = { email: 'carol@example.com', firstName: 'Carol', registrations: [{ applicationId: 'web', roles: ['admin'] }] };
+import { ADMIN_KEY, START_KEY, call, startApiServer } from '../api/helpers.js';
+
+/** Runs `work` with the log level at info and returns every line written to stdout meanwhile. */
+async function captureLogs(work: () => Promise<void>): Promise<string[]> {
+  const level = process.env.LOG_LEVEL;
+  const original = process.stdout.write.bind(process.stdout);
+  let captured = '';
+  process.env.LOG_LEVEL = 'info';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    captured += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await work();
+  } finally {
+    process.stdout.write = original;
+    if (level === undefined) delete process.env.LOG_LEVEL;
+    else process.env.LOG_LEVEL = level;
+  }
+  return captured.split('\n').filter(Boolean);
+}
+
+describe('structured logs (rule 10)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startApiServer({ config: { users: [ALICE, BOB, CAROL], clients: [WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT], rateLimits: { sendPerAddress: { limit: 3, windowSeconds: 900 } } } });
+  });
+  after(() => server.stop());
+
+  it('write audit events for a whole sign-in and API calls, and never a code, key, token or cookie', async () => {
+    const secrets: string[] = [ADMIN_KEY, START_KEY, ...server.app.keys.cookieKeys];
+    const shortCodes: string[] = [];
+    const lines = await captureLogs(async () => {
+      // Hosted: a wrong typed code, then the link.
+      const config = await discover(server);
+      const browser = new Browser(server.issuer);
+      const rp = await authorizationRequest(config);
+      const inbox = await requestLink(browser, rp, ALICE.email);
+      await browser.submit(inbox, '/code', { code: 'WRONG1' });
+      const mail = (await lastMailTo(server, ALICE.email))!;
+      const link = linkOf(mail);
+      secrets.push(link.split('/magic/')[1]!);
+      shortCodes.push(shortCodeOf(mail));
+      const landed = await browser.get(link);
+      const tokens = await exchange(rp, landed.url);
+      secrets.push(tokens.access_token, tokens.id_token!, tokens.refresh_token!);
+      for (const cookie of await browser.jar.getCookies(server.issuer)) if (cookie.value.length >= 8) secrets.push(cookie.value);
+
+      // API: start, send, log in with the one-time code, refresh; a refused key; a prevented login.
+      const started = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: CAROL.email, loginStrategy: 'FormField' } })).json!;
+      secrets.push(started.code);
+      shortCodes.push(started.oneTimeCode);
+      expect((await call(server, 'POST', '/api/passwordless/send', { body: { code: started.code } })).status).to.equal(200);
+      const apiLogin = (await call(server, 'POST', '/api/passwordless/login', { body: { code: started.code, oneTimeCode: started.oneTimeCode, applicationId: 'web' } })).json!;
+      secrets.push(apiLogin.token, apiLogin.refreshToken);
+      const refreshed = (await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: apiLogin.refreshToken } })).json!;
+      secrets.push(refreshed.token, refreshed.refreshToken);
+      expect((await call(server, 'GET', '/api/user', { key: START_KEY })).status).to.equal(401);
+      expect((await call(server, 'GET', '/api/user', { key: 'not-a-key-at-all-0000000000' })).status).to.equal(401);
+      const bob = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: BOB.email } })).json!;
+      secrets.push(bob.code);
+      expect((await call(server, 'POST', '/api/passwordless/login', { body: { code: bob.code, applicationId: 'partner' } })).status).to.equal(409);
+
+      // A rate limit that bites.
+      for (let i = 0; i < 4; i += 1) await requestLink(new Browser(server.issuer), await authorizationRequest(config), BOB.email);
+      await server.mails();
+    });
+
+    const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const named = (event: string) => events.filter((e) => e.event === event);
+    for (const event of ['code.requested', 'code.sent', 'code.redeemed', 'login.success', 'login.failure', 'apikey.denied', 'ratelimit.hit']) {
+      expect(named(event), event).not.to.be.empty;
+    }
+    expect(named('code.rejected').map((e) => e.reason)).to.include('wrong');
+    expect(named('ratelimit.hit')[0]).to.include({ rule: 'sendPerAddress' });
+    expect(named('apikey.denied').map((e) => e.reason)).to.include.members(['insufficient', 'unknown_key']);
+    const requests = named('request');
+    expect(requests.length).to.be.greaterThan(10);
+    for (const request of requests) expect(request.requestId).to.match(/^[0-9a-f-]{36}$/);
+
+    const text = lines.join('\n');
+    for (const secret of secrets) {
+      expect(secret, 'a collected secret').to.be.a('string').with.length.greaterThan(5);
+      expect(text.includes(secret), `a secret in the logs: ${secret.slice(0, 6)}…`).to.equal(false);
+    }
+    for (const code of shortCodes) expect(text).not.to.match(new RegExp(`(?<![0-9A-Za-z])${code}(?![0-9A-Za-z])`));
+    expect(text).not.to.include(ALICE.email);
+  });
+});
