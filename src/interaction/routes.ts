@@ -11,6 +11,7 @@ import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js
 import type { CsrfTokens } from '../http/csrf.js';
 import { accountBudget, addressBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
 import { log } from '../log.js';
+import { responseDone } from '../mail/outbox.js';
 import { clientOf, finishInteraction, interactionById, interactionOfBrowser, type Interaction } from './session.js';
 import { consentRoutes } from './consent.js';
 import { crossDeviceRoutes } from './cross-device.js';
@@ -159,7 +160,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // address is known: the page must look the same either way.
     const pairNumber = newPairNumber();
     const requestedFrom = { appName: client.name, browser: describeBrowser(ctx.get('user-agent')), network: describeNetwork(ctx.ip) };
-    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: localeHintsOf(ctx), extra: crossDeviceExtra(pairNumber, requestedFrom) });
+    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: localeHintsOf(ctx), extra: crossDeviceExtra(pairNumber, requestedFrom) }, responseDone(ctx.res));
     return renderCheckInbox(ctx, { uid: interaction.uid, client, email: email.data, pairNumber });
   });
 
