@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
-import { assertProductionReady, productionGaps } from '../../src/config/production.js';
+import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
 
 function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -92,5 +92,12 @@ describe('production guard', () => {
     ]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, allowInsecureIssuer: true } }))).to.deep.equal([]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, issuer: 'https://id.example.com' } }))).to.deep.equal([]);
+  });
+
+  it('names rate limits turned off as a risky choice (start-up prints it, loudly in production)', () => {
+    expect(riskyChoices(loadConfig({ env: {} }))).to.deep.equal([]);
+    const off = riskyChoices(loadConfig({ env: { NODE_ENV: 'production' }, overrides: { rateLimits: { enabled: false } } }));
+    expect(off).to.have.length(1);
+    expect(off[0]).to.match(/rateLimits\.enabled is false/);
   });
 });
