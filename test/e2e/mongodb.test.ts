@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
-import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
+import { freshDatabaseName, spawnEngine, startMongoTarget, withDatabase, type EngineProcess, type MongoTarget } from '../helpers/mongo-engine.js';
 
 describe('hosted magic-link sign-in on MongoDB (end to end)', function () {
   // A busy machine and a JVM-based test engine: give the engine time, never the assertions.
@@ -100,3 +100,92 @@ describe('hosted magic-link sign-in on MongoDB (end to end)', function () {
     expect(new URL(after.url).searchParams.get('error')).to.equal('login_required');
   });
 });
+
+describe('a MongoDB outage while serving', function () {
+  // Each request during the outage waits for server selection (5 s) before it gives up.
+  this.timeout(120_000);
+  let engine: EngineProcess | null = null;
+  let server: TestServer | null = null;
+  let uri = '';
+
+  before(async function () {
+    // Only an engine this test owns can be taken away; a shared MONGODB_URI server is never stopped.
+    engine = await spawnEngine();
+    if (!engine) {
+      console.log('      [storage] no jongodb engine to stop: outage cases skipped');
+      return this.skip();
+    }
+    console.log(`      [storage] outage engine: jongodb at 127.0.0.1:${engine.port}`);
+    uri = withDatabase(engine.serverUri, freshDatabaseName());
+    server = await startTestServer({ config: { storage: { mongodbUri: uri } } });
+  });
+  after(async () => {
+    await server?.stop();
+    await engine?.stop();
+  });
+
+  /** Fails if a body shows anything of a stack trace or the driver's own words. */
+  function expectNoInternals(body: string): void {
+    expect(body).to.not.match(/\bat .+\(.+:\d+:\d+\)|node_modules|Mongo\w*Error|ECONNREFUSED/);
+  }
+
+  it('answers 503 with a clear message while the database is down, and serves again once it is back', async () => {
+    const browser = new Browser(server!.issuer);
+    const config = await discover(server!);
+    const rp = await authorizationRequest(config);
+    const form = await browser.get(rp.url.href);
+    expect(form.status, 'works before the outage').to.equal(200);
+    const interactionPath = new URL(form.url).pathname;
+
+    await engine!.stop();
+
+    const ready = await fetch(`${server!.issuer}/ready`);
+    expect(ready.status).to.equal(503);
+    expect(ready.headers.get('retry-after')).to.equal('5');
+    expect(await ready.json()).to.deep.equal({ status: 'unavailable', store: 'mongodb' });
+
+    // Our own page (the interaction), and node-oidc-provider's routes: HTML and JSON.
+    const page = await browser.get(interactionPath);
+    expect(page.status).to.equal(503);
+    expect(page.body).to.include('Temporarily unavailable').and.include('Please try again shortly');
+    expectNoInternals(page.body);
+
+    const authorize = await new Browser(server!.issuer).get((await authorizationRequest(config)).url.href);
+    expect(authorize.status, 'the authorization endpoint').to.equal(503);
+    expect(authorize.headers.get('content-type')).to.include('text/html');
+    expect(authorize.body).to.include('Temporarily unavailable');
+    expectNoInternals(authorize.body);
+
+    const token = await fetch(`${server!.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${WEB_CLIENT.client_id}:${WEB_CLIENT.client_secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) }).toString(),
+    });
+    expect(token.status, 'the token endpoint').to.equal(503);
+    const tokenError = (await token.json()) as Record<string, string>;
+    expect(tokenError.error).to.equal('server_error');
+    expect(tokenError.error_description).to.match(/temporarily unavailable/);
+
+    // Back on the same port. The test engine keeps nothing on disk, so it comes back empty:
+    // what resumes is service for new requests, through the driver's own reconnection.
+    engine = await spawnEngine(engine!.port);
+    expect(engine, 'the engine restarts').to.not.equal(null);
+    await eventually(async () => (await fetch(`${server!.issuer}/ready`)).status === 200, 30_000);
+    const again = await new Browser(server!.issuer).get((await authorizationRequest(config)).url.href);
+    expect(again.status, 'a new sign-in starts again').to.equal(200);
+    expect(again.body).to.include('name="email"');
+  });
+});
+
+/** Polls `condition` until it holds; fails after `timeoutMs`. */
+async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
