@@ -169,6 +169,10 @@ describe('a MongoDB outage while serving', function () {
     expect(tokenError.error).to.equal('server_error');
     expect(tokenError.error_description).to.match(/temporarily unavailable/);
 
+    const userinfo = await fetch(`${server!.issuer}/me`, { headers: { authorization: `Bearer ${'z'.repeat(43)}` } });
+    expect(userinfo.status, 'the userinfo endpoint').to.equal(503);
+    expect(((await userinfo.json()) as Record<string, string>).error_description).to.match(/temporarily unavailable/);
+
     // Back on the same port. The test engine keeps nothing on disk, so it comes back empty:
     // what resumes is service for new requests, through the driver's own reconnection.
     engine = await spawnEngine(engine!.port);
