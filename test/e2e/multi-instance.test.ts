@@ -64,6 +64,9 @@ describe('several instances on one MongoDB database', function () {
     await target?.stop();
   });
 
+  /** Emails already handed to a test, so each sign-in reads its own. */
+  const seenMails = new Set<string>();
+
   /** Starts a sign-in on `name` and returns the browser, the relying party and the email sent. */
   async function startSignIn(name: string, email = ALICE.email) {
     const browser = new Browser(balancer.url);
@@ -75,7 +78,6 @@ describe('several instances on one MongoDB database', function () {
     seenMails.add(mail.id);
     return { browser, rp, inbox, mail };
   }
-  const seenMails = new Set<string>();
 
   async function exchangeOn(name: string, rp: Relying, landed: string) {
     on(name);
