@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/schema.js';
 import { projectRoot } from './config/load.js';
-import type { Store } from './storage/types.js';
+import { StoreUnavailableError, type Store } from './storage/types.js';
 import { Views } from './render/views.js';
 import { createTransport, MailDelivery, type MailTransport } from './mail/index.js';
 import { Catalog } from './i18n/catalog.js';
@@ -100,7 +100,16 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     ctx.body = { status: 'ok' };
   });
   ours.get('/ready', async (ctx) => {
-    await store.ping();
+    try {
+      await store.ping();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      // Load balancers and orchestrators read this: JSON, not the error page, and no traffic until it passes.
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      ctx.body = { status: 'unavailable', store: store.kind };
+      return;
+    }
     ctx.body = { status: 'ready', store: store.kind };
   });
   ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? '/demo' : '/.well-known/openid-configuration'));

@@ -7,6 +7,7 @@ import { describeError, log } from '../log.js';
 import type { KeyMaterial } from './keys.js';
 import { EXTRA_CLIENT_METADATA, providerClients } from './clients.js';
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
+import { answerUnavailable, isStoreUnavailable } from './unavailable.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -115,7 +116,15 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
 export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, providerConfiguration(deps));
   provider.proxy = deps.config.proxy;
-  provider.on('server_error', (_ctx, err) => log.error('oidc.server_error', describeError(err)));
+  provider.on('server_error', (ctx, err) => {
+    // Emitted before the response is written, so the status can still change.
+    if (isStoreUnavailable(err)) {
+      answerUnavailable(ctx);
+      log.warn('oidc.store_unavailable', { path: ctx.path, ...describeError(err) });
+      return;
+    }
+    log.error('oidc.server_error', describeError(err));
+  });
   provider.on('authorization.error', (_ctx, err) => log.info('oidc.authorization_error', describeError(err)));
   provider.on('grant.error', (_ctx, err) => log.info('oidc.grant_error', describeError(err)));
   return provider;
