@@ -131,6 +131,8 @@ export const configSchema = z
       })
       .strict(),
     jwks: z.object({ keys: z.array(jwk).min(1) }).nullable(),
+    jwksFile: z.string().min(1).nullable(),
+    cookieKeysFile: z.string().min(1).nullable(),
     cookieKeys: z.array(z.string().min(16, 'a cookie key needs at least 16 characters')).min(1).nullable(),
     dataDirectory: z.string().min(1),
     ttl: z.record(z.string(), z.number().int().positive()),

@@ -94,3 +94,21 @@ describe('production guard', () => {
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, issuer: 'https://id.example.com' } }))).to.deep.equal([]);
   });
 });
+
+describe('key files', () => {
+  it('reads jwks and cookieKeys from the files named by jwksFile and cookieKeysFile', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-keys-'));
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'RSA', kid: 'k1' }] }));
+    writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['a-cookie-secret-of-enough-length']));
+    const config = loadConfig({ env: {}, overrides: { jwksFile: path.join(dir, 'jwks.json'), cookieKeysFile: path.join(dir, 'cookies.json') } });
+    expect(config.jwks).to.deep.equal({ keys: [{ kty: 'RSA', kid: 'k1' }] });
+    expect(config.cookieKeys).to.deep.equal(['a-cookie-secret-of-enough-length']);
+  });
+
+  it('names the key of a missing or malformed key file', () => {
+    expect(failure({ jwksFile: '/nonexistent/jwks.json' })).to.match(/jwksFile: cannot read/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-keys-'));
+    writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['short']));
+    expect(failure({ cookieKeysFile: path.join(dir, 'cookies.json') })).to.match(/cookieKeys\.0/);
+  });
+});
