@@ -8,7 +8,7 @@ import { DuplicateKeyError, type Store, type UserRecord } from './storage/types.
 import { applyUserSeed } from './accounts/users.js';
 import { createUser, findUser, registerUser, updateUser } from './accounts/admin.js';
 import { createApiKey, type Permissions } from './api/api-keys.js';
-import { generateCookieKeys, generateSigningKeys } from './provider/keys.js';
+import { generateCookieKeys, generateSecretKey, generateSigningKeys } from './provider/keys.js';
 import { DEMO_CLIENT_ID, demoEnabled } from './provider/clients.js';
 import { ApiRefreshTokens } from './tokens/refresh.js';
 
@@ -21,7 +21,7 @@ const USAGE = `usage: oidc-magic-link <command>
 
   serve                                   start the server (as npm start)
   migrate                                 create the store's indexes (idempotent)
-  keys generate                           print signing keys (jwks) and cookieKeys for a production config
+  keys generate                           print signing keys (jwks), cookieKeys and twoFactor.encryptionKey for a production config
   users add <email> [--first-name N] [--last-name N] [--language L] [--register APP] [--roles a,b] [--locked]
   users show <id|email>
   users list [--limit N] [--offset N]
@@ -243,7 +243,7 @@ export async function runCli(argv: string[], context: CliContext = processContex
     }
     if (command === 'keys') {
       if (rest[0] !== 'generate') throw new UsageError('keys takes one action: generate');
-      print({ jwks: await generateSigningKeys(), cookieKeys: generateCookieKeys() });
+      print({ jwks: await generateSigningKeys(), cookieKeys: generateCookieKeys(), twoFactor: { encryptionKey: generateSecretKey() } });
       return 0;
     }
     const config = loadConfig();
