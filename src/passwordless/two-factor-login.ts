@@ -51,7 +51,7 @@ export class ApiSecondFactor implements SecondFactorGate {
     const verified = await this.service.verify(record.userId, code, now);
     if (!verified.ok) {
       if (verified.problem === 'not_enrolled') return { kind: 'not_found' };
-      await this.logins.incrementAttempts(id);
+      await this.logins.incrementAttempts(id, hashCode(`${id}:${code.trim()}`));
       return { kind: 'wrong' };
     }
     if (!(await this.logins.complete(id, now, this.settings.maxAttempts))) return { kind: 'not_found' };

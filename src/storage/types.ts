@@ -201,6 +201,8 @@ export interface TwoFactorLoginRecord {
   status: TwoFactorLoginStatus;
   /** Wrong answers so far. */
   attempts: number;
+  /** SHA-256 (hex) of the last wrong answer: the same wrong answer again is not counted twice. */
+  lastWrongHash?: string;
   createdAt: number;
   expiresAt: number;
 }
@@ -209,8 +211,12 @@ export interface TwoFactorLoginRepository {
   insert(record: TwoFactorLoginRecord): Promise<void>;
   /** The record while unexpired (in any status); null otherwise. */
   findById(id: string, now: number): Promise<TwoFactorLoginRecord | null>;
-  /** Atomically counts one wrong answer on a pending login; the count after it, or null when not pending. */
-  incrementAttempts(id: string): Promise<number | null>;
+  /**
+   * Atomically counts one wrong answer on a pending login, unless it repeats the last wrong answer
+   * (HTTP clients such as Node's fetch resend a request answered 421); the count after it, or
+   * null when not pending or not counted.
+   */
+  incrementAttempts(id: string, answerHash: string): Promise<number | null>;
   /**
    * Atomically marks a pending, unexpired login with fewer than `maxAttempts` wrong answers used;
    * true only for the call that did.

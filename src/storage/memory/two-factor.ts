@@ -60,10 +60,11 @@ export class MemoryTwoFactorLogins implements TwoFactorLoginRepository {
     return record && record.expiresAt > now ? copy(record) : null;
   }
 
-  async incrementAttempts(id: string): Promise<number | null> {
+  async incrementAttempts(id: string, answerHash: string): Promise<number | null> {
     const record = this.#byId.get(id);
-    if (!record || record.status !== 'pending') return null;
+    if (!record || record.status !== 'pending' || record.lastWrongHash === answerHash) return null;
     record.attempts += 1;
+    record.lastWrongHash = answerHash;
     return record.attempts;
   }
 

@@ -97,8 +97,10 @@ export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
     return { id: _id, ...rest };
   }
 
-  async incrementAttempts(id: string): Promise<number | null> {
-    const result = await guarded(() => this.#collection.updateOne({ _id: id, status: 'pending' }, { $inc: { attempts: 1 } }));
+  async incrementAttempts(id: string, answerHash: string): Promise<number | null> {
+    const result = await guarded(() =>
+      this.#collection.updateOne({ _id: id, status: 'pending', lastWrongHash: { $ne: answerHash } }, { $inc: { attempts: 1 }, $set: { lastWrongHash: answerHash } }),
+    );
     if (result.modifiedCount !== 1) return null;
     const document = await guarded(() => this.#collection.findOne({ _id: id }));
     return document ? document.attempts : null;

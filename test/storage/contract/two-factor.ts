@@ -66,11 +66,12 @@ export function twoFactorContract(harness: StoreHarness): void {
       const { fulfilled } = await race(20, () => store().twoFactorLogins.complete(record.id, Date.now(), 5));
       expect(fulfilled.filter(Boolean)).to.have.length(1);
       expect((await store().twoFactorLogins.findById(record.id, Date.now()))!.status).to.equal('used');
-      expect(await store().twoFactorLogins.incrementAttempts(record.id)).to.equal(null);
+      expect(await store().twoFactorLogins.incrementAttempts(record.id, 'a')).to.equal(null);
 
       const tried = pendingLogin();
       await store().twoFactorLogins.insert(tried);
-      for (let i = 1; i <= 5; i += 1) expect(await store().twoFactorLogins.incrementAttempts(tried.id)).to.equal(i);
+      for (let i = 1; i <= 5; i += 1) expect(await store().twoFactorLogins.incrementAttempts(tried.id, `wrong-${i}`)).to.equal(i);
+      expect(await store().twoFactorLogins.incrementAttempts(tried.id, 'wrong-5'), 'a resent answer is not counted again').to.equal(null);
       expect(await store().twoFactorLogins.complete(tried.id, Date.now(), 5)).to.equal(false);
 
       const expired = pendingLogin({ expiresAt: Date.now() - 1 });
