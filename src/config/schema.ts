@@ -60,6 +60,11 @@ const apiKey = z
   })
   .strict();
 
+/** 32 random bytes in base64url (or base64): the AES-256-GCM key that seals TOTP secrets. */
+const encryptionKey = z
+  .string()
+  .refine((value) => /^[A-Za-z0-9_+/-]{43}=?$/.test(value) && Buffer.from(value, 'base64url').length === 32, 'must be 32 random bytes in base64url (43 characters); `keys generate` prints one');
+
 const jwk = z.object({ kty: z.string() }).loose();
 
 const rateRule = z.object({ limit: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(86400) }).strict();
@@ -128,6 +133,16 @@ export const configSchema = z
         sendPerIp: rateRule,
         sendGlobal: rateRule,
         typedCodesPerAccount: rateRule,
+      })
+      .strict(),
+    twoFactor: z
+      .object({
+        issuerName: z.string().min(1).max(100),
+        encryptionKey: encryptionKey.nullable(),
+        twoFactorIdTimeToLiveInSeconds: z.number().int().min(30).max(3600),
+        trustTimeToLiveInSeconds: z.number().int().min(1).max(31_536_000),
+        maxAttempts: z.number().int().min(1).max(20),
+        wrongCodesPerAccount: rateRule,
       })
       .strict(),
     jwks: z.object({ keys: z.array(jwk).min(1) }).nullable(),

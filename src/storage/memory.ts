@@ -15,6 +15,7 @@ import {
 } from './types.js';
 import { codeMeetsExpectation } from './expectations.js';
 import { alreadyConsumed } from './consume.js';
+import { MemoryTwoFactor, MemoryTwoFactorLogins, MemoryTwoFactorTrusts } from './memory/two-factor.js';
 
 /**
  * The embedded store: everything in this process's memory, lost on restart. Values are
@@ -327,6 +328,9 @@ export class MemoryStore implements Store {
   readonly counters = new MemoryCounters();
   readonly apiKeys = new MemoryApiKeys();
   readonly refreshTokens = new MemoryRefreshTokens();
+  readonly twoFactor = new MemoryTwoFactor();
+  readonly twoFactorLogins = new MemoryTwoFactorLogins();
+  readonly twoFactorTrusts = new MemoryTwoFactorTrusts();
   readonly #oidc = new MemoryOidcTable();
   readonly #adapters = new Map<string, MemoryOidcAdapter>();
 

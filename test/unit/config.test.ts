@@ -75,7 +75,7 @@ describe('configuration', () => {
 describe('production guard', () => {
   it('refuses development defaults under NODE_ENV=production and lists every one of them', () => {
     const config = loadConfig({ env: { NODE_ENV: 'production' } });
-    expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*ISSUER/);
+    expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*twoFactor\.encryptionKey[\s\S]*ISSUER/);
   });
 
   it('refuses an http issuer in production unless allowInsecureIssuer is set', () => {
@@ -85,6 +85,7 @@ describe('production guard', () => {
       mail: { smtpUrl: 'smtp://mail:25' },
       jwks: { keys: [{ kty: 'RSA' }] },
       cookieKeys: ['0123456789abcdef0123'],
+      twoFactor: { encryptionKey: 'A'.repeat(43) },
     };
     const env = { NODE_ENV: 'production' };
     expect(productionGaps(loadConfig({ env, overrides: ready }))).to.deep.equal([
