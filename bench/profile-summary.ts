@@ -1,9 +1,10 @@
 /**
- * `npm run bench:profile -- bench/profiles/ours.cpuprofile [top]`: self time per function and
+ * `npm run bench:profile -- bench/profiles/ours [top]`: self time per function and
  * per area (our src/, node-oidc-provider, other packages, Node internals, GC/idle), from a
  * V8 CPU profile written by `npm run bench -- --profile`.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -16,10 +17,18 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const file = process.argv[2];
+const given = process.argv[2];
+/** A folder means its largest profile: the main thread's (the loader thread's is small). */
+const file =
+  given && statSync(given).isDirectory()
+    ? readdirSync(given)
+        .filter((name) => name.endsWith('.cpuprofile'))
+        .map((name) => path.join(given, name))
+        .sort((a, b) => statSync(b).size - statSync(a).size)[0]
+    : given;
 const top = Number(process.argv[3] ?? 30);
 if (!file) {
-  console.error('usage: npm run bench:profile -- <file.cpuprofile> [top]');
+  console.error('usage: npm run bench:profile -- <file.cpuprofile | folder> [top]');
   process.exit(2);
 }
 const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;

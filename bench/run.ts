@@ -301,7 +301,7 @@ async function main(): Promise<void> {
   results.machine.loadAverageAfter = os.loadavg().map((v) => round(v, 2));
   writeFileSync(flags.out ?? path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.log(renderReport(results));
-  console.log(`\nwritten: ${path.relative(process.cwd(), flags.out ?? '')}${profileDir ? `; profiles in ${path.relative(process.cwd(), profileDir)}/ (npm run bench:profile -- bench/profiles/ours.cpuprofile)` : ''}`);
+  console.log(`\nwritten: ${path.relative(process.cwd(), flags.out ?? '')}${profileDir ? `; profiles in ${path.relative(process.cwd(), profileDir)}/ (npm run bench:profile -- bench/profiles/ours)` : ''}`);
 }
 
 function mib(bytes: number): number {

@@ -24,7 +24,8 @@ export interface LaunchOptions {
 
 export function launchServer(spec: ServerSpec, options: LaunchOptions): Promise<ServerHandle> {
   const execArgv = ['--import', 'tsx', '--expose-gc', '--no-warnings'];
-  if (options.profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=${spec.kind}.cpuprofile`);
+  // One folder per server: tsx's loader thread writes a profile of its own next to the main thread's.
+  if (options.profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.join(options.profileDir, spec.kind)}`);
   const child: ChildProcess = fork(path.join(here, 'server.ts'), [JSON.stringify(spec)], {
     execArgv,
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],

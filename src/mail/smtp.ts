@@ -13,7 +13,9 @@ export class SmtpTransport implements MailTransport {
   readonly #transporter: Transporter;
 
   constructor(private readonly options: SmtpOptions) {
-    this.#transporter = nodemailer.createTransport(options.url);
+    // Pooled: one connection (and TLS handshake) per burst rather than per message. Settings in
+    // the URL's query (e.g. ?pool=false, ?maxConnections=2) still win over this default.
+    this.#transporter = nodemailer.createTransport({ url: options.url, pool: true });
   }
 
   async send(message: MailMessage): Promise<void> {
