@@ -1,4 +1,5 @@
 /** The shape of bench/results.json and the table printed at the end of a run. */
+import { round } from './driver/stats.js';
 
 export interface Measure {
   label: string;
@@ -78,8 +79,12 @@ export function renderReport(results: Results): string {
   out.push(
     '\n' +
       table(
-        ['memory', 'sign-ins', 'RSS MiB', 'heap used MiB (after GC)'],
-        results.memory.map((m) => [`${m.server} at ${m.at}`, m.signIns, m.rssMiB, m.heapUsedMiB]),
+        ['memory', 'sign-ins', 'RSS MiB', 'heap used MiB (after GC)', 'heap KiB per sign-in since start'],
+        results.memory.map((m) => {
+          const start = results.memory.find((s) => s.server === m.server);
+          const perSignIn = start && m.signIns > 0 ? round(((m.heapUsedMiB - start.heapUsedMiB) * 1024) / m.signIns, 2) : NaN;
+          return [`${m.server} at ${m.at}`, m.signIns, m.rssMiB, m.heapUsedMiB, perSignIn];
+        }),
       ),
   );
   return out.join('\n');

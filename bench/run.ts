@@ -33,6 +33,8 @@ const { values: flags } = parseArgs({
     users: { type: 'string', default: '1000' },
     store: { type: 'string', default: 'memory' },
     profile: { type: 'boolean', default: false },
+    'smtp-query': { type: 'string', default: '' },
+    'memory-signins': { type: 'string', default: '0' },
     only: { type: 'string', default: 'flows,refresh,api' },
     out: { type: 'string', default: path.join(here, 'results.json') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -51,6 +53,8 @@ if (flags.help) {
   --users N             seeded users (default 1000; must be >= concurrency)
   --store memory|mongodb  ours on the memory store (default) or MongoDB (MONGODB_URI, else the wire engine)
   --profile             run the servers with --cpu-prof into bench/profiles/
+  --smtp-query Q        appended to ours' SMTP URL, e.g. pool=false (A/B of nodemailer options)
+  --memory-signins N    after everything else, N more sign-ins on ours, memory before/after (default 0: skip)
   --only LIST           comma list of flows,refresh,api (default all)
   --out FILE            results JSON (default bench/results.json)`);
   process.exit(0);
@@ -72,6 +76,8 @@ const settings = {
   users: Math.max(1, Math.floor(num('users', flags.users))),
   store: flags.store === 'mongodb' ? 'mongodb' : 'memory',
   profile: flags.profile ?? false,
+  smtpQuery: flags['smtp-query'] ?? '',
+  memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
   only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
 };
 if (settings.concurrency > settings.users || settings.apiConcurrency > settings.users) {
@@ -133,7 +139,7 @@ async function main(): Promise<void> {
   };
   const apiKey = randomBytes(32).toString('base64url');
   const [jwks, sink] = [await generateSigningKeys(), new SmtpSink()];
-  const smtpUrl = await sink.listen();
+  const smtpUrl = `${await sink.listen()}${settings.smtpQuery ? `/?${settings.smtpQuery}` : ''}`;
 
   let mongodbUri: string | null = null;
   let engine: { stop(): void } | null = null;
@@ -291,6 +297,27 @@ async function main(): Promise<void> {
       }
     }
     await memoryAt('end', signIns);
+
+    if (settings.memorySignIns > 0) {
+      log(`memory soak: ${settings.memorySignIns} sign-ins on ours at concurrency ${settings.concurrency}`);
+      const soak = new Samples();
+      const target = signIns.ours + settings.memorySignIns;
+      let lastReport = signIns.ours;
+      const step = flowStep('ours', settings.concurrency);
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: settings.concurrency }, async (_, worker) => {
+          for (let i = 0; signIns.ours < target; i += 1) {
+            await step(worker, i, soak);
+            if (signIns.ours - lastReport >= Math.max(1000, settings.memorySignIns / 10)) {
+              lastReport = signIns.ours;
+              log(`  ${signIns.ours} sign-ins (${round(soak.ok / ((performance.now() - started) / 1000))}/s)`);
+            }
+          }
+        }),
+      );
+      await memoryAt(`after ${settings.memorySignIns} more sign-ins`, signIns);
+    }
   } finally {
     for (const server of Object.values(servers)) await server?.stop().catch(() => undefined);
     await sink.close();
