@@ -347,5 +347,10 @@ function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
 }
 
-await main();
-process.exit(0);
+try {
+  await main();
+  process.exit(0);
+} catch (err) {
+  log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
