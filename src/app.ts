@@ -6,11 +6,14 @@ import type { Config } from './config/schema.js';
 import { projectRoot } from './config/load.js';
 import type { Store } from './storage/types.js';
 import { Views } from './render/views.js';
-import { createTransport, type MailTransport } from './mail/index.js';
+import { createTransport, MailDelivery, type MailTransport } from './mail/index.js';
+import { Catalog } from './i18n/catalog.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
 import { Outbox } from './mail/outbox.js';
 import { PasswordlessCodes } from './passwordless/codes.js';
 import { MagicLinkMailer } from './passwordless/magic-link.js';
+import { RateLimiter } from './passwordless/rate-limits.js';
+import { CrossDeviceApprovals } from './passwordless/approval.js';
 import { applyUserSeed } from './accounts/users.js';
 import { loadKeys, type KeyMaterial } from './provider/keys.js';
 import { buildProvider } from './provider/index.js';
@@ -23,6 +26,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
 import { requestLog } from './http/request-log.js';
+import { restApi, type RestApi } from './api/index.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
@@ -32,9 +36,15 @@ export interface Application {
   issuer: string;
   store: Store;
   transport: MailTransport;
+  /** Sends with retries; counts outcomes. */
+  mail: MailDelivery;
+  /** The hosted sender; its `sendNow` is what the API's /send uses. */
+  mailer: MagicLinkMailer;
   outbox: Outbox;
   codes: PasswordlessCodes;
   keys: KeyMaterial;
+  /** The REST API's routers (the OpenAPI test reads its routes). */
+  api: RestApi;
   /** Stops background work and closes connections (the HTTP server is the caller's). */
   close(): Promise<void>;
 }
@@ -51,8 +61,11 @@ export interface BuildOptions {
 export async function buildApplication(options: BuildOptions): Promise<Application> {
   const { config, issuer, store } = options;
   const keys = await loadKeys(config);
-  const views = new Views(path.join(projectRoot, 'views'), config.theme);
+  // The theme's locales/ folder is read after ours: its keys win and its new files add locales.
+  const catalog = new Catalog([path.join(projectRoot, 'locales'), ...(config.theme ? [path.join(path.resolve(config.theme), 'locales')] : [])], config.mail.defaultLocale);
+  const views = new Views(path.join(projectRoot, 'views'), config.theme, catalog);
   const transport = options.transport ?? createTransport(config);
+  const mail = new MailDelivery(transport, config.mail.retry);
   const outbox = new Outbox();
   const codes = new PasswordlessCodes(store.codes, store.counters, {
     timeToLiveInSeconds: config.passwordless.timeToLiveInSeconds,
@@ -64,7 +77,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   await applyUserSeed(store.users, config.users);
 
   const provider = buildProvider({ config, issuer, store, keys, views });
-  const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, transport, outbox, views });
+  const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, delivery: mail, outbox, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
 
   const koa = new Koa({ proxy: config.proxy });
@@ -72,7 +85,8 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.silent = true;
 
   const ours = new Router();
-  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf });
+  const approvals = new CrossDeviceApprovals(store.codes);
+  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf, approvals });
   ours.use(interaction.routes(), interaction.allowedMethods());
   if (transport instanceof DevMailbox && !config.production) {
     const dev = devMailboxRoutes(transport, views);
@@ -95,6 +109,12 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));
+  const limiter = new RateLimiter(store.counters, config.rateLimits);
+  const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf });
+  koa.use(api.router.routes());
+  koa.use(api.fallback);
+  // Before ours: the emailed API link takes over the login page of the interaction it started.
+  koa.use(api.links.routes());
   koa.use(ours.routes());
   koa.use(ours.allowedMethods());
   // Everything else is node-oidc-provider's, untouched (no body parser in front of it).
@@ -111,12 +131,15 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     issuer,
     store,
     transport,
+    mail,
+    mailer,
     outbox,
     codes,
     keys,
+    api,
     async close() {
       await outbox.drain();
-      await transport.close();
+      await mail.close();
       await store.close();
     },
   };

@@ -6,8 +6,29 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const running = await startServer(config);
   const { app, issuer } = running;
+  // Handlers first: a signal that arrives before them would kill the process without draining.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info('server.stopping', { signal });
+      running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
   if (app.store.kind === 'memory') log.warn('storage.memory', { note: 'in-memory store: all state is lost on restart; set MONGODB_URI for production' });
   if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
+
+  // Before the banner: whoever reads the banner may signal us at once (the start-up test does).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info('server.stopping', { signal });
+      running.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
 
   process.stdout.write(
     [
@@ -21,16 +42,6 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
-
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log.info('server.stopping', { signal });
-      running.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
-  }
 }
 
 main().catch((err: unknown) => {

@@ -17,7 +17,7 @@ export interface NewUser {
 }
 
 function buildRegistration(input: { applicationId: string; roles?: string[] }, now: number): Registration {
-  return { id: randomUUID(), applicationId: input.applicationId, roles: [...(input.roles ?? [])], insertInstant: now };
+  return { id: randomUUID(), applicationId: input.applicationId, roles: [...new Set(input.roles ?? [])], insertInstant: now };
 }
 
 /** A complete user record from the fields a caller gives. */

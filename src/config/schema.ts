@@ -73,6 +73,12 @@ export const configSchema = z
     clients: z.array(client),
     users: z.array(seedUser),
     apiKeys: z.array(apiKey),
+    api: z
+      .object({
+        jwtTimeToLiveInSeconds: z.number().int().min(60).max(86400),
+        refreshTokenTimeToLiveInMinutes: z.number().int().min(1).max(525600),
+      })
+      .strict(),
     passwordless: z
       .object({
         timeToLiveInSeconds: z.number().int().min(1).max(600),
@@ -87,6 +93,29 @@ export const configSchema = z
         replyTo: z.string().nullable(),
         smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').nullable(),
         devMailboxSize: z.number().int().min(1).max(100000),
+        defaultLocale: z.string().regex(/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/, 'must be a language tag such as en or de'),
+        smtp: z
+          .object({
+            pool: z.boolean(),
+            maxConnections: z.number().int().min(1).max(100),
+            requireTLS: z.boolean(),
+            connectionTimeoutMs: z.number().int().min(100).max(300000),
+            tls: z
+              .object({
+                rejectUnauthorized: z.boolean(),
+                minVersion: z.enum(['TLSv1.2', 'TLSv1.3']),
+                servername: z.string().min(1).nullable(),
+              })
+              .strict(),
+          })
+          .strict(),
+        retry: z
+          .object({
+            attempts: z.number().int().min(1).max(10),
+            initialDelayMs: z.number().int().min(0).max(60000),
+            maxDelayMs: z.number().int().min(0).max(300000),
+          })
+          .strict(),
       })
       .strict(),
     storage: z

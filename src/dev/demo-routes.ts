@@ -96,7 +96,7 @@ export function demoRoutes(options: { issuer: string; secret: string; views: Vie
       ctx.redirect('/demo');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await renderPage(ctx, views, 400, 'pages/error', { title: 'The demo sign-in failed', error: 'demo_failed', description: message });
+      await renderPage(ctx, views, 400, 'pages/error', { title: 'error.title.demo', error: 'demo_failed', description: message });
     }
   });
 

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Views } from '../render/views.js';
 import { StoreUnavailableError } from '../storage/types.js';
+import { MailUnavailableError } from '../mail/errors.js';
 import { describeError, log } from '../log.js';
 import { AppError } from './errors.js';
 import { pageLocals } from './page.js';
@@ -16,6 +17,8 @@ interface HttpLikeError {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof StoreUnavailableError) return new AppError(503, 'service_unavailable', 'The service is temporarily unavailable. Please try again shortly.');
+  // The mail server is down, busy or refusing: the email was not sent, and a retry later may work.
+  if (err instanceof MailUnavailableError) return new AppError(503, 'service_unavailable', 'Email cannot be sent right now. Please try again shortly.');
   const httpErr = err as HttpLikeError;
   const status = httpErr?.status ?? httpErr?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -54,9 +57,10 @@ export function errorHandler(views: Views): Middleware {
       ctx.type = 'html';
       ctx.body = await views.render('pages/error', {
         ...pageLocals(ctx),
-        title: error.status === 503 ? 'Temporarily unavailable' : error.status >= 500 ? 'Something went wrong' : 'That did not work',
+        title: error.status === 503 ? 'error.title.unavailable' : error.status >= 500 ? 'error.title.server' : 'error.title.client',
         error: error.code,
-        description: error.message,
+        // A 4xx message may be specific (shown as given); 5xx ones are generic and translated by code.
+        description: error.status >= 500 ? `error.message.${error.code}` : error.message,
       });
     }
   };

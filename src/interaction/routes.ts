@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { koaBody } from 'koa-body';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { UserRepository } from '../storage/types.js';
@@ -8,11 +7,15 @@ import type { PasswordlessCodes, CodeProblem, TypedCodeResult } from '../passwor
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import { recordLogin } from '../accounts/users.js';
 import type { Views } from '../render/views.js';
-import { renderPage } from '../http/page.js';
+import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { log } from '../log.js';
 import { clientOf, finishInteraction, interactionById, interactionOfBrowser, type Interaction } from './session.js';
 import { consentRoutes } from './consent.js';
+import { crossDeviceRoutes } from './cross-device.js';
+import { describeBrowser, describeNetwork } from './request-context.js';
+import { crossDeviceExtra, extraForFreshLink, newPairNumber, type CrossDeviceApprovals } from '../passwordless/approval.js';
+import { checkInboxBinding, formField, linkCodeParam, pairNumberOf, parseForm, uidOf } from './forms.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -21,23 +24,26 @@ export interface InteractionDeps {
   codes: PasswordlessCodes;
   mailer: MagicLinkMailer;
   csrf: CsrfTokens;
+  approvals: CrossDeviceApprovals;
 }
+
+/** What the "check your inbox" page shows besides the form fields. */
+export interface CheckInboxView {
+  uid: string;
+  client: ClientPolicy;
+  email: string;
+  /** The number another device must type to approve; '' when unknown (e.g. a tampered form). */
+  pairNumber: string;
+  status?: number;
+  /** Catalogue keys (with their variables) of the message to show. */
+  error?: CatalogueMessage;
+  notice?: CatalogueMessage;
+}
+
+export type CatalogueMessage = string | { key: string; vars?: Record<string, number | string> };
 
 const emailField = z.string().trim().max(254).pipe(z.email());
 const typedCodeField = z.string().trim().min(1).max(64);
-const linkCodeParam = /^[\w-]{1,256}$/;
-
-/** Form bodies only; node-oidc-provider's own routes never pass through this parser. */
-const parseForm = koaBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '16kb' });
-
-function formField(ctx: Context, name: string): unknown {
-  const body = ctx.request.body as Record<string, unknown> | undefined;
-  return body?.[name];
-}
-
-function uidOf(ctx: Context): string {
-  return (ctx.params as Record<string, string>).uid ?? '';
-}
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, views, codes, mailer, csrf } = deps;
@@ -55,15 +61,19 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       csrf: csrf.issue('email', interaction.uid),
     });
 
-  const renderCheckInbox = (ctx: Context, uid: string, client: ClientPolicy, email: string, status = 200, error = '') =>
-    renderPage(ctx, views, status, 'pages/check-inbox', {
-      uid,
-      client,
-      email,
-      error,
+  const renderCheckInbox = (ctx: Context, view: CheckInboxView) =>
+    renderPage(ctx, views, view.status ?? 200, 'pages/check-inbox', {
+      uid: view.uid,
+      client: view.client,
+      email: view.email,
+      pairNumber: view.pairNumber,
+      error: view.error ?? '',
+      notice: view.notice ?? '',
       ttlMinutes,
-      csrf: csrf.issue('code', uid),
-      csrfEmail: csrf.issue('email', uid),
+      ttlSeconds: codes.settings.timeToLiveInSeconds,
+      csrf: csrf.issue('code', checkInboxBinding(view.uid, view.pairNumber)),
+      csrfContinue: csrf.issue('continue', checkInboxBinding(view.uid, view.pairNumber)),
+      csrfEmail: csrf.issue('email', view.uid),
     });
 
   /** The sign-in of this browser and its client, or a rendered "sign-in gone" page. */
@@ -74,14 +84,15 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       await renderGone(ctx);
       return null;
     }
+    useInteractionLocale(ctx, interaction.params);
     return { interaction, client };
   }
 
-  async function completeLogin(ctx: Context, userId: string, client: ClientPolicy): Promise<boolean> {
+  async function completeLogin(ctx: Context, userId: string, client: ClientPolicy, method = 'magic_link'): Promise<boolean> {
     const user = await deps.users.findById(userId);
     if (!user || !mayUseClient(user, client)) return false;
     await recordLogin(deps.users, user.id, client.clientId);
-    log.info('login.success', { user: user.id, client: client.clientId, method: 'magic_link' });
+    log.info('login.success', { user: user.id, client: client.clientId, method });
     await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
     return true;
   }
@@ -119,15 +130,19 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!found) return;
     const { interaction, client } = found;
     if (!csrf.verify('email', interaction.uid, formField(ctx, 'csrf'))) {
-      return renderEmailForm(ctx, interaction, client, 403, '', 'This form has expired. Please try again.');
+      return renderEmailForm(ctx, interaction, client, 403, '', 'form.expired');
     }
     const email = emailField.safeParse(formField(ctx, 'email'));
     if (!email.success) {
       const typed = typeof formField(ctx, 'email') === 'string' ? String(formField(ctx, 'email')).slice(0, 254) : '';
-      return renderEmailForm(ctx, interaction, client, 400, typed, 'Please enter a valid email address.');
+      return renderEmailForm(ctx, interaction, client, 400, typed, 'form.invalidEmail');
     }
-    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: 'en' });
-    return renderCheckInbox(ctx, interaction.uid, client, email.data);
+    // The number and the context are made here, in the browser that asks, whether or not the
+    // address is known: the page must look the same either way.
+    const pairNumber = newPairNumber();
+    const requestedFrom = { appName: client.name, browser: describeBrowser(ctx.get('user-agent')), network: describeNetwork(ctx.ip) };
+    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: localeHintsOf(ctx), extra: crossDeviceExtra(pairNumber, requestedFrom) });
+    return renderCheckInbox(ctx, { uid: interaction.uid, client, email: email.data, pairNumber });
   });
 
   router.post('/code', parseForm, async (ctx) => {
@@ -136,11 +151,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { interaction, client } = found;
     const emailValue = formField(ctx, 'email');
     const email = typeof emailValue === 'string' ? emailValue.slice(0, 254) : '';
-    if (!csrf.verify('code', interaction.uid, formField(ctx, 'csrf'))) {
-      return renderCheckInbox(ctx, interaction.uid, client, email, 403, 'This form has expired. Please try again.');
+    const pairNumber = pairNumberOf(ctx);
+    const page = { uid: interaction.uid, client, email, pairNumber };
+    if (!csrf.verify('code', checkInboxBinding(interaction.uid, pairNumber), formField(ctx, 'csrf'))) {
+      return renderCheckInbox(ctx, { ...page, pairNumber: '', status: 403, error: 'form.expired' });
     }
     const typed = typedCodeField.safeParse(formField(ctx, 'code'));
-    if (!typed.success) return renderCheckInbox(ctx, interaction.uid, client, email, 400, 'Please type the code from the email.');
+    if (!typed.success) return renderCheckInbox(ctx, { ...page, status: 400, error: 'form.codeMissing' });
 
     const latest = await codes.latestForInteraction(interaction.uid);
     const result: TypedCodeResult = latest.record
@@ -148,7 +165,20 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       : await codes.rejectShortCodeWithoutRecord(interaction.uid);
     if (result.ok && (await completeLogin(ctx, result.record.userId, client))) return;
     if (!result.ok) log.info('code.rejected', { reason: result.problem, method: 'typed' });
-    return renderCheckInbox(ctx, interaction.uid, client, email, 400, typedCodeMessage(result));
+    return renderCheckInbox(ctx, { ...page, status: 400, error: typedCodeMessage(result) });
+  });
+
+  const crossDevice = crossDeviceRoutes(router, {
+    provider,
+    views,
+    codes,
+    approvals: deps.approvals,
+    csrf,
+    parseForm,
+    requireBrowserInteraction,
+    completeLogin,
+    renderCheckInbox,
+    renderLinkProblem,
   });
 
   router.get('/magic/:code', async (ctx) => {
@@ -159,6 +189,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // HEAD (link checkers) and cookie-less GETs (scanners, other devices) only look.
     const interaction = ctx.method === 'GET' ? await interactionOfBrowser(provider, ctx, uid) : null;
     if (interaction) {
+      useInteractionLocale(ctx, interaction.params);
       const client = await clientOf(provider, interaction);
       if (!client) return renderGone(ctx);
       const result = await codes.redeemLink(linkCode, { interactionUid: uid });
@@ -172,28 +203,25 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (lookup.record && lookup.record.interactionUid !== uid) return renderLinkProblem(ctx, uid, 'unknown', null);
     if (!lookup.usable) return renderLinkProblem(ctx, uid, lookup.problem, linkCode);
     const alive = await interactionById(provider, uid);
-    const client = alive ? await clientOf(provider, alive) : null;
-    return renderPage(ctx, views, 200, 'pages/link-elsewhere', {
-      uid,
-      client,
-      shortCode: codes.shortCodeFor(linkCode, lookup.record),
-      expiresAt: new Date(lookup.record.expiresAt),
-    });
+    if (alive) useInteractionLocale(ctx, alive.params);
+    return crossDevice.renderLinkElsewhere(ctx, linkCode, lookup.record);
   });
 
   router.post('/resend', parseForm, async (ctx) => {
     const uid = uidOf(ctx);
     const linkCode = formField(ctx, 'code');
     if (!csrf.verify('resend', uid, formField(ctx, 'csrf')) || typeof linkCode !== 'string' || !linkCodeParam.test(linkCode)) {
-      return renderPage(ctx, views, 400, 'pages/error', { title: 'This form has expired', error: 'invalid_request', description: 'Please go back to the app and sign in again.' });
+      return renderPage(ctx, views, 400, 'pages/error', { title: 'error.title.formExpired', error: 'invalid_request', description: 'error.message.startAgain' });
     }
     const lookup = await codes.inspect(linkCode);
     const interaction = await interactionById(provider, uid);
+    if (interaction) useInteractionLocale(ctx, interaction.params);
     const client = interaction ? await clientOf(provider, interaction) : null;
     if (!lookup.record || lookup.record.interactionUid !== uid || !interaction || !client || lookup.record.status === 'denied') {
       return renderGone(ctx);
     }
-    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: 'en' });
+    const extra = extraForFreshLink(lookup.record);
+    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
     return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes });
   });
 
@@ -208,18 +236,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   return router;
 }
 
-function typedCodeMessage(result: TypedCodeResult): string {
-  if (result.ok) return 'That code can no longer be used. Please ask for a new link.';
+/** The catalogue message (key and variables) for a typed code that did not sign in. */
+function typedCodeMessage(result: TypedCodeResult): { key: string; vars?: Record<string, number> } {
+  if (result.ok) return { key: 'typedCode.unusable' };
   switch (result.problem) {
     case 'wrong':
-      return `That code is not right. ${result.attemptsLeft} ${result.attemptsLeft === 1 ? 'try' : 'tries'} left.`;
+      return { key: 'typedCode.wrong', vars: { count: result.attemptsLeft } };
     case 'exhausted':
-      return 'Too many wrong codes. This code no longer works: please ask for a new link.';
     case 'expired':
-      return 'This code has expired. Please ask for a new link.';
     case 'superseded':
-      return 'A newer link was sent. Please use the code from the newest email.';
+      return { key: `typedCode.${result.problem}` };
     default:
-      return 'This code can no longer be used. Please ask for a new link.';
+      return { key: 'typedCode.unusable' };
   }
 }

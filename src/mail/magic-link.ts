@@ -1,27 +1,68 @@
 import type { Views } from '../render/views.js';
 import type { UserRecord } from '../storage/types.js';
+import { formatTime } from '../i18n/helpers.js';
+import { chooseLocale } from '../i18n/negotiate.js';
 import type { MailMessage } from './types.js';
 
 /** Everything the magic-link email templates can use. */
 export interface MagicLinkMailData {
+  /** The link to open; `state` entries are already in its query. */
   link: string;
+  /** The short code to type, when one was issued. */
   code: string | null;
   user: UserRecord;
   client: { id: string | null; name: string };
   state: Record<string, unknown> | null;
   expiresAt: Date;
+  /** Seconds the link and code live. */
   timeToLive: number;
   locale: string;
   issuer: string;
 }
 
-/** Renders subject, HTML and text of the magic-link email (theme-overridable views under email/). */
+/** What the email's reader has told us about languages, strongest first. */
+export interface MailLocaleHints {
+  uiLocales: readonly string[];
+  acceptLanguage: readonly string[];
+}
+
+/** ui_locales, then the user's preferredLanguages, then Accept-Language, then mail.defaultLocale. */
+export function chooseMailLocale(views: Views, hints: MailLocaleHints, user: UserRecord): string {
+  const { catalog } = views;
+  return chooseLocale([...hints.uiLocales, ...user.preferredLanguages, ...hints.acceptLanguage], catalog.locales, catalog.defaultLocale);
+}
+
+/** Template names for one part, most specific first: per client and locale, per client, per locale, default. */
+export function templateCandidates(part: 'subject' | 'html' | 'text', clientId: string | null, locale: string): string[] {
+  const base = `magic-link-${part}`;
+  // A client id is only a folder name when it cannot climb out of email/clients/.
+  const perClient = clientId && /^[\w.-]+$/.test(clientId) && !clientId.startsWith('.') ? [`email/clients/${clientId}/${base}.${locale}`, `email/clients/${clientId}/${base}`] : [];
+  return [...perClient, `email/${base}.${locale}`, `email/${base}`];
+}
+
+/** Header-safe subject: one line, no control characters. */
+function oneLine(value: string): string {
+  return value.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+/** Renders subject, HTML and text of the magic-link email (theme- and client-overridable views under email/). */
 export async function composeMagicLinkMail(views: Views, data: MagicLinkMailData): Promise<MailMessage> {
-  const [subject, html, text] = await Promise.all([
-    views.render('email/magic-link-subject', { ...data }),
-    views.render('email/magic-link-html', { ...data }),
-    views.render('email/magic-link-text', { ...data }),
-  ]);
-  // A subject is one line: a template's stray newline must not become a header break.
-  return { to: data.user.email, subject: subject.replace(/\s+/g, ' ').trim(), html, text };
+  const locals = {
+    ...data,
+    minutes: Math.max(1, Math.round(data.timeToLive / 60)),
+    /** The expiry as a time of day in the user's timezone (UTC when unknown). */
+    expiresAtText: formatTime(data.expiresAt, data.locale, data.user.timezone),
+  };
+  const [subject, html, text] = await Promise.all(
+    (['subject', 'html', 'text'] as const).map((part) => views.renderFirst(templateCandidates(part, data.client.id, data.locale), locals)),
+  );
+  const name = [data.user.firstName, data.user.lastName].filter(Boolean).join(' ');
+  return {
+    to: data.user.email,
+    ...(name ? { toName: name } : {}),
+    subject: oneLine(subject ?? ''),
+    html: html ?? '',
+    text: text ?? '',
+    language: data.locale,
+  };
 }

@@ -1,32 +1,68 @@
+import { randomUUID } from 'node:crypto';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { MailMessage, MailTransport } from './types.js';
 
 export interface SmtpOptions {
+  /** smtp:// (STARTTLS when offered) or smtps:// (TLS from the start); credentials in the URL. */
   url: string;
   from: string;
   replyTo: string | null;
+  /** Keep connections open and reuse them. */
+  pool: boolean;
+  maxConnections: number;
+  /** Refuse to send over smtp:// when the server does not offer STARTTLS. */
+  requireTLS: boolean;
+  connectionTimeoutMs: number;
+  tls: { rejectUnauthorized: boolean; minVersion: string; servername: string | null };
 }
 
-/** Sends through an SMTP server named by an smtp:// or smtps:// URL (credentials in the URL). */
+/** Control characters (CR and LF above all) have no place in a display name. */
+function singleLine(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+/** The domain of the From address, for Message-IDs that name their sender. */
+function senderDomain(from: string): string {
+  return /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
+}
+
+/** Sends through an SMTP server named by an smtp:// or smtps:// URL. */
 export class SmtpTransport implements MailTransport {
   readonly kind = 'smtp' as const;
   readonly #transporter: Transporter;
 
   constructor(private readonly options: SmtpOptions) {
-    // Pooled: one connection (and TLS handshake) per burst rather than per message. Settings in
-    // the URL's query (e.g. ?pool=false, ?maxConnections=2) still win over this default.
-    this.#transporter = nodemailer.createTransport({ url: options.url, pool: true });
+    const { tls } = options;
+    this.#transporter = nodemailer.createTransport({
+      url: options.url,
+      pool: options.pool,
+      maxConnections: options.maxConnections,
+      requireTLS: options.requireTLS,
+      connectionTimeout: options.connectionTimeoutMs,
+      greetingTimeout: options.connectionTimeoutMs,
+      socketTimeout: options.connectionTimeoutMs * 3,
+      tls: { rejectUnauthorized: tls.rejectUnauthorized, minVersion: tls.minVersion as 'TLSv1.2', ...(tls.servername ? { servername: tls.servername } : {}) },
+    });
   }
 
   async send(message: MailMessage): Promise<void> {
+    // nodemailer encodes every structured field (addresses, names, subject) itself; only
+    // fixed strings go into `headers`, so nothing a user typed can start a header line.
     await this.#transporter.sendMail({
       from: this.options.from,
       ...(this.options.replyTo ? { replyTo: this.options.replyTo } : {}),
-      to: message.to,
-      subject: message.subject,
+      to: message.toName ? { name: singleLine(message.toName), address: message.to } : message.to,
+      subject: singleLine(message.subject),
       text: message.text,
       html: message.html,
-      headers: { 'Auto-Submitted': 'auto-generated' },
+      date: new Date(),
+      messageId: `<${randomUUID()}@${senderDomain(this.options.from)}>`,
+      headers: {
+        'Auto-Submitted': 'auto-generated',
+        // Asks Exchange/Outlook not to answer with out-of-office replies.
+        'X-Auto-Response-Suppress': 'All',
+        ...(message.language ? { 'Content-Language': message.language } : {}),
+      },
     });
   }
 

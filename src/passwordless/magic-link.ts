@@ -1,7 +1,9 @@
 import type { Config } from '../config/schema.js';
-import { composeMagicLinkMail } from '../mail/magic-link.js';
+import { chooseMailLocale, composeMagicLinkMail, type MailLocaleHints } from '../mail/magic-link.js';
 import type { Outbox } from '../mail/outbox.js';
-import type { MailTransport } from '../mail/types.js';
+import type { MailDelivery } from '../mail/delivery.js';
+import { MailUnavailableError } from '../mail/errors.js';
+import { withStateParameters } from '../mail/links.js';
 import type { Views } from '../render/views.js';
 import { normalizeEmail, type UserRecord, type UserRepository } from '../storage/types.js';
 import { registrationFor } from '../accounts/users.js';
@@ -20,7 +22,24 @@ export interface HostedRequest {
   email: string;
   interactionUid: string;
   client: ClientPolicy;
-  locale: string;
+  /** The sign-in's ui_locales and the browser's Accept-Language; the user's own languages come between. */
+  locale: MailLocaleHints;
+  /** Feature data stored with the code (the cross-device approval state and context). */
+  extra?: Record<string, unknown>;
+}
+
+/** A code issued outside the hosted pages (the API's /send), emailed while the caller waits. */
+export interface DirectSendRequest {
+  user: UserRecord;
+  /** The link without state; `state` entries are appended as query parameters. */
+  link: string;
+  code: string | null;
+  client: { id: string | null; name: string };
+  state: Record<string, unknown> | null;
+  /** Query keys `state` may not set (besides those already in `link`). */
+  reservedKeys?: readonly string[];
+  expiresAt: Date;
+  locale?: MailLocaleHints;
 }
 
 /** May this user sign in to this client by magic link? */
@@ -45,7 +64,7 @@ export class MagicLinkMailer {
       issuer: string;
       users: UserRepository;
       codes: PasswordlessCodes;
-      transport: MailTransport;
+      delivery: MailDelivery;
       outbox: Outbox;
       views: Views;
     },
@@ -75,6 +94,7 @@ export class MagicLinkMailer {
       clientId: request.client.clientId,
       interactionUid: request.interactionUid,
       withShortCode: true,
+      ...(request.extra ? { extra: request.extra } : {}),
     });
     const timeToLive = this.deps.codes.settings.timeToLiveInSeconds;
     const message = await composeMagicLinkMail(this.deps.views, {
@@ -85,10 +105,38 @@ export class MagicLinkMailer {
       state: null,
       expiresAt: new Date(issued.record.expiresAt),
       timeToLive,
-      locale: request.locale,
+      locale: chooseMailLocale(this.deps.views, request.locale, user),
       issuer: this.deps.issuer,
     });
-    await this.deps.transport.send(message);
+    try {
+      await this.deps.delivery.sendNow(message, 'hosted');
+    } catch (err) {
+      // Already logged and counted by the delivery; the page the user sees must not change.
+      if (err instanceof MailUnavailableError) return;
+      throw err;
+    }
     log.info('code.sent', { user: user.id, client: request.client.clientId });
+  }
+
+  /**
+   * Composes and sends a magic-link email while the caller waits (the API's /send).
+   * Rejects with {@link MailUnavailableError} when the mail server cannot take it after the
+   * configured retries; the error handler turns that into a 503.
+   */
+  async sendNow(request: DirectSendRequest): Promise<void> {
+    const timeToLive = Math.max(0, Math.round((request.expiresAt.getTime() - Date.now()) / 1000));
+    const message = await composeMagicLinkMail(this.deps.views, {
+      link: withStateParameters(request.link, request.state, request.reservedKeys ?? []),
+      code: request.code,
+      user: request.user,
+      client: request.client,
+      state: request.state,
+      expiresAt: request.expiresAt,
+      timeToLive,
+      locale: chooseMailLocale(this.deps.views, request.locale ?? { uiLocales: [], acceptLanguage: [] }, request.user),
+      issuer: this.deps.issuer,
+    });
+    await this.deps.delivery.sendNow(message, 'api');
+    log.info('code.sent', { user: request.user.id, client: request.client.id });
   }
 }

@@ -7,7 +7,7 @@ export async function renderProviderError(views: Views, ctx: KoaContextWithOIDC,
   ctx.type = 'html';
   ctx.body = await views.render('pages/error', {
     ...pageLocals(ctx),
-    title: 'Sign-in could not continue',
+    title: 'error.title.provider',
     error: out.error,
     description: out.error_description ?? '',
   });

@@ -6,5 +6,10 @@ export function codeMeetsExpectation(record: PasswordlessCodeRecord, expect: Cod
   if (expect.unexpiredAt !== undefined && record.expiresAt <= expect.unexpiredAt) return false;
   if (expect.shortHash !== undefined && record.shortHash !== expect.shortHash) return false;
   if (expect.attemptsBelow !== undefined && record.attempts >= expect.attemptsBelow) return false;
+  if (expect.extraFields !== undefined && !extraFieldsMatch(record.extra, expect.extraFields)) return false;
   return true;
+}
+
+function extraFieldsMatch(extra: Record<string, unknown> | undefined, wanted: Record<string, string | number | boolean>): boolean {
+  return Object.entries(wanted).every(([name, value]) => extra !== undefined && Object.hasOwn(extra, name) && extra[name] === value);
 }

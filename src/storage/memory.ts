@@ -7,11 +7,14 @@ import {
   type CodeRepository,
   type CounterRepository,
   type PasswordlessCodeRecord,
+  type RefreshTokenRecord,
+  type RefreshTokenRepository,
   type Store,
   type UserRecord,
   type UserRepository,
 } from './types.js';
 import { codeMeetsExpectation } from './expectations.js';
+import { alreadyConsumed } from './consume.js';
 
 /**
  * The embedded store: everything in this process's memory, lost on restart. Values are
@@ -225,7 +228,38 @@ class MemoryApiKeys implements ApiKeyRepository {
   }
 }
 
-/** All node-oidc-provider models share one table keyed by `model:id`, so revokeByGrantId spans models. */
+class MemoryRefreshTokens implements RefreshTokenRepository {
+  readonly #byHash = new Map<string, RefreshTokenRecord>();
+
+  async insert(record: RefreshTokenRecord): Promise<void> {
+    if (this.#byHash.has(record.tokenHash)) throw new DuplicateKeyError('token');
+    this.#sweep(record.insertInstant);
+    this.#byHash.set(record.tokenHash, copy(record));
+  }
+
+  async consume(tokenHash: string, now: number): Promise<RefreshTokenRecord | null> {
+    const record = this.#byHash.get(tokenHash);
+    if (!record || record.consumedAt !== undefined || record.expiresAt <= now) return null;
+    record.consumedAt = now;
+    return copy(record);
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    let count = 0;
+    for (const [hash, record] of this.#byHash) {
+      if (record.userId !== userId) continue;
+      this.#byHash.delete(hash);
+      count += 1;
+    }
+    return count;
+  }
+
+  #sweep(now: number): void {
+    for (const [hash, record] of this.#byHash) if (record.expiresAt <= now) this.#byHash.delete(hash);
+  }
+}
+
+/** All node-oidc-provider models share one table keyed by `model:id`. */
 class MemoryOidcTable {
   readonly entries = new Map<string, Expiring<AdapterPayload>>();
   readonly byGrant = new Map<string, Set<string>>();
@@ -308,7 +342,9 @@ class MemoryOidcAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     const value = this.table.get(this.#key(id));
-    if (value) value.consumed = Math.floor(Date.now() / 1000);
+    if (!value) return;
+    if (value.consumed) throw alreadyConsumed(this.model);
+    value.consumed = Math.floor(Date.now() / 1000);
   }
 
   async destroy(id: string): Promise<void> {
@@ -316,7 +352,10 @@ class MemoryOidcAdapter implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    for (const key of [...(this.table.byGrant.get(grantId) ?? [])]) this.table.remove(key);
+    // node-oidc-provider calls this on each token model in turn. Other models' entries of the
+    // grant stay: an Interaction that carries the grantId must survive the logout that
+    // precedes signing in as another user in the same browser (as with one collection per model).
+    for (const key of [...(this.table.byGrant.get(grantId) ?? [])]) if (key.startsWith(`${this.model}:`)) this.table.remove(key);
   }
 }
 
@@ -326,6 +365,7 @@ export class MemoryStore implements Store {
   readonly codes = new MemoryCodes();
   readonly counters = new MemoryCounters();
   readonly apiKeys = new MemoryApiKeys();
+  readonly refreshTokens = new MemoryRefreshTokens();
   readonly #oidc = new MemoryOidcTable();
   readonly #adapters = new Map<string, MemoryOidcAdapter>();
 

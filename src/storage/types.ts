@@ -31,6 +31,8 @@ export interface UserRecord {
   insertInstant: number;
   lastUpdateInstant: number;
   lastLoginInstant?: number;
+  /** When the account expires (FusionAuth `expiry`); after it the user cannot sign in. */
+  expiry?: number;
 }
 
 export interface UserRepository {
@@ -77,6 +79,12 @@ export interface CodeExpectation {
   unexpiredAt?: number;
   shortHash?: string;
   attemptsBelow?: number;
+  /**
+   * Each named top-level field of `extra` must equal the given value (a missing field never
+   * matches). Names are plain identifiers (no `.` or `$`), so a document store can turn them
+   * into `extra.<name>` filters. Used by the cross-device approval state.
+   */
+  extraFields?: Record<string, string | number | boolean>;
 }
 
 export interface CodeRepository {
@@ -126,12 +134,40 @@ export interface ApiKeyRepository {
   delete(id: string): Promise<boolean>;
 }
 
+/** A refresh token of the REST API (`/api/passwordless/login`, `/api/jwt/refresh`); only its hash is kept. */
+export interface RefreshTokenRecord {
+  /** UUID; the `refreshTokenId` callers see. */
+  id: string;
+  /** SHA-256 (hex) of the token. */
+  tokenHash: string;
+  userId: string;
+  applicationId: string;
+  /** When the login that started this chain of rotations happened. */
+  startInstant: number;
+  insertInstant: number;
+  expiresAt: number;
+  /** Set when the token was exchanged (rotated); a consumed token is never accepted again. */
+  consumedAt?: number;
+}
+
+export interface RefreshTokenRepository {
+  insert(record: RefreshTokenRecord): Promise<void>;
+  /**
+   * Atomically marks the unexpired, unconsumed token with this hash consumed and returns it;
+   * null otherwise. Two concurrent calls can never both succeed.
+   */
+  consume(tokenHash: string, now: number): Promise<RefreshTokenRecord | null>;
+  /** Removes every refresh token of the user (deleted or locked); returns how many. */
+  deleteByUser(userId: string): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'memory' | 'mongodb';
   readonly users: UserRepository;
   readonly codes: CodeRepository;
   readonly counters: CounterRepository;
   readonly apiKeys: ApiKeyRepository;
+  readonly refreshTokens: RefreshTokenRepository;
   /** node-oidc-provider's adapter for one model name (Session, Interaction, AccessToken, …). */
   oidcAdapter(model: string): Adapter;
   /** Creates indexes and whatever else the store needs; idempotent. */

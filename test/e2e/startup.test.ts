@@ -17,13 +17,17 @@ function runMain(env: NodeJS.ProcessEnv, until: RegExp): Promise<{ output: strin
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
+    let signalled = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`timed out; output so far:\n${output}`));
     }, 20_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (until.test(output)) child.kill('SIGTERM');
+      if (!signalled && until.test(output)) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -81,7 +85,7 @@ describe('the demo app', () => {
   it('lists sent emails at /dev/mail.json, newest first, with the documented fields', async () => {
     const mails = (await fetch(`${server.issuer}/dev/mail.json`).then((r) => r.json())) as Record<string, unknown>[];
     expect(mails.length).to.be.greaterThan(0);
-    expect(Object.keys(mails[0]!).sort()).to.deep.equal(['date', 'html', 'id', 'subject', 'text', 'to']);
+    expect(Object.keys(mails[0]!)).to.include.members(['id', 'to', 'subject', 'text', 'html', 'date']);
     const page = await fetch(`${server.issuer}/dev/mail`).then((r) => r.text());
     expect(page).to.include(String(mails[0]!.subject));
   });

@@ -76,6 +76,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     jwks: keys.jwks,
     cookieKeys: keys.cookieKeys,
     dataDirectory: mkdtempSync(path.join(tmpdir(), 'oml-test-')),
+    // Suites sign the same users in dozens of times; the limits have tests of their own.
+    rateLimits: { sendPerAddress: { limit: 1000, windowSeconds: 900 }, sendPerIp: { limit: 10000, windowSeconds: 900 } },
   };
   const config = loadConfig({ env: options.env ?? {}, overrides: deepMerge(base, options.config ?? {}) });
   const running = await startServer(config, {

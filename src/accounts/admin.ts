@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { normalizeEmail, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
+import { buildUser, registrationFor, type NewUser } from './users.js';
+
+/**
+ * User administration shared by the REST API and the command line: create, change, register,
+ * lock and delete. Callers validate input; these functions keep the records consistent.
+ */
+
+/** Fields of a user that an administrator may change. `undefined` leaves a field as it is; `null` clears it. */
+export interface UserChanges {
+  email?: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  preferredLanguages?: string[];
+  timezone?: string | null;
+  /** Merged key by key into the existing data (FusionAuth PATCH semantics). */
+  data?: Record<string, unknown>;
+  active?: boolean;
+  verified?: boolean;
+  expiry?: number | null;
+}
+
+/** A user id (UUID) or an email address. */
+export async function findUser(users: UserRepository, idOrEmail: string): Promise<UserRecord | null> {
+  return idOrEmail.includes('@') ? users.findByEmail(normalizeEmail(idOrEmail)) : users.findById(idOrEmail);
+}
+
+/** Inserts a new user; throws DuplicateKeyError when the id or email is taken. */
+export async function createUser(users: UserRepository, input: NewUser & { expiry?: number }, now = Date.now()): Promise<UserRecord> {
+  const user = buildUser(input, now);
+  if (input.expiry !== undefined) user.expiry = input.expiry;
+  await users.insert(user);
+  return user;
+}
+
+function setOptional<K extends 'firstName' | 'lastName' | 'timezone'>(user: UserRecord, key: K, value: string | null | undefined): void {
+  if (value === undefined) return;
+  if (value === null) delete user[key];
+  else user[key] = value;
+}
+
+/** Applies changes to a user; null when there is no such user. Throws DuplicateKeyError on an email clash. */
+export async function updateUser(users: UserRepository, id: string, changes: UserChanges, now = Date.now()): Promise<UserRecord | null> {
+  const user = await users.findById(id);
+  if (!user) return null;
+  if (changes.email !== undefined) {
+    user.email = changes.email.trim();
+    user.emailNormalized = normalizeEmail(changes.email);
+  }
+  setOptional(user, 'firstName', changes.firstName);
+  setOptional(user, 'lastName', changes.lastName);
+  setOptional(user, 'timezone', changes.timezone);
+  if (changes.preferredLanguages !== undefined) user.preferredLanguages = [...changes.preferredLanguages];
+  if (changes.data !== undefined) user.data = { ...user.data, ...changes.data };
+  if (changes.active !== undefined) user.active = changes.active;
+  if (changes.verified !== undefined) user.verified = changes.verified;
+  if (changes.expiry === null) delete user.expiry;
+  else if (changes.expiry !== undefined) user.expiry = changes.expiry;
+  user.lastUpdateInstant = now;
+  return (await users.replace(user)) ? user : null;
+}
+
+export type RegisterResult =
+  | { ok: true; user: UserRecord; registration: Registration }
+  | { ok: false; problem: 'no_user' | 'already_registered' };
+
+/** Registers a user to an application with roles. */
+export async function registerUser(
+  users: UserRepository,
+  userId: string,
+  input: { applicationId: string; roles?: string[] },
+  now = Date.now(),
+): Promise<RegisterResult> {
+  const user = await users.findById(userId);
+  if (!user) return { ok: false, problem: 'no_user' };
+  if (registrationFor(user, input.applicationId)) return { ok: false, problem: 'already_registered' };
+  const registration: Registration = { id: randomUUID(), applicationId: input.applicationId, roles: [...new Set(input.roles ?? [])], insertInstant: now };
+  user.registrations.push(registration);
+  user.lastUpdateInstant = now;
+  if (!(await users.replace(user))) return { ok: false, problem: 'no_user' };
+  return { ok: true, user, registration };
+}
+
+/** Whether the account is past its expiry at `now`. */
+export function isExpired(user: UserRecord, now = Date.now()): boolean {
+  return user.expiry !== undefined && user.expiry <= now;
+}

@@ -1,0 +1,98 @@
+import Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import type { Views } from '../render/views.js';
+import type { MagicLinkMailer } from '../passwordless/magic-link.js';
+import type { RateLimiter } from '../passwordless/rate-limits.js';
+import type { Store } from '../storage/types.js';
+import type { KeyMaterial } from '../provider/keys.js';
+import type { CsrfTokens } from '../http/csrf.js';
+import { AppError } from '../http/errors.js';
+import type { PasswordlessCodes } from '../passwordless/codes.js';
+import { PasswordlessApi, type SecondFactorGate } from '../passwordless/api-login.js';
+import { ApiTokenSigner } from '../tokens/jwt.js';
+import { ApiRefreshTokens } from '../tokens/refresh.js';
+import { ApiKeyAuthority } from './api-keys.js';
+import { providerApplications } from './applications.js';
+import { jsonBody } from './body.js';
+import { emailedLinkRoutes } from './emailed-link.js';
+import { openApiDocument } from './openapi.js';
+import { passwordlessRoutes } from './passwordless-routes.js';
+import { userRoutes } from './user-routes.js';
+
+export interface ApiDeps {
+  config: Config;
+  issuer: string;
+  provider: Provider;
+  store: Store;
+  codes: PasswordlessCodes;
+  keys: KeyMaterial;
+  views: Views;
+  mailer: MagicLinkMailer;
+  limiter: RateLimiter;
+  csrf: CsrfTokens;
+  secondFactor?: SecondFactorGate;
+}
+
+export interface RestApi {
+  /** Everything under /api. */
+  router: Router;
+  /** The emailed link's browser routes (/passwordless/<code>, the Continue step under /interaction/<uid>). */
+  links: Router;
+  /** Answers 404 in the API's shape for /api paths no route took; mount after the routers. */
+  fallback: Middleware;
+}
+
+/** Builds the FusionAuth-compatible REST API and the routes its emailed links open. */
+export function restApi(deps: ApiDeps): RestApi {
+  const { config, store } = deps;
+  const applications = providerApplications(deps.provider);
+  const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes);
+  const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds);
+  const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
+  const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
+  const requireKey = authority.require();
+  const body = jsonBody();
+
+  const router = new Router({ prefix: '/api' });
+  passwordlessRoutes(router, {
+    issuer: deps.issuer,
+    api,
+    applications,
+    mailer: deps.mailer,
+    limiter: deps.limiter,
+    counters: store.counters,
+    requireKey,
+    authority,
+    body,
+  });
+  userRoutes(router, { users: store.users, applications, refreshTokens, requireKey, body });
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openApiDocument(deps.issuer);
+  });
+
+  const links = emailedLinkRoutes({ issuer: deps.issuer, provider: deps.provider, views: deps.views, csrf: deps.csrf, users: store.users, codes: deps.codes, api, applications });
+
+  // /api paths never reach node-oidc-provider: what the router did not take is a 405 or a 404 here.
+  const fallback: Middleware = async (ctx, next) => {
+    if (ctx.path !== '/api' && !ctx.path.startsWith('/api/')) return next();
+    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    if (allowed.length > 0) {
+      ctx.set('Allow', allowed.join(', '));
+      throw new AppError(405, 'MethodNotAllowed', `${ctx.method} is not allowed here; use ${allowed.join(', ')}.`);
+    }
+    throw new AppError(404, 'NotFound', 'There is no such API endpoint.');
+  };
+  return { router, links, fallback };
+}
+
+/** The routes of a router as `METHOD /path/{param}` (HEAD left out: it follows GET). */
+export function routesOf(router: Router): string[] {
+  const out = new Set<string>();
+  for (const layer of router.stack) {
+    const path = String(layer.path).replace(/:(\w+)/g, '{$1}');
+    for (const method of layer.methods) if (method !== 'HEAD') out.add(`${method} ${path}`);
+  }
+  return [...out].sort();
+}

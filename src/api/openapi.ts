@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, sendRequest, startRequest } from './schemas.js';
+
+/**
+ * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
+ * schemas that validate them, so the document cannot drift from what the server accepts; a
+ * test checks that its paths and methods are exactly the router's.
+ */
+
+type Json = Record<string, unknown>;
+
+const schemaOf = (schema: z.ZodType): Json => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Json;
+
+const jsonBody = (schema: z.ZodType): Json => ({ required: true, content: { 'application/json': { schema: schemaOf(schema) } } });
+const jsonResponse = (description: string, ref: string): Json => ({ description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const emptyResponse = (description: string): Json => ({ description });
+const errors = (extra: Json = {}): Json => ({
+  '400': jsonResponse('Validation failure, malformed JSON or wrong content type', 'Errors'),
+  '413': jsonResponse('Body larger than 64 KiB', 'Errors'),
+  ...extra,
+});
+const keyed = { security: [{ apiKey: [] }] };
+const unauthorized = { '401': emptyResponse('Missing, unknown or insufficient API key (empty body)') };
+const userIdParameter = { name: 'userId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const userAnswer = jsonResponse('The user', 'UserResponse');
+
+const loginAnswers: Json = {
+  '200': jsonResponse('Logged in and registered for the application', 'LoginResponse'),
+  '202': jsonResponse('Logged in, not registered for the application', 'LoginResponse'),
+  '242': jsonResponse('Second factor required', 'TwoFactorResponse'),
+  '404': emptyResponse('Code unknown, expired, already used or superseded'),
+  '409': jsonResponse('Login prevented by the application', 'Errors'),
+  '410': emptyResponse('User expired'),
+  '423': emptyResponse('User locked'),
+};
+
+const components: Json = {
+  securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The raw key, or `Bearer <key>`.' } },
+  schemas: {
+    Errors: {
+      type: 'object',
+      properties: {
+        fieldErrors: { type: 'object', additionalProperties: { type: 'array', items: { $ref: '#/components/schemas/Error' } } },
+        generalErrors: { type: 'array', items: { $ref: '#/components/schemas/Error' } },
+      },
+    },
+    Error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', examples: ['[blank]loginId'] }, message: { type: 'string' } } },
+    Registration: {
+      type: 'object',
+      properties: { id: { type: 'string' }, applicationId: { type: 'string' }, roles: { type: 'array', items: { type: 'string' } }, insertInstant: { type: 'integer' }, lastLoginInstant: { type: 'integer' }, verified: { type: 'boolean' } },
+    },
+    User: {
+      type: 'object',
+      properties: {
+        id: { type: 'string', format: 'uuid' },
+        email: { type: 'string' },
+        firstName: { type: 'string' },
+        lastName: { type: 'string' },
+        fullName: { type: 'string' },
+        verified: { type: 'boolean' },
+        active: { type: 'boolean' },
+        preferredLanguages: { type: 'array', items: { type: 'string' } },
+        timezone: { type: 'string' },
+        data: { type: 'object' },
+        registrations: { type: 'array', items: { $ref: '#/components/schemas/Registration' } },
+        insertInstant: { type: 'integer' },
+        lastUpdateInstant: { type: 'integer' },
+        lastLoginInstant: { type: 'integer' },
+        expiry: { type: 'integer' },
+        twoFactor: { type: 'object', properties: { methods: { type: 'array', items: { type: 'object' } } } },
+      },
+    },
+    UserResponse: { type: 'object', properties: { user: { $ref: '#/components/schemas/User' }, registration: { $ref: '#/components/schemas/Registration' } } },
+    StartResponse: { type: 'object', required: ['code'], properties: { code: { type: 'string' }, oneTimeCode: { type: 'string' } } },
+    LoginResponse: {
+      type: 'object',
+      properties: {
+        token: { type: 'string', description: 'JWT signed with the provider keys (verify against jwks_uri)' },
+        tokenExpirationInstant: { type: 'integer' },
+        refreshToken: { type: 'string' },
+        refreshTokenId: { type: 'string' },
+        user: { $ref: '#/components/schemas/User' },
+        state: { type: 'object' },
+      },
+    },
+    TwoFactorResponse: { type: 'object', properties: { twoFactorId: { type: 'string' }, methods: { type: 'array', items: { type: 'object' } }, state: { type: 'object' } } },
+    RefreshResponse: { type: 'object', properties: { token: { type: 'string' }, tokenExpirationInstant: { type: 'integer' }, refreshToken: { type: 'string' }, refreshTokenId: { type: 'string' } } },
+  },
+};
+
+/** The document served at GET /api/openapi.json. */
+export function openApiDocument(issuer: string): Json {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'oidc-magic-link REST API', version: '1', description: 'FusionAuth-compatible passwordless login and user API.' },
+    servers: [{ url: issuer }],
+    components,
+    paths: {
+      '/api/passwordless/start': {
+        post: { summary: 'Start a passwordless login (issue a code)', ...keyed, requestBody: jsonBody(startRequest), responses: { '200': jsonResponse('The code', 'StartResponse'), ...errors(unauthorized), '404': emptyResponse('No such user') } },
+      },
+      '/api/passwordless/send': {
+        post: {
+          summary: 'Email the link (and one-time code) of a started login',
+          description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start.',
+          requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [schemaOf(sendRequest), schemaOf(legacySendRequest)] } } } },
+          responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': jsonResponse('This code was emailed too often', 'Errors') }) },
+        },
+      },
+      '/api/passwordless/login': {
+        post: { summary: 'Complete a passwordless login with a code', requestBody: jsonBody(loginRequest), responses: { ...loginAnswers, ...errors() } },
+      },
+      '/api/jwt/refresh': {
+        post: { summary: 'Exchange a refresh token for a new JWT (the refresh token rotates)', requestBody: jsonBody(refreshRequest), responses: { '200': jsonResponse('New tokens', 'RefreshResponse'), '404': emptyResponse('Refresh token unknown, expired or used'), ...errors() } },
+      },
+      '/api/user': {
+        post: { summary: 'Create a user', ...keyed, requestBody: jsonBody(createUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
+        get: {
+          summary: 'Find a user by email',
+          ...keyed,
+          parameters: [{ name: 'email', in: 'query', required: true, schema: { type: 'string' } }],
+          responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...errors(unauthorized) },
+        },
+      },
+      '/api/user/{userId}': {
+        post: { summary: 'Create a user with this id', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(createUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
+        get: { summary: 'Read a user', ...keyed, parameters: [userIdParameter], responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...unauthorized } },
+        patch: { summary: 'Change a user (names, data, active = lock/unlock…)', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(patchUserRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...errors(unauthorized) } },
+        delete: { summary: 'Delete a user', ...keyed, parameters: [userIdParameter], responses: { '200': emptyResponse('Deleted'), '404': emptyResponse('No such user'), ...unauthorized } },
+      },
+      '/api/user/registration': {
+        post: { summary: 'Create a user and register it to an application', ...keyed, requestBody: jsonBody(registerNewUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
+      },
+      '/api/user/registration/{userId}': {
+        post: { summary: 'Register an existing user to an application', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(registerRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...errors(unauthorized) } },
+      },
+      '/api/openapi.json': {
+        get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } },
+      },
+    },
+  };
+}

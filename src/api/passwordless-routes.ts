@@ -1,0 +1,151 @@
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { CounterRepository } from '../storage/types.js';
+import type { MagicLinkMailer } from '../passwordless/magic-link.js';
+import type { RateLimiter } from '../passwordless/rate-limits.js';
+import { AppError } from '../http/errors.js';
+import type { ApplicationDirectory, ApplicationInfo, LoginOutcome, PasswordlessApi } from '../passwordless/api-login.js';
+import { answerEmpty } from './respond.js';
+import { emailedLink } from './emailed-link.js';
+import { fieldError, parseInput } from './validation.js';
+import { legacySendRequest, loginRequest, refreshRequest, sendRequest, startRequest } from './schemas.js';
+import type { ApiKeyAuthority } from './api-keys.js';
+import { userJson } from './user-json.js';
+
+export interface PasswordlessRouteDeps {
+  issuer: string;
+  api: PasswordlessApi;
+  applications: ApplicationDirectory;
+  mailer: MagicLinkMailer;
+  limiter: RateLimiter;
+  counters: CounterRepository;
+  requireKey: Middleware;
+  /** For FusionAuth's deprecated one-call /send, which starts a login and so needs the start permission. */
+  authority: ApiKeyAuthority;
+  body: Middleware;
+}
+
+/** How many times one code may be emailed: enough for "I did not get it", too few to flood an inbox. */
+const SENDS_PER_CODE = 3;
+
+/** 429 in FusionAuth's shape, with the time to wait. */
+function tooManyRequests(ctx: Context, retryAfterSeconds: number): AppError {
+  ctx.set('Retry-After', String(retryAfterSeconds));
+  return new AppError(429, 'TooManyRequests', `Too many sign-in emails; try again in ${retryAfterSeconds} seconds.`);
+}
+
+/** An application that exists and may use passwordless login, else a 400 naming `field`. */
+async function passwordlessApplication(applications: ApplicationDirectory, id: string, field = 'applicationId'): Promise<ApplicationInfo> {
+  const application = await applications.find(id);
+  if (!application) throw fieldError(field, 'invalid', `No application has the id ${JSON.stringify(id)}.`);
+  if (!application.passwordlessEnabled) throw fieldError(field, 'invalid', 'Passwordless login is not enabled for this application.');
+  return application;
+}
+
+/** The JSON answer of a login, with FusionAuth's status codes. */
+function respondToLogin(ctx: Context, outcome: LoginOutcome): void {
+  ctx.set('Cache-Control', 'no-store');
+  switch (outcome.kind) {
+    case 'not_found':
+      return answerEmpty(ctx, 404);
+    case 'locked':
+      return answerEmpty(ctx, 423);
+    case 'expired':
+      return answerEmpty(ctx, 410);
+    case 'prevented':
+      throw new AppError(409, 'LoginPreventedException', `The login is prevented: ${outcome.reason}.`);
+    case 'two_factor':
+      ctx.status = 242;
+      ctx.body = { twoFactorId: outcome.twoFactorId, methods: outcome.methods, ...(outcome.state ? { state: outcome.state } : {}) };
+      return;
+    case 'complete': {
+      ctx.status = outcome.registered ? 200 : 202;
+      ctx.body = {
+        ...(outcome.token !== undefined ? { token: outcome.token, tokenExpirationInstant: outcome.tokenExpirationInstant } : {}),
+        ...(outcome.refreshToken !== undefined ? { refreshToken: outcome.refreshToken, refreshTokenId: outcome.refreshTokenId } : {}),
+        user: userJson(outcome.user),
+        ...(outcome.state ? { state: outcome.state } : {}),
+      };
+    }
+  }
+}
+
+/** POST /api/passwordless/start|send|login and POST /api/jwt/refresh. */
+export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps): void {
+  const { api, applications } = deps;
+
+  router.post('/passwordless/start', deps.requireKey, deps.body, async (ctx) => {
+    const input = parseInput(startRequest, ctx.request.body);
+    const application = await passwordlessApplication(applications, input.applicationId);
+    const started = await api.start({ application, loginId: input.loginId, state: input.state ?? null, withShortCode: input.loginStrategy === 'FormField' });
+    ctx.set('Cache-Control', 'no-store');
+    if (!started.ok) return answerEmpty(ctx, 404);
+    ctx.body = { code: started.code, ...(started.oneTimeCode !== null ? { oneTimeCode: started.oneTimeCode } : {}) };
+  });
+
+  /**
+   * FusionAuth's deprecated form `{ applicationId, loginId, state }` starts and sends in one call.
+   * It starts a login, so it takes a key allowed to start one; the answer is the same empty 200
+   * whether or not the user exists, since nothing is returned to act on.
+   */
+  async function startForLegacySend(ctx: Context): Promise<string | null> {
+    if (!(await deps.authority.allows(ctx.get('authorization') || undefined, 'POST', '/api/passwordless/start'))) {
+      answerEmpty(ctx, 401);
+      return null;
+    }
+    const input = parseInput(legacySendRequest, ctx.request.body);
+    const application = await passwordlessApplication(applications, input.applicationId);
+    const started = await api.start({ application, loginId: input.loginId, state: input.state ?? null, withShortCode: false });
+    if (!started.ok) answerEmpty(ctx, 200);
+    return started.ok ? started.code : null;
+  }
+
+  router.post('/passwordless/send', deps.body, async (ctx) => {
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    const legacy = body !== undefined && body.code === undefined && body.loginId !== undefined;
+    const input = legacy ? { code: await startForLegacySend(ctx) } : parseInput(sendRequest, body);
+    if (input.code === null) return;
+    const found = await api.usableCode(input.code);
+    if (!found) throw fieldError('code', 'invalid', 'The code is unknown, expired or already used.');
+    const sends = await deps.counters.increment(`api-send:${found.record.id}`, found.record.expiresAt);
+    if (sends > SENDS_PER_CODE) throw tooManyRequests(ctx, Math.max(1, Math.ceil((found.record.expiresAt - Date.now()) / 1000)));
+    const limit = await deps.limiter.allowSend(found.user.email, ctx.ip);
+    if (!limit.allowed) throw tooManyRequests(ctx, limit.retryAfterSeconds);
+    const application = found.record.clientId ? await applications.find(found.record.clientId) : null;
+    // Waits for the mail server (with retries); an outage becomes a 503 through the error handler.
+    await deps.mailer.sendNow({
+      user: found.user,
+      link: emailedLink(deps.issuer, input.code, null),
+      code: found.shortCode,
+      client: { id: application?.clientId ?? null, name: application?.name ?? 'your account' },
+      state: found.record.state,
+      expiresAt: new Date(found.record.expiresAt),
+      locale: { uiLocales: typeof found.record.state?.ui_locales === 'string' ? found.record.state.ui_locales.split(' ') : [], acceptLanguage: [] },
+    });
+    answerEmpty(ctx, 200);
+  });
+
+  router.post('/passwordless/login', deps.body, async (ctx) => {
+    const input = parseInput(loginRequest, ctx.request.body);
+    const application = input.applicationId === undefined ? null : await applications.find(input.applicationId);
+    if (input.applicationId !== undefined && !application) throw fieldError('applicationId', 'invalid', `No application has the id ${JSON.stringify(input.applicationId)}.`);
+    const outcome = await api.login({
+      code: input.code,
+      oneTimeCode: input.oneTimeCode ?? null,
+      application,
+      noJWT: input.noJWT,
+      twoFactorTrustId: input.twoFactorTrustId ?? null,
+      ipAddress: input.ipAddress ?? ctx.ip,
+      deviceType: input.metaData?.device?.type ?? null,
+    });
+    respondToLogin(ctx, outcome);
+  });
+
+  router.post('/jwt/refresh', deps.body, async (ctx) => {
+    const input = parseInput(refreshRequest, ctx.request.body);
+    const refreshed = await api.refresh(input.refreshToken, applications);
+    ctx.set('Cache-Control', 'no-store');
+    if (!refreshed) return answerEmpty(ctx, 404);
+    ctx.body = refreshed;
+  });
+}

@@ -1,0 +1,37 @@
+import type { Registration, UserRecord } from '../storage/types.js';
+
+/** A registration as FusionAuth shows it. */
+export function registrationJson(registration: Registration): Record<string, unknown> {
+  return {
+    id: registration.id,
+    applicationId: registration.applicationId,
+    roles: [...registration.roles],
+    insertInstant: registration.insertInstant,
+    ...(registration.lastLoginInstant !== undefined ? { lastLoginInstant: registration.lastLoginInstant } : {}),
+    verified: true,
+  };
+}
+
+/** A user as FusionAuth's `user` object shows it (the fields this server has). */
+export function userJson(user: UserRecord): Record<string, unknown> {
+  const fullName = [user.firstName, user.lastName].filter(Boolean).join(' ');
+  return {
+    id: user.id,
+    email: user.email,
+    ...(user.firstName !== undefined ? { firstName: user.firstName } : {}),
+    ...(user.lastName !== undefined ? { lastName: user.lastName } : {}),
+    ...(fullName ? { fullName } : {}),
+    verified: user.verified,
+    active: user.active,
+    preferredLanguages: [...user.preferredLanguages],
+    ...(user.timezone !== undefined ? { timezone: user.timezone } : {}),
+    data: { ...user.data },
+    registrations: user.registrations.map(registrationJson),
+    insertInstant: user.insertInstant,
+    lastUpdateInstant: user.lastUpdateInstant,
+    ...(user.lastLoginInstant !== undefined ? { lastLoginInstant: user.lastLoginInstant } : {}),
+    ...(user.expiry !== undefined ? { expiry: user.expiry } : {}),
+    // Filled in by the two-factor feature; the shape is FusionAuth's.
+    twoFactor: { methods: [] },
+  };
+}

@@ -1,0 +1,114 @@
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import { DuplicateKeyError, normalizeEmail, type UserRepository } from '../storage/types.js';
+import { createUser, registerUser, updateUser } from '../accounts/admin.js';
+import type { ApplicationDirectory } from '../passwordless/api-login.js';
+import type { ApiRefreshTokens } from '../tokens/refresh.js';
+import { log } from '../log.js';
+import { answerEmpty } from './respond.js';
+import { fieldError, parseInput } from './validation.js';
+import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRequest, userIdParam, userQuery } from './schemas.js';
+import { registrationJson, userJson } from './user-json.js';
+
+export interface UserRouteDeps {
+  users: UserRepository;
+  applications: ApplicationDirectory;
+  refreshTokens: ApiRefreshTokens;
+  requireKey: Middleware;
+  body: Middleware;
+}
+
+function notFound(ctx: Context): void {
+  answerEmpty(ctx, 404);
+}
+
+/** The :userId of the path, or null when it cannot be a user id (which then simply is not found). */
+function userIdOf(ctx: Context): string | null {
+  const parsed = userIdParam.safeParse((ctx.params as Record<string, string>).userId);
+  return parsed.success ? parsed.data : null;
+}
+
+/** A store duplicate as FusionAuth's field error. */
+function asDuplicate(err: unknown): never {
+  if (err instanceof DuplicateKeyError && err.field === 'email') throw fieldError('user.email', 'duplicate', 'A user with this email already exists.');
+  if (err instanceof DuplicateKeyError && err.field === 'id') throw fieldError('userId', 'duplicate', 'A user with this id already exists.');
+  throw err;
+}
+
+/** The user API: create, read, change (lock/unlock), delete, register. All calls need an API key. */
+export function userRoutes(router: Router, deps: UserRouteDeps): void {
+  const { users, applications } = deps;
+  const guard = [deps.requireKey, deps.body];
+
+  async function requireApplication(id: string, field: string): Promise<void> {
+    if (!(await applications.find(id))) throw fieldError(field, 'invalid', `No application has the id ${JSON.stringify(id)}.`);
+  }
+
+  async function create(ctx: Context, id: string | undefined): Promise<void> {
+    const input = parseInput(createUserRequest, ctx.request.body);
+    if (input.registration) await requireApplication(input.registration.applicationId, 'registration.applicationId');
+    const user = await createUser(users, { ...input.user, ...(id ? { id } : {}), ...(input.registration ? { registrations: [input.registration] } : {}) }).catch(asDuplicate);
+    log.info('api.user_created', { user: user.id });
+    ctx.body = { user: userJson(user) };
+  }
+
+  router.post('/user', ...guard, (ctx) => create(ctx, undefined));
+
+  router.post('/user/registration', ...guard, async (ctx) => {
+    const input = parseInput(registerNewUserRequest, ctx.request.body);
+    await requireApplication(input.registration.applicationId, 'registration.applicationId');
+    const user = await createUser(users, { ...input.user, registrations: [input.registration] }).catch(asDuplicate);
+    log.info('api.user_created', { user: user.id, client: input.registration.applicationId });
+    ctx.body = { user: userJson(user), registration: registrationJson(user.registrations[0]!) };
+  });
+
+  router.post('/user/registration/:userId', ...guard, async (ctx) => {
+    const id = userIdOf(ctx);
+    const input = parseInput(registerRequest, ctx.request.body);
+    await requireApplication(input.registration.applicationId, 'registration.applicationId');
+    const result = id ? await registerUser(users, id, input.registration) : ({ ok: false, problem: 'no_user' } as const);
+    if (!result.ok && result.problem === 'no_user') return notFound(ctx);
+    if (!result.ok) throw fieldError('registration.applicationId', 'duplicate', 'The user is already registered to this application.');
+    log.info('api.user_registered', { user: result.user.id, client: result.registration.applicationId });
+    ctx.body = { user: userJson(result.user), registration: registrationJson(result.registration) };
+  });
+
+  router.post('/user/:userId', ...guard, async (ctx) => {
+    const id = userIdOf(ctx);
+    if (!id) throw fieldError('userId', 'invalid', 'A user id is a UUID.');
+    await create(ctx, id);
+  });
+
+  router.get('/user', deps.requireKey, async (ctx) => {
+    const query = parseInput(userQuery, ctx.query);
+    const user = await users.findByEmail(normalizeEmail(query.email));
+    if (!user) return notFound(ctx);
+    ctx.body = { user: userJson(user) };
+  });
+
+  router.get('/user/:userId', deps.requireKey, async (ctx) => {
+    const id = userIdOf(ctx);
+    const user = id ? await users.findById(id) : null;
+    if (!user) return notFound(ctx);
+    ctx.body = { user: userJson(user) };
+  });
+
+  router.patch('/user/:userId', ...guard, async (ctx) => {
+    const id = userIdOf(ctx);
+    const input = parseInput(patchUserRequest, ctx.request.body);
+    const user = id ? await updateUser(users, id, input.user).catch(asDuplicate) : null;
+    if (!user) return notFound(ctx);
+    // A locked user keeps no way back in: API refresh tokens go with the lock.
+    if (input.user.active === false) await deps.refreshTokens.revokeForUser(user.id);
+    log.info('api.user_updated', { user: user.id, ...(input.user.active !== undefined ? { active: input.user.active } : {}) });
+    ctx.body = { user: userJson(user) };
+  });
+
+  router.delete('/user/:userId', deps.requireKey, async (ctx) => {
+    const id = userIdOf(ctx);
+    if (!id || !(await users.delete(id))) return notFound(ctx);
+    await deps.refreshTokens.revokeForUser(id);
+    log.info('api.user_deleted', { user: id });
+    answerEmpty(ctx, 200);
+  });
+}

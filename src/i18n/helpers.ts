@@ -1,0 +1,46 @@
+import ejs from 'ejs';
+import type { MessageVars, Translate } from './catalog.js';
+
+/** What every view and email template gets for its locale. */
+export interface LocaleLocals {
+  locale: string;
+  /** Plain-text message; escape it with `<%= %>` like any value. */
+  t: Translate;
+  /**
+   * HTML message: the catalogue text and every variable are escaped, then each variable named
+   * in `wrap` is put between the given static tags (e.g. `{ email: ['<strong>', '</strong>'] }`).
+   * Output it with `<%- %>`.
+   */
+  tHtml: (key: string, vars?: MessageVars, wrap?: Record<string, readonly [string, string]>) => string;
+  /** A time of day in this locale, in `timeZone` (an IANA name; invalid or missing means UTC), with the zone's short name. */
+  formatTime: (date: Date, timeZone?: string | null) => string;
+}
+
+/** The locals of one locale, built on a translate function. */
+export function localeLocals(locale: string, t: Translate): LocaleLocals {
+  return {
+    locale,
+    t,
+    tHtml(key, vars = {}, wrap = {}) {
+      const placeholders: Record<string, string> = {};
+      for (const name of Object.keys(vars)) placeholders[name] = `\u0000${name}\u0000`;
+      const skeleton = ejs.escapeXML(t(key, { ...vars, ...placeholders }));
+      return skeleton.replace(/\u0000(\w+)\u0000/g, (_, name: string) => {
+        const value = ejs.escapeXML(String(vars[name] ?? ''));
+        const tags = wrap[name];
+        return tags ? `${tags[0]}${value}${tags[1]}` : value;
+      });
+    },
+    formatTime: (date, timeZone) => formatTime(date, locale, timeZone),
+  };
+}
+
+/** `16:05 GMT+1`-style time; falls back to UTC when the zone is not one Intl knows. */
+export function formatTime(date: Date, locale: string, timeZone?: string | null): string {
+  const options: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
+  try {
+    return new Intl.DateTimeFormat(locale, { ...options, timeZone: timeZone || 'UTC' }).format(date);
+  } catch {
+    return new Intl.DateTimeFormat(locale, { ...options, timeZone: 'UTC' }).format(date);
+  }
+}

@@ -1,0 +1,188 @@
+import { normalizeEmail, type PasswordlessCodeRecord, type UserRecord, type UserRepository } from '../storage/types.js';
+import { isExpired } from '../accounts/admin.js';
+import { recordLogin, registrationFor } from '../accounts/users.js';
+import type { ApiTokenSigner } from '../tokens/jwt.js';
+import type { ApiRefreshTokens } from '../tokens/refresh.js';
+import { log } from '../log.js';
+import type { PasswordlessCodes } from './codes.js';
+import type { ClientPolicy } from './magic-link.js';
+
+/** What the REST API needs to know about an application (an OAuth client). */
+export interface ApplicationInfo extends ClientPolicy {
+  /** The client may use the refresh_token grant. */
+  allowsRefreshToken: boolean;
+  redirectUris: string[];
+}
+
+/** Finds configured applications by client_id. */
+export interface ApplicationDirectory {
+  find(clientId: string): Promise<ApplicationInfo | null>;
+}
+
+/**
+ * The second factor of an API login. The two-factor feature supplies a real gate; until then
+ * no login needs one. A challenge turns the login into FusionAuth's 242 answer.
+ */
+export interface SecondFactorGate {
+  challenge(user: UserRecord, request: { applicationId: string | null; twoFactorTrustId: string | null; state: Record<string, unknown> | null }): Promise<SecondFactorChallenge | null>;
+}
+
+export interface SecondFactorChallenge {
+  twoFactorId: string;
+  methods: { id: string; method: string }[];
+}
+
+export const noSecondFactor: SecondFactorGate = { challenge: async () => null };
+
+export type StartResult =
+  | { ok: true; code: string; oneTimeCode: string | null }
+  | { ok: false; problem: 'unknown_user' };
+
+export interface LoginRequest {
+  code: string;
+  oneTimeCode: string | null;
+  /** Already checked to exist by the caller, or null. */
+  application: ApplicationInfo | null;
+  noJWT: boolean;
+  twoFactorTrustId: string | null;
+  ipAddress: string | null;
+  deviceType: string | null;
+}
+
+/** Every way an API login can end; each maps to one HTTP status of the contract. */
+export type LoginOutcome =
+  | { kind: 'not_found' }
+  | { kind: 'locked' }
+  | { kind: 'expired' }
+  | { kind: 'prevented'; reason: string }
+  | ({ kind: 'two_factor'; state: Record<string, unknown> | null } & SecondFactorChallenge)
+  | {
+      kind: 'complete';
+      /** false: logged in, but not registered for the application asked for (202). */
+      registered: boolean;
+      user: UserRecord;
+      state: Record<string, unknown> | null;
+      token?: string;
+      tokenExpirationInstant?: number;
+      refreshToken?: string;
+      refreshTokenId?: string;
+    };
+
+export interface ApiLoginDeps {
+  users: UserRepository;
+  codes: PasswordlessCodes;
+  signer: ApiTokenSigner;
+  refreshTokens: ApiRefreshTokens;
+  secondFactor?: SecondFactorGate;
+}
+
+/** Why an application refuses this user outright (FusionAuth's 409 "login prevented"), or null. */
+function loginPreventedBy(user: UserRecord, application: ApplicationInfo | null): string | null {
+  if (!application) return null;
+  if (!application.passwordlessEnabled) return 'passwordless login is disabled for this application';
+  if (application.requireRegistration && !registrationFor(user, application.clientId)) return 'this application requires a registration';
+  return null;
+}
+
+/**
+ * The FusionAuth-compatible passwordless login of the REST API: start (issue a code for a
+ * user), look a code up for sending, and log in with it.
+ */
+export class PasswordlessApi {
+  readonly #secondFactor: SecondFactorGate;
+
+  constructor(private readonly deps: ApiLoginDeps) {
+    this.#secondFactor = deps.secondFactor ?? noSecondFactor;
+  }
+
+  /** Issues a code for the user with this email; earlier codes of the user stop working. */
+  async start(input: { application: ApplicationInfo; loginId: string; state: Record<string, unknown> | null; withShortCode: boolean }): Promise<StartResult> {
+    const user = await this.deps.users.findByEmail(normalizeEmail(input.loginId));
+    if (!user) return { ok: false, problem: 'unknown_user' };
+    const issued = await this.deps.codes.issue({
+      userId: user.id,
+      clientId: input.application.clientId,
+      interactionUid: null,
+      state: input.state,
+      withShortCode: input.withShortCode,
+    });
+    log.info('api.code_started', { user: user.id, client: input.application.clientId, strategy: input.withShortCode ? 'FormField' : 'ClickableLink' });
+    return { ok: true, code: issued.linkCode, oneTimeCode: issued.shortCode };
+  }
+
+  /** An API-started code that can still be used, with its user; null otherwise. Read-only. */
+  async usableCode(linkCode: string): Promise<{ record: PasswordlessCodeRecord; user: UserRecord; shortCode: string | null } | null> {
+    const lookup = await this.deps.codes.inspect(linkCode);
+    // Codes of the hosted flow belong to a browser's sign-in; the API never hands them out.
+    if (!lookup.usable || lookup.record.interactionUid !== null) return null;
+    const user = await this.deps.users.findById(lookup.record.userId);
+    if (!user) return null;
+    return { record: lookup.record, user, shortCode: this.deps.codes.shortCodeFor(linkCode, lookup.record) };
+  }
+
+  /** Logs in with a code (or a code and its one-time code). Exactly one concurrent call can win. */
+  async login(request: LoginRequest, now = Date.now()): Promise<LoginOutcome> {
+    const found = await this.usableCode(request.code);
+    if (!found) return { kind: 'not_found' };
+    const { user } = found;
+    // Refusals come before the code is spent, so the code still works once the account is fixed.
+    if (!user.active) return { kind: 'locked' };
+    if (isExpired(user, now)) return { kind: 'expired' };
+    const prevented = loginPreventedBy(user, request.application);
+    if (prevented) return { kind: 'prevented', reason: prevented };
+
+    const record = await this.#redeem(request, found.record, now);
+    if (!record) return { kind: 'not_found' };
+
+    const applicationId = request.application?.clientId ?? null;
+    const challenge = await this.#secondFactor.challenge(user, { applicationId, twoFactorTrustId: request.twoFactorTrustId, state: record.state });
+    if (challenge) return { kind: 'two_factor', state: record.state, ...challenge };
+    return this.#complete(user, record.state, request, now);
+  }
+
+  async #redeem(request: LoginRequest, record: PasswordlessCodeRecord, now: number): Promise<PasswordlessCodeRecord | null> {
+    if (request.oneTimeCode === null) {
+      const result = await this.deps.codes.redeemLink(request.code, {}, now);
+      return result.usable ? result.record : null;
+    }
+    const result = await this.deps.codes.redeemShortCode(record, request.oneTimeCode, now);
+    return result.ok ? result.record : null;
+  }
+
+  async #complete(user: UserRecord, state: Record<string, unknown> | null, request: LoginRequest, now: number): Promise<LoginOutcome> {
+    const application = request.application;
+    const registration = application ? registrationFor(user, application.clientId) : undefined;
+    const registered = application === null || registration !== undefined;
+    await recordLogin(this.deps.users, user.id, application?.clientId ?? null, now);
+    const current = (await this.deps.users.findById(user.id)) ?? user;
+    log.info('login.success', { user: user.id, client: application?.clientId ?? null, method: 'api_passwordless', ip: request.ipAddress, device: request.deviceType });
+
+    const outcome: LoginOutcome = { kind: 'complete', registered, user: current, state };
+    if (request.noJWT) return outcome;
+    const signed = await this.deps.signer.sign(current, { applicationId: application?.clientId ?? null, roles: registration?.roles ?? [], authInstant: now }, now);
+    outcome.token = signed.token;
+    outcome.tokenExpirationInstant = signed.expiresAt;
+    if (application && registration && application.allowsRefreshToken) {
+      const issued = await this.deps.refreshTokens.issue(user.id, application.clientId, now, now);
+      outcome.refreshToken = issued.refreshToken;
+      outcome.refreshTokenId = issued.refreshTokenId;
+    }
+    return outcome;
+  }
+
+  /**
+   * Exchanges a refresh token for a new JWT and a new refresh token (the old one is spent).
+   * null when the token is unknown, expired or used, or the user can no longer sign in.
+   */
+  async refresh(refreshToken: string, applications: ApplicationDirectory, now = Date.now()): Promise<{ token: string; tokenExpirationInstant: number; refreshToken: string; refreshTokenId: string } | null> {
+    const spent = await this.deps.refreshTokens.consume(refreshToken, now);
+    if (!spent) return null;
+    const user = await this.deps.users.findById(spent.userId);
+    const application = await applications.find(spent.applicationId);
+    const registration = user ? registrationFor(user, spent.applicationId) : undefined;
+    if (!user || !user.active || isExpired(user, now) || !application || !registration || !application.allowsRefreshToken) return null;
+    const signed = await this.deps.signer.sign(user, { applicationId: spent.applicationId, roles: registration.roles, authInstant: spent.startInstant }, now);
+    const issued = await this.deps.refreshTokens.issue(user.id, spent.applicationId, spent.startInstant, now);
+    return { token: signed.token, tokenExpirationInstant: signed.expiresAt, ...issued };
+  }
+}

@@ -1,0 +1,130 @@
+import { MongoClient, type Db, type IndexDescription } from 'mongodb';
+import type { Adapter } from 'oidc-provider';
+import { StoreUnavailableError, type Store } from './types.js';
+import { API_KEYS, MongoApiKeys, apiKeyIndexes } from './mongodb/api-keys.js';
+import { CODES, MongoCodes, codeIndexes } from './mongodb/codes.js';
+import { COUNTERS, MongoCounters, counterIndexes } from './mongodb/counters.js';
+import { guarded, isUnreachableError } from './mongodb/errors.js';
+import {
+  MongoOidcAdapter,
+  OIDC_MODELS,
+  oidcCollectionName,
+  oidcIndexes,
+  type OidcDocument,
+} from './mongodb/oidc.js';
+import { parseMongoUri, redactCredentials } from './mongodb/uri.js';
+import { MongoUsers, USERS, userIndexes } from './mongodb/users.js';
+import { MongoRefreshTokens, REFRESH_TOKENS, refreshTokenIndexes } from './mongodb/refresh-tokens.js';
+
+export { DEFAULT_DATABASE, parseMongoUri } from './mongodb/uri.js';
+
+/** Options for {@link connectMongoStore}. */
+export interface MongoStoreOptions {
+  /**
+   * How long an operation waits for a usable server before it fails with
+   * {@link StoreUnavailableError}, and how long opening the store may take. Default 5000 ms.
+   */
+  serverSelectionTimeoutMS?: number;
+}
+
+const DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000;
+
+/**
+ * The MongoDB store: users, codes, counters and API keys in one collection each, and one
+ * collection per node-oidc-provider model. It keeps no state of its own, so any number of
+ * instances can share one database.
+ */
+export class MongoStore implements Store {
+  readonly kind = 'mongodb' as const;
+  readonly users: MongoUsers;
+  readonly codes: MongoCodes;
+  readonly counters: MongoCounters;
+  readonly apiKeys: MongoApiKeys;
+  readonly refreshTokens: MongoRefreshTokens;
+  readonly #client: MongoClient;
+  readonly #db: Db;
+  readonly #adapters = new Map<string, MongoOidcAdapter>();
+
+  constructor(client: MongoClient, databaseName: string) {
+    this.#client = client;
+    this.#db = client.db(databaseName);
+    this.users = new MongoUsers(this.#db);
+    this.codes = new MongoCodes(this.#db);
+    this.counters = new MongoCounters(this.#db);
+    this.apiKeys = new MongoApiKeys(this.#db);
+    this.refreshTokens = new MongoRefreshTokens(this.#db);
+  }
+
+  /** The database this store works in. */
+  get databaseName(): string {
+    return this.#db.databaseName;
+  }
+
+  oidcAdapter(model: string): Adapter {
+    let adapter = this.#adapters.get(model);
+    if (!adapter) {
+      adapter = new MongoOidcAdapter(model, this.#db);
+      this.#adapters.set(model, adapter);
+    }
+    return adapter;
+  }
+
+  /** Creates every index (createIndexes is a no-op for an index that already exists as specified). */
+  async init(): Promise<void> {
+    const plan: [string, IndexDescription[]][] = [
+      [USERS, userIndexes],
+      [CODES, codeIndexes],
+      [COUNTERS, counterIndexes],
+      [API_KEYS, apiKeyIndexes],
+      [REFRESH_TOKENS, refreshTokenIndexes],
+      ...OIDC_MODELS.map((model): [string, IndexDescription[]] => [oidcCollectionName(model), oidcIndexes(model)]),
+    ];
+    await guarded(() =>
+      Promise.all(plan.map(([collection, indexes]) => this.#db.collection(collection).createIndexes(indexes))),
+    );
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.#db.command({ ping: 1 });
+    } catch (error) {
+      throw new StoreUnavailableError(`MongoDB does not answer: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#client.close();
+  }
+}
+
+/**
+ * Connects to `uri`, creates the indexes, and returns the store. Rejects within about
+ * `serverSelectionTimeoutMS` when the database cannot be reached, with a message that names
+ * the host but never the credentials.
+ */
+export async function connectMongoStore(uri: string, options: MongoStoreOptions = {}): Promise<MongoStore> {
+  const { hosts, database } = parseMongoUri(uri);
+  const timeout = options.serverSelectionTimeoutMS ?? DEFAULT_SERVER_SELECTION_TIMEOUT_MS;
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: timeout,
+    connectTimeoutMS: timeout,
+    // Optional fields left undefined must stay absent, not come back as null.
+    ignoreUndefined: true,
+  });
+  try {
+    await client.connect();
+    const store = new MongoStore(client, database);
+    await store.init();
+    return store;
+  } catch (error) {
+    await client.close().catch(() => undefined);
+    const detail = redactCredentials(error instanceof Error ? error.message : String(error), uri);
+    throw new Error(describeOpenFailure(hosts, database, error, detail), { cause: error });
+  }
+}
+
+function describeOpenFailure(hosts: string, database: string, error: unknown, detail: string): string {
+  const unreachable = isUnreachableError(error) || error instanceof StoreUnavailableError;
+  const reason = unreachable ? `cannot reach it (${detail})` : detail;
+  return `MongoDB storage at ${hosts} (database ${database}) is not usable: ${reason}. Check MONGODB_URI and that the server is running.`;
+}

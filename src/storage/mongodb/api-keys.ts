@@ -1,0 +1,43 @@
+import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { ApiKeyRecord, ApiKeyRepository } from '../types.js';
+import { guarded, type DuplicateFields } from './errors.js';
+
+type ApiKeyDocument = Omit<ApiKeyRecord, 'id'> & { _id: string };
+
+export const API_KEYS = 'api_keys';
+
+export const apiKeyIndexes: IndexDescription[] = [{ key: { keyHash: 1 }, name: 'keyHash_1', unique: true }];
+
+const DUPLICATES: DuplicateFields = { _id: 'id', keyHash: 'key' };
+
+function toRecord({ _id, ...rest }: ApiKeyDocument): ApiKeyRecord {
+  return { id: _id, ...rest };
+}
+
+/** API keys, stored by the hash of the key only. */
+export class MongoApiKeys implements ApiKeyRepository {
+  readonly #collection: Collection<ApiKeyDocument>;
+
+  constructor(db: Db) {
+    this.#collection = db.collection<ApiKeyDocument>(API_KEYS);
+  }
+
+  async insert({ id, ...rest }: ApiKeyRecord): Promise<void> {
+    await guarded(() => this.#collection.insertOne({ _id: id, ...rest }), DUPLICATES);
+  }
+
+  async findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
+    const document = await guarded(() => this.#collection.findOne({ keyHash }));
+    return document ? toRecord(document) : null;
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const documents = await guarded(() => this.#collection.find({}).sort({ insertInstant: 1, _id: 1 }).toArray());
+    return documents.map(toRecord);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await guarded(() => this.#collection.deleteOne({ _id: id }));
+    return result.deletedCount > 0;
+  }
+}

@@ -1,0 +1,119 @@
+import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
+import type { CodeExpectation, CodeRepository, PasswordlessCodeRecord } from '../types.js';
+import { guarded, type DuplicateFields } from './errors.js';
+
+/**
+ * A code record as stored. `purgeAt` is a Date copy of `retainUntil` because a TTL index
+ * only acts on Date fields; the record keeps its numeric `retainUntil` for queries.
+ */
+type CodeDocument = Omit<PasswordlessCodeRecord, 'id'> & { _id: string; purgeAt: Date };
+
+export const CODES = 'passwordless_codes';
+
+export const codeIndexes: IndexDescription[] = [
+  { key: { userId: 1, status: 1 }, name: 'userId_1_status_1' },
+  { key: { interactionUid: 1, createdAt: -1 }, name: 'interactionUid_1_createdAt_-1' },
+  { key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 },
+];
+
+const DUPLICATES: DuplicateFields = { _id: 'code' };
+
+function toDocument({ id, ...rest }: PasswordlessCodeRecord): CodeDocument {
+  return { _id: id, ...rest, purgeAt: new Date(rest.retainUntil) };
+}
+
+function toRecord({ _id, purgeAt: _purgeAt, ...rest }: CodeDocument): PasswordlessCodeRecord {
+  return { id: _id, ...rest };
+}
+
+/** The filter that holds exactly when a record meets `expect` (mirrors `codeMeetsExpectation`). */
+function expectationFilter(id: string, expect: CodeExpectation): Filter<CodeDocument> {
+  const filter: Filter<CodeDocument> = { _id: id };
+  if (expect.status !== undefined) filter.status = expect.status;
+  if (expect.unexpiredAt !== undefined) filter.expiresAt = { $gt: expect.unexpiredAt };
+  if (expect.shortHash !== undefined) filter.shortHash = expect.shortHash;
+  if (expect.attemptsBelow !== undefined) filter.attempts = { $lt: expect.attemptsBelow };
+  // An equality filter never matches a missing field, as the memory store's check requires.
+  for (const [name, value] of Object.entries(expect.extraFields ?? {})) (filter as Record<string, unknown>)[`extra.${name}`] = value;
+  return filter;
+}
+
+/** The `$set` of a conditional update; a new `retainUntil` moves the purge date with it. */
+function changesOf(set: Partial<Omit<PasswordlessCodeRecord, 'id'>>): Partial<CodeDocument> {
+  const { id: _ignored, ...changes } = set as Partial<PasswordlessCodeRecord>;
+  const update: Partial<CodeDocument> = { ...changes };
+  if (changes.retainUntil !== undefined) update.purgeAt = new Date(changes.retainUntil);
+  return update;
+}
+
+/** Passwordless codes keyed by the hash of their link code. */
+export class MongoCodes implements CodeRepository {
+  readonly #collection: Collection<CodeDocument>;
+
+  constructor(db: Db) {
+    this.#collection = db.collection<CodeDocument>(CODES);
+  }
+
+  async insert(record: PasswordlessCodeRecord): Promise<void> {
+    await guarded(() => this.#collection.insertOne(toDocument(record)), DUPLICATES);
+  }
+
+  async supersedeActiveForUser(userId: string, exceptId: string): Promise<number> {
+    const result = await guarded(() =>
+      this.#collection.updateMany(
+        { userId, status: 'active', _id: { $ne: exceptId } },
+        { $set: { status: 'superseded' } },
+      ),
+    );
+    return result.modifiedCount;
+  }
+
+  async findById(id: string, now: number): Promise<PasswordlessCodeRecord | null> {
+    const document = await guarded(() => this.#collection.findOne({ _id: id, retainUntil: { $gt: now } }));
+    return document ? toRecord(document) : null;
+  }
+
+  async findLatestForInteraction(interactionUid: string, now: number): Promise<PasswordlessCodeRecord | null> {
+    const [document] = await guarded(() =>
+      this.#collection
+        .find({ interactionUid, retainUntil: { $gt: now } })
+        .sort({ createdAt: -1 })
+        .limit(1)
+        .toArray(),
+    );
+    return document ? toRecord(document) : null;
+  }
+
+  /**
+   * The winner is decided by one conditional updateOne, atomic in the database; the record is
+   * then read back. (A findOneAndUpdate would return the exact after-image in one round trip on
+   * MongoDB, but the jongodb test engine does not apply its filter atomically, and redeeming at
+   * most once is a rule we must be able to test there.) A field another update changed in
+   * between shows its newer value.
+   */
+  async compareAndSet(
+    id: string,
+    expect: CodeExpectation,
+    set: Partial<Omit<PasswordlessCodeRecord, 'id'>>,
+  ): Promise<PasswordlessCodeRecord | null> {
+    const changes = changesOf(set);
+    const filter = expectationFilter(id, expect);
+    const result = await guarded(() =>
+      Object.keys(changes).length === 0
+        ? this.#collection.countDocuments(filter, { limit: 1 }).then((matchedCount) => ({ matchedCount }))
+        : this.#collection.updateOne(filter, { $set: changes }),
+    );
+    if (result.matchedCount === 0) return null;
+    const document = await guarded(() => this.#collection.findOne({ _id: id }));
+    return document ? toRecord(document) : null;
+  }
+
+  /** One atomic $inc; the returned count is this call's own on MongoDB (see the test-engine note in the report). */
+  async incrementAttempts(id: string): Promise<PasswordlessCodeRecord | null> {
+    const document = await guarded(() =>
+      this.#collection.findOneAndUpdate({ _id: id, status: 'active' }, { $inc: { attempts: 1 } }, { returnDocument: 'after' }),
+    );
+    return document ? toRecord(document) : null;
+  }
+
+}

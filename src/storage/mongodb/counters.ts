@@ -1,0 +1,70 @@
+import type { Collection, Db, IndexDescription } from 'mongodb';
+import { DuplicateKeyError, type CounterRepository } from '../types.js';
+import { guarded } from './errors.js';
+
+interface CounterDocument {
+  _id: string;
+  count: number;
+  expiresAt: Date;
+}
+
+export const COUNTERS = 'counters';
+
+export const counterIndexes: IndexDescription[] = [{ key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 0 }];
+
+/** Concurrent first increments of one key race on the insert; the losers go round again. */
+const MAX_ROUNDS = 5;
+
+/** Fixed-window counters. A window past `expiresAt` counts as absent even before TTL removes it. */
+export class MongoCounters implements CounterRepository {
+  readonly #collection: Collection<CounterDocument>;
+
+  constructor(db: Db) {
+    this.#collection = db.collection<CounterDocument>(COUNTERS);
+  }
+
+  async increment(key: string, expiresAt: number): Promise<number> {
+    for (let round = 1; ; round += 1) {
+      const now = new Date();
+      const live = await this.#incrementLive(key, now);
+      if (live !== null) return live;
+      try {
+        await this.#startWindow(key, now, new Date(expiresAt));
+        return 1;
+      } catch (error) {
+        if (!(error instanceof DuplicateKeyError) || round >= MAX_ROUNDS) throw error;
+      }
+    }
+  }
+
+  async get(key: string, now: number): Promise<number> {
+    const document = await guarded(() => this.#collection.findOne({ _id: key, expiresAt: { $gt: new Date(now) } }));
+    return document?.count ?? 0;
+  }
+
+  async #incrementLive(key: string, now: Date): Promise<number | null> {
+    const document = await guarded(() =>
+      this.#collection.findOneAndUpdate(
+        { _id: key, expiresAt: { $gt: now } },
+        { $inc: { count: 1 } },
+        { returnDocument: 'after' },
+      ),
+    );
+    return document?.count ?? null;
+  }
+
+  /**
+   * Resets an expired window or creates a missing one. If another request started the
+   * window meanwhile, the filter misses, the upsert collides on `_id`, and the caller
+   * retries as an increment.
+   */
+  async #startWindow(key: string, now: Date, expiresAt: Date): Promise<void> {
+    await guarded(() =>
+      this.#collection.updateOne(
+        { _id: key, expiresAt: { $lte: now } },
+        { $set: { count: 1, expiresAt } },
+        { upsert: true },
+      ),
+    );
+  }
+}

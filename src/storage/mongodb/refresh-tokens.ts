@@ -1,0 +1,51 @@
+import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { RefreshTokenRecord, RefreshTokenRepository } from '../types.js';
+import { guarded, type DuplicateFields } from './errors.js';
+
+/** `purgeAt` is a Date copy of `expiresAt`, for the TTL index; queries use the number. */
+type RefreshTokenDocument = Omit<RefreshTokenRecord, 'id'> & { _id: string; purgeAt: Date };
+
+export const REFRESH_TOKENS = 'refresh_tokens';
+
+export const refreshTokenIndexes: IndexDescription[] = [
+  { key: { tokenHash: 1 }, name: 'tokenHash_1', unique: true },
+  { key: { userId: 1 }, name: 'userId_1' },
+  { key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 },
+];
+
+const DUPLICATES: DuplicateFields = { _id: 'id', tokenHash: 'token' };
+
+function toRecord({ _id, purgeAt: _purgeAt, ...rest }: RefreshTokenDocument): RefreshTokenRecord {
+  return { id: _id, ...rest };
+}
+
+/** The REST API's refresh tokens, by hash only. */
+export class MongoRefreshTokens implements RefreshTokenRepository {
+  readonly #collection: Collection<RefreshTokenDocument>;
+
+  constructor(db: Db) {
+    this.#collection = db.collection<RefreshTokenDocument>(REFRESH_TOKENS);
+  }
+
+  async insert({ id, ...rest }: RefreshTokenRecord): Promise<void> {
+    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }), DUPLICATES);
+  }
+
+  /** A conditional updateOne is the one atomic step (see codes.ts); the winner then reads its record. */
+  async consume(tokenHash: string, now: number): Promise<RefreshTokenRecord | null> {
+    const result = await guarded(() =>
+      this.#collection.updateOne(
+        { tokenHash, consumedAt: { $exists: false }, expiresAt: { $gt: now } },
+        { $set: { consumedAt: now } },
+      ),
+    );
+    if (result.modifiedCount !== 1) return null;
+    const document = await guarded(() => this.#collection.findOne({ tokenHash }));
+    return document ? toRecord(document) : null;
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    return result.deletedCount;
+  }
+}

@@ -1,0 +1,178 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { parsePermissions, runCli } from '../../src/cli.js';
+import { MemoryStore } from '../../src/storage/memory.js';
+import { createUser } from '../../src/accounts/admin.js';
+import { ApiKeyAuthority } from '../../src/api/api-keys.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+describe('command line (child processes)', function () {
+  this.timeout(60_000);
+  let configFile: string;
+
+  before(() => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-cli-'));
+    configFile = path.join(dir, 'config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        dataDirectory: path.join(dir, 'data'),
+        clients: [{ client_id: 'app', client_secret: 'app-secret-that-is-long-enough', redirect_uris: ['http://127.0.0.1:1/cb'] }],
+        users: [{ email: 'seed@example.com', firstName: 'Seed', registrations: [{ applicationId: 'app', roles: ['owner'] }] }],
+      }),
+    );
+  });
+
+  function cli(args: string[], entry = 'src/cli.ts'): Promise<Run> {
+    return new Promise((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', '--no-warnings', entry, ...args], { cwd: root, env: { ...process.env, CONFIG: configFile, LOG_LEVEL: 'silent' } }, (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      });
+    });
+  }
+
+  it('keys generate prints a signing JWKS and cookie keys that a production config accepts', async () => {
+    const run = await cli(['keys', 'generate']);
+    expect(run.code).to.equal(0);
+    const generated = JSON.parse(run.stdout) as { jwks: { keys: { alg: string; d?: string; kid?: string }[] }; cookieKeys: string[] };
+    expect(generated.jwks.keys.map((k) => k.alg)).to.include('RS256');
+    expect(generated.jwks.keys.every((k) => k.d && k.kid)).to.equal(true);
+    const config = loadConfig({ env: { NODE_ENV: 'production' }, overrides: generated });
+    expect(config.cookieKeys).to.deep.equal(generated.cookieKeys);
+  });
+
+  it('migrate prepares the configured store', async () => {
+    const run = await cli(['migrate']);
+    expect(run.code).to.equal(0);
+    expect(run.stdout).to.include('store ready (memory)');
+    expect(run.stderr).to.include('memory store');
+  });
+
+  it('users add creates a user (registered, with roles) and refuses a taken email or a bad one', async () => {
+    const added = await cli(['users', 'add', 'new@example.com', '--first-name', 'New', '--register', 'app', '--roles', 'a,b']);
+    expect(added.code).to.equal(0);
+    expect(added.stdout).to.match(/^created [0-9a-f-]{36} {2}new@example\.com/);
+    const taken = await cli(['users', 'add', 'SEED@example.com']);
+    expect(taken.code).to.equal(1);
+    expect(taken.stderr).to.include('already exists');
+    const bad = await cli(['users', 'add', 'not-an-email']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include('usage:');
+    const unknownApp = await cli(['users', 'add', 'x@example.com', '--register', 'nope']);
+    expect(unknownApp.code).to.equal(1);
+    expect(unknownApp.stderr).to.include('"nope"');
+  });
+
+  it('users show and list read the configured store', async () => {
+    const shown = await cli(['users', 'show', 'seed@example.com']);
+    expect(shown.code).to.equal(0);
+    const user = JSON.parse(shown.stdout) as { email: string; registrations: { applicationId: string; roles: string[] }[] };
+    expect(user.email).to.equal('seed@example.com');
+    expect(user.registrations[0]).to.include({ applicationId: 'app' });
+    const listed = await cli(['users', 'list', '--limit', '5']);
+    expect(listed.stdout).to.include('seed@example.com');
+    expect((await cli(['users', 'list', '--limit', 'many'])).code).to.equal(2);
+    const missing = await cli(['users', 'show', 'ghost@example.com']);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.include('no user');
+  });
+
+  it('users lock, unlock, delete and register act on a user, and say so', async () => {
+    expect((await cli(['users', 'lock', 'seed@example.com'])).stdout).to.include('locked seed@example.com');
+    expect((await cli(['users', 'unlock', 'seed@example.com'])).stdout).to.include('unlocked seed@example.com');
+    expect((await cli(['users', 'delete', 'seed@example.com'])).stdout).to.include('deleted seed@example.com');
+    const again = await cli(['users', 'register', 'seed@example.com', 'app']);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.include('already registered');
+    const unknownApp = await cli(['users', 'register', 'seed@example.com', 'nope']);
+    expect(unknownApp.code).to.equal(1);
+    expect((await cli(['users', 'register', 'seed@example.com'])).code).to.equal(2);
+  });
+
+  it('api-keys create prints the key once with its permissions; list and revoke work against the store', async () => {
+    const created = await cli(['api-keys', 'create', '--permission', '/api/passwordless/start=POST', '--description', 'app server']);
+    expect(created.code).to.equal(0);
+    expect(created.stdout).to.match(/key {9}[\w-]{43}/);
+    expect(created.stdout).to.include('{"/api/passwordless/start":["POST"]}');
+    const all = await cli(['api-keys', 'create', '--all']);
+    expect(all.stdout).to.include('{"*":["*"]}');
+    const none = await cli(['api-keys', 'create']);
+    expect(none.code).to.equal(2);
+    expect(none.stderr).to.include('needs permissions');
+    expect((await cli(['api-keys', 'create', '--permission', 'start'])).code).to.equal(2);
+    expect((await cli(['api-keys', 'list'])).code).to.equal(0);
+    const revoke = await cli(['api-keys', 'revoke', 'no-such-id']);
+    expect(revoke.code).to.equal(1);
+    expect(revoke.stderr).to.include('no API key');
+  });
+
+  it('explains an unknown command or option, and runs through the npx launcher', async () => {
+    const unknown = await cli(['frobnicate']);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.include('unknown command');
+    expect((await cli(['users', 'list', '--colour'])).code).to.equal(2);
+    const launcher = await new Promise<Run>((resolve) =>
+      execFile(process.execPath, ['bin/oidc-magic-link.js', 'help'], { cwd: root, env: { ...process.env, CONFIG: configFile } }, (error, stdout, stderr) => resolve({ code: error ? 1 : 0, stdout, stderr })),
+    );
+    expect(launcher.code).to.equal(0);
+    expect(launcher.stdout).to.include('usage: oidc-magic-link');
+  });
+
+  it('parses permissions as PATH=METHODS', () => {
+    expect(parsePermissions(['/api/user=get,patch', '/api/user=DELETE', '*=*'])).to.deep.equal({ '/api/user': ['GET', 'PATCH', 'DELETE'], '*': ['*'] });
+    expect(() => parsePermissions(['/elsewhere=GET'])).to.throw(/starts with \/api\//);
+  });
+
+  describe('effects on the store (in process, same commands)', () => {
+    let store: MemoryStore;
+    let output: string;
+    const run = (...args: string[]) => runCli(args, { store, out: (t) => (output += t), err: (t) => (output += t) });
+
+    beforeEach(async () => {
+      store = new MemoryStore();
+      output = '';
+      await createUser(store.users, { email: 'ivy@example.com' });
+    });
+
+    it('lock and unlock flip the user\'s active flag; delete removes the user', async () => {
+      expect(await run('users', 'lock', 'ivy@example.com')).to.equal(0);
+      expect((await store.users.findByEmail('ivy@example.com'))!.active).to.equal(false);
+      expect(await run('users', 'unlock', 'ivy@example.com')).to.equal(0);
+      expect((await store.users.findByEmail('ivy@example.com'))!.active).to.equal(true);
+      expect(await run('users', 'delete', 'ivy@example.com')).to.equal(0);
+      expect(await store.users.findByEmail('ivy@example.com')).to.equal(null);
+    });
+
+    it('add and register store registrations with their roles', async () => {
+      expect(await run('users', 'register', 'ivy@example.com', 'demo', '--roles', 'admin,viewer')).to.equal(0);
+      expect((await store.users.findByEmail('ivy@example.com'))!.registrations[0]).to.include({ applicationId: 'demo' });
+      expect((await store.users.findByEmail('ivy@example.com'))!.registrations[0]!.roles).to.deep.equal(['admin', 'viewer']);
+      expect(await run('users', 'add', 'jo@example.com', '--locked', '--language', 'de')).to.equal(0);
+      const jo = await store.users.findByEmail('jo@example.com');
+      expect(jo!.active).to.equal(false);
+      expect(jo!.preferredLanguages).to.deep.equal(['de']);
+    });
+
+    it('api-keys create stores only a hash of a key that then authenticates with exactly its permissions; revoke removes it', async () => {
+      expect(await run('api-keys', 'create', '--permission', '/api/user=GET')).to.equal(0);
+      const key = /key {9}(\S+)/.exec(output)![1]!;
+      const [record] = await store.apiKeys.list();
+      expect(JSON.stringify(record)).to.not.include(key);
+      const authority = new ApiKeyAuthority([], store.apiKeys);
+      expect(await authority.permissionsOf(key)).to.deep.equal({ '/api/user': ['GET'] });
+      expect(await run('api-keys', 'revoke', record!.id)).to.equal(0);
+      expect(await authority.permissionsOf(key)).to.equal(null);
+    });
+  });
+});

@@ -1,0 +1,55 @@
+import { expect } from 'chai';
+import type * as client from 'openid-client';
+import type { Browser, Page } from './browser.js';
+import type { TestServer } from './server.js';
+import { ALICE } from './server.js';
+import { authorizationRequest, lastMailTo, linkOf, requestLink, shortCodeOf, type Relying } from './oidc.js';
+import type { PasswordlessCodeRecord } from '../../src/storage/types.js';
+
+/** The two-digit number the "check your inbox" page shows for approval on another device. */
+export function pairNumberOn(page: Page): string {
+  const number = /class="big-code pair-number"[^>]*>(\d{2})</.exec(page.body)?.[1];
+  expect(number, 'the page shows a two-digit number').to.be.a('string');
+  return number as string;
+}
+
+/** The interaction uid of a page under /interaction/<uid>. */
+export function interactionUidOf(url: string): string {
+  return new URL(url).pathname.split('/')[2] ?? '';
+}
+
+export interface StartedSignIn {
+  rp: Relying;
+  /** The "check your inbox" page in the browser that started. */
+  inbox: Page;
+  uid: string;
+  number: string;
+  link: string;
+  shortCode: string;
+}
+
+/** Starts a sign-in in `browser` (device A) and reads the emailed link. */
+export async function startSignIn(server: TestServer, config: client.Configuration, browser: Browser, email = ALICE.email): Promise<StartedSignIn> {
+  const rp = await authorizationRequest(config);
+  const inbox = await requestLink(browser, rp, email);
+  const mail = (await lastMailTo(server, email))!;
+  return { rp, inbox, uid: interactionUidOf(inbox.url), number: pairNumberOn(inbox), link: linkOf(mail), shortCode: shortCodeOf(mail) };
+}
+
+/** The newest code record of a sign-in, straight from the store. */
+export async function codeRecordOf(server: TestServer, uid: string): Promise<PasswordlessCodeRecord> {
+  const record = await server.app.store.codes.findLatestForInteraction(uid, Date.now());
+  expect(record, 'a code was issued').to.not.equal(null);
+  return record!;
+}
+
+/** A two-digit number that is not `number`. */
+export function otherNumber(number: string): string {
+  return number === '42' ? '43' : '42';
+}
+
+/** What the original tab's poll says. */
+export async function progressIn(browser: Browser, uid: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const page = await browser.get(`/interaction/${uid}/approval-status`);
+  return { status: page.status, body: JSON.parse(page.body) as Record<string, unknown> };
+}

@@ -1,0 +1,193 @@
+import { expect } from 'chai';
+import Koa from 'koa';
+import { Browser, type Page } from '../helpers/browser.js';
+import { startTestServer, ALICE, type TestServer } from '../helpers/server.js';
+import { authorizationRequest, discover, exchange, requestLink } from '../helpers/oidc.js';
+import { TestSmtpServer, deadSmtpUrl, linkInText } from '../helpers/smtp.js';
+import { MailUnavailableError } from '../../src/mail/errors.js';
+import { isTransientMailError } from '../../src/mail/errors.js';
+import { errorHandler, toAppError, apiErrorBody } from '../../src/http/error-handler.js';
+import type { UserRecord } from '../../src/storage/types.js';
+
+const FAST_RETRY = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
+
+/** The parts of a page that legitimately differ between two requests: per-form tokens and the interaction id. */
+function normalized(page: Page, uid: string, email: string): string {
+  return page.body
+    .replace(/name="csrf" value="[^"]*"/g, 'name="csrf" value="*"')
+    // Each sign-in shows its own random approval number, known address or not.
+    .replace(/name="pair" value="\d{2}"/g, 'PAIR')
+    .replace(/(class="big-code pair-number"[^>]*>)\d{2}</g, '$1PAIR<')
+    .replaceAll(uid, 'UID')
+    .replaceAll(email, 'EMAIL');
+}
+
+function uidOf(page: Page): string {
+  return /\/interaction\/([^/"]+)\//.exec(page.body)?.[1] ?? '';
+}
+
+/** Captures the JSON log lines written while `run` runs (logging is silent in tests otherwise). */
+async function captureLog(run: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const level = process.env.LOG_LEVEL;
+  process.env.LOG_LEVEL = 'debug';
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await run();
+  } finally {
+    process.stdout.write = write;
+    process.env.LOG_LEVEL = level;
+  }
+  return lines;
+}
+
+describe('email delivery failures', () => {
+  describe('SMTP server down', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer({ config: { mail: { smtpUrl: await deadSmtpUrl(), retry: FAST_RETRY } } });
+    });
+    after(() => server.stop());
+
+    it('answers the very same page for a known address (send fails) as for an unknown one (nothing sent)', async () => {
+      const config = await discover(server);
+      const known = await requestLink(new Browser(server.issuer), await authorizationRequest(config), ALICE.email);
+      const unknown = await requestLink(new Browser(server.issuer), await authorizationRequest(config), 'nobody@example.com');
+      expect(known.status).to.equal(200);
+      expect(unknown.status).to.equal(200);
+      expect(normalized(known, uidOf(known), ALICE.email)).to.equal(normalized(unknown, uidOf(unknown), 'nobody@example.com'));
+      expect(known.body).to.include('Check your inbox');
+      await server.app.outbox.drain();
+    });
+
+    it('retries a bounded number of times, then logs the failure without the link or code and counts it', async () => {
+      const before = { ...server.app.mail.stats };
+      const lines = await captureLog(async () => {
+        await requestLink(new Browser(server.issuer), await authorizationRequest(await discover(server)), ALICE.email);
+        await server.app.outbox.drain();
+      });
+      const { stats } = server.app.mail;
+      expect(stats.retried - before.retried, 'two retries after the first try').to.equal(FAST_RETRY.attempts - 1);
+      expect(stats.failedTransient - before.failedTransient).to.equal(1);
+      expect(stats.sent).to.equal(0);
+      const failed = lines.filter((l) => l.includes('"mail.failed"'));
+      expect(failed).to.have.length(1);
+      expect(JSON.parse(failed[0]!)).to.include({ level: 'error', permanent: false, domain: 'example.com', attempt: 3 });
+      for (const line of lines) {
+        expect(line).not.to.match(/\/magic\//);
+        expect(line).not.to.match(/code there/);
+      }
+    });
+
+    it('makes sendNow (the API’s /send) reject with MailUnavailableError, which the error model answers with 503', async () => {
+      const user = (await server.app.store.users.findByEmail(ALICE.email)) as UserRecord;
+      const send = () =>
+        server.app.mailer.sendNow({
+          user,
+          link: `${server.issuer}/oauth2/passwordless/some-code`,
+          code: null,
+          client: { id: null, name: 'API' },
+          state: null,
+          expiresAt: new Date(Date.now() + 180_000),
+        });
+      let caught: unknown;
+      try {
+        await send();
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).to.be.instanceOf(MailUnavailableError);
+      expect((caught as MailUnavailableError).permanent).to.equal(false);
+      const appError = toAppError(caught);
+      expect(appError.status).to.equal(503);
+      expect(appError.code).to.equal('service_unavailable');
+
+      // Through the error handler, as an /api route would throw it.
+      const koa = new Koa();
+      koa.use(errorHandler(null as never));
+      koa.use(async () => {
+        await send();
+      });
+      const http = koa.listen(0);
+      try {
+        const port = (http.address() as { port: number }).port;
+        const response = await fetch(`http://127.0.0.1:${port}/api/passwordless/send`, { method: 'POST' });
+        expect(response.status).to.equal(503);
+        expect(response.headers.get('retry-after')).to.equal('5');
+        expect(await response.json()).to.deep.equal(apiErrorBody(appError));
+      } finally {
+        http.close();
+      }
+    });
+  });
+
+  describe('transient and permanent refusals', () => {
+    let smtp: TestSmtpServer;
+    let server: TestServer;
+    before(async () => {
+      smtp = await TestSmtpServer.start();
+      server = await startTestServer({ config: { mail: { smtpUrl: smtp.url(), retry: FAST_RETRY } } });
+    });
+    after(async () => {
+      await server.stop();
+      await smtp.stop();
+    });
+    beforeEach(() => {
+      smtp.received.splice(0);
+      smtp.attempts = 0;
+    });
+
+    it('retries a 4xx refusal and delivers on the next try; that link signs in', async () => {
+      smtp.refuseNext({ code: 421, message: 'Try again later' });
+      const before = { ...server.app.mail.stats };
+      const browser = new Browser(server.issuer);
+      const rp = await authorizationRequest(await discover(server));
+      await requestLink(browser, rp, ALICE.email);
+      await server.app.outbox.drain();
+      expect(smtp.attempts).to.equal(2);
+      expect(smtp.received).to.have.length(1);
+      expect(server.app.mail.stats.retried - before.retried).to.equal(1);
+      expect(server.app.mail.stats.sent - before.sent).to.equal(1);
+      const landed = await browser.get(linkInText(smtp.received[0]!));
+      expect((await exchange(rp, landed.url)).claims()!.email).to.equal(ALICE.email);
+    });
+
+    it('does not retry a 5xx refusal: one try, counted as permanent', async () => {
+      smtp.refuseNext({ code: 550, message: 'Mailbox unavailable' });
+      const before = { ...server.app.mail.stats };
+      await requestLink(new Browser(server.issuer), await authorizationRequest(await discover(server)), ALICE.email);
+      await server.app.outbox.drain();
+      expect(smtp.attempts).to.equal(1);
+      expect(smtp.received).to.have.length(0);
+      expect(server.app.mail.stats.failedPermanent - before.failedPermanent).to.equal(1);
+      expect(server.app.mail.stats.retried - before.retried).to.equal(0);
+    });
+  });
+
+  it('tells transient SMTP errors from permanent ones', () => {
+    expect(isTransientMailError({ responseCode: 421 })).to.equal(true);
+    expect(isTransientMailError({ responseCode: 451, code: 'EENVELOPE' })).to.equal(true);
+    expect(isTransientMailError({ responseCode: 550 })).to.equal(false);
+    expect(isTransientMailError({ responseCode: 535, code: 'EAUTH' })).to.equal(false);
+    expect(isTransientMailError({ code: 'ECONNECTION' })).to.equal(true);
+    expect(isTransientMailError({ code: 'ETIMEDOUT' })).to.equal(true);
+    expect(isTransientMailError({ code: 'EAUTH' })).to.equal(false);
+    expect(isTransientMailError(new Error('boom'))).to.equal(false);
+  });
+});
+
+describe('mail transport choice', () => {
+  it('uses the dev mailbox without SMTP_URL in development, and refuses to run without SMTP in production', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { createTransport } = await import('../../src/mail/index.js');
+    expect(createTransport(loadConfig({ env: {} })).kind).to.equal('dev-mailbox');
+    expect(() => createTransport(loadConfig({ env: { NODE_ENV: 'production' } }))).to.throw(/mail\.smtpUrl/);
+    const smtp = createTransport(loadConfig({ env: { NODE_ENV: 'production', SMTP_URL: 'smtps://u:p@smtp.example.com:465' } }));
+    expect(smtp.kind).to.equal('smtp');
+    await smtp.close();
+  });
+});

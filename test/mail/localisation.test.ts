@@ -1,0 +1,178 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { Browser } from '../helpers/browser.js';
+import { startTestServer, ALICE, BOB, type TestServer } from '../helpers/server.js';
+import { authorizationRequest, discover, requestLink } from '../helpers/oidc.js';
+import { TestSmtpServer, headerOf, type ReceivedMail } from '../helpers/smtp.js';
+import { makeTheme } from '../helpers/theme.js';
+import { chooseLocale, parseAcceptLanguage, parseUiLocales } from '../../src/i18n/negotiate.js';
+import { Catalog } from '../../src/i18n/catalog.js';
+import { projectRoot } from '../../src/config/load.js';
+
+const KARL = { email: 'karl@example.com', firstName: 'Karl', preferredLanguages: ['de-AT'], timezone: 'Europe/Vienna' };
+const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
+
+describe('localisation (en, de)', () => {
+  let smtp: TestSmtpServer;
+  let server: TestServer;
+
+  before(async () => {
+    smtp = await TestSmtpServer.start();
+    server = await startTestServer({ config: { users: [ALICE, BOB, KARL], mail: { smtpUrl: smtp.url(), retry: FAST_RETRY } } });
+  });
+  after(async () => {
+    await server.stop();
+    await smtp.stop();
+  });
+  beforeEach(() => smtp.received.splice(0));
+
+  /** Asks for a link for `email`; returns the "check your inbox" page and the email it caused. */
+  async function ask(email: string, params: Record<string, string> = {}, headers: Record<string, string> = {}) {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(await discover(server), params);
+    // The Browser drops extra headers on redirects, so the interaction page is fetched again with them.
+    const started = await browser.get(rp.url.href);
+    const form = await browser.get(started.url, { headers });
+    expect(form.status).to.equal(200);
+    const page = await browserSubmit(browser, form, email, headers);
+    await server.app.outbox.drain();
+    return { form, page, mail: smtp.received.find((m) => m.envelope.to.includes(email)) as ReceivedMail };
+  }
+
+  async function browserSubmit(browser: Browser, form: Awaited<ReturnType<Browser['get']>>, email: string, headers: Record<string, string>) {
+    // Browser.submit sends no extra headers; post by hand so Accept-Language reaches the POST too.
+    const action = /action="([^"]*\/email)"/.exec(form.body)?.[1] as string;
+    const csrf = /name="csrf" value="([^"]*)"/.exec(form.body)?.[1] as string;
+    const url = new URL(action, form.url).href;
+    const cookie = await browser.jar.getCookieString(url);
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers },
+      body: new URLSearchParams({ csrf, email }).toString(),
+    });
+    return { status: response.status, body: await response.text() };
+  }
+
+  it('speaks German on the pages and in the email when the request says ui_locales=de (over the user’s English)', async () => {
+    const { form, page, mail } = await ask(ALICE.email, { ui_locales: 'fr de' });
+    expect(form.body).to.include('<html lang="de">');
+    expect(form.body).to.include('Bei Web App anmelden');
+    expect(page.body).to.include('Sehen Sie in Ihr Postfach');
+    expect(mail.parsed.subject).to.equal('Ihr Anmeldelink für Web App');
+    expect(mail.parsed.text).to.include('Hallo Alice,');
+    expect(mail.parsed.text).to.match(/Oder geben Sie dort diesen Code ein: \d{6}/);
+    expect(mail.parsed.html).to.include('<html lang="de">');
+    expect(headerOf(mail, 'content-language')).to.equal('de');
+  });
+
+  it('writes the email in the user’s preferredLanguages when the request names none (the page stays in the default)', async () => {
+    const { page, mail } = await ask(KARL.email);
+    expect(page.body).to.include('Check your inbox');
+    expect(mail.parsed.subject).to.equal('Ihr Anmeldelink für Web App');
+    expect(mail.parsed.text).to.include('Hallo Karl,');
+  });
+
+  it('uses Accept-Language for the pages, and for the email only after the user’s own languages', async () => {
+    const german = { 'accept-language': 'de-CH, en;q=0.5' };
+    const alice = await ask(ALICE.email, {}, german);
+    expect(alice.form.body).to.include('Bei Web App anmelden');
+    expect(alice.page.body).to.include('Sehen Sie in Ihr Postfach');
+    expect(alice.mail.parsed.subject, 'Alice prefers English').to.equal('Your sign-in link for Web App');
+    const bob = await ask(BOB.email, {}, german);
+    expect(bob.mail.parsed.subject, 'Bob has no preference').to.equal('Ihr Anmeldelink für Web App');
+  });
+
+  it('falls back to mail.defaultLocale when nothing matches', async () => {
+    const { form, mail } = await ask(BOB.email, { ui_locales: 'fr' }, { 'accept-language': 'ja' });
+    expect(form.body).to.include('<html lang="en">');
+    expect(mail.parsed.subject).to.equal('Your sign-in link for Web App');
+  });
+
+  it('localises error pages too', async () => {
+    const response = await fetch(`${server.issuer}/interaction/nope`, { headers: { 'accept-language': 'de' } });
+    expect(response.status).to.equal(400);
+    expect(await response.text()).to.include('Diese Anmeldeanfrage ist beendet');
+  });
+});
+
+describe('locale negotiation', () => {
+  it('parses ui_locales and Accept-Language in order of preference', () => {
+    expect(parseUiLocales('de-AT  en fr')).to.deep.equal(['de-AT', 'en', 'fr']);
+    expect(parseUiLocales(undefined)).to.deep.equal([]);
+    expect(parseAcceptLanguage('en;q=0.4, de-DE, fr;q=0.8, *;q=0.1, it;q=0')).to.deep.equal(['de-DE', 'fr', 'en']);
+    expect(parseAcceptLanguage('<script>, de')).to.deep.equal(['de']);
+  });
+
+  it('matches exactly, then by language, else the fallback', () => {
+    expect(chooseLocale(['de-AT'], ['en', 'de'], 'en')).to.equal('de');
+    expect(chooseLocale(['pt-BR', 'pt'], ['en', 'pt-BR', 'pt'], 'en')).to.equal('pt-BR');
+    expect(chooseLocale(['fr', 'DE'], ['en', 'de'], 'en')).to.equal('de');
+    expect(chooseLocale(['fr'], ['en', 'de'], 'en')).to.equal('en');
+  });
+});
+
+describe('message catalogue', () => {
+  const localesFolder = path.join(projectRoot, 'locales');
+
+  function keysOf(locale: string): string[] {
+    const keys: string[] = [];
+    const walk = (node: Record<string, unknown>, prefix: string) => {
+      for (const [key, value] of Object.entries(node)) {
+        if (key.startsWith('//')) continue;
+        if (typeof value === 'object' && value !== null) walk(value as Record<string, unknown>, `${prefix}${key}.`);
+        else keys.push(`${prefix}${key}`);
+      }
+    };
+    walk(JSON.parse(readFileSync(path.join(localesFolder, `${locale}.json`), 'utf8')), '');
+    return keys.sort();
+  }
+
+  it('has the same keys in every shipped locale', () => {
+    const files = readdirSync(localesFolder).filter((f) => f.endsWith('.json'));
+    expect(files).to.include.members(['en.json', 'de.json']);
+    const english = keysOf('en');
+    for (const file of files) expect(keysOf(file.slice(0, -5)), file).to.deep.equal(english);
+  });
+
+  it('leaves no human text hard-coded in a page or partial', () => {
+    for (const folder of ['views/pages', 'views/partials']) {
+      for (const file of readdirSync(path.join(projectRoot, folder))) {
+        const source = readFileSync(path.join(projectRoot, folder, file), 'utf8');
+        const visible = source
+          .replace(/<%[\s\S]*?%>/g, ' ')
+          .replace(/<(script|style)[\s\S]*?<\/\1>/g, ' ')
+          .replace(/<[^>]*>/g, ' ')
+          .replace(/&\w+;/g, ' ');
+        expect(visible.trim(), `${folder}/${file}`).to.match(/^[\s·:.,()!?-]*$/);
+        // Attributes people read (title, alt, aria-label, placeholder) must come from the catalogue too.
+        expect(source, `${folder}/${file}`).not.to.match(/\b(alt|title|aria-label|placeholder)="[^"<]*[A-Za-z][^"<]*"/);
+      }
+    }
+  });
+
+  it('picks plural forms and fills variables', () => {
+    const t = new Catalog([path.join(projectRoot, 'locales')], 'en').translator('de');
+    expect(t('typedCode.wrong', { count: 1 })).to.equal('Dieser Code stimmt nicht. Noch 1 Versuch.');
+    expect(t('typedCode.wrong', { count: 3 })).to.equal('Dieser Code stimmt nicht. Noch 3 Versuche.');
+    expect(t('no.such.key')).to.equal('no.such.key');
+  });
+
+  it('adds a locale from one file in the theme folder, falling back to the default for missing keys', async () => {
+    const theme = makeTheme({ 'locales/fr.json': JSON.stringify({ emailForm: { heading: 'Se connecter à {client}' }, email: { subject: 'Votre lien pour {client}' } }) });
+    const server = await startTestServer({ config: { theme } });
+    try {
+      const browser = new Browser(server.issuer);
+      const rp = await authorizationRequest(await discover(server), { ui_locales: 'fr' });
+      const form = await browser.get(rp.url.href);
+      expect(form.body).to.include('<html lang="fr">');
+      expect(form.body).to.include('Se connecter à Web App');
+      expect(form.body, 'missing keys fall back to English').to.include('Email me a sign-in link');
+      await requestLink(browser, rp, BOB.email);
+      const [mail] = await server.mails();
+      expect(mail!.subject).to.equal('Votre lien pour Web App');
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,143 @@
+import { expect } from 'chai';
+import type { CodeExpectation } from '../../../src/storage/types.js';
+import { expectDuplicate } from './users.js';
+import { makeCode, race, uniqueId, useStore, type StoreHarness } from './harness.js';
+
+/** The passwordless code repository. */
+export function codesContract(harness: StoreHarness): void {
+  describe('passwordless codes', () => {
+    const store = useStore(harness);
+
+    it('returns an inserted code exactly as given while it is retained, and null after', async () => {
+      const code = makeCode({ state: { client_id: 'client-a', nested: { n: 1 } }, extra: { device: 'phone' }, interactionUid: uniqueId() });
+      await store().codes.insert(code);
+      expect(await store().codes.findById(code.id, code.retainUntil - 1)).to.deep.equal(code);
+      expect(await store().codes.findById(code.id, code.retainUntil)).to.equal(null);
+      expect(await store().codes.findById(uniqueId(), code.createdAt)).to.equal(null);
+    });
+
+    it('refuses a second code with the same hash', async () => {
+      const code = makeCode();
+      await store().codes.insert(code);
+      await expectDuplicate(store().codes.insert(makeCode({ id: code.id })), 'code');
+      expect(await store().codes.findById(code.id, code.createdAt)).to.deep.equal(code);
+    });
+
+    it('finds the newest retained code of an interaction', async () => {
+      const interactionUid = uniqueId();
+      const t = Date.now();
+      const oldest = makeCode({ interactionUid, createdAt: t, retainUntil: t + 10_000 });
+      const newest = makeCode({ interactionUid, createdAt: t + 2000, retainUntil: t + 5000 });
+      const middle = makeCode({ interactionUid, createdAt: t + 1000, retainUntil: t + 20_000 });
+      const elsewhere = makeCode({ interactionUid: uniqueId(), createdAt: t + 3000 });
+      for (const code of [oldest, newest, middle, elsewhere]) await store().codes.insert(code);
+      expect(await store().codes.findLatestForInteraction(interactionUid, t + 2500)).to.deep.equal(newest);
+      // Once the newest is past retention, the newest still retained is the answer.
+      expect(await store().codes.findLatestForInteraction(interactionUid, t + 6000)).to.deep.equal(middle);
+      expect(await store().codes.findLatestForInteraction(interactionUid, t + 30_000)).to.equal(null);
+      expect(await store().codes.findLatestForInteraction(uniqueId(), t)).to.equal(null);
+    });
+
+    it("supersedes a user's other active codes, and only those", async () => {
+      const userId = uniqueId();
+      const kept = makeCode({ userId });
+      const older = [makeCode({ userId }), makeCode({ userId })];
+      const used = makeCode({ userId, status: 'used' });
+      const someoneElse = makeCode();
+      for (const code of [kept, ...older, used, someoneElse]) await store().codes.insert(code);
+      expect(await store().codes.supersedeActiveForUser(userId, kept.id)).to.equal(2);
+      const statusOf = async (id: string): Promise<string | undefined> => (await store().codes.findById(id, kept.createdAt))?.status;
+      expect(await statusOf(kept.id)).to.equal('active');
+      expect(await Promise.all(older.map((code) => statusOf(code.id)))).to.deep.equal(['superseded', 'superseded']);
+      expect(await statusOf(used.id)).to.equal('used');
+      expect(await statusOf(someoneElse.id)).to.equal('active');
+      expect(await store().codes.supersedeActiveForUser(userId, kept.id)).to.equal(0);
+    });
+
+    it('compareAndSet applies the change and returns the updated record when every expectation holds', async () => {
+      const code = makeCode({ attempts: 2 });
+      await store().codes.insert(code);
+      const expect_: CodeExpectation = { status: 'active', unexpiredAt: code.expiresAt - 1, shortHash: code.shortHash ?? '', attemptsBelow: 3 };
+      const usedAt = code.createdAt + 10;
+      const updated = await store().codes.compareAndSet(code.id, expect_, { status: 'used', usedAt });
+      expect(updated).to.deep.equal({ ...code, status: 'used', usedAt });
+      expect(await store().codes.findById(code.id, code.createdAt)).to.deep.equal(updated);
+    });
+
+    const failing: [string, CodeExpectation][] = [
+      ['status differs', { status: 'used' }],
+      ['the code expired at that instant', { unexpiredAt: 0 }],
+      ['the short hash differs', { shortHash: 'wrong' }],
+      ['attempts are not below the limit', { attemptsBelow: 2 }],
+    ];
+    for (const [reason, partial] of failing) {
+      it(`compareAndSet changes nothing and returns null when ${reason}`, async () => {
+        const code = makeCode({ attempts: 2 });
+        await store().codes.insert(code);
+        const expectation = { ...partial, unexpiredAt: partial.unexpiredAt === 0 ? code.expiresAt : undefined };
+        expect(await store().codes.compareAndSet(code.id, expectation, { status: 'used' })).to.equal(null);
+        expect(await store().codes.findById(code.id, code.createdAt)).to.deep.equal(code);
+      });
+    }
+
+    it('compareAndSet matches fields of extra: equal values only, a missing field never', async () => {
+      const code = makeCode({ extra: { approval: 'pending', pair: 42 } });
+      await store().codes.insert(code);
+      expect(await store().codes.compareAndSet(code.id, { extraFields: { approval: 'approved' } }, { status: 'used' })).to.equal(null);
+      expect(await store().codes.compareAndSet(code.id, { extraFields: { missing: 'x' } }, { status: 'used' })).to.equal(null);
+      const approved = await store().codes.compareAndSet(
+        code.id,
+        { status: 'active', extraFields: { approval: 'pending', pair: 42 } },
+        { extra: { approval: 'approved', pair: 42 } },
+      );
+      expect(approved?.extra).to.deep.equal({ approval: 'approved', pair: 42 });
+      const { fulfilled } = await race(10, () =>
+        store().codes.compareAndSet(code.id, { extraFields: { approval: 'approved' } }, { extra: { approval: 'spent', pair: 42 } }),
+      );
+      expect(fulfilled.filter((r) => r !== null), 'one approval is spent once').to.have.length(1);
+    });
+
+    it('compareAndSet returns null for an unknown code', async () => {
+      expect(await store().codes.compareAndSet(uniqueId(), {}, { status: 'used' })).to.equal(null);
+    });
+
+    it('compareAndSet can extend retention, and reads honour the new limit', async () => {
+      const code = makeCode();
+      await store().codes.insert(code);
+      const retainUntil = code.retainUntil + 60_000;
+      await store().codes.compareAndSet(code.id, { status: 'active' }, { status: 'used', retainUntil });
+      expect((await store().codes.findById(code.id, code.retainUntil + 1))?.retainUntil).to.equal(retainUntil);
+    });
+
+    it('lets exactly one of 20 concurrent redeems win', async () => {
+      const code = makeCode();
+      await store().codes.insert(code);
+      const now = Date.now();
+      const { fulfilled, rejected } = await race(20, () =>
+        store().codes.compareAndSet(code.id, { status: 'active', unexpiredAt: now }, { status: 'used', usedAt: now }),
+      );
+      expect(rejected).to.deep.equal([]);
+      expect(fulfilled.filter((result) => result !== null)).to.have.length(1);
+      expect((await store().codes.findById(code.id, now))?.status).to.equal('used');
+    });
+
+    it('incrementAttempts counts every one of 20 concurrent wrong guesses', async () => {
+      const code = makeCode();
+      await store().codes.insert(code);
+      const { fulfilled, rejected } = await race(20, () => store().codes.incrementAttempts(code.id));
+      expect(rejected).to.deep.equal([]);
+      const seen = fulfilled.map((record) => record?.attempts ?? 0).sort((a, b) => a - b);
+      if (harness.exactUpdateResults) expect(seen).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
+      else expect(seen.every((attempts) => attempts >= 1 && attempts <= 20) && seen.at(-1) === 20, `saw ${seen}`).to.equal(true);
+      expect(await store().codes.findById(code.id, code.createdAt)).to.deep.equal({ ...code, attempts: 20 });
+    });
+
+    it('incrementAttempts ignores codes that are not active, and unknown codes', async () => {
+      const code = makeCode({ status: 'superseded' });
+      await store().codes.insert(code);
+      expect(await store().codes.incrementAttempts(code.id)).to.equal(null);
+      expect(await store().codes.incrementAttempts(uniqueId())).to.equal(null);
+      expect((await store().codes.findById(code.id, code.createdAt))?.attempts).to.equal(0);
+    });
+  });
+}

@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import { expectDuplicate } from './users.js';
+import { makeApiKey, race, sleep, uniqueId, useStore, type StoreHarness } from './harness.js';
+
+/** Rate-limit counters. */
+export function countersContract(harness: StoreHarness): void {
+  describe('counters', () => {
+    const store = useStore(harness);
+
+    it('counts up within a window and reads zero once it ends', async () => {
+      const key = uniqueId();
+      const expiresAt = Date.now() + 60_000;
+      expect(await store().counters.increment(key, expiresAt)).to.equal(1);
+      expect(await store().counters.increment(key, expiresAt)).to.equal(2);
+      expect(await store().counters.get(key, Date.now())).to.equal(2);
+      expect(await store().counters.get(key, expiresAt)).to.equal(0);
+      expect(await store().counters.get(uniqueId(), Date.now())).to.equal(0);
+    });
+
+    it('counts every one of 20 concurrent increments of a new key', async () => {
+      const key = uniqueId();
+      const { fulfilled, rejected } = await race(20, () => store().counters.increment(key, Date.now() + 60_000));
+      expect(rejected).to.deep.equal([]);
+      const seen = [...fulfilled].sort((a, b) => a - b);
+      if (harness.exactUpdateResults) expect(seen).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
+      else expect(seen.every((count) => count >= 1 && count <= 20) && seen.at(-1) === 20, `saw ${seen}`).to.equal(true);
+      expect(await store().counters.get(key, Date.now())).to.equal(20);
+    });
+
+    it('starts again at one after the window ended, even if the old counter was not cleaned up yet', async () => {
+      const key = uniqueId();
+      await store().counters.increment(key, Date.now() + 100);
+      await store().counters.increment(key, Date.now() + 100);
+      await sleep(150);
+      const expiresAt = Date.now() + 60_000;
+      expect(await store().counters.increment(key, expiresAt)).to.equal(1);
+      expect(await store().counters.get(key, Date.now())).to.equal(1);
+      expect(await store().counters.get(key, expiresAt - 1)).to.equal(1);
+    });
+
+    it('keeps the window of the first increment', async () => {
+      const key = uniqueId();
+      const firstExpiry = Date.now() + 60_000;
+      await store().counters.increment(key, firstExpiry);
+      await store().counters.increment(key, firstExpiry + 60_000);
+      expect(await store().counters.get(key, firstExpiry)).to.equal(0);
+    });
+  });
+}
+
+/** API keys. */
+export function apiKeysContract(harness: StoreHarness): void {
+  describe('api keys', () => {
+    const store = useStore(harness);
+
+    it('finds a key by its hash, exactly as inserted, lists and deletes it', async () => {
+      const first = makeApiKey({ insertInstant: 1000, permissions: { '/api/user': ['GET', 'POST'] } });
+      const second = makeApiKey({ insertInstant: 2000, permissions: {} });
+      await store().apiKeys.insert(second);
+      await store().apiKeys.insert(first);
+      expect(await store().apiKeys.findByHash(first.keyHash)).to.deep.equal(first);
+      expect(await store().apiKeys.findByHash(uniqueId())).to.equal(null);
+      expect(await store().apiKeys.list()).to.have.deep.members([first, second]).and.have.length(2);
+      expect(await store().apiKeys.delete(first.id)).to.equal(true);
+      expect(await store().apiKeys.delete(first.id)).to.equal(false);
+      expect(await store().apiKeys.findByHash(first.keyHash)).to.equal(null);
+      expect(await store().apiKeys.list()).to.deep.equal([second]);
+    });
+
+    it('refuses a duplicate id or a duplicate key hash', async () => {
+      const key = makeApiKey();
+      await store().apiKeys.insert(key);
+      await expectDuplicate(store().apiKeys.insert(makeApiKey({ id: key.id })), 'id');
+      await expectDuplicate(store().apiKeys.insert(makeApiKey({ keyHash: key.keyHash })), 'key');
+      expect((await store().apiKeys.list()).filter((listed) => listed.keyHash === key.keyHash)).to.have.length(1);
+    });
+  });
+}

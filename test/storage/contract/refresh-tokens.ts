@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import type { RefreshTokenRecord } from '../../../src/storage/types.js';
+import { race, uniqueId, useStore, type StoreHarness } from './harness.js';
+
+function token(overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
+  const now = Date.now();
+  return {
+    id: uniqueId(),
+    tokenHash: uniqueId(),
+    userId: 'user-1',
+    applicationId: 'app',
+    startInstant: now,
+    insertInstant: now,
+    expiresAt: now + 60_000,
+    ...overrides,
+  };
+}
+
+/** The REST API's refresh tokens. */
+export function refreshTokensContract(harness: StoreHarness): void {
+  describe('refresh tokens', () => {
+    const store = useStore(harness);
+
+    it('consumes a token once, even under 20 concurrent calls', async () => {
+      const record = token();
+      await store().refreshTokens.insert(record);
+      const { fulfilled, rejected } = await race(20, () => store().refreshTokens.consume(record.tokenHash, Date.now()));
+      expect(rejected).to.deep.equal([]);
+      const winners = fulfilled.filter((r) => r !== null);
+      expect(winners).to.have.length(1);
+      expect(winners[0]).to.include({ id: record.id, userId: 'user-1', applicationId: 'app' });
+      expect(await store().refreshTokens.consume(record.tokenHash, Date.now())).to.equal(null);
+    });
+
+    it('refuses an expired token even before clean-up', async () => {
+      const record = token({ expiresAt: Date.now() - 1 });
+      await store().refreshTokens.insert(record);
+      expect(await store().refreshTokens.consume(record.tokenHash, Date.now())).to.equal(null);
+    });
+
+    it('deletes every token of one user only', async () => {
+      const userId = uniqueId();
+      const mine = [token({ userId }), token({ userId })];
+      const other = token();
+      for (const record of [...mine, other]) await store().refreshTokens.insert(record);
+      expect(await store().refreshTokens.deleteByUser(userId)).to.equal(2);
+      expect(await store().refreshTokens.consume(mine[0]!.tokenHash, Date.now())).to.equal(null);
+      expect(await store().refreshTokens.consume(other.tokenHash, Date.now())).to.not.equal(null);
+    });
+  });
+}

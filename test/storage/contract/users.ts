@@ -1,0 +1,118 @@
+import { expect } from 'chai';
+import { DuplicateKeyError } from '../../../src/storage/types.js';
+import { makeUser, uniqueId, useStore, type StoreHarness } from './harness.js';
+
+async function expectDuplicate(operation: Promise<unknown>, field: string): Promise<void> {
+  const error = await operation.then(
+    () => expect.fail(`expected a DuplicateKeyError on ${field}`),
+    (caught: unknown) => caught,
+  );
+  expect(error).to.be.instanceOf(DuplicateKeyError).with.property('field', field);
+}
+
+export { expectDuplicate };
+
+/** The user repository. */
+export function usersContract(harness: StoreHarness): void {
+  describe('users', () => {
+    const store = useStore(harness);
+
+    it('returns an inserted user exactly as given, by id and by normalised email', async () => {
+      const user = makeUser({
+        email: 'Ada.Lovelace@Example.test',
+        emailNormalized: 'ada.lovelace@example.test',
+        firstName: 'Ada',
+        lastName: 'Lovelace',
+        preferredLanguages: ['en', 'fr'],
+        timezone: 'Europe/London',
+        data: { favourite: { colour: 'green' }, tags: ['a', 'b'] },
+        registrations: [{ id: uniqueId(), applicationId: 'app', roles: ['admin'], insertInstant: 1, lastLoginInstant: 2 }],
+        lastLoginInstant: 1_700_000_500_000,
+      });
+      await store().users.insert(user);
+      expect(await store().users.findById(user.id)).to.deep.equal(user);
+      expect(await store().users.findByEmail('ada.lovelace@example.test')).to.deep.equal(user);
+    });
+
+    it('reads optional fields left undefined back as undefined, never null', async () => {
+      const user = makeUser({ firstName: undefined });
+      await store().users.insert(user);
+      const found = await store().users.findById(user.id);
+      expect(found?.firstName).to.equal(undefined);
+      expect(found?.lastLoginInstant).to.equal(undefined);
+      expect(JSON.parse(JSON.stringify(found))).to.deep.equal(JSON.parse(JSON.stringify(user)));
+    });
+
+    it('returns null for an unknown id or email', async () => {
+      expect(await store().users.findById(uniqueId())).to.equal(null);
+      expect(await store().users.findByEmail('nobody@example.test')).to.equal(null);
+    });
+
+    it('refuses a second user with the same normalised email, and stores nothing', async () => {
+      const first = makeUser({ email: 'twin@example.test', emailNormalized: 'twin@example.test' });
+      const second = makeUser({ email: 'TWIN@example.test', emailNormalized: 'twin@example.test' });
+      await store().users.insert(first);
+      await expectDuplicate(store().users.insert(second), 'email');
+      expect(await store().users.findById(second.id)).to.equal(null);
+      expect((await store().users.findByEmail('twin@example.test'))?.id).to.equal(first.id);
+    });
+
+    it('refuses a second user with the same id', async () => {
+      const first = makeUser();
+      await store().users.insert(first);
+      await expectDuplicate(store().users.insert(makeUser({ id: first.id, email: 'other@example.test' })), 'id');
+      expect(await store().users.findById(first.id)).to.deep.equal(first);
+    });
+
+    it('replaces a user whole, moving the email lookup with it', async () => {
+      const user = makeUser({ firstName: 'Old', timezone: 'UTC' });
+      await store().users.insert(user);
+      const { timezone: _dropped, ...rest } = user;
+      const replacement = { ...rest, firstName: 'New', email: 'moved@example.test', emailNormalized: 'moved@example.test' };
+      expect(await store().users.replace(replacement)).to.equal(true);
+      expect(await store().users.findById(user.id)).to.deep.equal(replacement);
+      expect(await store().users.findByEmail(user.emailNormalized)).to.equal(null);
+      expect((await store().users.findByEmail('moved@example.test'))?.id).to.equal(user.id);
+    });
+
+    it('replace answers false for an unknown user and does not create it', async () => {
+      const ghost = makeUser();
+      expect(await store().users.replace(ghost)).to.equal(false);
+      expect(await store().users.findById(ghost.id)).to.equal(null);
+    });
+
+    it('replace refuses an email another user holds', async () => {
+      const holder = makeUser();
+      const mover = makeUser();
+      await store().users.insert(holder);
+      await store().users.insert(mover);
+      await expectDuplicate(store().users.replace({ ...mover, emailNormalized: holder.emailNormalized }), 'email');
+      expect(await store().users.findById(mover.id)).to.deep.equal(mover);
+    });
+
+    it('delete removes the user and frees the email; a second delete answers false', async () => {
+      const user = makeUser();
+      await store().users.insert(user);
+      expect(await store().users.delete(user.id)).to.equal(true);
+      expect(await store().users.delete(user.id)).to.equal(false);
+      expect(await store().users.findById(user.id)).to.equal(null);
+      expect(await store().users.findByEmail(user.emailNormalized)).to.equal(null);
+      await store().users.insert(makeUser({ email: user.email, emailNormalized: user.emailNormalized }));
+    });
+  });
+
+  describe('users.list', () => {
+    const store = useStore(harness);
+
+    it('pages through users in insertion order', async () => {
+      const users = [3, 1, 2, 5, 4].map((n) => makeUser({ id: `user-${n}`, insertInstant: n * 1000 }));
+      for (const user of users) await store().users.insert(user);
+      const ids = (list: { id: string }[]): string[] => list.map((user) => user.id);
+      expect(ids(await store().users.list({ limit: 10, offset: 0 }))).to.deep.equal(['user-1', 'user-2', 'user-3', 'user-4', 'user-5']);
+      expect(ids(await store().users.list({ limit: 2, offset: 1 }))).to.deep.equal(['user-2', 'user-3']);
+      expect(await store().users.list({ limit: 0, offset: 0 })).to.deep.equal([]);
+      expect(await store().users.list({ limit: 5, offset: 5 })).to.deep.equal([]);
+      expect((await store().users.list({ limit: 1, offset: 0 }))[0]).to.deep.equal(users[1]);
+    });
+  });
+}

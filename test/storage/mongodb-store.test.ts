@@ -1,0 +1,166 @@
+import { expect } from 'chai';
+import { MongoClient } from 'mongodb';
+import { loadConfig } from '../../src/config/load.js';
+import { openStore } from '../../src/storage/index.js';
+import { MongoStore, connectMongoStore, parseMongoUri } from '../../src/storage/mongodb.js';
+import { StoreUnavailableError, type Store } from '../../src/storage/types.js';
+import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
+import { makeCode, makeUser } from './contract/harness.js';
+
+async function rejection(operation: Promise<unknown>): Promise<unknown> {
+  return operation.then(
+    () => expect.fail('expected the operation to reject'),
+    (error: unknown) => error,
+  );
+}
+
+describe('parseMongoUri', () => {
+  it('takes the database from the URI path and the hosts without credentials', () => {
+    expect(parseMongoUri('mongodb://app:p%40ss@db1:27017,db2:27018/accounts?replicaSet=rs0')).to.deep.equal({
+      hosts: 'db1:27017,db2:27018',
+      database: 'accounts',
+    });
+    expect(parseMongoUri('mongodb+srv://app:secret@cluster0.example.net/login')).to.deep.equal({
+      hosts: 'cluster0.example.net',
+      database: 'login',
+    });
+  });
+
+  it('falls back to oidc_magic_link when the URI names no database', () => {
+    expect(parseMongoUri('mongodb://localhost:27017').database).to.equal('oidc_magic_link');
+    expect(parseMongoUri('mongodb://localhost:27017/').database).to.equal('oidc_magic_link');
+    expect(parseMongoUri('mongodb://localhost/?retryWrites=true').database).to.equal('oidc_magic_link');
+  });
+});
+
+describe('openStore with MongoDB unreachable', () => {
+  it('fails within the server selection timeout, naming the host and not the password', async function () {
+    this.timeout(20_000);
+    const config = loadConfig({ env: { MONGODB_URI: 'mongodb://alice:s3cret%2Dpw@127.0.0.1:9/oml?directConnection=true' } });
+    const error = await rejection(openStore(config));
+    expect(error).to.be.an('error');
+    const message = (error as Error).message;
+    expect(message).to.include('127.0.0.1:9');
+    expect(message).to.not.include('s3cret');
+    expect(message).to.not.include('alice:');
+  });
+});
+
+describe('MongoStore when the database cannot be reached', () => {
+  let store: MongoStore;
+
+  before(() => {
+    const client = new MongoClient('mongodb://127.0.0.1:9/?directConnection=true', { serverSelectionTimeoutMS: 300 });
+    store = new MongoStore(client, 'oml_unreachable');
+  });
+
+  after(async () => {
+    await store.close();
+  });
+
+  it('ping rejects with StoreUnavailableError', async () => {
+    expect(await rejection(store.ping())).to.be.instanceOf(StoreUnavailableError);
+  });
+
+  it('turns failed operations of every repository into StoreUnavailableError', async () => {
+    const operations: Promise<unknown>[] = [
+      store.users.findById('x'),
+      store.users.insert(makeUser()),
+      store.codes.compareAndSet('x', { status: 'active' }, { status: 'used' }),
+      store.counters.increment('x', Date.now() + 1000),
+      store.apiKeys.list(),
+      store.oidcAdapter('Session').find('x'),
+      store.oidcAdapter('AuthorizationCode').consume('x'),
+    ];
+    for (const operation of operations) expect(await rejection(operation)).to.be.instanceOf(StoreUnavailableError);
+  });
+});
+
+describe('MongoStore on a MongoDB engine', () => {
+  let target: MongoTarget | null = null;
+  let client: MongoClient;
+  let store: Store;
+
+  before(async function () {
+    target = await startMongoTarget();
+    if (!target) this.skip();
+    store = await openStore(loadConfig({ env: { MONGODB_URI: target.uri } }));
+    client = await new MongoClient(target.uri).connect();
+  });
+
+  after(async () => {
+    await store?.close();
+    await client?.close();
+    await target?.stop();
+  });
+
+  const indexesOf = async (collection: string): Promise<Record<string, unknown>[]> =>
+    client.db().collection(collection).listIndexes().toArray();
+
+  it('openStore gives a MongoDB store on the database named in the URI', async () => {
+    expect(store.kind).to.equal('mongodb');
+    expect((store as MongoStore).databaseName).to.equal(parseMongoUri(target?.uri ?? '').database);
+    await store.ping();
+  });
+
+  it('creates the indexes at start-up, and creating them again changes nothing', async () => {
+    await store.init();
+    const users = await indexesOf('users');
+    expect(users.find((index) => index.name === 'emailNormalized_1')).to.deep.include({ key: { emailNormalized: 1 }, unique: true });
+    const session = await indexesOf('oidc_Session');
+    expect(session.find((index) => index.name === 'payload.uid_1')).to.include({ unique: true }).and.to.have.deep.property('partialFilterExpression', { 'payload.uid': { $exists: true } });
+    expect(session.find((index) => index.name === 'expiresAt_ttl')).to.include({ expireAfterSeconds: 0 });
+    const accessTokens = await indexesOf('oidc_AccessToken');
+    expect(accessTokens.map((index) => index.name)).to.include('payload.grantId_1');
+    const deviceCodes = await indexesOf('oidc_DeviceCode');
+    expect(deviceCodes.find((index) => index.name === 'payload.userCode_1')).to.include({ unique: true });
+    const codes = await indexesOf('passwordless_codes');
+    expect(codes.map((index) => index.name)).to.include.members(['userId_1_status_1', 'interactionUid_1_createdAt_-1']);
+    expect(codes.find((index) => index.name === 'purgeAt_ttl')).to.deep.include({ key: { purgeAt: 1 }, expireAfterSeconds: 0 });
+    expect((await indexesOf('counters')).find((index) => index.name === 'expiresAt_ttl')).to.include({ expireAfterSeconds: 0 });
+    expect((await indexesOf('api_keys')).find((index) => index.name === 'keyHash_1')).to.include({ unique: true });
+  });
+
+  it('stores Date copies for TTL cleanup while records keep numbers', async () => {
+    await store.oidcAdapter('AccessToken').upsert('ttl-token', { kind: 'AccessToken' }, 60);
+    const code = makeCode();
+    await store.codes.insert(code);
+    await store.counters.increment('ttl-counter', Date.now() + 60_000);
+    const db = client.db();
+    const token = await db.collection('oidc_AccessToken').findOne({ _id: 'ttl-token' as never });
+    expect(token?.expiresAt).to.be.instanceOf(Date);
+    expect(token?.payload).to.deep.equal({ kind: 'AccessToken' });
+    const storedCode = await db.collection('passwordless_codes').findOne({ _id: code.id as never });
+    expect(storedCode?.purgeAt).to.deep.equal(new Date(code.retainUntil));
+    expect(storedCode?.retainUntil).to.equal(code.retainUntil);
+    expect((await db.collection('counters').findOne({ _id: 'ttl-counter' as never }))?.expiresAt).to.be.instanceOf(Date);
+  });
+
+  it('refuses a second session with the same uid', async () => {
+    const sessions = store.oidcAdapter('Session');
+    await sessions.upsert('session-a', { kind: 'Session', uid: 'shared-uid' }, 60);
+    const error = await rejection(sessions.upsert('session-b', { kind: 'Session', uid: 'shared-uid' }, 60));
+    expect(error).to.have.property('code', 'duplicate_key');
+    expect((await sessions.findByUid('shared-uid'))?.kind).to.equal('Session');
+  });
+
+  it('answers StoreUnavailableError once the engine is gone', async function () {
+    this.timeout(20_000);
+    const doomed = await startMongoTarget();
+    if (!doomed || doomed.engine !== 'jongodb') {
+      await doomed?.stop();
+      this.skip();
+    }
+    const victim = await connectMongoStore(doomed.uri, { serverSelectionTimeoutMS: 1000 });
+    try {
+      await victim.users.insert(makeUser());
+      await doomed.stop();
+      expect(await rejection(victim.ping())).to.be.instanceOf(StoreUnavailableError);
+      expect(await rejection(victim.users.findById('x'))).to.be.instanceOf(StoreUnavailableError);
+      expect(await rejection(victim.oidcAdapter('Session').find('x'))).to.be.instanceOf(StoreUnavailableError);
+    } finally {
+      await victim.close();
+    }
+  });
+});
+
