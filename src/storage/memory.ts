@@ -230,6 +230,7 @@ class MemoryApiKeys implements ApiKeyRepository {
 
 class MemoryRefreshTokens implements RefreshTokenRepository {
   readonly #byHash = new Map<string, RefreshTokenRecord>();
+  #nextSweep = 0;
 
   async insert(record: RefreshTokenRecord): Promise<void> {
     if (this.#byHash.has(record.tokenHash)) throw new DuplicateKeyError('token');
@@ -254,7 +255,10 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
     return count;
   }
 
+  /** At most once a second: tokens live for weeks, and a full scan on every insert made issuing O(live tokens). */
   #sweep(now: number): void {
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + 1000;
     for (const [hash, record] of this.#byHash) if (record.expiresAt <= now) this.#byHash.delete(hash);
   }
 }
