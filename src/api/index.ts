@@ -52,7 +52,7 @@ export function restApi(deps: ApiDeps): RestApi {
   const { config, store } = deps;
   const applications = providerApplications(deps.provider);
   const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes);
-  const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds);
+  const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm);
   const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();

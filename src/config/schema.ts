@@ -82,6 +82,7 @@ export const configSchema = z
       .object({
         jwtTimeToLiveInSeconds: z.number().int().min(60).max(86400),
         refreshTokenTimeToLiveInMinutes: z.number().int().min(1).max(525600),
+        jwtSigningAlgorithm: z.enum(['ES256', 'RS256']),
       })
       .strict(),
     passwordless: z
