@@ -19,17 +19,6 @@ async function main(): Promise<void> {
   if (app.store.kind === 'memory') log.warn('storage.memory', { note: 'in-memory store: all state is lost on restart; set MONGODB_URI for production' });
   if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
 
-  // Before the banner: whoever reads the banner may signal us at once (the start-up test does).
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      log.info('server.stopping', { signal });
-      running.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
-  }
-
   process.stdout.write(
     [
       '',
