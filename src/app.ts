@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import type { Config } from './config/schema.js';
 import { projectRoot } from './config/load.js';
-import type { Store } from './storage/types.js';
+import { StoreUnavailableError, type Store } from './storage/types.js';
 import { Views } from './render/views.js';
 import { createTransport, MailDelivery, type MailTransport } from './mail/index.js';
 import { Catalog } from './i18n/catalog.js';
@@ -27,6 +27,10 @@ import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
 import { requestLog } from './http/request-log.js';
 import { restApi, type RestApi } from './api/index.js';
+import { SecretBox } from './accounts/secret-box.js';
+import { TwoFactorService } from './accounts/two-factor.js';
+import { ApiSecondFactor } from './passwordless/two-factor-login.js';
+import { twoFactorRoutes } from './interaction/two-factor.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
@@ -78,7 +82,12 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   });
   await applyUserSeed(store.users, config.users);
 
-  const provider = buildProvider({ config, issuer, store, keys, views });
+  const twoFactor = new TwoFactorService(store, new SecretBox(keys.secretKey), {
+    issuerName: config.twoFactor.issuerName,
+    trustTimeToLiveInSeconds: config.twoFactor.trustTimeToLiveInSeconds,
+    wrongCodesPerAccount: config.rateLimits.enabled ? config.twoFactor.wrongCodesPerAccount : null,
+  });
+  const provider = buildProvider({ config, issuer, store, keys, views, twoFactor });
   const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, delivery: mail, outbox, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
 
@@ -88,6 +97,17 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
 
   const limiter = new RateLimiter(store.counters, config.rateLimits);
   const ours = new Router();
+  // Before the sign-in routes: it takes GET /interaction/:uid only while the second-factor step is pending.
+  const secondStep = twoFactorRoutes({
+    provider,
+    views,
+    csrf,
+    service: twoFactor,
+    counters: store.counters,
+    maxAttempts: config.twoFactor.maxAttempts,
+    interactionTtlSeconds: config.ttl.Interaction ?? 3600,
+  });
+  ours.use(secondStep.routes(), secondStep.allowedMethods());
   const approvals = new CrossDeviceApprovals(store.codes);
   const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf, approvals, limiter });
 
@@ -104,7 +124,16 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     ctx.body = { status: 'ok' };
   });
   ours.get('/ready', async (ctx) => {
-    await store.ping();
+    try {
+      await store.ping();
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      // Load balancers and orchestrators read this: JSON, not the error page, and no traffic until it passes.
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      ctx.body = { status: 'unavailable', store: store.kind };
+      return;
+    }
     ctx.body = { status: 'ready', store: store.kind };
   });
   ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? '/demo' : '/.well-known/openid-configuration'));
@@ -113,7 +142,11 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));
-  const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf });
+  const secondFactor = new ApiSecondFactor(store.twoFactorLogins, twoFactor, {
+    twoFactorIdTimeToLiveInSeconds: config.twoFactor.twoFactorIdTimeToLiveInSeconds,
+    maxAttempts: config.twoFactor.maxAttempts,
+  });
+  const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf, secondFactor });
   koa.use(api.router.routes());
   koa.use(api.fallback);
   // Before ours: the emailed API link takes over the login page of the interaction it started.

@@ -8,7 +8,10 @@ import { DuplicateKeyError, type Store, type UserRecord } from './storage/types.
 import { applyUserSeed } from './accounts/users.js';
 import { createUser, findUser, registerUser, updateUser } from './accounts/admin.js';
 import { createApiKey, type Permissions } from './api/api-keys.js';
-import { generateCookieKeys, generateSigningKeys } from './provider/keys.js';
+import { generateCookieKeys, generateSecretKey, generateSigningKeys, loadKeys } from './provider/keys.js';
+import { SecretBox } from './accounts/secret-box.js';
+import { TwoFactorService } from './accounts/two-factor.js';
+import { newTotpSecret } from './accounts/totp.js';
 import { DEMO_CLIENT_ID, demoEnabled } from './provider/clients.js';
 import { ApiRefreshTokens } from './tokens/refresh.js';
 
@@ -21,7 +24,7 @@ const USAGE = `usage: oidc-magic-link <command>
 
   serve                                   start the server (as npm start)
   migrate                                 create the store's indexes (idempotent)
-  keys generate                           print signing keys (jwks) and cookieKeys for a production config
+  keys generate                           print signing keys (jwks), cookieKeys and twoFactor.encryptionKey for a production config
   users add <email> [--first-name N] [--last-name N] [--language L] [--register APP] [--roles a,b] [--locked]
   users show <id|email>
   users list [--limit N] [--offset N]
@@ -29,6 +32,8 @@ const USAGE = `usage: oidc-magic-link <command>
   users unlock <id|email>
   users delete <id|email>
   users register <id|email> <applicationId> [--roles a,b]
+  users 2fa enable <id|email>             enrol an authenticator: prints the otpauth:// URI and ten recovery codes once
+  users 2fa disable <id|email>            remove the authenticator (and every device the user trusted)
   api-keys create (--permission PATH=METHOD[,METHOD] ... | --all) [--description TEXT]
                                           prints the new key once; only its hash is stored
   api-keys list
@@ -174,9 +179,34 @@ async function usersCommand(store: Store, config: Config, args: string[], option
       if (!result.ok) throw new CommandError(result.problem === 'already_registered' ? `${user.email} is already registered to ${applicationId}` : `no user ${user.email}`);
       return print(`registered ${user.email} to ${applicationId}${result.registration.roles.length ? ` with roles ${result.registration.roles.join(',')}` : ''}`);
     }
+    case '2fa':
+      return twoFactorCommand(store, config, args.slice(1));
     default:
       throw new UsageError(`unknown users action ${JSON.stringify(action)}`);
   }
+}
+
+async function twoFactorCommand(store: Store, config: Config, args: string[]): Promise<void> {
+  const action = positional(args, 0, '2fa action');
+  if (action !== 'enable' && action !== 'disable') throw new UsageError(`users 2fa takes enable or disable, got ${JSON.stringify(action)}`);
+  const user = await requireUser(store, positional(args, 1, 'id|email'));
+  const keys = await loadKeys(config);
+  const service = new TwoFactorService(store, new SecretBox(keys.secretKey), {
+    issuerName: config.twoFactor.issuerName,
+    trustTimeToLiveInSeconds: config.twoFactor.trustTimeToLiveInSeconds,
+    wrongCodesPerAccount: null,
+  });
+  if (action === 'disable') {
+    const result = await service.disable(user.id, {});
+    if (!result.ok) throw new CommandError(`${user.email} has no authenticator`);
+    return print(`two-factor disabled for ${user.email}; trusted devices forgotten`);
+  }
+  const result = await service.enrol(user.id, newTotpSecret().secretBase32Encoded);
+  if (!result.ok) throw new CommandError(result.problem === 'already_enabled' ? `${user.email} already has an authenticator; disable it first` : `no user ${user.email}`);
+  print(`two-factor enabled for ${user.email} (method ${result.method.id})`);
+  print(`otpauth URI (add it to an authenticator app, e.g. as a QR code):\n  ${result.otpauthUri}`);
+  print(`recovery codes (each works once instead of a code):\n${result.recoveryCodes.map((c) => `  ${c}`).join('\n')}`);
+  return print('These are shown this once; only the sealed secret and hashes of the codes are stored.');
 }
 
 async function apiKeysCommand(store: Store, args: string[], options: Options): Promise<void> {
@@ -243,7 +273,7 @@ export async function runCli(argv: string[], context: CliContext = processContex
     }
     if (command === 'keys') {
       if (rest[0] !== 'generate') throw new UsageError('keys takes one action: generate');
-      print({ jwks: await generateSigningKeys(), cookieKeys: generateCookieKeys() });
+      print({ jwks: await generateSigningKeys(), cookieKeys: generateCookieKeys(), twoFactor: { encryptionKey: generateSecretKey() } });
       return 0;
     }
     const config = loadConfig();

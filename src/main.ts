@@ -17,11 +17,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const running = await startServer(config);
   const { app, issuer } = running;
-  if (app.store.kind === 'memory') log.warn('storage.memory', { note: 'in-memory store: all state is lost on restart; set MONGODB_URI for production' });
-  warnAboutRiskyChoices(app.config);
-  if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
-
-  // Before the banner: whoever reads the banner may signal us at once (the start-up test does).
+  // Handlers first: a signal that arrives before them would kill the process without draining.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       log.info('server.stopping', { signal });
@@ -31,6 +27,9 @@ async function main(): Promise<void> {
       );
     });
   }
+  if (app.store.kind === 'memory') log.warn('storage.memory', { note: 'in-memory store: all state is lost on restart; set MONGODB_URI for production' });
+  warnAboutRiskyChoices(app.config);
+  if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
 
   process.stdout.write(
     [

@@ -39,15 +39,25 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
     server.close();
     throw err;
   }
+  let stopping: Promise<void> | null = null;
+  const inFlight = new Set<http.ServerResponse>();
+  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    // A keep-alive connection may carry one more request after the stop began: close it after that one.
+    if (stopping) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
   server.on('request', app.koa.callback());
 
-  let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       // Stop accepting, let requests in flight finish, then close what the app holds.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // Answers still to come close their connection: a keep-alive client (a load balancer)
+        // would otherwise hold the shutdown open until its idle timeout.
+        for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       });
       await app.close();
       log.info('server.stopped', {});

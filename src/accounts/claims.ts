@@ -19,7 +19,7 @@ export function claimsOf(user: UserRecord): { sub: string } & Record<string, unk
 
 /** Which claims each scope releases (node-oidc-provider's `claims` setting). */
 export const scopeClaims = {
-  openid: ['sub', 'amr'],
+  openid: ['sub', 'amr', 'acr'],
   email: ['email', 'email_verified'],
   profile: ['name', 'given_name', 'family_name', 'locale', 'zoneinfo', 'updated_at'],
 } as const;

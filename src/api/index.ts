@@ -10,7 +10,8 @@ import type { KeyMaterial } from '../provider/keys.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordlessCodes } from '../passwordless/codes.js';
-import { PasswordlessApi, type SecondFactorGate } from '../passwordless/api-login.js';
+import { PasswordlessApi } from '../passwordless/api-login.js';
+import type { ApiSecondFactor } from '../passwordless/two-factor-login.js';
 import { ApiTokenSigner } from '../tokens/jwt.js';
 import { ApiRefreshTokens } from '../tokens/refresh.js';
 import { ApiKeyAuthority } from './api-keys.js';
@@ -20,6 +21,7 @@ import { emailedLinkRoutes } from './emailed-link.js';
 import { openApiDocument } from './openapi.js';
 import { passwordlessRoutes } from './passwordless-routes.js';
 import { userRoutes } from './user-routes.js';
+import { twoFactorRoutes } from './two-factor-routes.js';
 
 export interface ApiDeps {
   config: Config;
@@ -32,7 +34,8 @@ export interface ApiDeps {
   mailer: MagicLinkMailer;
   limiter: RateLimiter;
   csrf: CsrfTokens;
-  secondFactor?: SecondFactorGate;
+  /** The second factor of API logins; without it no login needs one. */
+  secondFactor?: ApiSecondFactor;
 }
 
 export interface RestApi {
@@ -49,7 +52,7 @@ export function restApi(deps: ApiDeps): RestApi {
   const { config, store } = deps;
   const applications = providerApplications(deps.provider);
   const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes);
-  const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds);
+  const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm);
   const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();
@@ -68,6 +71,7 @@ export function restApi(deps: ApiDeps): RestApi {
     body,
   });
   userRoutes(router, { users: store.users, applications, refreshTokens, requireKey, body });
+  if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body });
   router.get('/openapi.json', (ctx) => {
     ctx.body = openApiDocument(deps.issuer);
   });

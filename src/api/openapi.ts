@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, sendRequest, startRequest } from './schemas.js';
+import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, sendRequest, startRequest } from './schemas.js';
 
 /**
  * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
@@ -84,6 +84,8 @@ const components: Json = {
       },
     },
     TwoFactorResponse: { type: 'object', properties: { twoFactorId: { type: 'string' }, methods: { type: 'array', items: { type: 'object' } }, state: { type: 'object' } } },
+    TwoFactorSecret: { type: 'object', properties: { secret: { type: 'string' }, secretBase32Encoded: { type: 'string' } } },
+    RecoveryCodes: { type: 'object', properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } },
     RefreshResponse: { type: 'object', properties: { token: { type: 'string' }, tokenExpirationInstant: { type: 'integer' }, refreshToken: { type: 'string' }, refreshTokenId: { type: 'string' } } },
   },
 };
@@ -133,6 +135,34 @@ export function openApiDocument(issuer: string): Json {
       },
       '/api/user/registration/{userId}': {
         post: { summary: 'Register an existing user to an application', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(registerRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...errors(unauthorized) } },
+      },
+      '/api/two-factor/secret': {
+        get: { summary: 'A new TOTP secret to enrol an authenticator with', ...keyed, responses: { '200': jsonResponse('The secret (base64 and base32)', 'TwoFactorSecret'), ...unauthorized } },
+      },
+      '/api/two-factor/login': {
+        post: {
+          summary: 'Complete a login that answered 242 with its second factor (TOTP or recovery code)',
+          requestBody: jsonBody(twoFactorLoginRequest),
+          responses: {
+            '200': jsonResponse('Logged in (plus twoFactorTrustId when trustComputer was true)', 'LoginResponse'),
+            '202': jsonResponse('Logged in, not registered for the application', 'LoginResponse'),
+            '404': emptyResponse('twoFactorId unknown, expired, used or void after too many wrong codes'),
+            '421': emptyResponse('Wrong code'),
+            '409': jsonResponse('Login prevented by the application', 'Errors'),
+            '410': emptyResponse('User expired'),
+            '423': emptyResponse('User locked'),
+            ...errors(),
+          },
+        },
+      },
+      '/api/user/two-factor/{userId}': {
+        post: { summary: 'Enable an authenticator for a user (proved with a current code)', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(enableTwoFactorRequest), responses: { '200': jsonResponse('The recovery codes, shown this once', 'RecoveryCodes'), '404': emptyResponse('No such user'), ...errors(unauthorized) } },
+        delete: {
+          summary: "Disable the user's authenticator (revokes every trusted device)",
+          ...keyed,
+          parameters: [userIdParameter, ...Object.keys(schemaOf(disableTwoFactorQuery).properties as Json).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }))],
+          responses: { '200': emptyResponse('Disabled'), '404': emptyResponse('No such user, or no authenticator'), ...errors(unauthorized) },
+        },
       },
       '/api/openapi.json': {
         get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } },

@@ -43,7 +43,7 @@ async function passwordlessApplication(applications: ApplicationDirectory, id: s
 }
 
 /** The JSON answer of a login, with FusionAuth's status codes. */
-function respondToLogin(ctx: Context, outcome: LoginOutcome): void {
+export function respondToLogin(ctx: Context, outcome: LoginOutcome): void {
   ctx.set('Cache-Control', 'no-store');
   switch (outcome.kind) {
     case 'not_found':

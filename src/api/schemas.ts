@@ -50,6 +50,26 @@ export const loginRequest = z.object({
   twoFactorTrustId: requiredText(256).optional(),
 });
 
+export const twoFactorLoginRequest = z.object({
+  twoFactorId: requiredText(256),
+  code: requiredText(64),
+  trustComputer: z.boolean().default(false),
+  applicationId: applicationId.optional(),
+  ipAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
+  noJWT: z.boolean().default(false),
+});
+
+/** FusionAuth's enable request; only the authenticator method exists here. */
+export const enableTwoFactorRequest = z.object({
+  method: z.literal('authenticator'),
+  code: requiredText(64),
+  secretBase32Encoded: z.string().trim().min(16).max(128).regex(/^[A-Za-z2-7]+=*$/, 'must be base32'),
+});
+
+export const disableTwoFactorQuery = z
+  .object({ methodId: requiredText(64).optional(), code: requiredText(64).optional() })
+  .refine((value) => value.methodId !== undefined || value.code !== undefined, { message: 'give methodId or code', path: ['methodId'] });
+
 export const refreshRequest = z.object({
   refreshToken: requiredText(256),
 });

@@ -31,7 +31,7 @@ export function userJson(user: UserRecord): Record<string, unknown> {
     lastUpdateInstant: user.lastUpdateInstant,
     ...(user.lastLoginInstant !== undefined ? { lastLoginInstant: user.lastLoginInstant } : {}),
     ...(user.expiry !== undefined ? { expiry: user.expiry } : {}),
-    // Filled in by the two-factor feature; the shape is FusionAuth's.
-    twoFactor: { methods: [] },
+    // FusionAuth's shape; the secrets are never part of it.
+    twoFactor: { methods: (user.twoFactor?.methods ?? []).map((m) => ({ id: m.id, method: m.method, authenticator: { ...m.authenticator } })) },
   };
 }

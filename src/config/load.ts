@@ -97,6 +97,25 @@ function checkCrossFieldRules(config: Config): string[] {
   return problems;
 }
 
+/**
+ * `jwksFile` / `cookieKeysFile` name JSON files (a private JWKS; an array of secrets) that
+ * instances share, e.g. mounted secrets. Inline values win; the files are read once, here.
+ */
+function readKeyFiles(merged: Json): Json {
+  const out: Json = { ...merged };
+  for (const [fileKey, valueKey] of [['jwksFile', 'jwks'], ['cookieKeysFile', 'cookieKeys']] as const) {
+    const file = out[fileKey];
+    if (typeof file === 'string' && (out[valueKey] === null || out[valueKey] === undefined)) {
+      try {
+        out[valueKey] = JSON.parse(readFileSync(path.resolve(file), 'utf8')) as unknown;
+      } catch (err) {
+        throw new ConfigError(`invalid configuration:\n  - ${fileKey}: cannot read ${file}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return out;
+}
+
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra settings merged last (tests). */
@@ -116,6 +135,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   merged = deepMerge(merged, envOverrides(env));
   if (options.overrides) merged = deepMerge(merged, options.overrides);
 
+  merged = readKeyFiles(merged);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     throw new ConfigError(`invalid configuration:\n${describeIssues(parsed.error.issues)}`);

@@ -8,6 +8,7 @@ export function productionGaps(config: Config): string[] {
   if (!config.mail.smtpUrl) gaps.push('mail: set SMTP_URL (the dev mailbox sends nothing)');
   if (!config.jwks) gaps.push('jwks: configure signing keys (generate them with `npm run cli -- keys generate`)');
   if (!config.cookieKeys) gaps.push('cookieKeys: configure cookie secrets (generate them with `npm run cli -- keys generate`)');
+  if (!config.twoFactor.encryptionKey) gaps.push('twoFactor.encryptionKey: configure the key that seals TOTP secrets (generate it with `npm run cli -- keys generate`)');
   if (!config.issuer) gaps.push('issuer: set ISSUER to the public https URL');
   else if (config.issuer.startsWith('http:') && !config.allowInsecureIssuer) {
     gaps.push('issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)');

@@ -60,6 +60,11 @@ const apiKey = z
   })
   .strict();
 
+/** 32 random bytes in base64url (or base64): the AES-256-GCM key that seals TOTP secrets. */
+const encryptionKey = z
+  .string()
+  .refine((value) => /^[A-Za-z0-9_+/-]{43}=?$/.test(value) && Buffer.from(value, 'base64url').length === 32, 'must be 32 random bytes in base64url (43 characters); `keys generate` prints one');
+
 const jwk = z.object({ kty: z.string() }).loose();
 
 const rateRule = z.object({ limit: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(86400) }).strict();
@@ -77,6 +82,7 @@ export const configSchema = z
       .object({
         jwtTimeToLiveInSeconds: z.number().int().min(60).max(86400),
         refreshTokenTimeToLiveInMinutes: z.number().int().min(1).max(525600),
+        jwtSigningAlgorithm: z.enum(['ES256', 'RS256']),
       })
       .strict(),
     passwordless: z
@@ -130,7 +136,19 @@ export const configSchema = z
         typedCodesPerAccount: rateRule,
       })
       .strict(),
+    twoFactor: z
+      .object({
+        issuerName: z.string().min(1).max(100),
+        encryptionKey: encryptionKey.nullable(),
+        twoFactorIdTimeToLiveInSeconds: z.number().int().min(30).max(3600),
+        trustTimeToLiveInSeconds: z.number().int().min(1).max(31_536_000),
+        maxAttempts: z.number().int().min(1).max(20),
+        wrongCodesPerAccount: rateRule,
+      })
+      .strict(),
     jwks: z.object({ keys: z.array(jwk).min(1) }).nullable(),
+    jwksFile: z.string().min(1).nullable(),
+    cookieKeysFile: z.string().min(1).nullable(),
     cookieKeys: z.array(z.string().min(16, 'a cookie key needs at least 16 characters')).min(1).nullable(),
     dataDirectory: z.string().min(1),
     ttl: z.record(z.string(), z.number().int().positive()),

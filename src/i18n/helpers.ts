@@ -35,12 +35,31 @@ export function localeLocals(locale: string, t: Translate): LocaleLocals {
   };
 }
 
+const TIME_OPTIONS: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
+
+/**
+ * Building an Intl.DateTimeFormat costs far more than formatting with one, and every email
+ * formats a time: formatters are kept per locale and zone. Bounded, since zones come from users.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+const MAX_FORMATTERS = 500;
+
+function timeFormatter(locale: string, timeZone: string): Intl.DateTimeFormat {
+  const key = `${locale}\u0000${timeZone}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat(locale, { ...TIME_OPTIONS, timeZone });
+    if (formatters.size >= MAX_FORMATTERS) formatters.clear();
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
+
 /** `16:05 GMT+1`-style time; falls back to UTC when the zone is not one Intl knows. */
 export function formatTime(date: Date, locale: string, timeZone?: string | null): string {
-  const options: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
   try {
-    return new Intl.DateTimeFormat(locale, { ...options, timeZone: timeZone || 'UTC' }).format(date);
+    return timeFormatter(locale, timeZone || 'UTC').format(date);
   } catch {
-    return new Intl.DateTimeFormat(locale, { ...options, timeZone: 'UTC' }).format(date);
+    return timeFormatter(locale, 'UTC').format(date);
   }
 }

@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
-import { renderPage } from '../http/page.js';
+import { renderPage, useInteractionLocale } from '../http/page.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordlessCodes, CodeProblem } from '../passwordless/codes.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
@@ -17,8 +17,9 @@ import {
 import type { PasswordlessCodeRecord } from '../storage/types.js';
 import { log } from '../log.js';
 import { checkInboxBinding, formField, linkCodeOf, pairNumberOf, uidOf } from './forms.js';
-import { interactionOfBrowser, type Interaction } from './session.js';
-import type { CheckInboxView } from './routes.js';
+import { interactionById, interactionOfBrowser, type Interaction } from './session.js';
+import { browserMessage, networkMessage } from './request-context.js';
+import type { CatalogueMessage, CheckInboxView } from './routes.js';
 
 /**
  * The link opened on another device (DESIGN.md §1.2). That device only ever looks, types the
@@ -45,13 +46,13 @@ type ApprovalPage = 'approved' | 'denied' | 'wrong_number' | 'already_approved' 
 
 export interface CrossDeviceRoutes {
   /** The page a link shows on a device without the sign-in's cookie. Changes nothing. */
-  renderLinkElsewhere(ctx: Context, linkCode: string, record: PasswordlessCodeRecord, status?: number, error?: string): Promise<void>;
+  renderLinkElsewhere(ctx: Context, linkCode: string, record: PasswordlessCodeRecord, status?: number, error?: CatalogueMessage): Promise<void>;
 }
 
 export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossDeviceRoutes {
   const { views, codes, approvals, csrf } = deps;
 
-  async function renderLinkElsewhere(ctx: Context, linkCode: string, record: PasswordlessCodeRecord, status = 200, error = '') {
+  async function renderLinkElsewhere(ctx: Context, linkCode: string, record: PasswordlessCodeRecord, status = 200, error: CatalogueMessage = '') {
     const uid = record.interactionUid ?? '';
     const crossDevice = crossDeviceOf(record);
     await renderPage(ctx, views, status, 'pages/link-elsewhere', {
@@ -59,6 +60,8 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
       linkCode,
       // Deliberately not the pair number: this page is what a scanner or a stranger sees.
       requestedFrom: crossDevice?.requestedFrom ?? null,
+      browser: crossDevice ? browserMessage(String(crossDevice.requestedFrom.browser)) : null,
+      network: crossDevice ? networkMessage(String(crossDevice.requestedFrom.network)) : null,
       approval: crossDevice?.approval ?? null,
       requestedAt: new Date(record.createdAt),
       expiresAt: new Date(record.expiresAt),
@@ -78,9 +81,9 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
 
   const renderFormExpired = (ctx: Context) =>
     renderPage(ctx, views, 400, 'pages/error', {
-      title: 'This form has expired',
+      title: 'error.title.formExpired',
       error: 'invalid_request',
-      description: 'Open the link from the email again.',
+      description: 'error.message.openLinkAgain',
     });
 
   /**
@@ -90,6 +93,9 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
   async function usableCodeOfForm(ctx: Context, purpose: 'approve' | 'deny'): Promise<{ linkCode: string; record: PasswordlessCodeRecord } | null> {
     const uid = uidOf(ctx);
     const linkCode = linkCodeOf(ctx);
+    // This device has no cookie of the sign-in; its pages still speak the sign-in's language.
+    const alive = await interactionById(deps.provider, uid);
+    if (alive) useInteractionLocale(ctx, alive.params);
     if (!csrf.verify(purpose, uid, formField(ctx, 'csrf')) || linkCode === null) {
       await renderFormExpired(ctx);
       return null;
@@ -123,7 +129,7 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
     const number = typeof typed === 'string' ? typed.trim() : '';
     // A malformed entry is a typing slip, not a guess: it does not void anything.
     if (!PAIR_NUMBER_PATTERN.test(number)) {
-      return renderLinkElsewhere(ctx, found.linkCode, found.record, 400, 'Please type the two-digit number shown where you started.');
+      return renderLinkElsewhere(ctx, found.linkCode, found.record, 400, 'elsewhere.numberMissing');
     }
     const outcome = await approvals.approve(found.record, number);
     log.info(outcome.ok ? 'approval.granted' : 'approval.refused', { client: found.record.clientId, ...(outcome.ok ? {} : { reason: outcome.problem }) });
@@ -160,7 +166,7 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
       pairNumber: pairNumberOf(ctx),
     };
     if (!csrf.verify('continue', checkInboxBinding(page.uid, page.pairNumber), formField(ctx, 'csrf'))) {
-      return deps.renderCheckInbox(ctx, { ...page, pairNumber: '', status: 403, error: 'This form has expired. Please try again.' });
+      return deps.renderCheckInbox(ctx, { ...page, pairNumber: '', status: 403, error: 'form.expired' });
     }
     const latest = await codes.latestForInteraction(interaction.uid);
     const progress = progressOf(latest.record, Date.now());
@@ -175,17 +181,17 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
   return { renderLinkElsewhere };
 }
 
-/** What the original tab says when it cannot continue yet. */
-function continueMessage(progress: ReturnType<typeof progressOf>): { error?: string; notice?: string } {
+/** What the original tab says when it cannot continue yet (catalogue keys). */
+function continueMessage(progress: ReturnType<typeof progressOf>): { error?: CatalogueMessage; notice?: CatalogueMessage } {
   switch (progress) {
     case 'void':
-      return { error: 'The number typed on the other device did not match, so approving from there is off for this link. Type the code from the email here instead.' };
+      return { error: 'continue.void' };
     case 'used':
-      return { error: 'This sign-in link has already been used. Please ask for a new link.' };
+      return { error: 'continue.used' };
     case 'approved':
-      return { error: 'This approval can no longer be used. Please ask for a new link.' };
+      return { error: 'continue.approvalUnusable' };
     default:
-      return { notice: 'Nothing has been approved yet. Open the link on your other device, type the number shown here, then continue.' };
+      return { notice: 'continue.waiting' };
   }
 }
 

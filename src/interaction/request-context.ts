@@ -40,6 +40,32 @@ export function describeBrowser(userAgent: string | undefined): string {
   return 'an unknown browser';
 }
 
+/** A catalogue key and its variables, for a view's `t()`. */
+export interface DescriptionMessage {
+  key: string;
+  vars: Record<string, string>;
+}
+
+/**
+ * The catalogue message for a description made by {@link describeBrowser}. The description is
+ * stored with the code in English; browser and system names are kept, the words around them are
+ * translated. Anything else is shown as it is.
+ */
+export function browserMessage(description: string): DescriptionMessage {
+  if (description === 'an unknown browser') return { key: 'elsewhere.browserUnknown', vars: {} };
+  const someBrowser = /^a browser on (.+)$/.exec(description);
+  if (someBrowser) return { key: 'elsewhere.browserOnSystem', vars: { system: someBrowser[1]! } };
+  const named = /^(.+) on (.+)$/.exec(description);
+  if (named) return { key: 'elsewhere.browserOn', vars: { browser: named[1]!, system: named[2]! } };
+  return { key: 'elsewhere.browserName', vars: { browser: description } };
+}
+
+/** The network as a view shows it: the coarse address, or a translated "unknown". */
+export function networkMessage(description: string): DescriptionMessage {
+  if (description === 'an unknown network') return { key: 'elsewhere.networkUnknown', vars: {} };
+  return { key: 'elsewhere.networkName', vars: { network: description } };
+}
+
 /** The /24 of an IPv4 address ("203.0.113.x") or the /48 of an IPv6 one ("2001:db8:85a3::/48"). */
 export function describeNetwork(ip: string | undefined): string {
   const address = (ip ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');

@@ -10,6 +10,8 @@ export interface MagicLinkMailData {
   link: string;
   /** The short code to type, when one was issued. */
   code: string | null;
+  /** Can the link approve the sign-in from another device (number matching)? Hosted sign-ins only. */
+  crossDevice?: boolean;
   user: UserRecord;
   client: { id: string | null; name: string };
   state: Record<string, unknown> | null;
@@ -49,6 +51,7 @@ function oneLine(value: string): string {
 export async function composeMagicLinkMail(views: Views, data: MagicLinkMailData): Promise<MailMessage> {
   const locals = {
     ...data,
+    crossDevice: data.crossDevice ?? false,
     minutes: Math.max(1, Math.round(data.timeToLive / 60)),
     /** The expiry as a time of day in the user's timezone (UTC when unknown). */
     expiresAtText: formatTime(data.expiresAt, data.locale, data.user.timezone),

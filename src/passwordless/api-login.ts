@@ -160,6 +160,20 @@ export class PasswordlessApi {
     return this.#complete(user, record.state, request, now);
   }
 
+  /**
+   * Finishes a login whose second factor was just answered (POST /api/two-factor/login): the
+   * same checks and answer as a login without one.
+   */
+  async completeAfterSecondFactor(userId: string, state: Record<string, unknown> | null, request: Omit<LoginRequest, 'code' | 'oneTimeCode' | 'twoFactorTrustId'>, now = Date.now()): Promise<LoginOutcome> {
+    const user = await this.deps.users.findById(userId);
+    if (!user) return { kind: 'not_found' };
+    if (!user.active) return { kind: 'locked' };
+    if (isExpired(user, now)) return { kind: 'expired' };
+    const prevented = loginPreventedBy(user, request.application);
+    if (prevented) return { kind: 'prevented', reason: prevented };
+    return this.#complete(user, state, { ...request, code: '', oneTimeCode: null, twoFactorTrustId: null }, now);
+  }
+
   async #redeem(request: LoginRequest, record: PasswordlessCodeRecord, now: number): Promise<PasswordlessCodeRecord | null> {
     if (request.oneTimeCode === null) {
       const result = await this.deps.codes.redeemLink(request.code, {}, now);

@@ -9,6 +9,7 @@ import { normalizeEmail, type UserRecord, type UserRepository } from '../storage
 import { registrationFor } from '../accounts/users.js';
 import { log } from '../log.js';
 import type { PasswordlessCodes } from './codes.js';
+import { crossDeviceOf } from './approval.js';
 
 /** The client facts the sign-in needs (from the configured client metadata). */
 export interface ClientPolicy {
@@ -104,6 +105,7 @@ export class MagicLinkMailer {
     const message = await composeMagicLinkMail(this.deps.views, {
       link: interactionLink(this.deps.issuer, request.interactionUid, issued.linkCode),
       code: issued.shortCode,
+      crossDevice: crossDeviceOf(issued.record) !== null,
       user,
       client: { id: request.client.clientId, name: request.client.name },
       state: null,

@@ -7,6 +7,9 @@ import { describeError, log } from '../log.js';
 import type { KeyMaterial } from './keys.js';
 import { EXTRA_CLIENT_METADATA, providerClients } from './clients.js';
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
+import { answerUnavailable, isStoreUnavailable } from './unavailable.js';
+import type { TwoFactorService } from '../accounts/two-factor.js';
+import { ACR_MULTI_FACTOR, twoFactorPrompt } from './two-factor-prompt.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -14,6 +17,7 @@ export interface ProviderDeps {
   store: Store;
   keys: KeyMaterial;
   views: Views;
+  twoFactor: TwoFactorService;
 }
 
 type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
@@ -73,6 +77,8 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: OidcCl
 export function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config, issuer, store, keys, views } = deps;
   const policy = interactionPolicy.base();
+  // After login (the magic link), before consent.
+  policy.add(twoFactorPrompt(store.users, deps.twoFactor), 1);
   return {
     adapter: (name: string) => store.oidcAdapter(name),
     clients: providerClients(config, issuer, keys.cookieKeys),
@@ -81,6 +87,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     cookies: { keys: keys.cookieKeys },
     claims: Object.fromEntries(Object.entries(scopeClaims).map(([k, v]) => [k, [...v]])),
     scopes: ['openid', 'offline_access', 'email', 'profile'],
+    acrValues: [ACR_MULTI_FACTOR],
     responseTypes: ['code'],
     conformIdTokenClaims: false,
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
@@ -115,7 +122,15 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
 export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, providerConfiguration(deps));
   provider.proxy = deps.config.proxy;
-  provider.on('server_error', (_ctx, err) => log.error('oidc.server_error', describeError(err)));
+  provider.on('server_error', (ctx, err) => {
+    // Emitted before the response is written, so the status can still change.
+    if (isStoreUnavailable(err)) {
+      answerUnavailable(ctx);
+      log.warn('oidc.store_unavailable', { path: ctx.path, ...describeError(err) });
+      return;
+    }
+    log.error('oidc.server_error', describeError(err));
+  });
   provider.on('authorization.error', (_ctx, err) => log.info('oidc.authorization_error', describeError(err)));
   provider.on('grant.error', (_ctx, err) => log.info('oidc.grant_error', describeError(err)));
   return provider;

@@ -8,8 +8,10 @@ import { log } from '../log.js';
 export interface KeyMaterial {
   jwks: { keys: JWK[] };
   cookieKeys: string[];
-  /** Which of the two were generated here rather than configured (production refuses these). */
-  generated: { jwks: boolean; cookieKeys: boolean };
+  /** The AES-256-GCM key that seals TOTP secrets (32 bytes). */
+  secretKey: Buffer;
+  /** Which of them were generated here rather than configured (production refuses these). */
+  generated: { jwks: boolean; cookieKeys: boolean; secretKey: boolean };
 }
 
 /** A new private signing JWKS: RS256 (required by OIDC) and ES256. */
@@ -26,9 +28,15 @@ export function generateCookieKeys(): string[] {
   return [randomBytes(32).toString('base64url')];
 }
 
+/** A new `twoFactor.encryptionKey`: 32 random bytes, base64url. */
+export function generateSecretKey(): string {
+  return randomBytes(32).toString('base64url');
+}
+
 interface StoredDevKeys {
   jwks?: { keys: JWK[] };
   cookieKeys?: string[];
+  secretKey?: string;
 }
 
 function readDevKeys(file: string): StoredDevKeys {
@@ -45,23 +53,34 @@ function readDevKeys(file: string): StoredDevKeys {
  * and kept in the data directory so sessions survive restarts.
  */
 export async function loadKeys(config: Config): Promise<KeyMaterial> {
-  const generated = { jwks: config.jwks === null, cookieKeys: config.cookieKeys === null };
-  if (!generated.jwks && !generated.cookieKeys) {
-    return { jwks: config.jwks as { keys: JWK[] }, cookieKeys: config.cookieKeys as string[], generated };
+  const configuredSecret = config.twoFactor.encryptionKey;
+  const generated = { jwks: config.jwks === null, cookieKeys: config.cookieKeys === null, secretKey: configuredSecret === null };
+  if (!generated.jwks && !generated.cookieKeys && configuredSecret !== null) {
+    return { jwks: config.jwks as { keys: JWK[] }, cookieKeys: config.cookieKeys as string[], secretKey: Buffer.from(configuredSecret, 'base64url'), generated };
   }
   const file = path.resolve(config.dataDirectory, 'dev-keys.json');
   const stored = readDevKeys(file);
   const jwks = (config.jwks as { keys: JWK[] } | null) ?? stored.jwks ?? (await generateSigningKeys());
   const cookieKeys = config.cookieKeys ?? stored.cookieKeys ?? generateCookieKeys();
+  // Kept like the others: a new key on every start would make enrolled authenticators unusable.
+  const secretKey = configuredSecret ?? stored.secretKey ?? generateSecretKey();
   try {
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ jwks: stored.jwks ?? (generated.jwks ? jwks : undefined), cookieKeys: stored.cookieKeys ?? (generated.cookieKeys ? cookieKeys : undefined) }), { mode: 0o600 });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        jwks: stored.jwks ?? (generated.jwks ? jwks : undefined),
+        cookieKeys: stored.cookieKeys ?? (generated.cookieKeys ? cookieKeys : undefined),
+        secretKey: stored.secretKey ?? (generated.secretKey ? secretKey : undefined),
+      }),
+      { mode: 0o600 },
+    );
   } catch {
     // A read-only folder only costs sessions across restarts.
   }
   log.warn('keys.generated', {
-    note: 'development keys in use; set jwks and cookieKeys in the config for production',
+    note: 'development keys in use; set jwks, cookieKeys and twoFactor.encryptionKey in the config for production',
     file,
   });
-  return { jwks, cookieKeys, generated };
+  return { jwks, cookieKeys, secretKey: Buffer.from(secretKey, 'base64url'), generated };
 }

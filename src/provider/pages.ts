@@ -1,10 +1,22 @@
 import type { KoaContextWithOIDC, ErrorOut } from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import { pageLocals } from '../http/page.js';
+import { isStoreUnavailable } from './unavailable.js';
 
 /** node-oidc-provider's error page, in our look. Only the OAuth error code and its description are shown. */
-export async function renderProviderError(views: Views, ctx: KoaContextWithOIDC, out: ErrorOut, _error: Error): Promise<void> {
+export async function renderProviderError(views: Views, ctx: KoaContextWithOIDC, out: ErrorOut, error: Error): Promise<void> {
   ctx.type = 'html';
+  if (isStoreUnavailable(error)) {
+    // The same page our own routes show for an outage (the status follows in the server_error listener).
+    ctx.status = 503;
+    ctx.body = await views.render('pages/error', {
+      ...pageLocals(ctx),
+      title: 'error.title.unavailable',
+      error: 'service_unavailable',
+      description: 'error.message.service_unavailable',
+    });
+    return;
+  }
   ctx.body = await views.render('pages/error', {
     ...pageLocals(ctx),
     title: 'error.title.provider',

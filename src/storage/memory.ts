@@ -15,6 +15,7 @@ import {
 } from './types.js';
 import { codeMeetsExpectation } from './expectations.js';
 import { alreadyConsumed } from './consume.js';
+import { MemoryTwoFactor, MemoryTwoFactorLogins, MemoryTwoFactorTrusts } from './memory/two-factor.js';
 
 /**
  * The embedded store: everything in this process's memory, lost on restart. Values are
@@ -76,28 +77,57 @@ class MemoryUsers implements UserRepository {
   }
 }
 
+/** Adds `id` to the set kept under `key` (a secondary index). */
+function addTo(index: Map<string, Set<string>>, key: string | null, id: string): void {
+  if (key === null) return;
+  const ids = index.get(key);
+  if (ids) ids.add(id);
+  else index.set(key, new Set([id]));
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string | null, id: string): void {
+  if (key === null) return;
+  const ids = index.get(key);
+  ids?.delete(id);
+  if (ids?.size === 0) index.delete(key);
+}
+
 class MemoryCodes implements CodeRepository {
   readonly #byId = new Map<string, PasswordlessCodeRecord>();
+  // Secondary indexes, as the MongoDB store has: without them, issuing a code scanned every
+  // retained code (an hour's worth) several times, so cost grew with traffic.
+  readonly #byUser = new Map<string, Set<string>>();
+  readonly #byInteraction = new Map<string, Set<string>>();
+  #nextSweep = 0;
 
   #live(id: string, now: number): PasswordlessCodeRecord | undefined {
     const record = this.#byId.get(id);
     if (record && record.retainUntil <= now) {
-      this.#byId.delete(id);
+      this.#remove(record);
       return undefined;
     }
     return record;
+  }
+
+  #remove(record: PasswordlessCodeRecord): void {
+    this.#byId.delete(record.id);
+    removeFrom(this.#byUser, record.userId, record.id);
+    removeFrom(this.#byInteraction, record.interactionUid, record.id);
   }
 
   async insert(record: PasswordlessCodeRecord): Promise<void> {
     if (this.#byId.has(record.id)) throw new DuplicateKeyError('code');
     this.#sweep(record.createdAt);
     this.#byId.set(record.id, copy(record));
+    addTo(this.#byUser, record.userId, record.id);
+    addTo(this.#byInteraction, record.interactionUid, record.id);
   }
 
   async supersedeActiveForUser(userId: string, exceptId: string): Promise<number> {
     let count = 0;
-    for (const record of this.#byId.values()) {
-      if (record.userId === userId && record.id !== exceptId && record.status === 'active') {
+    for (const id of this.#byUser.get(userId) ?? []) {
+      const record = this.#byId.get(id);
+      if (record && record.id !== exceptId && record.status === 'active') {
         record.status = 'superseded';
         count += 1;
       }
@@ -112,8 +142,9 @@ class MemoryCodes implements CodeRepository {
 
   async findLatestForInteraction(interactionUid: string, now: number): Promise<PasswordlessCodeRecord | null> {
     let latest: PasswordlessCodeRecord | undefined;
-    for (const record of this.#byId.values()) {
-      if (record.interactionUid !== interactionUid || record.retainUntil <= now) continue;
+    for (const id of this.#byInteraction.get(interactionUid) ?? []) {
+      const record = this.#byId.get(id);
+      if (!record || record.retainUntil <= now) continue;
       if (!latest || record.createdAt >= latest.createdAt) latest = record;
     }
     return latest ? copy(latest) : null;
@@ -126,7 +157,11 @@ class MemoryCodes implements CodeRepository {
   ): Promise<PasswordlessCodeRecord | null> {
     const record = this.#byId.get(id);
     if (!record || !codeMeetsExpectation(record, expect)) return null;
+    removeFrom(this.#byUser, record.userId, id);
+    removeFrom(this.#byInteraction, record.interactionUid, id);
     Object.assign(record, copy(set));
+    addTo(this.#byUser, record.userId, id);
+    addTo(this.#byInteraction, record.interactionUid, id);
     return copy(record);
   }
 
@@ -137,9 +172,14 @@ class MemoryCodes implements CodeRepository {
     return copy(record);
   }
 
-  /** Drops records past their retention, so sign-in traffic cannot grow memory without bound. */
+  /**
+   * Drops records past their retention, so sign-in traffic cannot grow memory without bound.
+   * At most once a second: a full scan on every insert made issuing O(retained codes).
+   */
   #sweep(now: number): void {
-    for (const [id, record] of this.#byId) if (record.retainUntil <= now) this.#byId.delete(id);
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + 1000;
+    for (const record of this.#byId.values()) if (record.retainUntil <= now) this.#remove(record);
   }
 }
 
@@ -191,6 +231,7 @@ class MemoryApiKeys implements ApiKeyRepository {
 
 class MemoryRefreshTokens implements RefreshTokenRepository {
   readonly #byHash = new Map<string, RefreshTokenRecord>();
+  #nextSweep = 0;
 
   async insert(record: RefreshTokenRecord): Promise<void> {
     if (this.#byHash.has(record.tokenHash)) throw new DuplicateKeyError('token');
@@ -215,7 +256,10 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
     return count;
   }
 
+  /** At most once a second: tokens live for weeks, and a full scan on every insert made issuing O(live tokens). */
   #sweep(now: number): void {
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + 1000;
     for (const [hash, record] of this.#byHash) if (record.expiresAt <= now) this.#byHash.delete(hash);
   }
 }
@@ -327,6 +371,9 @@ export class MemoryStore implements Store {
   readonly counters = new MemoryCounters();
   readonly apiKeys = new MemoryApiKeys();
   readonly refreshTokens = new MemoryRefreshTokens();
+  readonly twoFactor = new MemoryTwoFactor();
+  readonly twoFactorLogins = new MemoryTwoFactorLogins();
+  readonly twoFactorTrusts = new MemoryTwoFactorTrusts();
   readonly #oidc = new MemoryOidcTable();
   readonly #adapters = new Map<string, MemoryOidcAdapter>();
 

@@ -15,6 +15,17 @@ import {
 import { parseMongoUri, redactCredentials } from './mongodb/uri.js';
 import { MongoUsers, USERS, userIndexes } from './mongodb/users.js';
 import { MongoRefreshTokens, REFRESH_TOKENS, refreshTokenIndexes } from './mongodb/refresh-tokens.js';
+import {
+  MongoTwoFactor,
+  MongoTwoFactorLogins,
+  MongoTwoFactorTrusts,
+  TWO_FACTOR,
+  TWO_FACTOR_LOGINS,
+  TWO_FACTOR_TRUSTS,
+  twoFactorIndexes,
+  twoFactorLoginIndexes,
+  twoFactorTrustIndexes,
+} from './mongodb/two-factor.js';
 
 export { DEFAULT_DATABASE, parseMongoUri } from './mongodb/uri.js';
 
@@ -41,6 +52,9 @@ export class MongoStore implements Store {
   readonly counters: MongoCounters;
   readonly apiKeys: MongoApiKeys;
   readonly refreshTokens: MongoRefreshTokens;
+  readonly twoFactor: MongoTwoFactor;
+  readonly twoFactorLogins: MongoTwoFactorLogins;
+  readonly twoFactorTrusts: MongoTwoFactorTrusts;
   readonly #client: MongoClient;
   readonly #db: Db;
   readonly #adapters = new Map<string, MongoOidcAdapter>();
@@ -53,6 +67,9 @@ export class MongoStore implements Store {
     this.counters = new MongoCounters(this.#db);
     this.apiKeys = new MongoApiKeys(this.#db);
     this.refreshTokens = new MongoRefreshTokens(this.#db);
+    this.twoFactor = new MongoTwoFactor(this.#db);
+    this.twoFactorLogins = new MongoTwoFactorLogins(this.#db);
+    this.twoFactorTrusts = new MongoTwoFactorTrusts(this.#db);
   }
 
   /** The database this store works in. */
@@ -77,6 +94,9 @@ export class MongoStore implements Store {
       [COUNTERS, counterIndexes],
       [API_KEYS, apiKeyIndexes],
       [REFRESH_TOKENS, refreshTokenIndexes],
+      [TWO_FACTOR, twoFactorIndexes],
+      [TWO_FACTOR_LOGINS, twoFactorLoginIndexes],
+      [TWO_FACTOR_TRUSTS, twoFactorTrustIndexes],
       ...OIDC_MODELS.map((model): [string, IndexDescription[]] => [oidcCollectionName(model), oidcIndexes(model)]),
     ];
     await guarded(() =>

@@ -33,6 +33,15 @@ export interface UserRecord {
   lastLoginInstant?: number;
   /** When the account expires (FusionAuth `expiry`); after it the user cannot sign in. */
   expiry?: number;
+  /** The user's second factors as the API shows them; the secrets live in {@link TwoFactorRepository}. */
+  twoFactor?: { methods: TwoFactorMethodSummary[] };
+}
+
+/** One second factor of a user as FusionAuth's `user.twoFactor.methods[]` shows it. */
+export interface TwoFactorMethodSummary {
+  id: string;
+  method: 'authenticator';
+  authenticator: { algorithm: 'HmacSHA1'; codeLength: 6; timeStep: 30 };
 }
 
 export interface UserRepository {
@@ -161,6 +170,83 @@ export interface RefreshTokenRepository {
   deleteByUser(userId: string): Promise<number>;
 }
 
+/** A user's authenticator (TOTP) enrolment; at most one per user. */
+export interface TwoFactorEnrolmentRecord {
+  userId: string;
+  methodId: string;
+  method: 'authenticator';
+  /** The base32 secret sealed with AES-256-GCM; never stored in the clear. */
+  sealedSecret: string;
+  /** SHA-256 (hex) of each unused recovery code. */
+  recoveryCodeHashes: string[];
+  /** Highest TOTP time step accepted so far: a code of this step or an earlier one is a replay. */
+  lastUsedStep: number;
+  insertInstant: number;
+}
+
+export interface TwoFactorRepository {
+  /** Throws {@link DuplicateKeyError} ('userId') when the user already has an enrolment. */
+  insert(record: TwoFactorEnrolmentRecord): Promise<void>;
+  findByUser(userId: string): Promise<TwoFactorEnrolmentRecord | null>;
+  /** Atomically raises `lastUsedStep` to `step` when it is lower; true only for the call that did. */
+  claimStep(userId: string, methodId: string, step: number): Promise<boolean>;
+  /** Atomically removes one recovery code hash; true only for the call that removed it. */
+  useRecoveryCode(userId: string, methodId: string, codeHash: string): Promise<boolean>;
+  delete(userId: string): Promise<boolean>;
+}
+
+export type TwoFactorLoginStatus = 'pending' | 'used';
+
+/** An API login waiting for its second factor (FusionAuth's `twoFactorId`). */
+export interface TwoFactorLoginRecord {
+  /** SHA-256 (hex) of the twoFactorId. */
+  id: string;
+  userId: string;
+  applicationId: string | null;
+  state: Record<string, unknown> | null;
+  status: TwoFactorLoginStatus;
+  /** Wrong answers so far. */
+  attempts: number;
+  /** SHA-256 (hex) of the last wrong answer: the same wrong answer again is not counted twice. */
+  lastWrongHash?: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface TwoFactorLoginRepository {
+  insert(record: TwoFactorLoginRecord): Promise<void>;
+  /** The record while unexpired (in any status); null otherwise. */
+  findById(id: string, now: number): Promise<TwoFactorLoginRecord | null>;
+  /**
+   * Atomically counts one wrong answer on a pending login, unless it repeats the last wrong answer
+   * (HTTP clients such as Node's fetch resend a request answered 421); the count after it, or
+   * null when not pending or not counted.
+   */
+  incrementAttempts(id: string, answerHash: string): Promise<number | null>;
+  /**
+   * Atomically marks a pending, unexpired login with fewer than `maxAttempts` wrong answers used;
+   * true only for the call that did.
+   */
+  complete(id: string, now: number, maxAttempts: number): Promise<boolean>;
+}
+
+/** A device the user trusts: it skips the second factor until `expiresAt`. */
+export interface TwoFactorTrustRecord {
+  /** SHA-256 (hex) of the trust id (FusionAuth's `twoFactorTrustId`, or the hosted cookie's value). */
+  id: string;
+  userId: string;
+  insertInstant: number;
+  expiresAt: number;
+}
+
+export interface TwoFactorTrustRepository {
+  insert(record: TwoFactorTrustRecord): Promise<void>;
+  /** The record while unexpired; null otherwise. */
+  findById(id: string, now: number): Promise<TwoFactorTrustRecord | null>;
+  /** Forgets every trusted device of the user; returns how many. */
+  deleteByUser(userId: string): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'memory' | 'mongodb';
   readonly users: UserRepository;
@@ -168,6 +254,9 @@ export interface Store {
   readonly counters: CounterRepository;
   readonly apiKeys: ApiKeyRepository;
   readonly refreshTokens: RefreshTokenRepository;
+  readonly twoFactor: TwoFactorRepository;
+  readonly twoFactorLogins: TwoFactorLoginRepository;
+  readonly twoFactorTrusts: TwoFactorTrustRepository;
   /** node-oidc-provider's adapter for one model name (Session, Interaction, AccessToken, …). */
   oidcAdapter(model: string): Adapter;
   /** Creates indexes and whatever else the store needs; idempotent. */

@@ -18,21 +18,35 @@ export interface SignedApiToken {
   expiresAt: number;
 }
 
+export type ApiJwtAlgorithm = 'ES256' | 'RS256';
+
+/** The provider key for `alg`: one labelled with it, else one of its key type. */
+function keyFor(jwks: { keys: JWK[] }, alg: ApiJwtAlgorithm): JWK | undefined {
+  const matches = alg === 'ES256' ? (k: JWK) => k.kty === 'EC' && k.crv === 'P-256' : (k: JWK) => k.kty === 'RSA';
+  return jwks.keys.find((k) => k.alg === alg) ?? jwks.keys.find((k) => !k.alg && matches(k));
+}
+
 /**
- * Signs the JWT of the REST API (FusionAuth's login `token`) with the provider's own RS256 key,
- * so it verifies against the provider's `jwks_uri` like any ID token.
+ * Signs the JWT of the REST API (FusionAuth's login `token`) with one of the provider's own
+ * keys, so it verifies against the provider's `jwks_uri` like any ID token. ES256 by default:
+ * signing is about five times cheaper than RS256, which dominates an API login's CPU.
  */
 export class ApiTokenSigner {
   readonly #key: Promise<{ key: Awaited<ReturnType<typeof importJWK>>; kid: string | undefined }>;
+  readonly alg: ApiJwtAlgorithm;
 
   constructor(
     private readonly issuer: string,
     jwks: { keys: JWK[] },
     private readonly timeToLiveInSeconds: number,
+    preferred: ApiJwtAlgorithm = 'ES256',
   ) {
-    const jwk = jwks.keys.find((k) => k.alg === 'RS256') ?? jwks.keys.find((k) => k.kty === 'RSA');
-    if (!jwk) throw new Error('the signing keys hold no RS256 key; the API token cannot be signed');
-    this.#key = importJWK(jwk, 'RS256').then((key) => ({ key, kid: jwk.kid }));
+    const preferredKey = keyFor(jwks, preferred);
+    this.alg = preferredKey ? preferred : 'RS256';
+    const jwk = preferredKey ?? keyFor(jwks, 'RS256');
+    if (!jwk) throw new Error(`the signing keys hold no ${preferred} or RS256 key; the API token cannot be signed`);
+    const alg = this.alg;
+    this.#key = importJWK(jwk, alg).then((key) => ({ key, kid: jwk.kid }));
   }
 
   async sign(user: UserRecord, context: ApiTokenContext, now = Date.now()): Promise<SignedApiToken> {
@@ -48,7 +62,7 @@ export class ApiTokenSigner {
     };
     if (context.applicationId !== null) claims.applicationId = context.applicationId;
     const jwt = new SignJWT(claims)
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(kid ? { kid } : {}) })
+      .setProtectedHeader({ alg: this.alg, typ: 'JWT', ...(kid ? { kid } : {}) })
       .setIssuer(this.issuer)
       .setSubject(user.id)
       .setIssuedAt(iat)

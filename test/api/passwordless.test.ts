@@ -96,7 +96,7 @@ describe('REST API: /api/passwordless/start and /login', () => {
       expect(answer.status).to.equal(200);
       const { payload, protectedHeader } = await jwtVerify(answer.json!.token, jwks, { issuer: server.issuer, audience: 'web' });
       const user = await server.app.store.users.findByEmail(CAROL.email);
-      expect(protectedHeader.alg).to.equal('RS256');
+      expect(protectedHeader.alg, 'ES256 by default').to.equal('ES256');
       expect(decodeProtectedHeader(answer.json!.token).kid).to.be.a('string');
       expect(payload).to.include({ sub: user!.id, aud: 'web', applicationId: 'web', authenticationType: 'PASSWORDLESS', email: CAROL.email, email_verified: true });
       expect(payload.roles).to.deep.equal(['admin', 'editor']);

@@ -1,42 +1,10 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-const root = path.resolve(import.meta.dirname, '../..');
-
-/** Runs `src/main.ts` as `npm start` does, until `until` matches its output or it exits. */
-function runMain(env: NodeJS.ProcessEnv, until: RegExp): Promise<{ output: string; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: root,
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let signalled = false;
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`timed out; output so far:\n${output}`));
-    }, 20_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (!signalled && until.test(output)) {
-        signalled = true;
-        child.kill('SIGTERM');
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ output, code });
-    });
-  });
-}
+import { runMain } from '../helpers/main-process.js';
 
 describe('starting the server', () => {
   it('prints the issuer, the dev mailbox and the demo, and stops cleanly on SIGTERM', async () => {

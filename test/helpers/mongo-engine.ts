@@ -33,7 +33,7 @@ export async function startMongoTarget(): Promise<MongoTarget | null> {
   return target;
 }
 
-function freshDatabaseName(): string {
+export function freshDatabaseName(): string {
   return `oml_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 }
 
@@ -79,23 +79,46 @@ function engineBinary(): string | null {
   }
 }
 
-async function startTestEngine(): Promise<MongoTarget | null> {
+/** One running jongodb process, for tests that take the database away (outage, restart). */
+export interface EngineProcess {
+  /** `mongodb://host:port` of the engine, without a database. */
+  serverUri: string;
+  port: number;
+  /** SIGTERM, then SIGKILL after 3 s; resolves once the process is gone. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the jongodb test engine on `port` (0: any free port); null when its package is not
+ * installed. The engine keeps its data in memory: a restarted engine starts empty.
+ */
+export async function spawnEngine(port = 0): Promise<EngineProcess | null> {
   const binary = engineBinary();
   if (!binary) return null;
-  const child = spawn(binary, ['--host=127.0.0.1', '--port=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, ['--host=127.0.0.1', `--port=${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   // mocha exits the process with `exit: true`; never leave an engine running behind it.
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
   const serverUri = await engineUri(child);
-  const fresh = (): string => withDatabase(serverUri, freshDatabaseName());
   return {
-    uri: fresh(),
-    engine: 'jongodb',
-    freshUri: fresh,
+    serverUri,
+    port: Number(/:(\d+)(?:\/|$)/.exec(serverUri)?.[1]),
     async stop() {
       process.off('exit', killOnExit);
       await stopProcess(child);
     },
+  };
+}
+
+async function startTestEngine(): Promise<MongoTarget | null> {
+  const engine = await spawnEngine();
+  if (!engine) return null;
+  const fresh = (): string => withDatabase(engine.serverUri, freshDatabaseName());
+  return {
+    uri: fresh(),
+    engine: 'jongodb',
+    freshUri: fresh,
+    stop: () => engine.stop(),
   };
 }
 

@@ -3,7 +3,7 @@ import type { Store } from '../../src/storage/types.js';
 /** Methods that always write. */
 const WRITES = new Set(['insert', 'increment', 'upsert', 'destroy', 'revokeByGrantId']);
 /** Methods that write only when they say so (a record, `true` or a count above zero); a miss changes nothing. */
-const CONDITIONAL_WRITES = new Set(['replace', 'delete', 'supersedeActiveForUser', 'compareAndSet', 'incrementAttempts', 'consume', 'deleteByUser']);
+const CONDITIONAL_WRITES = new Set(['replace', 'delete', 'supersedeActiveForUser', 'compareAndSet', 'incrementAttempts', 'consume', 'deleteByUser', 'claimStep', 'useRecoveryCode', 'complete']);
 
 /** Calls a method on its real object, so private fields keep working behind the proxy. */
 function counted<T extends object>(target: T, area: string, writes: Map<string, number>): T {
@@ -33,19 +33,16 @@ function counted<T extends object>(target: T, area: string, writes: Map<string, 
  */
 export function writeCountingStore(inner: Store): { store: Store; writes: Map<string, number> } {
   const writes = new Map<string, number>();
-  const areas = {
-    users: counted(inner.users, 'users', writes),
-    codes: counted(inner.codes, 'codes', writes),
-    counters: counted(inner.counters, 'counters', writes),
-    apiKeys: counted(inner.apiKeys, 'apiKeys', writes),
-    refreshTokens: counted(inner.refreshTokens, 'refreshTokens', writes),
-  };
+  // Every repository the store has, including ones added later (two-factor, …).
+  const wrapped = new Map<string, unknown>();
   const store = new Proxy(inner, {
     get(object, property) {
-      if (typeof property === 'string' && property in areas) return areas[property as keyof typeof areas];
       if (property === 'oidcAdapter') return (model: string) => counted(object.oidcAdapter(model), `oidc:${model}`, writes);
       const value = Reflect.get(object, property, object) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(object) : value;
+      if (typeof value === 'function') return (value as (...a: unknown[]) => unknown).bind(object);
+      if (typeof property !== 'string' || value === null || typeof value !== 'object') return value;
+      if (!wrapped.has(property)) wrapped.set(property, counted(value, property, writes));
+      return wrapped.get(property);
     },
   });
   return { store, writes };

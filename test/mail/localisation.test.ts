@@ -62,6 +62,8 @@ describe('localisation (en, de)', () => {
     expect(mail.parsed.subject).to.equal('Ihr Anmeldelink für Web App');
     expect(mail.parsed.text).to.include('Hallo Alice,');
     expect(mail.parsed.text).to.match(/Oder geben Sie dort diesen Code ein: \d{6}/);
+    expect(mail.parsed.text).to.include('Sie lesen diese E-Mail auf einem anderen Gerät?');
+    expect(mail.parsed.html).to.include('Sie lesen diese E-Mail auf einem anderen Gerät?');
     expect(mail.parsed.html).to.include('<html lang="de">');
     expect(headerOf(mail, 'content-language')).to.equal('de');
   });
@@ -87,6 +89,24 @@ describe('localisation (en, de)', () => {
     const { form, mail } = await ask(BOB.email, { ui_locales: 'fr' }, { 'accept-language': 'ja' });
     expect(form.body).to.include('<html lang="en">');
     expect(mail.parsed.subject).to.equal('Your sign-in link for Web App');
+  });
+
+  it('shows the cross-device pages in the sign-in’s language, on a device without its cookie', async () => {
+    const { page, mail } = await ask(ALICE.email, { ui_locales: 'de' });
+    expect(page.body).to.include('Ich habe bestätigt – weiter');
+    const number = /class="big-code pair-number"[^>]*>(\d{2})</.exec(page.body)?.[1] as string;
+    const link = /(http:\/\/\S+\/interaction\/\S+\/magic\/[\w-]+)/.exec(mail.parsed.text as string)?.[1] as string;
+    // Another device, whose browser prefers English: the sign-in asked for German.
+    const other = new Browser(server.issuer);
+    const elsewhere = await other.get(link, { headers: { 'accept-language': 'en' } });
+    expect(elsewhere.status).to.equal(200);
+    expect(elsewhere.body).to.include('<html lang="de">');
+    expect(elsewhere.body).to.include('Melden Sie sich gerade bei Web App an?');
+    expect(elsewhere.body).to.match(/Angefordert um \d{1,2}:\d\d UTC/);
+    expect(elsewhere.body).to.include('Das war ich nicht');
+    const wrong = await other.submit(elsewhere, '/approve', { number: number === '42' ? '43' : '42' });
+    expect(wrong.status).to.equal(400);
+    expect(wrong.body).to.include('Diese Zahl stimmte nicht');
   });
 
   it('localises error pages too', async () => {

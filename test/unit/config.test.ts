@@ -75,7 +75,7 @@ describe('configuration', () => {
 describe('production guard', () => {
   it('refuses development defaults under NODE_ENV=production and lists every one of them', () => {
     const config = loadConfig({ env: { NODE_ENV: 'production' } });
-    expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*ISSUER/);
+    expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*twoFactor\.encryptionKey[\s\S]*ISSUER/);
   });
 
   it('refuses an http issuer in production unless allowInsecureIssuer is set', () => {
@@ -85,6 +85,7 @@ describe('production guard', () => {
       mail: { smtpUrl: 'smtp://mail:25' },
       jwks: { keys: [{ kty: 'RSA' }] },
       cookieKeys: ['0123456789abcdef0123'],
+      twoFactor: { encryptionKey: 'A'.repeat(43) },
     };
     const env = { NODE_ENV: 'production' };
     expect(productionGaps(loadConfig({ env, overrides: ready }))).to.deep.equal([
@@ -99,5 +100,23 @@ describe('production guard', () => {
     const off = riskyChoices(loadConfig({ env: { NODE_ENV: 'production' }, overrides: { rateLimits: { enabled: false } } }));
     expect(off).to.have.length(1);
     expect(off[0]).to.match(/rateLimits\.enabled is false/);
+  });
+});
+
+describe('key files', () => {
+  it('reads jwks and cookieKeys from the files named by jwksFile and cookieKeysFile', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-keys-'));
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'RSA', kid: 'k1' }] }));
+    writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['a-cookie-secret-of-enough-length']));
+    const config = loadConfig({ env: {}, overrides: { jwksFile: path.join(dir, 'jwks.json'), cookieKeysFile: path.join(dir, 'cookies.json') } });
+    expect(config.jwks).to.deep.equal({ keys: [{ kty: 'RSA', kid: 'k1' }] });
+    expect(config.cookieKeys).to.deep.equal(['a-cookie-secret-of-enough-length']);
+  });
+
+  it('names the key of a missing or malformed key file', () => {
+    expect(failure({ jwksFile: '/nonexistent/jwks.json' })).to.match(/jwksFile: cannot read/);
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-keys-'));
+    writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['short']));
+    expect(failure({ cookieKeysFile: path.join(dir, 'cookies.json') })).to.match(/cookieKeys\.0/);
   });
 });

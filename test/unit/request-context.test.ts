@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { describeBrowser, describeNetwork } from '../../src/interaction/request-context.js';
+import { browserMessage, describeBrowser, describeNetwork, networkMessage } from '../../src/interaction/request-context.js';
 
 describe('request context (coarse description of the browser that asked)', () => {
   it('names browser and system without versions', () => {
@@ -25,5 +25,14 @@ describe('request context (coarse description of the browser that asked)', () =>
     expect(describeNetwork('::1')).to.equal('0:0:0::/48');
     expect(describeNetwork('not an ip')).to.equal('an unknown network');
     expect(describeNetwork(undefined)).to.equal('an unknown network');
+  });
+
+  it('turns a stored description back into a catalogue message, keeping the names', () => {
+    expect(browserMessage('Chrome on Linux')).to.deep.equal({ key: 'elsewhere.browserOn', vars: { browser: 'Chrome', system: 'Linux' } });
+    expect(browserMessage('a browser on iOS')).to.deep.equal({ key: 'elsewhere.browserOnSystem', vars: { system: 'iOS' } });
+    expect(browserMessage('an unknown browser')).to.deep.equal({ key: 'elsewhere.browserUnknown', vars: {} });
+    expect(browserMessage('Firefox')).to.deep.equal({ key: 'elsewhere.browserName', vars: { browser: 'Firefox' } });
+    expect(networkMessage('an unknown network')).to.deep.equal({ key: 'elsewhere.networkUnknown', vars: {} });
+    expect(networkMessage('203.0.113.x')).to.deep.equal({ key: 'elsewhere.networkName', vars: { network: '203.0.113.x' } });
   });
 });

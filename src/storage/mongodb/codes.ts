@@ -33,6 +33,8 @@ function expectationFilter(id: string, expect: CodeExpectation): Filter<CodeDocu
   if (expect.unexpiredAt !== undefined) filter.expiresAt = { $gt: expect.unexpiredAt };
   if (expect.shortHash !== undefined) filter.shortHash = expect.shortHash;
   if (expect.attemptsBelow !== undefined) filter.attempts = { $lt: expect.attemptsBelow };
+  // An equality filter never matches a missing field, as the memory store's check requires.
+  for (const [name, value] of Object.entries(expect.extraFields ?? {})) (filter as Record<string, unknown>)[`extra.${name}`] = value;
   return filter;
 }
 

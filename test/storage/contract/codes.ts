@@ -80,6 +80,23 @@ export function codesContract(harness: StoreHarness): void {
       });
     }
 
+    it('compareAndSet matches fields of extra: equal values only, a missing field never', async () => {
+      const code = makeCode({ extra: { approval: 'pending', pair: 42 } });
+      await store().codes.insert(code);
+      expect(await store().codes.compareAndSet(code.id, { extraFields: { approval: 'approved' } }, { status: 'used' })).to.equal(null);
+      expect(await store().codes.compareAndSet(code.id, { extraFields: { missing: 'x' } }, { status: 'used' })).to.equal(null);
+      const approved = await store().codes.compareAndSet(
+        code.id,
+        { status: 'active', extraFields: { approval: 'pending', pair: 42 } },
+        { extra: { approval: 'approved', pair: 42 } },
+      );
+      expect(approved?.extra).to.deep.equal({ approval: 'approved', pair: 42 });
+      const { fulfilled } = await race(10, () =>
+        store().codes.compareAndSet(code.id, { extraFields: { approval: 'approved' } }, { extra: { approval: 'spent', pair: 42 } }),
+      );
+      expect(fulfilled.filter((r) => r !== null), 'one approval is spent once').to.have.length(1);
+    });
+
     it('compareAndSet returns null for an unknown code', async () => {
       expect(await store().codes.compareAndSet(uniqueId(), {}, { status: 'used' })).to.equal(null);
     });

@@ -3,6 +3,7 @@ import { codesContract } from './codes.js';
 import { oidcAdapterContract } from './oidc.js';
 import { usersContract } from './users.js';
 import { refreshTokensContract } from './refresh-tokens.js';
+import { twoFactorContract } from './two-factor.js';
 import type { StoreHarness } from './harness.js';
 
 export type { StoreHarness } from './harness.js';
@@ -15,4 +16,5 @@ export function storeContract(harness: StoreHarness): void {
   countersContract(harness);
   apiKeysContract(harness);
   refreshTokensContract(harness);
+  twoFactorContract(harness);
 }

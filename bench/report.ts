@@ -1,0 +1,91 @@
+/** The shape of bench/results.json and the table printed at the end of a run. */
+import { round } from './driver/stats.js';
+
+export interface Measure {
+  label: string;
+  server?: string;
+  perSecond: number;
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  errors: number;
+  errorReasons: Record<string, number>;
+  /** Server process CPU (user + system) per completed operation, in ms. */
+  serverCpuMsPerOp: number;
+  /** Server CPU time over wall time: 1.0 = one core busy. */
+  serverCores: number;
+  seconds: number;
+  /** API only: latency of each single call (start, login). */
+  singleCall?: { count: number; p50: number; p95: number; p99: number; max: number };
+  note?: string;
+}
+
+export interface Results {
+  startedAt: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryGiB: number;
+    node: string;
+    platform: string;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+  };
+  commit: string;
+  settings: Record<string, unknown>;
+  store: string;
+  flows: Measure[];
+  refresh: Measure[];
+  api: Measure[];
+  apiStatus: string;
+  headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number } | null;
+  memory: { server: string; at: string; signIns: number; rssMiB: number; heapUsedMiB: number }[];
+  driverCpuSeconds: number;
+}
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((row) => row.map((cell) => (typeof cell === 'number' && Number.isNaN(cell) ? '-' : String(cell))))];
+  const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
+  return [line(cells[0] ?? []), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+export function renderReport(results: Results): string {
+  const { machine } = results;
+  const out: string[] = [];
+  out.push(
+    `\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}; commit ${results.commit}; store ${results.store}`,
+    `load average before ${machine.loadAverageBefore.join(' ')}, after ${machine.loadAverageAfter.join(' ')}; driver CPU ${results.driverCpuSeconds} s\n`,
+  );
+  const measures = [...results.flows, ...results.refresh, ...results.api];
+  out.push(
+    table(
+      ['', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'ok', 'errors', 'server CPU ms/op', 'server cores'],
+      measures.map((m) => [m.label, m.perSecond, m.p50, m.p95, m.p99, m.count, m.errors, m.serverCpuMsPerOp, m.serverCores]),
+    ),
+  );
+  for (const m of measures) {
+    if (m.errors > 0) out.push(`  errors in "${m.label}": ${JSON.stringify(m.errorReasons)}`);
+    if (m.singleCall) out.push(`  single API call in "${m.label}": p50 ${m.singleCall.p50} ms, p95 ${m.singleCall.p95} ms, p99 ${m.singleCall.p99} ms`);
+  }
+  if (results.api.length === 0) out.push(`API pairs: ${results.apiStatus}`);
+  if (results.headline) {
+    out.push(
+      `\nheadline: ours/bare flows per second = ${results.headline.flowsPerSecondRatio}; ours/bare server CPU per flow = ${results.headline.cpuPerFlowRatio} (target ≤ 1.0, at worst ≤ 1.25)`,
+    );
+  }
+  out.push(
+    '\n' +
+      table(
+        ['memory', 'sign-ins', 'RSS MiB', 'heap used MiB (after GC)', 'heap KiB per sign-in since start'],
+        results.memory.map((m) => {
+          const start = results.memory.find((s) => s.server === m.server);
+          const perSignIn = start && m.signIns > 0 ? round(((m.heapUsedMiB - start.heapUsedMiB) * 1024) / m.signIns, 2) : NaN;
+          return [`${m.server} at ${m.at}`, m.signIns, m.rssMiB, m.heapUsedMiB, perSignIn];
+        }),
+      ),
+  );
+  return out.join('\n');
+}

@@ -1,0 +1,356 @@
+/**
+ * `npm run bench`: starts our server and a bare node-oidc-provider as separate processes,
+ * drives both from this process over loopback with the same driver, and prints / writes
+ * bench/results.json. See bench/README.md for what each figure means.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { generateCookieKeys, generateSigningKeys } from '../src/provider/keys.js';
+import { BENCH_CLIENT_ID, benchEmail, type BenchClient, type ServerKind, type ServerSpec, type ServerStats } from './protocol.js';
+import { launchServer, startWireEngine, type ServerHandle } from './servers.js';
+import { Target } from './driver/http.js';
+import { SmtpSink } from './driver/smtp-sink.js';
+import { apiPair, bareFlow, FlowError, magicLinkFlow, refreshGrant, type FlowContext } from './driver/flows.js';
+import { round, runFor, Samples } from './driver/stats.js';
+import { renderReport, type Measure, type Results } from './report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '40' },
+    'api-duration': { type: 'string', default: '12' },
+    'refresh-duration': { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '2' },
+    concurrency: { type: 'string', short: 'c', default: '16' },
+    'api-concurrency': { type: 'string', default: '32' },
+    users: { type: 'string', default: '1000' },
+    store: { type: 'string', default: 'memory' },
+    profile: { type: 'boolean', default: false },
+    'smtp-query': { type: 'string', default: '' },
+    'memory-signins': { type: 'string', default: '0' },
+    only: { type: 'string', default: 'flows,refresh,api' },
+    out: { type: 'string', default: path.join(here, 'results.json') },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(`npm run bench -- [options]
+  --duration S          seconds of hosted flows per server, split over --rounds (default 40)
+  --rounds N            alternate ours/bare this many times, to spread noise evenly (default 2)
+  --concurrency N, -c   concurrent users in the flow phases (default 16)
+  --api-duration S      seconds per API variant, noJWT and JWT (default 12)
+  --api-concurrency N   concurrent API clients (default 32)
+  --refresh-duration S  seconds of refresh grants per server (default 10)
+  --warmup S            seconds of unrecorded flows per server first (default 4)
+  --users N             seeded users (default 1000; must be >= concurrency)
+  --store memory|mongodb  ours on the memory store (default) or MongoDB (MONGODB_URI, else the wire engine)
+  --profile             run the servers with --cpu-prof into bench/profiles/
+  --smtp-query Q        appended to ours' SMTP URL, e.g. pool=false (A/B of nodemailer options)
+  --memory-signins N    after everything else, N more sign-ins on ours, memory before/after (default 0: skip)
+  --only LIST           comma list of flows,refresh,api (default all)
+  --out FILE            results JSON (default bench/results.json)`);
+  process.exit(0);
+}
+
+const num = (name: string, value: string | undefined): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`);
+  return n;
+};
+const settings = {
+  durationS: num('duration', flags.duration),
+  apiDurationS: num('api-duration', flags['api-duration']),
+  refreshDurationS: num('refresh-duration', flags['refresh-duration']),
+  warmupS: num('warmup', flags.warmup),
+  rounds: Math.max(1, Math.floor(num('rounds', flags.rounds))),
+  concurrency: Math.max(1, Math.floor(num('concurrency', flags.concurrency))),
+  apiConcurrency: Math.max(1, Math.floor(num('api-concurrency', flags['api-concurrency']))),
+  users: Math.max(1, Math.floor(num('users', flags.users))),
+  store: flags.store === 'mongodb' ? 'mongodb' : 'memory',
+  profile: flags.profile ?? false,
+  smtpQuery: flags['smtp-query'] ?? '',
+  memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
+  only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
+};
+if (settings.concurrency > settings.users || settings.apiConcurrency > settings.users) {
+  throw new Error('--users must be at least the concurrency (each concurrent user needs its own addresses)');
+}
+
+/** Worker w only ever uses seeded users w, w+C, w+2C…: no two concurrent users share an address. */
+const emailFor = (worker: number, iteration: number, workers: number): string => {
+  const perWorker = Math.max(1, Math.floor((settings.users - worker - 1) / workers) + 1);
+  return benchEmail(worker + (iteration % perWorker) * workers);
+};
+
+const cpuMs = (a: ServerStats, b: ServerStats) => (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000;
+
+function reasonOf(err: unknown): string {
+  if (err instanceof FlowError) return err.message;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : err instanceof Error ? err.message.slice(0, 80) : String(err);
+}
+
+/** Runs `step` on `workers` loops for `seconds` while reading the server's CPU before and after. */
+async function measure(
+  server: ServerHandle,
+  seconds: number,
+  workers: number,
+  step: (worker: number, iteration: number, samples: Samples) => Promise<void>,
+  samples = new Samples(),
+  totals = { elapsedMs: 0, cpuMs: 0 },
+): Promise<{ samples: Samples; totals: { elapsedMs: number; cpuMs: number } }> {
+  const before = await server.stats();
+  totals.elapsedMs += await runFor(seconds * 1000, workers, (w, i) => step(w, i, samples));
+  totals.cpuMs += cpuMs(before, await server.stats());
+  return { samples, totals };
+}
+
+function toMeasure(label: string, samples: Samples, totals: { elapsedMs: number; cpuMs: number }, extra: Partial<Measure> = {}): Measure {
+  const seconds = totals.elapsedMs / 1000;
+  return {
+    label,
+    perSecond: round(samples.ok / seconds),
+    ...samples.summary(),
+    errors: samples.errorCount,
+    errorReasons: Object.fromEntries(samples.errors),
+    serverCpuMsPerOp: samples.ok > 0 ? round(totals.cpuMs / samples.ok, 2) : NaN,
+    serverCores: round(totals.cpuMs / totals.elapsedMs, 2),
+    seconds: round(seconds),
+    ...extra,
+  };
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const driverCpuStart = process.cpuUsage();
+  const loadBefore = os.loadavg();
+  const client: BenchClient = {
+    client_id: BENCH_CLIENT_ID,
+    client_secret: randomBytes(24).toString('base64url'),
+    redirect_uris: ['http://127.0.0.1:9/cb'],
+  };
+  const apiKey = randomBytes(32).toString('base64url');
+  const [jwks, sink] = [await generateSigningKeys(), new SmtpSink()];
+  const smtpUrl = `${await sink.listen()}${settings.smtpQuery ? `/?${settings.smtpQuery}` : ''}`;
+
+  let mongodbUri: string | null = null;
+  let engine: { stop(): void } | null = null;
+  if (settings.store === 'mongodb') {
+    if (process.env.MONGODB_URI) mongodbUri = process.env.MONGODB_URI;
+    else {
+      const started = await startWireEngine();
+      engine = started;
+      mongodbUri = started.uri;
+    }
+  }
+  const profileDir = settings.profile ? path.join(here, 'profiles') : null;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const spec = (kind: ServerKind): ServerSpec => ({
+    kind,
+    jwks,
+    cookieKeys: generateCookieKeys(),
+    client,
+    users: settings.users,
+    smtpUrl,
+    mongodbUri: kind === 'ours' ? mongodbUri : null,
+    apiKey,
+  });
+
+  const servers: Partial<Record<ServerKind, ServerHandle>> = {};
+  const results: Results = {
+    startedAt: startedAt.toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGiB: round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+      loadAverageBefore: loadBefore.map((v) => round(v, 2)),
+      loadAverageAfter: [],
+    },
+    commit: gitCommit(),
+    settings: { ...settings, only: [...settings.only] },
+    store: '',
+    flows: [],
+    refresh: [],
+    api: [],
+    apiStatus: 'not run',
+    headline: null,
+    memory: [],
+    driverCpuSeconds: 0,
+  };
+
+  try {
+    servers.ours = await launchServer(spec('ours'), { profileDir });
+    servers.bare = await launchServer(spec('bare'), { profileDir });
+    results.store = servers.ours.store;
+    const contexts: Record<ServerKind, FlowContext> = {
+      ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000 },
+      bare: { target: new Target(servers.bare.issuer), client, sink: null, mailTimeoutMs: 0 },
+    };
+    const flowOf = { ours: magicLinkFlow, bare: bareFlow };
+    const memoryAt = async (label: string, signIns: Record<ServerKind, number>) => {
+      for (const kind of ['ours', 'bare'] as const) {
+        const stats = await servers[kind]!.stats(true);
+        results.memory.push({ server: kind, at: label, signIns: signIns[kind], rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
+      }
+    };
+    const signIns: Record<ServerKind, number> = { ours: 0, bare: 0 };
+    await memoryAt('start', signIns);
+
+    const refreshTokens: Record<ServerKind, string[]> = { ours: [], bare: [] };
+    const flowStep = (kind: ServerKind, workers: number) => async (worker: number, iteration: number, samples: Samples) => {
+      const t0 = performance.now();
+      try {
+        const refresh = await flowOf[kind](contexts[kind], emailFor(worker, iteration, workers));
+        samples.add(performance.now() - t0);
+        signIns[kind] += 1;
+        refreshTokens[kind][worker] = refresh;
+      } catch (err) {
+        samples.fail(reasonOf(err));
+      }
+    };
+
+    if (settings.only.has('flows') || settings.only.has('refresh')) {
+      for (const kind of ['ours', 'bare'] as const) {
+        log(`warm-up ${kind}: ${settings.warmupS}s`);
+        await measure(servers[kind]!, Math.max(settings.warmupS, 0.5), settings.concurrency, flowStep(kind, settings.concurrency));
+      }
+    }
+    if (settings.only.has('flows')) {
+      const acc = {
+        ours: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
+        bare: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
+      };
+      for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
+        for (const kind of ['ours', 'bare'] as const) {
+          const seconds = settings.durationS / settings.rounds;
+          log(`hosted flows ${kind}, round ${round_}/${settings.rounds}: ${round(seconds)}s at concurrency ${settings.concurrency}`);
+          await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
+        }
+      }
+      const ours = toMeasure(`hosted sign-in, ours (c=${settings.concurrency})`, acc.ours.samples, acc.ours.totals, { server: 'ours' });
+      const bare = toMeasure(`same flow, bare oidc-provider (c=${settings.concurrency})`, acc.bare.samples, acc.bare.totals, { server: 'bare' });
+      results.flows.push(ours, bare);
+      results.headline = {
+        flowsPerSecondRatio: round(ours.perSecond / bare.perSecond, 2),
+        cpuPerFlowRatio: round(ours.serverCpuMsPerOp / bare.serverCpuMsPerOp, 2),
+      };
+      await memoryAt('after flows', signIns);
+    }
+
+    if (settings.only.has('refresh')) {
+      for (const kind of ['ours', 'bare'] as const) {
+        const tokens = refreshTokens[kind].filter(Boolean);
+        if (tokens.length === 0) {
+          results.refresh.push({ ...toMeasure(`refresh grants, ${kind}`, new Samples(), { elapsedMs: 1, cpuMs: 0 }), note: 'no refresh tokens from the flow phase' });
+          continue;
+        }
+        log(`refresh grants ${kind}: ${settings.refreshDurationS}s at concurrency ${tokens.length}`);
+        const { samples, totals } = await measure(servers[kind]!, settings.refreshDurationS, tokens.length, async (worker, _i, s) => {
+          const t0 = performance.now();
+          try {
+            tokens[worker] = await refreshGrant(contexts[kind], tokens[worker] ?? '');
+            s.add(performance.now() - t0);
+          } catch (err) {
+            s.fail(reasonOf(err));
+          }
+        });
+        results.refresh.push(toMeasure(`refresh grants, ${kind} (c=${tokens.length})`, samples, totals, { server: kind }));
+      }
+    }
+
+    if (settings.only.has('api')) {
+      const target = contexts.ours.target;
+      const probe = await apiPair(target, apiKey, BENCH_CLIENT_ID, benchEmail(0), true).catch((err: unknown) => err);
+      if (probe && typeof probe === 'object' && 'kind' in probe && probe.kind === 'unavailable') {
+        results.apiStatus = 'not available (POST /api/passwordless/start answered 404: the REST API is not in this build)';
+        log(`API pairs: ${results.apiStatus}`);
+      } else {
+        results.apiStatus = probe instanceof Error ? `probe failed: ${reasonOf(probe)}` : 'measured';
+        for (const noJWT of [true, false]) {
+          const single = new Samples();
+          log(`API pairs ${noJWT ? 'noJWT' : 'JWT'}: ${settings.apiDurationS}s at concurrency ${settings.apiConcurrency}`);
+          const { samples, totals } = await measure(servers.ours!, settings.apiDurationS, settings.apiConcurrency, async (worker, iteration, s) => {
+            const t0 = performance.now();
+            try {
+              const outcome = await apiPair(target, apiKey, BENCH_CLIENT_ID, emailFor(worker, iteration, settings.apiConcurrency), noJWT);
+              if (outcome.kind === 'unavailable') throw new FlowError('api start: HTTP 404');
+              s.add(performance.now() - t0);
+              single.add(outcome.startMs);
+              single.add(outcome.loginMs);
+            } catch (err) {
+              s.fail(reasonOf(err));
+            }
+          });
+          const label = `API start+login, ${noJWT ? 'noJWT' : 'signed JWT'} (c=${settings.apiConcurrency})`;
+          results.api.push(toMeasure(label, samples, totals, { server: 'ours', singleCall: single.summary() }));
+        }
+      }
+    }
+    await memoryAt('end', signIns);
+
+    if (settings.memorySignIns > 0) {
+      log(`memory soak: ${settings.memorySignIns} sign-ins on ours at concurrency ${settings.concurrency}`);
+      const soak = new Samples();
+      const target = signIns.ours + settings.memorySignIns;
+      let lastReport = signIns.ours;
+      const step = flowStep('ours', settings.concurrency);
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: settings.concurrency }, async (_, worker) => {
+          for (let i = 0; signIns.ours < target; i += 1) {
+            await step(worker, i, soak);
+            if (signIns.ours - lastReport >= Math.max(1000, settings.memorySignIns / 10)) {
+              lastReport = signIns.ours;
+              log(`  ${signIns.ours} sign-ins (${round(soak.ok / ((performance.now() - started) / 1000))}/s)`);
+            }
+          }
+        }),
+      );
+      await memoryAt(`after ${settings.memorySignIns} more sign-ins`, signIns);
+    }
+  } finally {
+    for (const server of Object.values(servers)) await server?.stop().catch(() => undefined);
+    await sink.close();
+    engine?.stop();
+  }
+  const driverCpu = process.cpuUsage(driverCpuStart);
+  results.driverCpuSeconds = round((driverCpu.user + driverCpu.system) / 1e6);
+  results.machine.loadAverageAfter = os.loadavg().map((v) => round(v, 2));
+  writeFileSync(flags.out ?? path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(renderReport(results));
+  console.log(`\nwritten: ${path.relative(process.cwd(), flags.out ?? '')}${profileDir ? `; profiles in ${path.relative(process.cwd(), profileDir)}/ (npm run bench:profile -- bench/profiles/ours)` : ''}`);
+}
+
+function mib(bytes: number): number {
+  return round(bytes / 2 ** 20);
+}
+
+function gitCommit(): string {
+  try {
+    return execSync('git rev-parse --short HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+try {
+  await main();
+  process.exit(0);
+} catch (err) {
+  log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}

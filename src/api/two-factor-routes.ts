@@ -1,0 +1,94 @@
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
+import type { ApiSecondFactor } from '../passwordless/two-factor-login.js';
+import { newTotpSecret } from '../accounts/totp.js';
+import { log } from '../log.js';
+import { answerEmpty } from './respond.js';
+import { fieldError, parseInput } from './validation.js';
+import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, userIdParam } from './schemas.js';
+import { respondToLogin } from './passwordless-routes.js';
+
+export interface TwoFactorRouteDeps {
+  api: PasswordlessApi;
+  secondFactor: ApiSecondFactor;
+  applications: ApplicationDirectory;
+  requireKey: Middleware;
+  body: Middleware;
+}
+
+function userIdOf(ctx: Context): string | null {
+  const parsed = userIdParam.safeParse((ctx.params as Record<string, string>).userId);
+  return parsed.success ? parsed.data : null;
+}
+
+/** FusionAuth's two-factor API: a secret to enrol, enable, disable, and the login's second step. */
+export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void {
+  const { secondFactor, applications } = deps;
+  const service = secondFactor.service;
+
+  router.get('/two-factor/secret', deps.requireKey, (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = newTotpSecret();
+  });
+
+  router.post('/two-factor/login', deps.body, async (ctx) => {
+    const input = parseInput(twoFactorLoginRequest, ctx.request.body);
+    const answer = await secondFactor.answer(input.twoFactorId, input.code);
+    ctx.set('Cache-Control', 'no-store');
+    if (answer.kind === 'not_found') return answerEmpty(ctx, 404);
+    if (answer.kind === 'wrong') {
+      log.info('two_factor.rejected', { channel: 'api' });
+      return answerEmpty(ctx, 421);
+    }
+    const applicationId = input.applicationId ?? answer.record.applicationId;
+    const application = applicationId === null ? null : await applications.find(applicationId);
+    if (applicationId !== null && !application) throw fieldError('applicationId', 'invalid', `No application has the id ${JSON.stringify(applicationId)}.`);
+    const outcome = await deps.api.completeAfterSecondFactor(answer.record.userId, answer.record.state, {
+      application,
+      noJWT: input.noJWT,
+      ipAddress: input.ipAddress ?? ctx.ip,
+      deviceType: null,
+    });
+    log.info('two_factor.accepted', { channel: 'api', user: answer.record.userId, factor: answer.factor });
+    respondToLogin(ctx, outcome);
+    if (outcome.kind === 'complete' && input.trustComputer) {
+      (ctx.body as Record<string, unknown>).twoFactorTrustId = await service.trustDevice(answer.record.userId);
+    }
+  });
+
+  router.post('/user/two-factor/:userId', deps.requireKey, deps.body, async (ctx) => {
+    const id = userIdOf(ctx);
+    const input = parseInput(enableTwoFactorRequest, ctx.request.body);
+    if (!id) return answerEmpty(ctx, 404);
+    const result = await service.enable(id, input.secretBase32Encoded, input.code);
+    if (!result.ok) {
+      switch (result.problem) {
+        case 'no_user':
+          return answerEmpty(ctx, 404);
+        case 'already_enabled':
+          throw fieldError('method', 'duplicate', 'The user already has an authenticator; disable it first.');
+        case 'invalid_secret':
+          throw fieldError('secretBase32Encoded', 'invalid', 'The secret must be base32 and at least 80 bits long.');
+        case 'wrong_code':
+          throw fieldError('code', 'invalid', 'The code does not match the secret at this time.');
+      }
+    }
+    log.info('two_factor.enabled', { user: id, method: 'authenticator' });
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { recoveryCodes: result.recoveryCodes };
+  });
+
+  router.delete('/user/two-factor/:userId', deps.requireKey, async (ctx) => {
+    const id = userIdOf(ctx);
+    const query = parseInput(disableTwoFactorQuery, ctx.query);
+    const result = id ? await service.disable(id, query) : ({ ok: false, problem: 'no_user' } as const);
+    if (!result.ok) {
+      if (result.problem === 'no_user' || result.problem === 'not_enabled') return answerEmpty(ctx, 404);
+      if (result.problem === 'wrong_method') throw fieldError('methodId', 'invalid', 'The user has no two-factor method with this id.');
+      throw fieldError('code', 'invalid', 'The code is not right.');
+    }
+    log.info('two_factor.disabled', { user: id });
+    answerEmpty(ctx, 200);
+  });
+}

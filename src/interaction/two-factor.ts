@@ -1,0 +1,128 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { koaBody } from 'koa-body';
+import type Provider from 'oidc-provider';
+import type { CounterRepository } from '../storage/types.js';
+import type { TwoFactorService } from '../accounts/two-factor.js';
+import type { Views } from '../render/views.js';
+import type { CsrfTokens } from '../http/csrf.js';
+import { renderPage, useInteractionLocale } from '../http/page.js';
+import { log } from '../log.js';
+import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT } from '../provider/two-factor-prompt.js';
+import { clientOf, finishInteraction, interactionOfBrowser, type Interaction } from './session.js';
+
+export interface TwoFactorPageDeps {
+  provider: Provider;
+  views: Views;
+  csrf: CsrfTokens;
+  service: TwoFactorService;
+  counters: CounterRepository;
+  /** Wrong codes before this sign-in's second-factor step is void. */
+  maxAttempts: number;
+  /** How long the interaction (and so its wrong-code count) lives. */
+  interactionTtlSeconds: number;
+}
+
+const parseForm = koaBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '16kb' });
+
+function formField(ctx: Context, name: string): string {
+  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'string' ? value : '';
+}
+
+/**
+ * The hosted second-factor step (the `two_factor` prompt): asks for a TOTP or recovery code,
+ * offers "trust this device", and explains when a client demands a factor the user lacks.
+ * GET /interaction/:uid is answered here only while that prompt is pending; otherwise it
+ * passes on to the sign-in routes.
+ */
+export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
+  const { provider, views, csrf, service } = deps;
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const trustDays = Math.max(1, Math.round(service.settings.trustTimeToLiveInSeconds / 86400));
+  const attemptsKey = (uid: string) => `2fa-interaction:${uid}`;
+
+  /** This browser's sign-in, when it is at the second-factor step. */
+  async function pendingStep(ctx: Context): Promise<Interaction | null> {
+    const uid = (ctx.params as Record<string, string>).uid ?? '';
+    const interaction = await interactionOfBrowser(provider, ctx, uid);
+    if (!interaction || interaction.prompt.name !== TWO_FACTOR_PROMPT || !interaction.session?.accountId) return null;
+    useInteractionLocale(ctx, interaction.params);
+    return interaction;
+  }
+
+  const renderGone = (ctx: Context) => renderPage(ctx, views, 400, 'pages/sign-in-gone', {});
+
+  async function renderStep(ctx: Context, interaction: Interaction, status = 200, error: string | { key: string; vars?: Record<string, number> } = '') {
+    const client = await clientOf(provider, interaction);
+    if (!client) return renderGone(ctx);
+    const uid = interaction.uid;
+    if (interaction.prompt.reasons.includes(REASON_UNAVAILABLE)) {
+      return renderPage(ctx, views, 403, 'pages/two-factor-stop', { client, heading: 'twoFactor.unavailableHeading', text: 'twoFactor.unavailable', uid, csrf: csrf.issue('two-factor-decline', uid) });
+    }
+    if ((await deps.counters.get(attemptsKey(uid), Date.now())) >= deps.maxAttempts) {
+      return renderPage(ctx, views, 429, 'pages/two-factor-stop', { client, heading: 'twoFactor.voidHeading', text: 'twoFactor.void', uid, csrf: csrf.issue('two-factor-decline', uid) });
+    }
+    return renderPage(ctx, views, status, 'pages/two-factor', { client, uid, error, trustDays, csrf: csrf.issue('two-factor', uid), declineCsrf: csrf.issue('two-factor-decline', uid) });
+  }
+
+  router.get('/', async (ctx: Context, next: Next) => {
+    const interaction = await pendingStep(ctx);
+    if (!interaction) return next();
+    return renderStep(ctx, interaction);
+  });
+
+  router.post('/two-factor', parseForm, async (ctx) => {
+    const interaction = await pendingStep(ctx);
+    if (!interaction || interaction.prompt.reasons.includes(REASON_UNAVAILABLE)) return renderGone(ctx);
+    const uid = interaction.uid;
+    if (!csrf.verify('two-factor', uid, formField(ctx, 'csrf'))) return renderStep(ctx, interaction, 403, 'form.expired');
+    const key = attemptsKey(uid);
+    // Past the limit even a right code is refused: the step is void.
+    if ((await deps.counters.get(key, Date.now())) >= deps.maxAttempts) return renderStep(ctx, interaction);
+    const code = formField(ctx, 'code').slice(0, 64);
+    if (code.trim() === '') return renderStep(ctx, interaction, 400, 'twoFactor.missing');
+
+    const accountId = interaction.session!.accountId;
+    const verified = await service.verify(accountId, code);
+    if (!verified.ok) {
+      log.info('two_factor.rejected', { channel: 'hosted', reason: verified.problem });
+      const wrong = await deps.counters.increment(key, Date.now() + deps.interactionTtlSeconds * 1000);
+      if (verified.problem === 'limited') return renderStep(ctx, interaction, 429, 'twoFactor.limited');
+      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - wrong) } });
+    }
+
+    log.info('two_factor.accepted', { channel: 'hosted', user: accountId, factor: verified.kind });
+    if (formField(ctx, 'trust') === 'yes') {
+      const trustId = await service.trustDevice(accountId);
+      ctx.cookies.set(TRUST_COOKIE, trustId, {
+        signed: true,
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: ctx.secure,
+        path: '/',
+        maxAge: service.settings.trustTimeToLiveInSeconds * 1000,
+      });
+    }
+    // The login is given again with both factors: the session's amr and acr then say so.
+    const earlier = (interaction.lastSubmission?.login ?? {}) as Record<string, unknown>;
+    const amr = [...new Set([...(interaction.session?.amr ?? ['email']), AMR_SECOND_FACTOR])];
+    await finishInteraction(provider, ctx, { login: { ...earlier, accountId, amr, acr: ACR_MULTI_FACTOR }, [TWO_FACTOR_PROMPT]: { factor: verified.kind } }, true);
+  });
+
+  /** Leaves the sign-in: the client hears why (no second factor to give, or too many wrong codes). */
+  router.post('/two-factor/decline', parseForm, async (ctx) => {
+    const interaction = await pendingStep(ctx);
+    if (!interaction || !csrf.verify('two-factor-decline', interaction.uid, formField(ctx, 'csrf'))) return renderGone(ctx);
+    const unavailable = interaction.prompt.reasons.includes(REASON_UNAVAILABLE);
+    await finishInteraction(
+      provider,
+      ctx,
+      unavailable
+        ? { error: 'unmet_authentication_requirements', error_description: 'The user has no second factor, which this client requires.' }
+        : { error: 'access_denied', error_description: 'The second factor was not given.' },
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,59 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type { UserRepository } from '../storage/types.js';
+import { hasAuthenticator, type TwoFactorService } from '../accounts/two-factor.js';
+
+/**
+ * The second-factor step of the hosted sign-in: a prompt after `login` and before `consent`.
+ * The magic link finishes `login` with amr ["email"]; this prompt stays pending until the
+ * session's amr holds "otp" too, so a browser that stops after the link has no usable session.
+ */
+
+export const TWO_FACTOR_PROMPT = 'two_factor';
+/** The user must give a code. */
+export const REASON_REQUIRED = 'two_factor_required';
+/** The client demands multi-factor, but the user has no second factor to give. */
+export const REASON_UNAVAILABLE = 'two_factor_unavailable';
+
+/** The acr of a sign-in with a second factor; a client asks for one with acr_values. */
+export const ACR_MULTI_FACTOR = 'urn:oidc-magic-link:acr:mfa';
+export const AMR_SECOND_FACTOR = 'otp';
+
+/** The signed cookie that marks a device the user chose to trust. */
+export const TRUST_COOKIE = 'oml.2fa-trust';
+
+function sessionHasSecondFactor(ctx: KoaContextWithOIDC): boolean {
+  return (ctx.oidc.session?.amr ?? []).includes(AMR_SECOND_FACTOR);
+}
+
+function multiFactorDemanded(ctx: KoaContextWithOIDC): boolean {
+  const values = ctx.oidc.params?.acr_values;
+  return typeof values === 'string' && values.split(' ').includes(ACR_MULTI_FACTOR);
+}
+
+export function twoFactorPrompt(users: UserRepository, service: TwoFactorService): InstanceType<typeof interactionPolicy.Prompt> {
+  const { Prompt, Check } = interactionPolicy;
+
+  /** The signed-in user, when this session still lacks a second factor. */
+  async function userWithoutSecondFactor(ctx: KoaContextWithOIDC) {
+    const accountId = ctx.oidc.session?.accountId;
+    if (!accountId || sessionHasSecondFactor(ctx)) return null;
+    return users.findById(accountId);
+  }
+
+  return new Prompt(
+    { name: TWO_FACTOR_PROMPT, requestable: false },
+    new Check(REASON_REQUIRED, 'a second factor is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
+      const user = await userWithoutSecondFactor(ctx);
+      if (!user || !hasAuthenticator(user)) return false;
+      // A trusted device skips the step, unless the client demands multi-factor for this sign-in.
+      if (multiFactorDemanded(ctx)) return true;
+      const trustId = ctx.cookies.get(TRUST_COOKIE, { signed: true });
+      return !(await service.isTrusted(user.id, trustId));
+    }),
+    new Check(REASON_UNAVAILABLE, 'the client requires a second factor the user does not have', 'unmet_authentication_requirements', async (ctx: KoaContextWithOIDC) => {
+      if (!multiFactorDemanded(ctx)) return false;
+      const user = await userWithoutSecondFactor(ctx);
+      return user !== null && !hasAuthenticator(user);
+    }),
+  );
+}
