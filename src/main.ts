@@ -3,6 +3,8 @@ import { startServer } from './server.js';
 import type { Config } from './config/schema.js';
 import { riskyChoices } from './config/production.js';
 import { describeError, log } from './log.js';
+import cluster from 'node:cluster';
+import { superviseWorkers, workerCount } from './cluster.js';
 
 /** Risky choices are allowed, but never quietly: a log line always, and a banner on stderr in production. */
 function warnAboutRiskyChoices(config: Config): void {
@@ -13,8 +15,19 @@ function warnAboutRiskyChoices(config: Config): void {
   }
 }
 
+function printBanner(lines: string[]): void {
+  process.stdout.write(['', '  oidc-magic-link is running', ...lines.map((line) => `  ${line}`), '', ''].join('\n'));
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
+  const workers = workerCount(process.env);
+  if (workers > 1 && cluster.isPrimary) {
+    const issuer = await superviseWorkers(config, workers);
+    warnAboutRiskyChoices(config);
+    printBanner([`issuer      ${issuer}`, `discovery   ${issuer}/.well-known/openid-configuration`, `workers     ${workers}`]);
+    return;
+  }
   const running = await startServer(config);
   const { app, issuer } = running;
   // Handlers first: a signal that arrives before them would kill the process without draining.
@@ -31,18 +44,13 @@ async function main(): Promise<void> {
   warnAboutRiskyChoices(app.config);
   if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
 
-  process.stdout.write(
-    [
-      '',
-      `  oidc-magic-link is running`,
-      `  issuer      ${issuer}`,
-      `  discovery   ${issuer}/.well-known/openid-configuration`,
-      ...(app.transport.kind === 'dev-mailbox' ? [`  dev mailbox ${issuer}/dev/mail`] : []),
-      ...(app.config.demo.enabled && !app.config.production ? [`  demo        ${issuer}/demo`] : []),
-      '',
-      '',
-    ].join('\n'),
-  );
+  if (cluster.isWorker) return;
+  printBanner([
+    `issuer      ${issuer}`,
+    `discovery   ${issuer}/.well-known/openid-configuration`,
+    ...(app.transport.kind === 'dev-mailbox' ? [`dev mailbox ${issuer}/dev/mail`] : []),
+    ...(app.config.demo.enabled && !app.config.production ? [`demo        ${issuer}/demo`] : []),
+  ]);
 }
 
 main().catch((err: unknown) => {

@@ -22,6 +22,24 @@ export interface RunningServer {
 export async function startServer(config: Config, options: Partial<Omit<BuildOptions, 'config' | 'issuer'>> = {}): Promise<RunningServer> {
   assertProductionReady(config);
   const server = http.createServer();
+  // Requests that arrive between listening and the application being built wait for it
+  // (a cluster primary, a load balancer or a test may connect as soon as the port is open).
+  let serve!: (handler: http.RequestListener) => void;
+  let fail!: () => void;
+  const handlerReady = new Promise<http.RequestListener>((resolve, reject) => {
+    serve = resolve;
+    fail = () => reject(new Error('start-up failed'));
+  });
+  handlerReady.catch(() => undefined);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    handlerReady.then(
+      (handle) => handle(req, res),
+      () => {
+        res.statusCode = 503;
+        res.end();
+      },
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, () => {
@@ -36,6 +54,7 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
     const store = options.store ?? (await openStore(config));
     app = await buildApplication({ config, issuer, store, ...(options.transport ? { transport: options.transport } : {}) });
   } catch (err) {
+    fail();
     server.close();
     throw err;
   }
@@ -47,7 +66,7 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
-  server.on('request', app.koa.callback());
+  serve(app.koa.callback());
 
   const stop = () => {
     stopping ??= (async () => {

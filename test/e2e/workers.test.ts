@@ -1,0 +1,99 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as client from 'openid-client';
+import { Browser } from '../helpers/browser.js';
+import { runMain } from '../helpers/main-process.js';
+import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
+import { TestSmtpServer, linkInText } from '../helpers/smtp.js';
+import { ALICE, WEB_CLIENT, testKeys } from '../helpers/server.js';
+import { authorizationRequest, exchange, requestLink } from '../helpers/oidc.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+function configFile(content: Record<string, unknown>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'oml-workers-'));
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ dataDirectory: dir, ...content }));
+  return file;
+}
+
+describe('WORKERS: several processes on one port (node:cluster)', () => {
+  it('refuses to share the in-memory store or the dev mailbox between workers', async () => {
+    const { output, code } = await runMain({ WORKERS: '2', PORT: '0', MONGODB_URI: '', SMTP_URL: '' }, /$^/);
+    expect(code).to.equal(1);
+    expect(output).to.include('WORKERS=2 needs shared state');
+    expect(output).to.include('MONGODB_URI');
+    expect(output).to.include('SMTP_URL');
+  });
+
+  it('refuses a WORKERS value that is not a small whole number', async () => {
+    const { output, code } = await runMain({ WORKERS: 'many', PORT: '0' }, /$^/);
+    expect(code).to.equal(1);
+    expect(output).to.match(/WORKERS: must be a whole number/);
+  });
+
+  describe('on MongoDB and SMTP', () => {
+    let mongo: MongoTarget | null;
+    let smtp: TestSmtpServer;
+    before(async function () {
+      this.timeout(60_000);
+      mongo = await startMongoTarget();
+      smtp = await TestSmtpServer.start();
+    });
+    after(async () => {
+      await smtp?.stop();
+      await mongo?.stop();
+    });
+
+    it('serves a whole sign-in from two workers, then stops cleanly on SIGTERM', async function () {
+      if (!mongo) this.skip();
+      this.timeout(90_000);
+      const keys = await testKeys();
+      const file = configFile({ clients: [WEB_CLIENT], users: [ALICE], jwks: keys.jwks, cookieKeys: keys.cookieKeys, demo: { enabled: false } });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: root,
+        env: { ...process.env, WORKERS: '2', PORT: '0', CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url(), LOG_LEVEL: 'warn', ISSUER: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      try {
+        const issuer = await new Promise<string>((resolve, reject) => {
+          const timer = setInterval(() => {
+            const found = /issuer\s+(http:\/\/localhost:\d+)[\s\S]*workers\s+2/.exec(output)?.[1];
+            if (found) {
+              clearInterval(timer);
+              resolve(found);
+            } else if (child.exitCode !== null) {
+              clearInterval(timer);
+              reject(new Error(`exited early:\n${output}`));
+            }
+          }, 50);
+        });
+        const config = await client.discovery(new URL(issuer), WEB_CLIENT.client_id, WEB_CLIENT.client_secret, undefined, {
+          execute: [client.allowInsecureRequests],
+        });
+        const browser = new Browser(issuer);
+        const rp = await authorizationRequest(config);
+        await requestLink(browser, rp, ALICE.email);
+        const deadline = Date.now() + 20_000;
+        while (!smtp.received.some((m) => m.envelope.to.includes(ALICE.email)) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const mail = smtp.received.find((m) => m.envelope.to.includes(ALICE.email));
+        expect(mail, 'the email went out over SMTP').to.exist;
+        const landed = await browser.get(linkInText(mail!));
+        const tokens = await exchange(rp, landed.url);
+        expect(tokens.claims()!.email).to.equal(ALICE.email);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      expect(await exited, output).to.equal(0);
+    });
+  });
+});
