@@ -28,6 +28,8 @@ export class CatalogError extends Error {
  */
 export class Catalog {
   readonly #messages = new Map<string, Messages>();
+  /** Built once per locale: Intl.PluralRules is costly to construct on every render. */
+  readonly #translators = new Map<string, Translate>();
 
   constructor(
     folders: readonly string[],
@@ -39,13 +41,25 @@ export class Catalog {
     }
   }
 
-  /** Locales with a file, e.g. `['de', 'en']`. */
+  #locales: string[] | null = null;
+
+  /** Locales with a file, e.g. `['de', 'en']` (the catalogue does not change once loaded). */
   get locales(): string[] {
-    return [...this.#messages.keys()].sort();
+    this.#locales ??= [...this.#messages.keys()].sort();
+    return this.#locales;
   }
 
   /** A translate function for `locale` (an unknown locale translates as the default one). */
   translator(locale: string): Translate {
+    const cached = this.#translators.get(locale);
+    if (cached) return cached;
+    const built = this.#buildTranslator(locale);
+    // Only locales we have files for are kept, so the cache stays as small as the catalogue.
+    if (this.#messages.has(locale)) this.#translators.set(locale, built);
+    return built;
+  }
+
+  #buildTranslator(locale: string): Translate {
     const primary = this.#messages.get(locale);
     const fallback = this.#messages.get(this.defaultLocale) as Messages;
     const plural = new Intl.PluralRules(locale);
