@@ -1,8 +1,9 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import type { ApiKeyRecord, ApiKeyRepository } from '../storage/types.js';
 import { redactPath } from '../http/request-log.js';
 import { log } from '../log.js';
+import { hashCode } from '../passwordless/hash.js';
 import { answerEmpty } from './respond.js';
 
 /** Endpoint path (or `*`) → HTTP methods (or `*`). */
@@ -16,7 +17,7 @@ interface KnownKey {
 
 /** SHA-256 (hex) of an API key, as stored. */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hashCode(key);
 }
 
 /** The key a caller presented: `Authorization: <key>` (FusionAuth) or `Authorization: Bearer <key>`. */

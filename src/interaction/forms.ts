@@ -14,6 +14,12 @@ export function formField(ctx: Context, name: string): unknown {
   return body?.[name];
 }
 
+/** A form field as text: '' when absent or not a string. */
+export function formText(ctx: Context, name: string): string {
+  const value = formField(ctx, name);
+  return typeof value === 'string' ? value : '';
+}
+
 export function uidOf(ctx: Context): string {
   return (ctx.params as Record<string, string>).uid ?? '';
 }

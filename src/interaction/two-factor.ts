@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { koaBody } from 'koa-body';
 import type Provider from 'oidc-provider';
 import type { CounterRepository } from '../storage/types.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
@@ -10,6 +9,7 @@ import { renderPage, useInteractionLocale } from '../http/page.js';
 import { log } from '../log.js';
 import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT } from '../provider/two-factor-prompt.js';
 import { clientOf, finishInteraction, interactionOfBrowser, type Interaction } from './session.js';
+import { formText, parseForm } from './forms.js';
 
 export interface TwoFactorPageDeps {
   provider: Provider;
@@ -21,13 +21,6 @@ export interface TwoFactorPageDeps {
   maxAttempts: number;
   /** How long the interaction (and so its wrong-code count) lives. */
   interactionTtlSeconds: number;
-}
-
-const parseForm = koaBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '16kb' });
-
-function formField(ctx: Context, name: string): string {
-  const value = (ctx.request.body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : '';
 }
 
 /**
@@ -76,11 +69,11 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     const interaction = await pendingStep(ctx);
     if (!interaction || interaction.prompt.reasons.includes(REASON_UNAVAILABLE)) return renderGone(ctx);
     const uid = interaction.uid;
-    if (!csrf.verify('two-factor', uid, formField(ctx, 'csrf'))) return renderStep(ctx, interaction, 403, 'form.expired');
+    if (!csrf.verify('two-factor', uid, formText(ctx, 'csrf'))) return renderStep(ctx, interaction, 403, 'form.expired');
     const key = attemptsKey(uid);
     // Past the limit even a right code is refused: the step is void.
     if ((await deps.counters.get(key, Date.now())) >= deps.maxAttempts) return renderStep(ctx, interaction);
-    const code = formField(ctx, 'code').slice(0, 64);
+    const code = formText(ctx, 'code').slice(0, 64);
     if (code.trim() === '') return renderStep(ctx, interaction, 400, 'twoFactor.missing');
 
     const accountId = interaction.session!.accountId;
@@ -93,7 +86,7 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     }
 
     log.info('two_factor.accepted', { channel: 'hosted', user: accountId, factor: verified.kind });
-    if (formField(ctx, 'trust') === 'yes') {
+    if (formText(ctx, 'trust') === 'yes') {
       const trustId = await service.trustDevice(accountId);
       ctx.cookies.set(TRUST_COOKIE, trustId, {
         signed: true,
@@ -113,7 +106,7 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
   /** Leaves the sign-in: the client hears why (no second factor to give, or too many wrong codes). */
   router.post('/two-factor/decline', parseForm, async (ctx) => {
     const interaction = await pendingStep(ctx);
-    if (!interaction || !csrf.verify('two-factor-decline', interaction.uid, formField(ctx, 'csrf'))) return renderGone(ctx);
+    if (!interaction || !csrf.verify('two-factor-decline', interaction.uid, formText(ctx, 'csrf'))) return renderGone(ctx);
     const unavailable = interaction.prompt.reasons.includes(REASON_UNAVAILABLE);
     await finishInteraction(
       provider,
