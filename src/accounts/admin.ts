@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { normalizeEmail, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
 import { buildUser, registrationFor, type NewUser } from './users.js';
 
+export { isExpired } from './users.js';
+
 /**
  * User administration shared by the REST API and the command line: create, change, register,
  * lock and delete. Callers validate input; these functions keep the records consistent.
@@ -82,7 +84,3 @@ export async function registerUser(
   return { ok: true, user, registration };
 }
 
-/** Whether the account is past its expiry at `now`. */
-export function isExpired(user: UserRecord, now = Date.now()): boolean {
-  return user.expiry !== undefined && user.expiry <= now;
-}

@@ -73,3 +73,13 @@ export async function recordLogin(users: UserRepository, userId: string, clientI
   if (registration) registration.lastLoginInstant = now;
   await users.replace(user);
 }
+
+/** Whether the account is past its expiry at `now`. */
+export function isExpired(user: UserRecord, now = Date.now()): boolean {
+  return user.expiry !== undefined && user.expiry <= now;
+}
+
+/** Whether the account may sign in at all: not locked and not expired. */
+export function canSignIn(user: UserRecord, now = Date.now()): boolean {
+  return user.active && !isExpired(user, now);
+}

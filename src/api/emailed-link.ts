@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { koaBody } from 'koa-body';
+import { linkCodeParam, parseForm } from '../interaction/forms.js';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
@@ -10,7 +10,6 @@ import type { UserRepository } from '../storage/types.js';
 import type { PasswordlessCodes } from '../passwordless/codes.js';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
 import { mayUseClient } from '../passwordless/magic-link.js';
-import { isExpired } from '../accounts/admin.js';
 import { recordLogin } from '../accounts/users.js';
 import { clientOf, finishInteraction, interactionOfBrowser } from '../interaction/session.js';
 import { log } from '../log.js';
@@ -33,7 +32,6 @@ import { withStateParameters } from '../mail/links.js';
  */
 
 const COOKIE = 'oml.apilink';
-const linkCodeParam = /^[\w-]{1,256}$/;
 /** Authorization parameters that the caller's state may carry over to /auth. */
 const PASSED_PARAMS = ['scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'ui_locales'] as const;
 
@@ -84,7 +82,6 @@ export interface EmailedLinkDeps {
 export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   const { provider, views, csrf } = deps;
   const router = new Router();
-  const parseForm = koaBody({ urlencoded: true, json: false, text: false, multipart: false, formLimit: '4kb' });
 
   const renderUnusable = (ctx: Context) =>
     renderPage(ctx, views, 410, 'pages/error', {
@@ -157,7 +154,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
     const redeemed = client ? await deps.codes.redeemLink(pending.linkCode) : null;
     const record = redeemed?.usable ? redeemed.record : null;
     const user = record && record.clientId === client?.clientId && record.interactionUid === null ? await deps.users.findById(record.userId) : null;
-    if (!client || !user || !mayUseClient(user, client) || isExpired(user)) {
+    if (!client || !user || !mayUseClient(user, client)) {
       log.info('code.rejected', { reason: record ? 'not_allowed' : 'unusable', method: 'api_link' });
       return renderUnusable(ctx);
     }

@@ -6,7 +6,7 @@ import { MailUnavailableError } from '../mail/errors.js';
 import { withStateParameters } from '../mail/links.js';
 import type { Views } from '../render/views.js';
 import { normalizeEmail, type UserRecord, type UserRepository } from '../storage/types.js';
-import { registrationFor } from '../accounts/users.js';
+import { canSignIn, registrationFor } from '../accounts/users.js';
 import { log } from '../log.js';
 import type { PasswordlessCodes } from './codes.js';
 import { crossDeviceOf } from './approval.js';
@@ -45,7 +45,7 @@ export interface DirectSendRequest {
 
 /** May this user sign in to this client by magic link? */
 export function mayUseClient(user: UserRecord, client: ClientPolicy): boolean {
-  if (!user.active || !client.passwordlessEnabled) return false;
+  if (!canSignIn(user) || !client.passwordlessEnabled) return false;
   return !client.requireRegistration || registrationFor(user, client.clientId) !== undefined;
 }
 

@@ -2,6 +2,7 @@ import Provider, { interactionPolicy, type Configuration, type KoaContextWithOID
 import type { Config } from '../config/schema.js';
 import type { Store, UserRepository } from '../storage/types.js';
 import { claimsOf, scopeClaims } from '../accounts/claims.js';
+import { canSignIn } from '../accounts/users.js';
 import type { Views } from '../render/views.js';
 import { describeError, log } from '../log.js';
 import type { KeyMaterial } from './keys.js';
@@ -33,8 +34,8 @@ function requiresPkce(client: OidcClient): boolean {
 function findAccount(users: UserRepository): NonNullable<Configuration['findAccount']> {
   return async (_ctx, sub) => {
     const user = await users.findById(sub);
-    // A locked or deleted user loses their sessions: node-oidc-provider ends a session whose account is gone.
-    if (!user || !user.active) return undefined;
+    // A locked, expired or deleted user loses their sessions: node-oidc-provider ends a session whose account is gone.
+    if (!user || !canSignIn(user)) return undefined;
     const claims = { ...claimsOf(user), sub: user.id };
     return { accountId: user.id, claims: () => claims };
   };
@@ -77,6 +78,13 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: OidcCl
 export function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config, issuer, store, keys, views } = deps;
   const policy = interactionPolicy.base();
+  // A session whose account can no longer sign in (locked, expired, deleted) must sign in again;
+  // without this node-oidc-provider goes on with no account and no grant, and fails with a 500.
+  policy.get('login')!.checks.add(
+    new interactionPolicy.Check('account_unavailable', 'the signed-in account can no longer sign in', 'login_required', (ctx) =>
+      Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account,
+    ),
+  );
   // After login (the magic link), before consent.
   policy.add(twoFactorPrompt(store.users, deps.twoFactor), 1);
   return {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { Browser } from '../helpers/browser.js';
+import { buildUser } from '../../src/accounts/users.js';
 import { startTestServer, ALICE, BOB, WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 
@@ -108,6 +109,25 @@ describe('hosted magic-link sign-in (end to end)', () => {
     const url = new URL(landed.url);
     expect(url.searchParams.get('error')).to.equal('login_required');
     expect(url.searchParams.get('state')).to.equal(rp.state);
+  });
+
+  it('refuses an expired account: no email, and its existing session ends', async () => {
+    const email = 'expiring@example.com';
+    await server.app.store.users.insert(buildUser({ email }));
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    await requestLink(browser, rp, email);
+    const landed = await browser.get(linkOf((await lastMailTo(server, email))!));
+    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+
+    const user = (await server.app.store.users.findByEmail(email))!;
+    await server.app.store.users.replace({ ...user, expiry: Date.now() - 1000 });
+    const before = (await server.mails()).length;
+    await requestLink(new Browser(server.issuer), await authorizationRequest(config), email);
+    expect((await server.mails()).length, 'no email to an expired account').to.equal(before);
+    const silent = await authorizationRequest(config, { prompt: 'none' });
+    const after = await browser.get(silent.url.href);
+    expect(new URL(after.url).searchParams.get('error'), 'the session of an expired account is over').to.equal('login_required');
   });
 
   it('ends the session with RP-initiated logout', async () => {
