@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { scopeClaims } from '../src/accounts/claims.js';
+import { loadConfig } from '../src/config/load.js';
 import type { ServerSpec } from './protocol.js';
 import { benchEmail } from './protocol.js';
 
@@ -72,8 +73,8 @@ export async function startBare(spec: ServerSpec) {
       await grant.save();
       return grant;
     },
-    // The same lifetimes as ours (config/default.json), so both stores hold the same amount.
-    ttl: { Interaction: 3600, Session: 1209600, Grant: 1209600, AuthorizationCode: 60, AccessToken: 3600, IdToken: 3600, RefreshToken: 1209600 },
+    // The same lifetimes as ours (read from config/default.json), so both stores hold the same amount.
+    ttl: loadConfig({ env: {} }).ttl as Configuration['ttl'],
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
