@@ -10,9 +10,16 @@ export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
  * cookie belongs to the uid in the path; null otherwise (other browser, scanner, expired).
  */
 export async function interactionOfBrowser(provider: Provider, ctx: Context, uid: string): Promise<Interaction | null> {
+  // Several routers look at the same request (second factor, API link, sign-in pages): load it once.
+  const memo = ctx.state as { interactionOfBrowser?: Promise<Interaction | null> };
+  memo.interactionOfBrowser ??= loadInteraction(provider, ctx);
+  const interaction = await memo.interactionOfBrowser;
+  return interaction && interaction.uid === uid ? interaction : null;
+}
+
+async function loadInteraction(provider: Provider, ctx: Context): Promise<Interaction | null> {
   try {
-    const interaction = await provider.interactionDetails(ctx.req, ctx.res);
-    return interaction.uid === uid ? interaction : null;
+    return await provider.interactionDetails(ctx.req, ctx.res);
   } catch (err) {
     if (err instanceof errors.SessionNotFound) return null;
     throw err;
