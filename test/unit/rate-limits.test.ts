@@ -27,6 +27,15 @@ describe('rate limits', () => {
     expect(await limiter.allowSend('u9@x.com', '10.1.1.1')).to.deep.include({ allowed: false, rule: 'sendPerIp' });
   });
 
+  it('caps all sends together with the global ceiling, whatever the address and IP', async () => {
+    const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, sendGlobal: { limit: 4, windowSeconds: 60 } });
+    const now = 1_800_000_000_000;
+    for (let i = 0; i < 4; i += 1) expect((await limiter.allowSend(`g${i}@x.com`, `10.9.${i}.1`, now)).allowed).to.equal(true);
+    const denied = await limiter.allowSend('fresh@x.com', '10.9.99.1', now);
+    expect(denied).to.deep.include({ allowed: false, rule: 'sendGlobal' });
+    expect((denied as { retryAfterSeconds: number }).retryAfterSeconds).to.be.within(1, 60);
+  });
+
   it('opens again in the next window', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
     const start = 1_800_000_000_000 - (1_800_000_000_000 % 900_000);
