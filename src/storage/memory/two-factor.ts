@@ -1,3 +1,4 @@
+import { copy } from './shared.js';
 import {
   DuplicateKeyError,
   type TwoFactorEnrolmentRecord,
@@ -10,7 +11,6 @@ import {
 
 /** The memory store's two-factor state. Each method runs without an await, so it is atomic here. */
 
-const copy = <T>(value: T): T => structuredClone(value);
 
 export class MemoryTwoFactor implements TwoFactorRepository {
   readonly #byUser = new Map<string, TwoFactorEnrolmentRecord>();
