@@ -22,6 +22,13 @@ export interface Measure {
   note?: string;
 }
 
+/** --steps: server CPU of one step of the flow, averaged over sequential flows. */
+export interface StepCpu {
+  server: string;
+  step: string;
+  cpuMs: number;
+}
+
 export interface Results {
   startedAt: string;
   machine: {
@@ -42,6 +49,7 @@ export interface Results {
   apiStatus: string;
   headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number } | null;
   memory: { server: string; at: string; signIns: number; rssMiB: number; heapUsedMiB: number }[];
+  steps: StepCpu[];
   driverCpuSeconds: number;
 }
 
@@ -87,5 +95,17 @@ export function renderReport(results: Results): string {
         }),
       ),
   );
+  if (results.steps.length > 0) out.push('\n' + stepTable(results.steps));
   return out.join('\n');
+}
+
+/** Steps side by side: ours and bare share the first and the last steps of the flow. */
+function stepTable(steps: StepCpu[]): string {
+  const names = [...new Set(steps.map((s) => s.step))];
+  const of = (server: string, step: string) => steps.find((s) => s.server === server && s.step === step)?.cpuMs ?? NaN;
+  const sum = (server: string) => round(steps.filter((s) => s.server === server).reduce((total, s) => total + s.cpuMs, 0), 3);
+  return table(
+    ['server CPU ms by step (one user at a time)', 'ours', 'bare'],
+    [...names.map((name) => [name, of('ours', name), of('bare', name)]), ['whole flow', sum('ours'), sum('bare')]],
+  );
 }

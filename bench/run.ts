@@ -17,7 +17,7 @@ import { Target } from './driver/http.js';
 import { SmtpSink } from './driver/smtp-sink.js';
 import { apiPair, bareFlow, FlowError, magicLinkFlow, refreshGrant, type FlowContext } from './driver/flows.js';
 import { round, runFor, Samples } from './driver/stats.js';
-import { renderReport, type Measure, type Results } from './report.js';
+import { renderReport, type Measure, type Results, type StepCpu } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -35,6 +35,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'smtp-query': { type: 'string', default: '' },
     'memory-signins': { type: 'string', default: '0' },
+    steps: { type: 'string', default: '0' },
     only: { type: 'string', default: 'flows,refresh,api' },
     out: { type: 'string', default: path.join(here, 'results.json') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -55,6 +56,7 @@ if (flags.help) {
   --profile             run the servers with --cpu-prof into bench/profiles/
   --smtp-query Q        appended to ours' SMTP URL, e.g. pool=false (A/B of nodemailer options)
   --memory-signins N    after everything else, N more sign-ins on ours, memory before/after (default 0: skip)
+  --steps N             server CPU per step of the flow, ours and bare: N sequential flows each (default 0: skip)
   --only LIST           comma list of flows,refresh,api (default all)
   --out FILE            results JSON (default bench/results.json)`);
   process.exit(0);
@@ -78,6 +80,7 @@ const settings = {
   profile: flags.profile ?? false,
   smtpQuery: flags['smtp-query'] ?? '',
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
+  steps: Math.floor(num('steps', flags.steps)),
   only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
 };
 if (settings.concurrency > settings.users || settings.apiConcurrency > settings.users) {
@@ -185,6 +188,7 @@ async function main(): Promise<void> {
     apiStatus: 'not run',
     headline: null,
     memory: [],
+    steps: [],
     driverCpuSeconds: 0,
   };
 
@@ -296,6 +300,12 @@ async function main(): Promise<void> {
         }
       }
     }
+    if (settings.steps > 0) {
+      for (const kind of ['ours', 'bare'] as const) {
+        log(`server CPU by step, ${kind}: ${settings.steps} sequential flows`);
+        results.steps.push(...(await cpuBySteps(kind, servers[kind]!, contexts[kind], flowOf[kind], settings.steps)));
+      }
+    }
     await memoryAt('end', signIns);
 
     if (settings.memorySignIns > 0) {
@@ -329,6 +339,46 @@ async function main(): Promise<void> {
   writeFileSync(flags.out ?? path.join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   console.log(renderReport(results));
   console.log(`\nwritten: ${path.relative(process.cwd(), flags.out ?? '')}${profileDir ? `; profiles in ${path.relative(process.cwd(), profileDir)}/ (npm run bench:profile -- bench/profiles/ours)` : ''}`);
+}
+
+/**
+ * One user at a time, reading the server's CPU after every step: where ours spends more than
+ * bare, request by request. The stats call's own cost is measured back to back and subtracted.
+ */
+async function cpuBySteps(
+  kind: ServerKind,
+  server: ServerHandle,
+  context: FlowContext,
+  flow: (ctx: FlowContext, email: string) => Promise<string>,
+  flows: number,
+): Promise<StepCpu[]> {
+  let overhead = 0;
+  for (let i = 0; i < 200; i += 1) overhead += cpuMs(await server.stats(), await server.stats());
+  overhead /= 200;
+  const totals = new Map<string, number>();
+  // With --profile, each step's monotonic-clock span (µs, the clock of V8's profile timestamps) goes to a file, so samples can be told apart by step.
+  const spans: [string, number, number][] = [];
+  const clock = () => Number(process.hrtime.bigint() / 1000n);
+  let last = await server.stats();
+  let began = clock();
+  const mark = async (step: string) => {
+    const ended = clock();
+    const now = await server.stats();
+    totals.set(step, (totals.get(step) ?? 0) + cpuMs(last, now) - overhead);
+    spans.push([step, began, ended]);
+    last = await server.stats();
+    began = clock();
+  };
+  for (let i = 0; i < flows; i += 1) {
+    last = await server.stats();
+    began = clock();
+    await flow({ ...context, mark }, benchEmail(i % settings.users));
+  }
+  if (settings.profile) {
+    mkdirSync(path.join(here, 'profiles', kind), { recursive: true });
+    writeFileSync(path.join(here, 'profiles', kind, 'steps.json'), JSON.stringify(spans));
+  }
+  return [...totals].map(([step, ms]) => ({ server: kind, step, cpuMs: round(ms / flows, 3) }));
 }
 
 function mib(bytes: number): number {

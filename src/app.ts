@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import path from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -22,7 +23,8 @@ import { interactionRoutes } from './interaction/routes.js';
 import { devMailboxRoutes } from './dev/mailbox-routes.js';
 import { demoRoutes } from './dev/demo-routes.js';
 import { errorHandler } from './http/error-handler.js';
-import { securityHeaders } from './http/security-headers.js';
+import { securityHeaderList, securityHeaders } from './http/security-headers.js';
+import { dispatchByPath, providerSegments } from './http/provider-dispatch.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
 import { requestLog } from './http/request-log.js';
@@ -35,6 +37,8 @@ import { twoFactorRoutes } from './interaction/two-factor.js';
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
   koa: Koa;
+  /** The HTTP handler: node-oidc-provider's endpoints directly, the rest through `koa`. */
+  handler: http.RequestListener;
   provider: Provider;
   config: Config;
   issuer: string;
@@ -138,8 +142,9 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   });
   ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? '/demo' : '/.well-known/openid-configuration'));
 
+  const headers = securityHeaderList({ https: issuer.startsWith('https:') });
   koa.use(requestLog());
-  koa.use(securityHeaders({ https: issuer.startsWith('https:') }));
+  koa.use(securityHeaders(headers));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));
   const secondFactor = new ApiSecondFactor(store.twoFactorLogins, twoFactor, {
@@ -159,9 +164,11 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     ctx.respond = false;
     return providerCallback(ctx.req, ctx.res);
   });
+  const handler = dispatchByPath({ segments: providerSegments(provider), headers, provider: providerCallback, app: koa.callback() });
 
   return {
     koa,
+    handler,
     provider,
     config,
     issuer,

@@ -66,7 +66,7 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
   });
-  serve(app.koa.callback());
+  serve(app.handler);
 
   const stop = () => {
     stopping ??= (async () => {

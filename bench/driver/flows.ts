@@ -27,6 +27,12 @@ export interface FlowContext {
   client: BenchClient;
   sink: SmtpSink | null;
   mailTimeoutMs: number;
+  /** Called after each step with its name (the --steps section reads the server's CPU there). */
+  mark?: (step: string) => Promise<void>;
+}
+
+async function mark(ctx: FlowContext, step: string): Promise<void> {
+  if (ctx.mark) await ctx.mark(step);
 }
 
 /** GET /auth with PKCE; returns the jar, the verifier and the interaction path. */
@@ -44,6 +50,7 @@ async function authorize(ctx: FlowContext, jar: Jar) {
     nonce: base64url(randomBytes(16)),
   });
   const reply = await browse(ctx.target, jar, 'GET', `/auth?${params}`);
+  await mark(ctx, 'GET /auth');
   const interaction = location(reply, 'authorize');
   const uid = /\/interaction\/([\w-]+)/.exec(interaction)?.[1];
   if (!uid) throw new FlowError('authorize: not sent to an interaction');
@@ -53,6 +60,7 @@ async function authorize(ctx: FlowContext, jar: Jar) {
 /** Follows the resume redirect to the client's callback and exchanges the code. */
 async function resumeAndExchange(ctx: FlowContext, jar: Jar, resume: string, verifier: string, state: string): Promise<string> {
   const reply = await browse(ctx.target, jar, 'GET', resume);
+  await mark(ctx, 'GET /auth/:uid (resume)');
   const callback = new URL(location(reply, 'resume'), ctx.target.origin);
   if (!callback.href.startsWith(ctx.client.redirect_uris[0] ?? '-')) throw new FlowError(`resume: landed on ${callback.pathname}`);
   const code = callback.searchParams.get('code');
@@ -82,6 +90,7 @@ async function exchangeCode(ctx: FlowContext, code: string, verifier: string): P
     { grant_type: 'authorization_code', code, redirect_uri: ctx.client.redirect_uris[0] ?? '', code_verifier: verifier },
     'token',
   );
+  await mark(ctx, 'POST /token (code)');
   if (!tokens.id_token) throw new FlowError('token: no id_token');
   return tokens.refresh_token ?? '';
 }
@@ -91,6 +100,7 @@ export async function magicLinkFlow(ctx: FlowContext, email: string): Promise<st
   const jar = new Jar();
   const { verifier, state, uid, interaction } = await authorize(ctx, jar);
   const form = await browse(ctx.target, jar, 'GET', interaction);
+  await mark(ctx, 'GET /interaction/:uid (form)');
   expectStatus(form, [200], 'email form');
   const csrf = /action="\/interaction\/[\w-]+\/email"[\s\S]*?name="csrf" value="([^"]+)"/.exec(form.body)?.[1];
   if (!csrf) throw new FlowError('email form: no csrf field');
@@ -101,8 +111,11 @@ export async function magicLinkFlow(ctx: FlowContext, email: string): Promise<st
     throw new FlowError(`check inbox: HTTP ${inbox.status}`);
   }
   const link = await mail;
+  // The email is sent after the response, so the page and the mail are one step.
+  await mark(ctx, 'POST email + mail over SMTP');
   if (!link) throw new FlowError('mail: no email within timeout');
   const opened = await browse(ctx.target, jar, 'GET', link);
+  await mark(ctx, 'GET magic link');
   return resumeAndExchange(ctx, jar, location(opened, 'magic link'), verifier, state);
 }
 
@@ -111,8 +124,10 @@ export async function bareFlow(ctx: FlowContext, email: string): Promise<string>
   const jar = new Jar();
   const { verifier, state, uid, interaction } = await authorize(ctx, jar);
   const form = await browse(ctx.target, jar, 'GET', interaction);
+  await mark(ctx, 'GET /interaction/:uid (form)');
   expectStatus(form, [200], 'login form');
   const login = await browse(ctx.target, jar, 'POST', `/interaction/${uid}/login`, { email });
+  await mark(ctx, 'POST login');
   return resumeAndExchange(ctx, jar, location(login, 'login'), verifier, state);
 }
 

@@ -14,25 +14,29 @@ export function redactPath(pathname: string): string {
   return parts.join('/');
 }
 
+/** Starts the log line of one request: its id (also sent as X-Request-Id) and a function that writes the line. */
+export function beginRequestLog(method: string, path: string): { id: string; finish(status: number): void } {
+  const id = randomUUID();
+  const started = process.hrtime.bigint();
+  return {
+    id,
+    finish(status) {
+      log.info('request', { requestId: id, method, path: redactPath(path), status, ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000 });
+    },
+  };
+}
+
 /** One structured line per request, with an id the response also carries (X-Request-Id). */
 export function requestLog(): Middleware {
   return async (ctx, next) => {
-    const id = randomUUID();
-    const started = process.hrtime.bigint();
-    ctx.state.requestId = id;
-    ctx.set('X-Request-Id', id);
+    const entry = beginRequestLog(ctx.method, ctx.path);
+    ctx.state.requestId = entry.id;
+    ctx.set('X-Request-Id', entry.id);
     try {
       await next();
     } finally {
       // node-oidc-provider answers on the raw response, so read the status from there.
-      const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      log.info('request', {
-        requestId: id,
-        method: ctx.method,
-        path: redactPath(ctx.path),
-        status,
-        ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
-      });
+      entry.finish(ctx.respond === false ? ctx.res.statusCode : ctx.status);
     }
   };
 }

@@ -1,0 +1,64 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type Provider from 'oidc-provider';
+import { beginRequestLog } from './request-log.js';
+
+/** node-oidc-provider's named routes; those of features that are off do not resolve and are skipped. */
+const PROVIDER_ROUTES = [
+  'authorization',
+  'resume',
+  'token',
+  'userinfo',
+  'jwks',
+  'end_session',
+  'introspection',
+  'revocation',
+  'pushed_authorization_request',
+  'registration',
+  'code_verification',
+  'device_authorization',
+  'backchannel_authentication',
+  'discovery',
+];
+
+/** The first path segments node-oidc-provider answers under (`/auth`, `/token`, `/.well-known`…). */
+export function providerSegments(provider: Provider): Set<string> {
+  const segments = new Set<string>(['.well-known']);
+  for (const name of PROVIDER_ROUTES) {
+    try {
+      const first = firstSegment(provider.pathFor(name));
+      if (first) segments.add(first);
+    } catch {
+      // A route of a disabled feature.
+    }
+  }
+  return segments;
+}
+
+function firstSegment(url: string): string {
+  const end = url.slice(1).search(/[/?]/);
+  return end === -1 ? url.slice(1) : url.slice(1, end + 1);
+}
+
+/**
+ * Sends node-oidc-provider's own endpoints straight to it, with our security headers and
+ * request log line, and everything else to our Koa application. Those endpoints need none of
+ * our routers, parsers or pages, and going through them cost each authorize, resume and token
+ * request more CPU than node-oidc-provider's own work (see bench/README.md).
+ */
+export function dispatchByPath(options: {
+  segments: ReadonlySet<string>;
+  headers: readonly (readonly [string, string])[];
+  provider: RequestListener;
+  app: RequestListener;
+}): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
+    if (!options.segments.has(firstSegment(url))) return options.app(req, res);
+    const path = url.split('?', 1)[0] ?? '/';
+    const entry = beginRequestLog(req.method ?? 'GET', path);
+    res.setHeader('X-Request-Id', entry.id);
+    for (const [name, value] of options.headers) res.setHeader(name, value);
+    res.once('finish', () => entry.finish(res.statusCode));
+    return options.provider(req, res);
+  };
+}
