@@ -26,6 +26,8 @@ function write(level: Level, event: string, fields: Record<string, unknown>): vo
 }
 
 export const log = {
+  /** Whether a line of this level would be written (skip building costly fields when not). */
+  enabled: (level: Level): boolean => order[level] >= threshold(),
   debug: (event: string, fields: Record<string, unknown> = {}) => write('debug', event, fields),
   info: (event: string, fields: Record<string, unknown> = {}) => write('info', event, fields),
   warn: (event: string, fields: Record<string, unknown> = {}) => write('warn', event, fields),

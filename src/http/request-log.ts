@@ -21,6 +21,7 @@ export function beginRequestLog(method: string, path: string): { id: string; fin
   return {
     id,
     finish(status) {
+      if (!log.enabled('info')) return;
       log.info('request', { requestId: id, method, path: redactPath(path), status, ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000 });
     },
   };
