@@ -17,6 +17,8 @@ export interface ServerSpec {
   smtpUrl: string | null;
   mongodbUri: string | null;
   apiKey: string;
+  /** Ours only: more than 1 runs it as a node:cluster of this many workers on one port. */
+  workers: number;
 }
 
 export interface BenchClient {
@@ -38,6 +40,37 @@ export type FromServer =
   | { type: 'ready'; issuer: string; port: number; store: string; stats: ServerStats }
   | { type: 'stats'; stats: ServerStats }
   | { type: 'error'; message: string };
+
+/** What both a server child (for the driver) and a cluster worker (for its primary) are to their parent. */
+export interface StatsPeer {
+  send(message: ToServer): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  once(event: 'exit', listener: () => void): unknown;
+}
+
+/**
+ * Asks a server process for its stats. Answers come back in the order asked; if the process
+ * exits, pending and later requests fail rather than wait forever.
+ */
+export function statsRequester(peer: StatsPeer, name: string): (gc?: boolean) => Promise<ServerStats> {
+  const waiting: { resolve(stats: ServerStats): void; reject(err: Error): void }[] = [];
+  let exited = false;
+  const gone = () => new Error(`${name} exited`);
+  peer.on('message', (raw) => {
+    const message = raw as FromServer;
+    if (message.type === 'stats') waiting.shift()?.resolve(message.stats);
+  });
+  peer.once('exit', () => {
+    exited = true;
+    for (const request of waiting.splice(0)) request.reject(gone());
+  });
+  return (gc = false) =>
+    new Promise((resolve, reject) => {
+      if (exited) return reject(gone());
+      waiting.push({ resolve, reject });
+      peer.send({ type: 'stats', gc });
+    });
+}
 
 /** The email of seeded user `index`. */
 export const benchEmail = (index: number): string => `user${index}@bench.test`;

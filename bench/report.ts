@@ -91,12 +91,18 @@ export function renderReport(results: Results): string {
         results.memory.map((m) => {
           const start = results.memory.find((s) => s.server === m.server);
           const perSignIn = start && m.signIns > 0 ? round(((m.heapUsedMiB - start.heapUsedMiB) * 1024) / m.signIns, 2) : NaN;
-          return [`${m.server} at ${m.at}`, m.signIns, m.rssMiB, m.heapUsedMiB, perSignIn];
+          return [`${memoryOwner(results, m.server)} at ${m.at}`, m.signIns, m.rssMiB, m.heapUsedMiB, perSignIn];
         }),
       ),
   );
   if (results.steps.length > 0) out.push('\n' + stepTable(results.steps));
   return out.join('\n');
+}
+
+/** A cluster's memory is the sum over its workers: the label says so. */
+function memoryOwner(results: Results, server: string): string {
+  const workers = Number(results.settings.workers ?? 1);
+  return server === 'ours' && workers > 1 ? `ours (sum of ${workers} workers)` : server;
 }
 
 /** Steps side by side: ours and bare share the first and the last steps of the flow. */

@@ -32,6 +32,7 @@ const { values: flags } = parseArgs({
     'api-concurrency': { type: 'string', default: '32' },
     users: { type: 'string', default: '1000' },
     store: { type: 'string', default: 'memory' },
+    workers: { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
     'smtp-query': { type: 'string', default: '' },
     'memory-signins': { type: 'string', default: '0' },
@@ -53,6 +54,9 @@ if (flags.help) {
   --warmup S            seconds of unrecorded flows per server first (default 4)
   --users N             seeded users (default 1000; must be >= concurrency)
   --store memory|mongodb  ours on the memory store (default) or MongoDB (MONGODB_URI, else the wire engine)
+  --workers N           ours as a node:cluster of N worker processes on one port, as WORKERS=N in production
+                        (default 1: no cluster; N > 1 needs --store mongodb). CPU is summed over the primary and
+                        every worker, memory over the workers
   --profile             run the servers with --cpu-prof into bench/profiles/
   --smtp-query Q        appended to ours' SMTP URL, e.g. pool=false (A/B of nodemailer options)
   --memory-signins N    after everything else, N more sign-ins on ours, memory before/after (default 0: skip)
@@ -62,9 +66,15 @@ if (flags.help) {
   process.exit(0);
 }
 
+/** A bad flag ends the run before anything starts, with a message rather than a stack trace. */
+function refuse(message: string): never {
+  process.stderr.write(`npm run bench: ${message} (see --help)\n`);
+  process.exit(2);
+}
+
 const num = (name: string, value: string | undefined): number => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`);
+  if (!Number.isFinite(n) || n < 0) refuse(`--${name} must be a non-negative number`);
   return n;
 };
 const settings = {
@@ -77,6 +87,7 @@ const settings = {
   apiConcurrency: Math.max(1, Math.floor(num('api-concurrency', flags['api-concurrency']))),
   users: Math.max(1, Math.floor(num('users', flags.users))),
   store: flags.store === 'mongodb' ? 'mongodb' : 'memory',
+  workers: Math.max(1, Math.floor(num('workers', flags.workers))),
   profile: flags.profile ?? false,
   smtpQuery: flags['smtp-query'] ?? '',
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
@@ -84,8 +95,14 @@ const settings = {
   only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
 };
 if (settings.concurrency > settings.users || settings.apiConcurrency > settings.users) {
-  throw new Error('--users must be at least the concurrency (each concurrent user needs its own addresses)');
+  refuse('--users must be at least the concurrency (each concurrent user needs its own addresses)');
 }
+if (settings.workers > 1 && settings.store !== 'mongodb') {
+  refuse(`--workers ${settings.workers} needs --store mongodb: the memory store lives in one process and cannot be shared between workers`);
+}
+
+/** How ours ran, for its labels: `c=16` or `c=16, 2 workers`. */
+const oursRun = (concurrency: number): string => (settings.workers > 1 ? `c=${concurrency}, ${settings.workers} workers` : `c=${concurrency}`);
 
 /** Worker w only ever uses seeded users w, w+C, w+2C…: no two concurrent users share an address. */
 const emailFor = (worker: number, iteration: number, workers: number): string => {
@@ -165,6 +182,7 @@ async function main(): Promise<void> {
     smtpUrl,
     mongodbUri: kind === 'ours' ? mongodbUri : null,
     apiKey,
+    workers: kind === 'ours' ? settings.workers : 1,
   });
 
   const servers: Partial<Record<ServerKind, ServerHandle>> = {};
@@ -241,7 +259,7 @@ async function main(): Promise<void> {
           await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
         }
       }
-      const ours = toMeasure(`hosted sign-in, ours (c=${settings.concurrency})`, acc.ours.samples, acc.ours.totals, { server: 'ours' });
+      const ours = toMeasure(`hosted sign-in, ours (${oursRun(settings.concurrency)})`, acc.ours.samples, acc.ours.totals, { server: 'ours' });
       const bare = toMeasure(`same flow, bare oidc-provider (c=${settings.concurrency})`, acc.bare.samples, acc.bare.totals, { server: 'bare' });
       results.flows.push(ours, bare);
       results.headline = {
@@ -268,7 +286,7 @@ async function main(): Promise<void> {
             s.fail(reasonOf(err));
           }
         });
-        results.refresh.push(toMeasure(`refresh grants, ${kind} (c=${tokens.length})`, samples, totals, { server: kind }));
+        results.refresh.push(toMeasure(`refresh grants, ${kind} (${kind === 'ours' ? oursRun(tokens.length) : `c=${tokens.length}`})`, samples, totals, { server: kind }));
       }
     }
 
@@ -295,7 +313,7 @@ async function main(): Promise<void> {
               s.fail(reasonOf(err));
             }
           });
-          const label = `API start+login, ${noJWT ? 'noJWT' : 'signed JWT'} (c=${settings.apiConcurrency})`;
+          const label = `API start+login, ${noJWT ? 'noJWT' : 'signed JWT'} (${oursRun(settings.apiConcurrency)})`;
           results.api.push(toMeasure(label, samples, totals, { server: 'ours', singleCall: single.summary() }));
         }
       }

@@ -1,36 +1,61 @@
 /**
  * A server under test, run as its own process by bench/run.ts: `ours` is the real application
  * (src/server.ts), `bare` is node-oidc-provider with a trivial login form (bench/bare.ts).
+ * With `workers` > 1, ours is a node:cluster (src/cluster.ts, as `WORKERS=N` in production):
+ * this process becomes the primary and every worker runs this same file, answering the primary
+ * as a lone server answers the driver.
  * Talks to the parent over IPC only; never logs.
  */
+import cluster from 'node:cluster';
 import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
-import { benchEmail, BENCH_CLIENT_ID } from './protocol.js';
+import { benchEmail, statsRequester, BENCH_CLIENT_ID } from './protocol.js';
 
 process.env.LOG_LEVEL = 'silent';
 
-function stats(): ServerStats {
+interface Running {
+  issuer: string;
+  port: number;
+  store: string;
+  stats(gc: boolean): Promise<ServerStats>;
+  stop(): Promise<void>;
+}
+
+type Ready = Extract<FromServer, { type: 'ready' }>;
+
+function ownStats(gc: boolean): ServerStats {
+  if (gc) (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
   return { cpu: { user: cpu.user, system: cpu.system }, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external };
+}
+
+/**
+ * A cluster's figures: CPU of every process (the primary accepts and hands out connections),
+ * memory of the workers only (the primary holds no state).
+ */
+function clusterStats(primary: ServerStats, workers: ServerStats[]): ServerStats {
+  const sum = (pick: (stats: ServerStats) => number) => workers.reduce((total, stats) => total + pick(stats), 0);
+  return {
+    cpu: { user: primary.cpu.user + sum((s) => s.cpu.user), system: primary.cpu.system + sum((s) => s.cpu.system) },
+    rss: sum((s) => s.rss),
+    heapUsed: sum((s) => s.heapUsed),
+    external: sum((s) => s.external),
+  };
 }
 
 function send(message: FromServer): void {
   process.send?.(message);
 }
 
-async function start(spec: ServerSpec): Promise<{ issuer: string; port: number; store: string; stop(): Promise<void> }> {
-  if (spec.kind === 'bare') {
-    const { startBare } = await import('./bare.js');
-    return startBare(spec);
-  }
+/** Imported here, not at the top, so that bare's process never loads our application. */
+async function oursConfig(spec: ServerSpec) {
   const { loadConfig } = await import('../src/config/load.js');
-  const { startServer } = await import('../src/server.js');
   const users = Array.from({ length: spec.users }, (_, i) => ({
     email: benchEmail(i),
     firstName: `User${i}`,
     registrations: [{ applicationId: BENCH_CLIENT_ID, roles: [] }],
   }));
-  const config = loadConfig({
+  return loadConfig({
     env: {},
     overrides: {
       port: 0,
@@ -45,26 +70,84 @@ async function start(spec: ServerSpec): Promise<{ issuer: string; port: number; 
       storage: { mongodbUri: spec.mongodbUri },
     },
   });
-  const running = await startServer(config);
-  return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stop: () => running.stop() };
+}
+
+async function startOurs(spec: ServerSpec): Promise<Running> {
+  const { startServer } = await import('../src/server.js');
+  const running = await startServer(await oursConfig(spec));
+  return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stats: async (gc) => ownStats(gc), stop: () => running.stop() };
+}
+
+async function startBare(spec: ServerSpec): Promise<Running> {
+  const { startBare } = await import('./bare.js');
+  return { ...(await startBare(spec)), stats: async (gc) => ownStats(gc) };
+}
+
+/**
+ * Resolves with the first worker's `ready` once all `count` have sent theirs: a worker listens
+ * before its application is built, so `listening` is too early for start-up figures.
+ */
+function workersReady(count: number): Promise<Ready> {
+  return new Promise((resolve, reject) => {
+    const ready: Ready[] = [];
+    cluster.on('message', (worker, raw) => {
+      const message = raw as FromServer;
+      if (message.type === 'error') reject(new Error(`worker ${worker.id}: ${message.message}`));
+      if (message.type !== 'ready') return;
+      ready.push(message);
+      if (ready.length === count) resolve(ready[0]!);
+    });
+  });
+}
+
+async function startCluster(spec: ServerSpec): Promise<Running> {
+  const { superviseWorkers } = await import('../src/cluster.js');
+  const config = await oursConfig(spec);
+  const askWorkers: ((gc?: boolean) => Promise<ServerStats>)[] = [];
+  let stopping = false;
+  cluster.on('fork', (worker) => askWorkers.push(statsRequester(worker, `worker ${worker.id}`)));
+  // Registered before superviseWorkers' own handler, which would fork a replacement: a new
+  // worker starts its CPU and memory from zero, so the run's figures would be wrong.
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`worker ${worker.id} exited (code ${code}, signal ${signal}): stopping, the figures would be wrong\n`);
+    process.exit(1);
+  });
+  const [workers, first] = await Promise.all([superviseWorkers(config, spec.workers), workersReady(spec.workers)]);
+  return {
+    issuer: workers.issuer,
+    port: first.port,
+    store: first.store,
+    stats: async (gc) => clusterStats(ownStats(false), await Promise.all(askWorkers.map((ask) => ask(gc)))),
+    stop: () => {
+      stopping = true;
+      return workers.stop();
+    },
+  };
+}
+
+function start(spec: ServerSpec): Promise<Running> {
+  if (spec.kind === 'bare') return startBare(spec);
+  return spec.workers > 1 && cluster.isPrimary ? startCluster(spec) : startOurs(spec);
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as ServerSpec;
 try {
   const running = await start(spec);
+  const stopAndExit = () => {
+    // Exit normally (not by signal) so --cpu-prof writes its profile.
+    void running.stop().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
   process.on('message', (raw) => {
     const message = raw as ToServer;
-    if (message.type === 'stats') {
-      if (message.gc) (globalThis as { gc?: () => void }).gc?.();
-      send({ type: 'stats', stats: stats() });
-    } else if (message.type === 'stop') {
-      // Exit normally (not by signal) so --cpu-prof writes its profile.
-      void running.stop().finally(() => process.exit(0));
-      setTimeout(() => process.exit(0), 3000).unref();
-    }
+    if (message.type === 'stats') void running.stats(message.gc ?? false).then((stats) => send({ type: 'stats', stats }));
+    else if (message.type === 'stop') stopAndExit();
   });
+  // The cluster's primary stops its workers with SIGTERM (src/cluster.ts).
+  if (cluster.isWorker) process.once('SIGTERM', stopAndExit);
   process.on('disconnect', () => process.exit(0));
-  send({ type: 'ready', issuer: running.issuer, port: running.port, store: running.store, stats: stats() });
+  send({ type: 'ready', issuer: running.issuer, port: running.port, store: running.store, stats: await running.stats(false) });
 } catch (err) {
   send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
   process.exit(1);

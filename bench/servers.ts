@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
+import { statsRequester, type FromServer, type ServerSpec, type ServerStats, type ToServer } from './protocol.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -36,7 +36,7 @@ export function launchServer(spec: ServerSpec, options: LaunchOptions): Promise<
     const lines = chunk.toString().split('\n').filter((line) => line.trim() !== '' && !/^oidc-provider (WARNING|NOTICE)/.test(line));
     if (lines.length > 0) process.stderr.write(`[${spec.kind}] ${lines.join('\n')}\n`);
   });
-  const waiting: ((stats: ServerStats) => void)[] = [];
+  const stats = statsRequester(child, `${spec.kind} server`);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
   return new Promise((resolve, reject) => {
@@ -44,19 +44,13 @@ export function launchServer(spec: ServerSpec, options: LaunchOptions): Promise<
     child.on('message', (raw) => {
       const message = raw as FromServer;
       if (message.type === 'error') reject(new Error(`${spec.kind} server failed to start: ${message.message}`));
-      else if (message.type === 'stats') waiting.shift()?.(message.stats);
       else if (message.type === 'ready') {
         resolve({
           kind: spec.kind,
           issuer: message.issuer,
           store: message.store,
           startStats: message.stats,
-          stats(gc = false) {
-            return new Promise((done) => {
-              waiting.push(done);
-              child.send({ type: 'stats', gc } satisfies ToServer);
-            });
-          },
+          stats,
           async stop() {
             if (child.exitCode === null && child.connected) child.send({ type: 'stop' } satisfies ToServer);
             const timer = setTimeout(() => child.kill('SIGKILL'), 5000);

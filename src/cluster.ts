@@ -24,35 +24,45 @@ function assertShareable(config: Config, count: number): void {
   if (gaps.length > 0) throw new ConfigError(`WORKERS=${count} needs shared state:\n${gaps.map((g) => `  - ${g}`).join('\n')}`);
 }
 
+export interface Workers {
+  issuer: string;
+  /** Stops every worker (each drains its requests on SIGTERM); resolves once all have exited. */
+  stop(): Promise<void>;
+}
+
 /**
  * The primary of a cluster: makes sure development keys exist once (so every worker reads the
- * same ones), forks the workers, replaces one that dies, and stops them all on SIGINT/SIGTERM.
- * Resolves with the issuer once every worker listens.
+ * same ones), forks the workers, replaces one that dies, and stops them all on SIGINT/SIGTERM
+ * (or when `stop` is called: the benchmark stops its cluster over IPC).
+ * Resolves once every worker listens.
  */
-export async function superviseWorkers(config: Config, count: number): Promise<string> {
+export async function superviseWorkers(config: Config, count: number): Promise<Workers> {
   assertShareable(config, count);
   await loadKeys(config);
-  let stopping = false;
+  let stopping: Promise<void> | null = null;
   const fork = () => cluster.fork();
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
     log.error('cluster.worker_died', { worker: worker.id, code, signal });
     fork();
   });
+  const stop = (): Promise<void> => {
+    stopping ??= Promise.all(
+      Object.values(cluster.workers ?? {}).map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (!worker || worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            worker.kill('SIGTERM');
+          }),
+      ),
+    ).then(() => undefined);
+    return stopping;
+  };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      stopping = true;
       log.info('cluster.stopping', { signal });
-      const workers = Object.values(cluster.workers ?? {});
-      let left = workers.length;
-      if (left === 0) process.exit(0);
-      for (const worker of workers) {
-        worker?.once('exit', () => {
-          left -= 1;
-          if (left === 0) process.exit(0);
-        });
-        worker?.kill('SIGTERM');
-      }
+      void stop().then(() => process.exit(0));
     });
   }
   const listening = new Promise<number>((resolve) => {
@@ -63,5 +73,5 @@ export async function superviseWorkers(config: Config, count: number): Promise<s
     });
   });
   for (let i = 0; i < count; i += 1) fork();
-  return resolveIssuer(config, await listening);
+  return { issuer: resolveIssuer(config, await listening), stop };
 }

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const workers = workerCount(process.env);
   if (workers > 1 && cluster.isPrimary) {
-    const issuer = await superviseWorkers(config, workers);
+    const { issuer } = await superviseWorkers(config, workers);
     warnAboutRiskyChoices(config);
     printBanner([`issuer      ${issuer}`, `discovery   ${issuer}/.well-known/openid-configuration`, `workers     ${workers}`]);
     return;
