@@ -11,7 +11,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 import { scopeClaims } from '../src/accounts/claims.js';
 import { loadConfig } from '../src/config/load.js';
 import type { ServerSpec } from './protocol.js';
-import { benchEmail } from './protocol.js';
+import { benchEmail, cappedTtl } from './protocol.js';
 
 interface Account {
   id: string;
@@ -74,7 +74,7 @@ export async function startBare(spec: ServerSpec) {
       return grant;
     },
     // The same lifetimes as ours (read from config/default.json), so both stores hold the same amount.
-    ttl: loadConfig({ env: {} }).ttl as Configuration['ttl'],
+    ttl: cappedTtl(loadConfig({ env: {} }).ttl, spec.ttlSeconds) as Configuration['ttl'],
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },

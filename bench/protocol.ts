@@ -19,6 +19,13 @@ export interface ServerSpec {
   apiKey: string;
   /** Ours only: more than 1 runs it as a node:cluster of this many workers on one port. */
   workers: number;
+  /** Caps every token, session and code lifetime (seconds) in both servers; null keeps the configured ones. */
+  ttlSeconds: number | null;
+}
+
+/** The configured lifetimes, each capped at `cap` seconds when one is given (--ttl). */
+export function cappedTtl(ttl: Record<string, number>, cap: number | null): Record<string, number> {
+  return cap === null ? { ...ttl } : Object.fromEntries(Object.entries(ttl).map(([model, seconds]) => [model, Math.min(seconds, cap)]));
 }
 
 export interface BenchClient {

@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
     users: { type: 'string', default: '1000' },
     store: { type: 'string', default: 'memory' },
     workers: { type: 'string', default: '1' },
+    ttl: { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
     'smtp-query': { type: 'string', default: '' },
     'memory-signins': { type: 'string', default: '0' },
@@ -54,6 +55,8 @@ if (flags.help) {
   --warmup S            seconds of unrecorded flows per server first (default 4)
   --users N             seeded users (default 1000; must be >= concurrency)
   --store memory|mongodb  ours on the memory store (default) or MongoDB (MONGODB_URI, else the wire engine)
+  --ttl S               cap every session, grant, token and code lifetime at S seconds in both servers
+                        (a soak then shows whether memory levels off once state starts to expire)
   --workers N           ours as a node:cluster of N worker processes on one port, as WORKERS=N in production
                         (default 1: no cluster; N > 1 needs --store mongodb). CPU is summed over the primary and
                         every worker, memory over the workers
@@ -88,6 +91,7 @@ const settings = {
   users: Math.max(1, Math.floor(num('users', flags.users))),
   store: flags.store === 'mongodb' ? 'mongodb' : 'memory',
   workers: Math.max(1, Math.floor(num('workers', flags.workers))),
+  ttlSeconds: flags.ttl ? Math.max(1, Math.floor(num('ttl', flags.ttl))) : null,
   profile: flags.profile ?? false,
   smtpQuery: flags['smtp-query'] ?? '',
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
@@ -183,6 +187,7 @@ async function main(): Promise<void> {
     mongodbUri: kind === 'ours' ? mongodbUri : null,
     apiKey,
     workers: kind === 'ours' ? settings.workers : 1,
+    ttlSeconds: settings.ttlSeconds,
   });
 
   const servers: Partial<Record<ServerKind, ServerHandle>> = {};

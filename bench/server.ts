@@ -8,7 +8,7 @@
  */
 import cluster from 'node:cluster';
 import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
-import { benchEmail, statsRequester, BENCH_CLIENT_ID } from './protocol.js';
+import { benchEmail, cappedTtl, statsRequester, BENCH_CLIENT_ID } from './protocol.js';
 
 process.env.LOG_LEVEL = 'silent';
 
@@ -55,10 +55,18 @@ async function oursConfig(spec: ServerSpec) {
     firstName: `User${i}`,
     registrations: [{ applicationId: BENCH_CLIENT_ID, roles: [] }],
   }));
+  const defaults = loadConfig({ env: {} });
   return loadConfig({
     env: {},
     overrides: {
       port: 0,
+      ...(spec.ttlSeconds === null
+        ? {}
+        : {
+            ttl: cappedTtl(defaults.ttl, spec.ttlSeconds),
+            passwordless: { timeToLiveInSeconds: Math.min(defaults.passwordless.timeToLiveInSeconds, spec.ttlSeconds) },
+            api: { refreshTokenTimeToLiveInMinutes: Math.max(1, Math.ceil(Math.min(defaults.api.refreshTokenTimeToLiveInMinutes * 60, spec.ttlSeconds) / 60)) },
+          }),
       clients: [{ ...spec.client, grant_types: ['authorization_code', 'refresh_token'], client_name: 'Bench', first_party: true }],
       users,
       apiKeys: [{ key: spec.apiKey, description: 'bench', permissions: { '*': ['*'] } }],

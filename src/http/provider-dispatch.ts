@@ -58,7 +58,8 @@ export function dispatchByPath(options: {
     const entry = beginRequestLog(req.method ?? 'GET', path);
     res.setHeader('X-Request-Id', entry.id);
     for (const [name, value] of options.headers) res.setHeader(name, value);
-    res.once('finish', () => entry.finish(res.statusCode));
+    // 'close' also comes when the client went away before the answer was complete.
+    res.once('close', () => entry.finish(res.statusCode));
     return options.provider(req, res);
   };
 }

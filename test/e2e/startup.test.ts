@@ -74,5 +74,10 @@ describe('health endpoints', () => {
     const ready = await fetch(`${server.issuer}/ready`);
     expect(ready.status).to.equal(200);
     expect(await ready.json()).to.deep.equal({ status: 'ready', store: 'memory' });
+    // node-oidc-provider's endpoints are served without our Koa stack, and still carry one.
+    const discovery = await fetch(`${server.issuer}/.well-known/openid-configuration`);
+    expect(discovery.status).to.equal(200);
+    expect(discovery.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
+    expect(discovery.headers.get('x-request-id')).not.to.equal(health.headers.get('x-request-id'));
   });
 });
