@@ -172,6 +172,7 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
     const progress = progressOf(latest.record, Date.now());
     if (progress === 'approved' && latest.record) {
       const redeemed = await approvals.redeemApproved(latest.record);
+      if (redeemed.ok) log.info('code.redeemed', { user: redeemed.record.userId, client: client.clientId, method: 'cross_device' });
       if (redeemed.ok && (await deps.completeLogin(ctx, redeemed.record.userId, client, 'magic_link_cross_device'))) return;
     }
     if (progress === 'denied') return renderPage(ctx, views, 409, 'pages/sign-in-denied', { uid: interaction.uid, client });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Browser } from '../helpers/browser.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
+import { startSignIn } from '../helpers/cross-device.js';
 import { ALICE, BOB, SPA_CLIENT, THIRD_PARTY_CLIENT, WEB_CLIENT, type TestServer } from '../helpers/server.js';
 
 /** A user registered for the web client, so the API hands out refresh tokens too. */
@@ -68,6 +69,17 @@ describe('structured logs (rule 10)', () => {
       secrets.push(bob.code);
       expect((await call(server, 'POST', '/api/passwordless/login', { body: { code: bob.code, applicationId: 'partner' } })).status).to.equal(409);
 
+      // Cross-device: approved on a second device, finished in the first.
+      const deviceA = new Browser(server.issuer);
+      const crossDevice = await startSignIn(server, config, deviceA, CAROL.email);
+      secrets.push(crossDevice.link.split('/magic/')[1]!);
+      shortCodes.push(crossDevice.shortCode);
+      const deviceB = new Browser(server.issuer);
+      const elsewhere = await deviceB.get(crossDevice.link);
+      expect((await deviceB.submit(elsewhere, '/approve', { number: crossDevice.number })).status).to.equal(200);
+      const finished = await deviceA.submit(crossDevice.inbox, '/continue');
+      expect(new URL(finished.url).searchParams.get('code'), 'the first device finished').to.be.a('string');
+
       // A rate limit that bites.
       for (let i = 0; i < 4; i += 1) await requestLink(new Browser(server.issuer), await authorizationRequest(config), BOB.email);
       await server.mails();
@@ -79,6 +91,7 @@ describe('structured logs (rule 10)', () => {
       expect(named(event), event).not.to.be.empty;
     }
     expect(named('code.rejected').map((e) => e.reason)).to.include('wrong');
+    expect(named('code.redeemed').map((e) => e.method)).to.include.members(['link', 'cross_device']);
     expect(named('ratelimit.hit')[0]).to.include({ rule: 'sendPerAddress' });
     expect(named('apikey.denied').map((e) => e.reason)).to.include.members(['insufficient', 'unknown_key']);
     const requests = named('request');
