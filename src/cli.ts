@@ -6,7 +6,7 @@ import type { Config } from './config/schema.js';
 import { openStore } from './storage/index.js';
 import { DuplicateKeyError, type Store, type UserRecord } from './storage/types.js';
 import { applyUserSeed } from './accounts/users.js';
-import { createUser, findUser, registerUser, updateUser } from './accounts/admin.js';
+import { createUser, deleteUser, findUser, registerUser, updateUser } from './accounts/admin.js';
 import { createApiKey, type Permissions } from './api/api-keys.js';
 import { generateCookieKeys, generateSecretKey, generateSigningKeys, loadKeys } from './provider/keys.js';
 import { SecretBox } from './accounts/secret-box.js';
@@ -167,8 +167,7 @@ async function usersCommand(store: Store, config: Config, args: string[], option
     }
     case 'delete': {
       const user = await requireUser(store, positional(args, 1, 'id|email'));
-      await store.users.delete(user.id);
-      await new ApiRefreshTokens(store.refreshTokens, 1).revokeForUser(user.id);
+      await deleteUser(store, user.id);
       return print(`deleted ${user.email}`);
     }
     case 'register': {

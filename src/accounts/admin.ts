@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { normalizeEmail, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
+import { normalizeEmail, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
 import { buildUser, registrationFor, type NewUser } from './users.js';
 
 export { isExpired } from './users.js';
@@ -84,3 +84,15 @@ export async function registerUser(
   return { ok: true, user, registration };
 }
 
+/**
+ * Deletes a user and what is kept for them: API refresh tokens, the authenticator and every
+ * trusted device (nothing of a deleted user may outlive them, nor be inherited by a later
+ * user given the same id). False when there was no such user.
+ */
+export async function deleteUser(store: Pick<Store, 'users' | 'refreshTokens' | 'twoFactor' | 'twoFactorTrusts'>, id: string): Promise<boolean> {
+  if (!(await store.users.delete(id))) return false;
+  await store.refreshTokens.deleteByUser(id);
+  await store.twoFactor.delete(id);
+  await store.twoFactorTrusts.deleteByUser(id);
+  return true;
+}

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { DuplicateKeyError, normalizeEmail, type UserRepository } from '../storage/types.js';
-import { createUser, registerUser, updateUser } from '../accounts/admin.js';
+import { createUser, deleteUser, registerUser, updateUser } from '../accounts/admin.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
@@ -12,6 +12,8 @@ import { registrationJson, userJson } from './user-json.js';
 
 export interface UserRouteDeps {
   users: UserRepository;
+  /** What deleting a user clears besides the user. */
+  store: Parameters<typeof deleteUser>[0];
   applications: ApplicationDirectory;
   refreshTokens: ApiRefreshTokens;
   requireKey: Middleware;
@@ -106,8 +108,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
 
   router.delete('/user/:userId', deps.requireKey, async (ctx) => {
     const id = userIdOf(ctx);
-    if (!id || !(await users.delete(id))) return notFound(ctx);
-    await deps.refreshTokens.revokeForUser(id);
+    if (!id || !(await deleteUser(deps.store, id))) return notFound(ctx);
     log.info('api.user_deleted', { user: id });
     answerEmpty(ctx, 200);
   });

@@ -123,6 +123,18 @@ describe('two-factor REST API', () => {
     expect((await login(server, { code: await linkCode(user.email), twoFactorTrustId: trustId })).status, 'removing the authenticator revoked the trust').to.equal(242);
   });
 
+  it('deleting the user deletes their authenticator and trusted devices too', async () => {
+    const user = await enrolledUser(server);
+    const first = await login(server, { code: await linkCode(user.email) });
+    const done = await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code: totpCode(user.secret), trustComputer: true });
+    expect(done.json!.twoFactorTrustId).to.be.a('string');
+    expect(await server.app.store.twoFactor.findByUser(user.id)).to.not.equal(null);
+
+    expect((await call(server, 'DELETE', `/api/user/${user.id}`, { key: ADMIN_KEY })).status).to.equal(200);
+    expect(await server.app.store.twoFactor.findByUser(user.id), 'the sealed secret is gone').to.equal(null);
+    expect(await server.app.store.twoFactorTrusts.deleteByUser(user.id), 'no trusted device is left').to.equal(0);
+  });
+
   it('disables with a current code instead of the method id', async () => {
     const user = await enrolledUser(server);
     expect((await call(server, 'DELETE', `/api/user/two-factor/${user.id}?code=000000`, { key: ADMIN_KEY })).status).to.equal(400);
