@@ -8,7 +8,7 @@
  */
 import cluster from 'node:cluster';
 import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
-import { benchEmail, cappedTtl, statsRequester, BENCH_CLIENT_ID } from './protocol.js';
+import { statsRequester } from './protocol.js';
 
 process.env.LOG_LEVEL = 'silent';
 
@@ -47,37 +47,9 @@ function send(message: FromServer): void {
   process.send?.(message);
 }
 
-/** Imported here, not at the top, so that bare's process never loads our application. */
+/** Imported when needed, not at the top, so that bare's process never loads our application. */
 async function oursConfig(spec: ServerSpec) {
-  const { loadConfig } = await import('../src/config/load.js');
-  const users = Array.from({ length: spec.users }, (_, i) => ({
-    email: benchEmail(i),
-    firstName: `User${i}`,
-    registrations: [{ applicationId: BENCH_CLIENT_ID, roles: [] }],
-  }));
-  const defaults = loadConfig({ env: {} });
-  return loadConfig({
-    env: {},
-    overrides: {
-      port: 0,
-      ...(spec.ttlSeconds === null
-        ? {}
-        : {
-            ttl: cappedTtl(defaults.ttl, spec.ttlSeconds),
-            passwordless: { timeToLiveInSeconds: Math.min(defaults.passwordless.timeToLiveInSeconds, spec.ttlSeconds) },
-            api: { refreshTokenTimeToLiveInMinutes: Math.max(1, Math.ceil(Math.min(defaults.api.refreshTokenTimeToLiveInMinutes * 60, spec.ttlSeconds) / 60)) },
-          }),
-      clients: [{ ...spec.client, grant_types: ['authorization_code', 'refresh_token'], client_name: 'Bench', first_party: true }],
-      users,
-      apiKeys: [{ key: spec.apiKey, description: 'bench', permissions: { '*': ['*'] } }],
-      jwks: spec.jwks,
-      cookieKeys: spec.cookieKeys,
-      rateLimits: { enabled: false },
-      demo: { enabled: false },
-      mail: { smtpUrl: spec.smtpUrl, devMailboxSize: 1000 },
-      storage: { mongodbUri: spec.mongodbUri },
-    },
-  });
+  return (await import('./ours-config.js')).oursConfig(spec);
 }
 
 async function startOurs(spec: ServerSpec): Promise<Running> {

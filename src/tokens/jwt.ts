@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { importJWK, SignJWT, type JWK } from 'jose';
+import { createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
+import type { JWK } from 'jose';
 import type { UserRecord } from '../storage/types.js';
 
 /** What a REST API login knows about the sign-in it puts into a JWT. */
@@ -26,13 +26,25 @@ function keyFor(jwks: { keys: JWK[] }, alg: ApiJwtAlgorithm): JWK | undefined {
   return jwks.keys.find((k) => k.alg === alg) ?? jwks.keys.find((k) => !k.alg && matches(k));
 }
 
+/** base64url of a JSON value: one part of a JWS compact serialisation (RFC 7515 §7.1). */
+function encodePart(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
 /**
  * Signs the JWT of the REST API (FusionAuth's login `token`) with one of the provider's own
  * keys, so it verifies against the provider's `jwks_uri` like any ID token. ES256 by default:
  * signing is about five times cheaper than RS256, which dominates an API login's CPU.
+ *
+ * The signature is made with node:crypto's synchronous `sign`, not jose: jose 6 signs through
+ * WebCrypto only, whose ECDSA signature cost 0.13 ms of CPU plus a thread-pool round trip per
+ * token here against 0.034 ms for node:crypto (−0.2 ms per API login with a JWT, measured with
+ * `npm run bench:inproc`). The compact form is `header.payload.signature`; ES256 signatures are
+ * the raw r‖s pair JWS requires (`ieee-p1363`). Tests verify the tokens with jose.
  */
 export class ApiTokenSigner {
-  readonly #key: Promise<{ key: Awaited<ReturnType<typeof importJWK>>; kid: string | undefined }>;
+  readonly #key: KeyObject;
+  readonly #kid: string | undefined;
   readonly alg: ApiJwtAlgorithm;
 
   constructor(
@@ -45,12 +57,11 @@ export class ApiTokenSigner {
     this.alg = preferredKey ? preferred : 'RS256';
     const jwk = preferredKey ?? keyFor(jwks, 'RS256');
     if (!jwk) throw new Error(`the signing keys hold no ${preferred} or RS256 key; the API token cannot be signed`);
-    const alg = this.alg;
-    this.#key = importJWK(jwk, alg).then((key) => ({ key, kid: jwk.kid }));
+    this.#key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    this.#kid = jwk.kid;
   }
 
   async sign(user: UserRecord, context: ApiTokenContext, now = Date.now()): Promise<SignedApiToken> {
-    const { key, kid } = await this.#key;
     const iat = Math.floor(now / 1000);
     const exp = iat + this.timeToLiveInSeconds;
     const claims: Record<string, unknown> = {
@@ -59,16 +70,15 @@ export class ApiTokenSigner {
       email: user.email,
       email_verified: user.verified,
       roles: context.roles,
+      ...(context.applicationId !== null ? { applicationId: context.applicationId, aud: context.applicationId } : {}),
+      iss: this.issuer,
+      sub: user.id,
+      iat,
+      exp,
+      jti: randomUUID(),
     };
-    if (context.applicationId !== null) claims.applicationId = context.applicationId;
-    const jwt = new SignJWT(claims)
-      .setProtectedHeader({ alg: this.alg, typ: 'JWT', ...(kid ? { kid } : {}) })
-      .setIssuer(this.issuer)
-      .setSubject(user.id)
-      .setIssuedAt(iat)
-      .setExpirationTime(exp)
-      .setJti(randomUUID());
-    if (context.applicationId !== null) jwt.setAudience(context.applicationId);
-    return { token: await jwt.sign(key), expiresAt: exp * 1000 };
+    const signingInput = `${encodePart({ alg: this.alg, typ: 'JWT', ...(this.#kid ? { kid: this.#kid } : {}) })}.${encodePart(claims)}`;
+    const signature = sign('sha256', Buffer.from(signingInput), this.alg === 'ES256' ? { key: this.#key, dsaEncoding: 'ieee-p1363' } : this.#key);
+    return { token: `${signingInput}.${signature.toString('base64url')}`, expiresAt: exp * 1000 };
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * `npm run bench:inproc`: server CPU of a REST API pair (start + login) with no sockets and no
+ * second process. Requests are injected into the real application's handler (light-my-request),
+ * one after another, so what is measured is our handler's own work. For scale, each round also
+ * drives a floor: Koa with @koa/router and koa-body answering the same two requests with fixed
+ * JSON, injected the same way — ours minus the floor is what our API code adds. Rounds
+ * alternate, so drift of the machine hits all three alike.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import inject from 'light-my-request';
+import type { RequestListener } from 'node:http';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { koaBody } from 'koa-body';
+import { openStore } from '../src/storage/index.js';
+import { buildApplication } from '../src/app.js';
+import { generateCookieKeys, generateSigningKeys } from '../src/provider/keys.js';
+import { oursConfig } from './ours-config.js';
+import { benchEmail, BENCH_CLIENT_ID } from './protocol.js';
+
+process.env.LOG_LEVEL = 'silent';
+
+const { values: flags } = parseArgs({
+  options: {
+    pairs: { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '3' },
+    users: { type: 'string', default: '1000' },
+  },
+});
+const pairs = Math.max(1, Number(flags.pairs));
+const rounds = Math.max(1, Number(flags.rounds));
+const users = Math.max(1, Number(flags.users));
+
+async function post(handler: RequestListener, url: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
+  const reply = await inject(handler, { method: 'POST', url, headers: { 'content-type': 'application/json', host: 'localhost', ...headers }, payload: JSON.stringify(body) });
+  return { status: reply.statusCode, json: JSON.parse(reply.payload || '{}') as Record<string, unknown> };
+}
+
+async function pair(handler: RequestListener, apiKey: string, i: number, noJWT: boolean): Promise<void> {
+  const started = await post(handler, '/api/passwordless/start', { applicationId: BENCH_CLIENT_ID, loginId: benchEmail(i % users) }, { authorization: apiKey });
+  if (started.status !== 200 || typeof started.json.code !== 'string') throw new Error(`start answered ${started.status}`);
+  const login = await post(handler, '/api/passwordless/login', { code: started.json.code, applicationId: BENCH_CLIENT_ID, ...(noJWT ? { noJWT: true } : {}) });
+  if (login.status !== 200) throw new Error(`login answered ${login.status}`);
+}
+
+/** The same two endpoints on bare Koa, answering fixed JSON: what any Koa API pays. */
+function floorHandler(): RequestListener {
+  const koa = new Koa();
+  const router = new Router();
+  const json = koaBody({ json: true, urlencoded: false, text: false, multipart: false });
+  let issued = 0;
+  router.post('/api/passwordless/start', json, (ctx) => {
+    ctx.body = { code: `code-${(issued += 1)}` };
+  });
+  router.post('/api/passwordless/login', json, (ctx) => {
+    ctx.body = { user: { id: (ctx.request.body as { code?: string }).code, email: 'user@bench.test' } };
+  });
+  koa.use(router.routes());
+  return koa.callback();
+}
+
+/** Server CPU (user + system) per pair over `count` pairs, in ms. */
+async function cpuPerPair(handler: RequestListener, apiKey: string, count: number, noJWT: boolean): Promise<number> {
+  const before = process.cpuUsage();
+  for (let i = 0; i < count; i += 1) await pair(handler, apiKey, i, noJWT);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count / 1000;
+}
+
+const apiKey = randomBytes(32).toString('base64url');
+const config = oursConfig({
+  kind: 'ours',
+  jwks: await generateSigningKeys(),
+  cookieKeys: generateCookieKeys(),
+  client: { client_id: BENCH_CLIENT_ID, client_secret: randomBytes(24).toString('base64url'), redirect_uris: ['http://127.0.0.1:9/cb'] },
+  users,
+  smtpUrl: null,
+  mongodbUri: null,
+  apiKey,
+  workers: 1,
+  ttlSeconds: null,
+});
+const app = await buildApplication({ config, issuer: 'http://localhost', store: await openStore(config) });
+try {
+  const floor = floorHandler();
+  await cpuPerPair(app.handler, apiKey, Math.min(2000, pairs), true);
+  await cpuPerPair(floor, apiKey, Math.min(2000, pairs), true);
+  const results: Record<'floor' | 'noJWT' | 'JWT', number[]> = { floor: [], noJWT: [], JWT: [] };
+  for (let round = 0; round < rounds; round += 1) {
+    results.floor.push(await cpuPerPair(floor, apiKey, pairs, true));
+    results.noJWT.push(await cpuPerPair(app.handler, apiKey, pairs, true));
+    results.JWT.push(await cpuPerPair(app.handler, apiKey, pairs, false));
+  }
+  for (const [variant, values] of Object.entries(results)) {
+    const sorted = [...values].sort((a, b) => a - b);
+    console.log(`${variant.padEnd(5)} ms CPU per pair: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} (rounds: ${values.map((v) => v.toFixed(3)).join(', ')})`);
+  }
+} finally {
+  await app.close();
+}
+process.exit(0);

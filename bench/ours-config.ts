@@ -1,0 +1,35 @@
+/** Our application's configuration for a benchmark run: the bench server process and the in-process API bench share it. */
+import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { benchEmail, cappedTtl, BENCH_CLIENT_ID, type ServerSpec } from './protocol.js';
+
+export function oursConfig(spec: ServerSpec): Config {
+  const users = Array.from({ length: spec.users }, (_, i) => ({
+    email: benchEmail(i),
+    firstName: `User${i}`,
+    registrations: [{ applicationId: BENCH_CLIENT_ID, roles: [] }],
+  }));
+  const defaults = loadConfig({ env: {} });
+  return loadConfig({
+    env: {},
+    overrides: {
+      port: 0,
+      ...(spec.ttlSeconds === null
+        ? {}
+        : {
+            ttl: cappedTtl(defaults.ttl, spec.ttlSeconds),
+            passwordless: { timeToLiveInSeconds: Math.min(defaults.passwordless.timeToLiveInSeconds, spec.ttlSeconds) },
+            api: { refreshTokenTimeToLiveInMinutes: Math.max(1, Math.ceil(Math.min(defaults.api.refreshTokenTimeToLiveInMinutes * 60, spec.ttlSeconds) / 60)) },
+          }),
+      clients: [{ ...spec.client, grant_types: ['authorization_code', 'refresh_token'], client_name: 'Bench', first_party: true }],
+      users,
+      apiKeys: [{ key: spec.apiKey, description: 'bench', permissions: { '*': ['*'] } }],
+      jwks: spec.jwks,
+      cookieKeys: spec.cookieKeys,
+      rateLimits: { enabled: false },
+      demo: { enabled: false },
+      mail: { smtpUrl: spec.smtpUrl, devMailboxSize: 1000 },
+      storage: { mongodbUri: spec.mongodbUri },
+    },
+  });
+}
