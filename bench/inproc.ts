@@ -18,6 +18,8 @@ import { buildApplication } from '../src/app.js';
 import { generateCookieKeys, generateSigningKeys } from '../src/provider/keys.js';
 import { oursConfig } from './ours-config.js';
 import { benchEmail, BENCH_CLIENT_ID } from './protocol.js';
+import { apiPair } from './driver/flows.js';
+import type { Target } from './driver/http.js';
 
 process.env.LOG_LEVEL = 'silent';
 
@@ -32,16 +34,14 @@ const pairs = Math.max(1, Number(flags.pairs));
 const rounds = Math.max(1, Number(flags.rounds));
 const users = Math.max(1, Number(flags.users));
 
-async function post(handler: RequestListener, url: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-  const reply = await inject(handler, { method: 'POST', url, headers: { 'content-type': 'application/json', host: 'localhost', ...headers }, payload: JSON.stringify(body) });
-  return { status: reply.statusCode, json: JSON.parse(reply.payload || '{}') as Record<string, unknown> };
-}
-
-async function pair(handler: RequestListener, apiKey: string, i: number, noJWT: boolean): Promise<void> {
-  const started = await post(handler, '/api/passwordless/start', { applicationId: BENCH_CLIENT_ID, loginId: benchEmail(i % users) }, { authorization: apiKey });
-  if (started.status !== 200 || typeof started.json.code !== 'string') throw new Error(`start answered ${started.status}`);
-  const login = await post(handler, '/api/passwordless/login', { code: started.json.code, applicationId: BENCH_CLIENT_ID, ...(noJWT ? { noJWT: true } : {}) });
-  if (login.status !== 200) throw new Error(`login answered ${login.status}`);
+/** A `Target` whose requests are injected into `handler` instead of sent over a socket. */
+function injected(handler: RequestListener): Pick<Target, 'request'> {
+  return {
+    async request(method, path, headers = {}, body) {
+      const reply = await inject(handler, { method: method as 'POST', url: path, headers: { host: 'localhost', ...headers }, ...(body !== undefined ? { payload: body } : {}) });
+      return { status: reply.statusCode, headers: {}, body: reply.payload };
+    },
+  };
 }
 
 /** The same two endpoints on bare Koa, answering fixed JSON: what any Koa API pays. */
@@ -62,8 +62,12 @@ function floorHandler(): RequestListener {
 
 /** Server CPU (user + system) per pair over `count` pairs, in ms. */
 async function cpuPerPair(handler: RequestListener, apiKey: string, count: number, noJWT: boolean): Promise<number> {
+  const target = injected(handler);
   const before = process.cpuUsage();
-  for (let i = 0; i < count; i += 1) await pair(handler, apiKey, i, noJWT);
+  for (let i = 0; i < count; i += 1) {
+    const outcome = await apiPair(target, apiKey, BENCH_CLIENT_ID, benchEmail(i % users), noJWT);
+    if (outcome.kind !== 'ok') throw new Error(`start answered ${outcome.status}`);
+  }
   const used = process.cpuUsage(before);
   return (used.user + used.system) / count / 1000;
 }

@@ -9,6 +9,7 @@
 import cluster from 'node:cluster';
 import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
 import { statsRequester } from './protocol.js';
+import { oursConfig } from './ours-config.js';
 
 process.env.LOG_LEVEL = 'silent';
 
@@ -47,14 +48,9 @@ function send(message: FromServer): void {
   process.send?.(message);
 }
 
-/** Imported when needed, not at the top, so that bare's process never loads our application. */
-async function oursConfig(spec: ServerSpec) {
-  return (await import('./ours-config.js')).oursConfig(spec);
-}
-
 async function startOurs(spec: ServerSpec): Promise<Running> {
   const { startServer } = await import('../src/server.js');
-  const running = await startServer(await oursConfig(spec));
+  const running = await startServer(oursConfig(spec));
   return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stats: async (gc) => ownStats(gc), stop: () => running.stop() };
 }
 
@@ -82,7 +78,7 @@ function workersReady(count: number): Promise<Ready> {
 
 async function startCluster(spec: ServerSpec): Promise<Running> {
   const { superviseWorkers } = await import('../src/cluster.js');
-  const config = await oursConfig(spec);
+  const config = oursConfig(spec);
   const askWorkers: ((gc?: boolean) => Promise<ServerStats>)[] = [];
   let stopping = false;
   cluster.on('fork', (worker) => askWorkers.push(statsRequester(worker, `worker ${worker.id}`)));

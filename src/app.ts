@@ -23,11 +23,10 @@ import { interactionRoutes } from './interaction/routes.js';
 import { devMailboxRoutes } from './dev/mailbox-routes.js';
 import { demoRoutes } from './dev/demo-routes.js';
 import { errorHandler } from './http/error-handler.js';
-import { securityHeaderList, securityHeaders } from './http/security-headers.js';
-import { dispatchByPath, providerSegments } from './http/provider-dispatch.js';
+import { securityHeaderList } from './http/security-headers.js';
+import { httpHandler, providerSegments } from './http/handler.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
-import { requestLog } from './http/request-log.js';
 import { restApi, type RestApi } from './api/index.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
@@ -37,7 +36,7 @@ import { twoFactorRoutes } from './interaction/two-factor.js';
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
   koa: Koa;
-  /** The HTTP handler: node-oidc-provider's endpoints directly, the rest through `koa`. */
+  /** The HTTP handler: headers and the log line for every request; node-oidc-provider's endpoints directly, the rest through `koa`. */
   handler: http.RequestListener;
   provider: Provider;
   config: Config;
@@ -142,9 +141,6 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   });
   ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? '/demo' : '/.well-known/openid-configuration'));
 
-  const headers = securityHeaderList({ https: issuer.startsWith('https:') });
-  koa.use(requestLog());
-  koa.use(securityHeaders(headers));
   koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
   koa.use(errorHandler(views));
   const secondFactor = new ApiSecondFactor(store.twoFactorLogins, twoFactor, {
@@ -164,7 +160,12 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     ctx.respond = false;
     return providerCallback(ctx.req, ctx.res);
   });
-  const handler = dispatchByPath({ segments: providerSegments(provider), headers, provider: providerCallback, app: koa.callback() });
+  const handler = httpHandler({
+    segments: providerSegments(provider),
+    headers: securityHeaderList({ https: issuer.startsWith('https:') }),
+    provider: providerCallback,
+    app: koa.callback(),
+  });
 
   return {
     koa,

@@ -140,8 +140,8 @@ export async function refreshGrant(ctx: FlowContext, refreshToken: string): Prom
 
 export type ApiOutcome = { kind: 'ok'; startMs: number; loginMs: number } | { kind: 'unavailable'; status: number };
 
-/** The REST pair: start (API key) then login with the code. */
-export async function apiPair(target: Target, apiKey: string, applicationId: string, email: string, noJWT: boolean): Promise<ApiOutcome> {
+/** The REST pair: start (API key) then login with the code; over HTTP, or injected in-process (bench/inproc.ts). */
+export async function apiPair(target: Pick<Target, 'request'>, apiKey: string, applicationId: string, email: string, noJWT: boolean): Promise<ApiOutcome> {
   const t0 = performance.now();
   const start = await target.request(
     'POST',

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Middleware } from 'koa';
 import { log } from '../log.js';
 
 /** Path segments after these carry a secret (a link code) and are never logged. */
@@ -14,7 +13,7 @@ export function redactPath(pathname: string): string {
   return parts.join('/');
 }
 
-/** Starts the log line of one request: its id (also sent as X-Request-Id) and a function that writes the line. */
+/** Starts the one log line of a request: its id (the answer carries it as X-Request-Id) and a function that writes the line. */
 export function beginRequestLog(method: string, path: string): { id: string; finish(status: number): void } {
   const id = randomUUID();
   const started = process.hrtime.bigint();
@@ -24,20 +23,5 @@ export function beginRequestLog(method: string, path: string): { id: string; fin
       if (!log.enabled('info')) return;
       log.info('request', { requestId: id, method, path: redactPath(path), status, ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000 });
     },
-  };
-}
-
-/** One structured line per request, with an id the response also carries (X-Request-Id). */
-export function requestLog(): Middleware {
-  return async (ctx, next) => {
-    const entry = beginRequestLog(ctx.method, ctx.path);
-    ctx.state.requestId = entry.id;
-    ctx.set('X-Request-Id', entry.id);
-    try {
-      await next();
-    } finally {
-      // node-oidc-provider answers on the raw response, so read the status from there.
-      entry.finish(ctx.respond === false ? ctx.res.statusCode : ctx.status);
-    }
   };
 }

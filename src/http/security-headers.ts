@@ -1,5 +1,3 @@
-import type { Middleware } from 'koa';
-
 const CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -22,11 +20,4 @@ export function securityHeaderList(options: { https: boolean }): readonly (reado
     ['X-Frame-Options', 'DENY'],
     ...(options.https ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as const] : []),
   ];
-}
-
-export function securityHeaders(headers: readonly (readonly [string, string])[]): Middleware {
-  return async (ctx, next) => {
-    for (const [name, value] of headers) ctx.set(name, value);
-    await next();
-  };
 }

@@ -39,8 +39,9 @@ function encodePart(value: unknown): string {
  * The signature is made with node:crypto's synchronous `sign`, not jose: jose 6 signs through
  * WebCrypto only, whose ECDSA signature cost 0.13 ms of CPU plus a thread-pool round trip per
  * token here against 0.034 ms for node:crypto: an API login with a JWT costs 0.2 ms less CPU in
- * `npm run bench:inproc` and about 0.12 ms less over HTTP (bench/README.md). The compact form is `header.payload.signature`; ES256 signatures are
- * the raw r‖s pair JWS requires (`ieee-p1363`). Tests verify the tokens with jose.
+ * `npm run bench:inproc` and about 0.12 ms less over HTTP (bench/README.md). The compact form
+ * is `header.payload.signature`; ES256 signatures are the raw r‖s pair JWS requires
+ * (`ieee-p1363`). Tests verify the tokens with jose.
  */
 export class ApiTokenSigner {
   readonly #key: KeyObject;

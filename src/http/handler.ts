@@ -40,12 +40,13 @@ function firstSegment(url: string): string {
 }
 
 /**
- * Sends node-oidc-provider's own endpoints straight to it, with our security headers and
- * request log line, and everything else to our Koa application. Those endpoints need none of
- * our routers, parsers or pages, and going through them cost each authorize, resume and token
+ * The server's one request handler. Every answer gets the security headers, an X-Request-Id and
+ * a request log line here, whoever writes it. node-oidc-provider's own endpoints then go
+ * straight to it; everything else goes to our Koa application. Those endpoints need none of our
+ * routers, parsers or pages, and going through them cost each authorize, resume and token
  * request more CPU than node-oidc-provider's own work (see bench/README.md).
  */
-export function dispatchByPath(options: {
+export function httpHandler(options: {
   segments: ReadonlySet<string>;
   headers: readonly (readonly [string, string])[];
   provider: RequestListener;
@@ -53,13 +54,11 @@ export function dispatchByPath(options: {
 }): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
-    if (!options.segments.has(firstSegment(url))) return options.app(req, res);
-    const path = url.split('?', 1)[0] ?? '/';
-    const entry = beginRequestLog(req.method ?? 'GET', path);
+    const entry = beginRequestLog(req.method ?? 'GET', url.split('?', 1)[0] ?? '/');
     res.setHeader('X-Request-Id', entry.id);
     for (const [name, value] of options.headers) res.setHeader(name, value);
     // 'close' also comes when the client went away before the answer was complete.
     res.once('close', () => entry.finish(res.statusCode));
-    return options.provider(req, res);
+    return options.segments.has(firstSegment(url)) ? options.provider(req, res) : options.app(req, res);
   };
 }
