@@ -64,16 +64,6 @@ export async function applyUserSeed(users: UserRepository, seed: readonly SeedUs
   return created;
 }
 
-/** Records a successful sign-in on the user and, when given, on the client's registration. */
-export async function recordLogin(users: UserRepository, userId: string, clientId: string | null, now = Date.now()): Promise<void> {
-  const user = await users.findById(userId);
-  if (!user) return;
-  user.lastLoginInstant = now;
-  const registration = clientId ? registrationFor(user, clientId) : undefined;
-  if (registration) registration.lastLoginInstant = now;
-  await users.replace(user);
-}
-
 /** Whether the account is past its expiry at `now`. */
 export function isExpired(user: UserRecord, now = Date.now()): boolean {
   return user.expiry !== undefined && user.expiry <= now;

@@ -10,7 +10,6 @@ import type { UserRepository } from '../storage/types.js';
 import type { PasswordlessCodes } from '../passwordless/codes.js';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
 import { mayUseClient } from '../passwordless/magic-link.js';
-import { recordLogin } from '../accounts/users.js';
 import { clientOf, finishInteraction, interactionOfBrowser } from '../interaction/session.js';
 import { log } from '../log.js';
 import { withStateParameters } from '../mail/links.js';
@@ -158,7 +157,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
       log.info('code.rejected', { reason: record ? 'not_allowed' : 'unusable', method: 'api_link' });
       return renderUnusable(ctx);
     }
-    await recordLogin(deps.users, user.id, client.clientId);
+    await deps.users.recordLogin(user.id, client.clientId, Date.now());
     log.info('login.success', { user: user.id, client: client.clientId, method: 'api_link' });
     await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
   });

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { normalizeEmail, type UserRepository } from '../storage/types.js';
 import type { PasswordlessCodes, CodeProblem, TypedCodeResult } from '../passwordless/codes.js';
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
-import { recordLogin } from '../accounts/users.js';
 import type { Views } from '../render/views.js';
 import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
 import type { CsrfTokens } from '../http/csrf.js';
@@ -106,7 +105,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       log.info('login.failure', { user: userId, client: client.clientId, method, reason: user ? 'not_allowed' : 'no_account' });
       return false;
     }
-    await recordLogin(deps.users, user.id, client.clientId);
+    await deps.users.recordLogin(user.id, client.clientId, Date.now());
     log.info('login.success', { user: user.id, client: client.clientId, method });
     await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
     return true;

@@ -1,6 +1,6 @@
 import { normalizeEmail, type PasswordlessCodeRecord, type UserRecord, type UserRepository } from '../storage/types.js';
 import { isExpired } from '../accounts/admin.js';
-import { recordLogin, registrationFor } from '../accounts/users.js';
+import { registrationFor } from '../accounts/users.js';
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
@@ -191,8 +191,7 @@ export class PasswordlessApi {
     const application = request.application;
     const registration = application ? registrationFor(user, application.clientId) : undefined;
     const registered = application === null || registration !== undefined;
-    await recordLogin(this.deps.users, user.id, application?.clientId ?? null, now);
-    const current = (await this.deps.users.findById(user.id)) ?? user;
+    const current = (await this.deps.users.recordLogin(user.id, application?.clientId ?? null, now)) ?? user;
     log.info('login.success', { user: user.id, client: application?.clientId ?? null, method: 'api_passwordless', ip: request.ipAddress, device: request.deviceType });
 
     const outcome: LoginOutcome = { kind: 'complete', registered, user: current, state };

@@ -98,9 +98,9 @@ export class PasswordlessCodes {
    */
   async redeemLink(linkCode: string, options: { interactionUid?: string } = {}, now = Date.now()): Promise<CodeLookup> {
     const id = hashCode(linkCode);
-    const current = await this.codes.findById(id, now);
-    if (current && options.interactionUid !== undefined && current.interactionUid !== options.interactionUid) {
-      return { usable: false, problem: 'unknown', record: null };
+    if (options.interactionUid !== undefined) {
+      const current = await this.codes.findById(id, now);
+      if (current && current.interactionUid !== options.interactionUid) return { usable: false, problem: 'unknown', record: null };
     }
     const redeemed = await this.codes.compareAndSet(id, { status: 'active', unexpiredAt: now }, { status: 'used', usedAt: now });
     if (redeemed) return { usable: true, record: redeemed };

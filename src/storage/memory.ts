@@ -63,6 +63,15 @@ class MemoryUsers implements UserRepository {
     return true;
   }
 
+  async recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null> {
+    const user = this.#byId.get(id);
+    if (!user) return null;
+    user.lastLoginInstant = now;
+    const registration = clientId === null ? undefined : user.registrations.find((r) => r.applicationId === clientId);
+    if (registration) registration.lastLoginInstant = now;
+    return copy(user);
+  }
+
   async delete(id: string): Promise<boolean> {
     const current = this.#byId.get(id);
     if (!current) return false;

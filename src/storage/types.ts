@@ -52,6 +52,12 @@ export interface UserRepository {
   list(options: { limit: number; offset: number }): Promise<UserRecord[]>;
   /** Replaces the whole record by id; false when absent. Throws {@link DuplicateKeyError} on an email clash. */
   replace(user: UserRecord): Promise<boolean>;
+  /**
+   * Sets the user's last login and, when the user has a registration for `clientId`, that
+   * registration's — in one atomic write, so a concurrent change to the user (an admin locking
+   * it) is never overwritten. The user as stored afterwards; null when absent.
+   */
+  recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null>;
   delete(id: string): Promise<boolean>;
 }
 

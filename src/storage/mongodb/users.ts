@@ -56,6 +56,17 @@ export class MongoUsers implements UserRepository {
     return result.matchedCount > 0;
   }
 
+  async recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null> {
+    const document = await guarded(() =>
+      this.#collection.findOneAndUpdate(
+        { _id: id },
+        { $set: { lastLoginInstant: now, ...(clientId === null ? {} : { 'registrations.$[registration].lastLoginInstant': now }) } },
+        { returnDocument: 'after', ...(clientId === null ? {} : { arrayFilters: [{ 'registration.applicationId': clientId }] }) },
+      ),
+    );
+    return document ? toRecord(document) : null;
+  }
+
   async delete(id: string): Promise<boolean> {
     const result = await guarded(() => this.#collection.deleteOne({ _id: id }));
     return result.deletedCount > 0;

@@ -81,6 +81,31 @@ export function usersContract(harness: StoreHarness): void {
       expect(await store().users.findById(ghost.id)).to.equal(null);
     });
 
+    it('records a login on the user and on the registration of that client only, in one write', async () => {
+      const registered = { id: uniqueId(), applicationId: 'app', roles: ['admin'], insertInstant: 1 };
+      const other = { id: uniqueId(), applicationId: 'other-app', roles: [], insertInstant: 1, lastLoginInstant: 5 };
+      const user = makeUser({ registrations: [registered, other] });
+      await store().users.insert(user);
+      const expected = { ...user, lastLoginInstant: 1_700_000_900_000, registrations: [{ ...registered, lastLoginInstant: 1_700_000_900_000 }, other] };
+      expect(await store().users.recordLogin(user.id, 'app', 1_700_000_900_000)).to.deep.equal(expected);
+      expect(await store().users.findById(user.id)).to.deep.equal(expected);
+
+      // A client the user is not registered for, or none: only the user's own instant moves.
+      expect((await store().users.recordLogin(user.id, 'unregistered-app', 1_700_000_950_000))?.registrations).to.deep.equal(expected.registrations);
+      const plain = await store().users.recordLogin(user.id, null, 1_700_001_000_000);
+      expect(plain).to.deep.equal({ ...expected, lastLoginInstant: 1_700_001_000_000 });
+    });
+
+    it('recording a login changes only the login instants (a lock set meanwhile stays), and answers null for an unknown user', async () => {
+      const user = makeUser();
+      await store().users.insert(user);
+      expect(await store().users.replace({ ...user, active: false })).to.equal(true);
+      const after = await store().users.recordLogin(user.id, null, 1_700_000_900_000);
+      expect(after).to.include({ active: false, lastLoginInstant: 1_700_000_900_000 });
+      expect(await store().users.findById(user.id)).to.deep.equal(after);
+      expect(await store().users.recordLogin(uniqueId(), 'app', 1)).to.equal(null);
+    });
+
     it('replace refuses an email another user holds', async () => {
       const holder = makeUser();
       const mover = makeUser();
