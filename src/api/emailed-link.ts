@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { linkCodeParam, parseForm } from '../interaction/forms.js';
@@ -57,7 +57,7 @@ async function authorizationParams(applications: ApplicationDirectory, clientId:
 /** A digest of the parameters that make an authorization request this one and no other. */
 function bindingOf(params: Record<string, unknown>): string {
   const fields = ['client_id', 'redirect_uri', 'state', 'nonce', 'code_challenge'].map((name) => (typeof params[name] === 'string' ? params[name] : null));
-  return createHash('sha256').update(JSON.stringify(fields)).digest('base64url');
+  return hash('sha256', JSON.stringify(fields), 'base64url');
 }
 
 function readCookie(ctx: Context): { linkCode: string; binding: string } | null {

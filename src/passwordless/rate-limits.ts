@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CounterRepository } from '../storage/types.js';
 import { log } from '../log.js';
 
@@ -20,7 +20,7 @@ export type RateDecision = { allowed: true } | { allowed: false; rule: string; r
 
 /** Counter keys never hold an address or IP in the clear. */
 function subjectKey(subject: string): string {
-  return createHash('sha256').update(subject).digest('base64url').slice(0, 22);
+  return hash('sha256', subject, 'base64url').slice(0, 22);
 }
 
 /** A refusal; logged here so every limit that bites is seen once, without its subject. */

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import type { TwoFactorLoginRecord, TwoFactorLoginRepository, UserRecord } from '../storage/types.js';
 import { hasAuthenticator, type SecondFactorKind, type TwoFactorService } from '../accounts/two-factor.js';
 import { hashCode } from './hash.js';
+import { randomBase64url } from './generators.js';
 import type { SecondFactorChallenge, SecondFactorGate } from './api-login.js';
 
 export interface ApiSecondFactorSettings {
@@ -29,7 +29,7 @@ export class ApiSecondFactor implements SecondFactorGate {
   async challenge(user: UserRecord, request: { applicationId: string | null; twoFactorTrustId: string | null; state: Record<string, unknown> | null }, now = Date.now()): Promise<SecondFactorChallenge | null> {
     if (!hasAuthenticator(user)) return null;
     if (await this.service.isTrusted(user.id, request.twoFactorTrustId, now)) return null;
-    const twoFactorId = randomBytes(32).toString('base64url');
+    const twoFactorId = randomBase64url(32);
     await this.logins.insert({
       id: hashCode(twoFactorId),
       userId: user.id,

@@ -99,8 +99,10 @@ function removeFrom(index: Map<string, Set<string>>, key: string | null, id: str
 class MemoryCodes implements CodeRepository {
   readonly #byId = new Map<string, PasswordlessCodeRecord>();
   // Secondary indexes, as the MongoDB store has: without them, issuing a code scanned every
-  // retained code (an hour's worth) several times, so cost grew with traffic.
-  readonly #byUser = new Map<string, Set<string>>();
+  // retained code (an hour's worth) several times, so cost grew with traffic. Only the active
+  // codes of a user are indexed: superseding is all that asks, and a user who was sent many
+  // codes would otherwise make each new one scan the whole hour's worth.
+  readonly #activeByUser = new Map<string, Set<string>>();
   readonly #byInteraction = new Map<string, Set<string>>();
   #nextSweep = 0;
 
@@ -115,7 +117,7 @@ class MemoryCodes implements CodeRepository {
 
   #remove(record: PasswordlessCodeRecord): void {
     this.#byId.delete(record.id);
-    removeFrom(this.#byUser, record.userId, record.id);
+    removeFrom(this.#activeByUser, record.userId, record.id);
     removeFrom(this.#byInteraction, record.interactionUid, record.id);
   }
 
@@ -123,16 +125,17 @@ class MemoryCodes implements CodeRepository {
     if (this.#byId.has(record.id)) throw new DuplicateKeyError('code');
     this.#sweep(record.createdAt);
     this.#byId.set(record.id, copy(record));
-    addTo(this.#byUser, record.userId, record.id);
+    if (record.status === 'active') addTo(this.#activeByUser, record.userId, record.id);
     addTo(this.#byInteraction, record.interactionUid, record.id);
   }
 
   async supersedeActiveForUser(userId: string, exceptId: string): Promise<number> {
     let count = 0;
-    for (const id of this.#byUser.get(userId) ?? []) {
+    for (const id of this.#activeByUser.get(userId) ?? []) {
       const record = this.#byId.get(id);
       if (record && record.id !== exceptId && record.status === 'active') {
         record.status = 'superseded';
+        removeFrom(this.#activeByUser, userId, id);
         count += 1;
       }
     }
@@ -161,10 +164,10 @@ class MemoryCodes implements CodeRepository {
   ): Promise<PasswordlessCodeRecord | null> {
     const record = this.#byId.get(id);
     if (!record || !codeMeetsExpectation(record, expect)) return null;
-    removeFrom(this.#byUser, record.userId, id);
+    removeFrom(this.#activeByUser, record.userId, id);
     removeFrom(this.#byInteraction, record.interactionUid, id);
     Object.assign(record, copy(set));
-    addTo(this.#byUser, record.userId, id);
+    if (record.status === 'active') addTo(this.#activeByUser, record.userId, id);
     addTo(this.#byInteraction, record.interactionUid, id);
     return copy(record);
   }

@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { randomBase64url } from '../passwordless/generators.js';
 import { hashCode } from '../passwordless/hash.js';
 import type { RefreshTokenRecord, RefreshTokenRepository } from '../storage/types.js';
 
@@ -19,7 +20,7 @@ export class ApiRefreshTokens {
 
   async issue(userId: string, applicationId: string, startInstant: number, now = Date.now()): Promise<IssuedRefreshToken> {
     // 256 bits: the token is a bearer credential for a month.
-    const refreshToken = randomBytes(32).toString('base64url');
+    const refreshToken = randomBase64url(32);
     const record: RefreshTokenRecord = {
       id: randomUUID(),
       tokenHash: hashCode(refreshToken),

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { deriveShortCode, generateCode, linkCodeEntropyBits } from '../../src/passwordless/generators.js';
+import { deriveShortCode, generateCode, linkCodeEntropyBits, randomBase64url } from '../../src/passwordless/generators.js';
 
 describe('code generators', () => {
   it('randomBytes yields base64url of the configured number of bytes', () => {
@@ -21,6 +21,17 @@ describe('code generators', () => {
   it('does not repeat itself', () => {
     const codes = new Set(Array.from({ length: 1000 }, () => generateCode({ generator: 'randomBytes', length: 16 })));
     expect(codes.size).to.equal(1000);
+  });
+
+  it('draws fresh, evenly spread bytes across many refills of its pool (never the zeroed, already drawn ones)', () => {
+    // 40 KiB in draws of odd sizes: the 4 KiB pool is refilled ten times, at varying offsets.
+    const draws = Array.from({ length: 1300 }, (_, i) => randomBase64url(i % 2 === 0 ? 32 : 31));
+    expect(new Set(draws).size).to.equal(draws.length);
+    const counts = new Array<number>(256).fill(0);
+    for (const draw of draws) for (const byte of Buffer.from(draw, 'base64url')) counts[byte]! += 1;
+    // ≈ 159 of each byte value expected; a run of zeroed bytes would push 0 far above the rest.
+    for (const count of counts) expect(count).to.be.within(90, 240);
+    expect(Buffer.from(randomBase64url(10_000), 'base64url')).to.have.length(10_000);
   });
 
   it('uses every digit about equally often (no modulo bias worth the name)', () => {
