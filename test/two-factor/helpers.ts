@@ -4,9 +4,38 @@ import { createUser } from '../../src/accounts/admin.js';
 import type { TestServer } from '../helpers/server.js';
 import { ADMIN_KEY, call } from '../api/helpers.js';
 
+const STEP_MS = 30_000;
+/** Far more than an enrolment request takes, even on a busy machine (a few milliseconds). */
+const STEP_END_MARGIN_MS = 2_000;
+
 /** The code an authenticator app shows for `secret`, `offsetSteps` steps from now. */
 export function totpCode(secretBase32: string, offsetSteps = 0): string {
-  return TOTP.generate({ secret: Secret.fromBase32(secretBase32), algorithm: 'SHA1', digits: 6, period: 30, timestamp: Date.now() + offsetSteps * 30_000 });
+  return TOTP.generate({ secret: Secret.fromBase32(secretBase32), algorithm: 'SHA1', digits: 6, period: 30, timestamp: Date.now() + offsetSteps * STEP_MS });
+}
+
+/**
+ * The previous step's code, to enrol with. The server accepts one step either side of its own,
+ * so a previous-step code built in the last moments of a step is two steps old when the server
+ * checks it in the next one, and is refused: near the end of a step, wait for the next to begin.
+ */
+export async function previousStepCode(secretBase32: string): Promise<string> {
+  const left = STEP_MS - (Date.now() % STEP_MS);
+  if (left < STEP_END_MARGIN_MS) await new Promise((resolve) => setTimeout(resolve, left + 50));
+  return totpCode(secretBase32, -1);
+}
+
+/**
+ * `count` different six-digit codes (000000, 000001, …) that are wrong for `secret`: none is the
+ * code of a step near now, so a "wrong code" cannot be the right one by chance.
+ */
+export function wrongTotpCodes(secretBase32: string, count = 1): string[] {
+  const near = new Set([-2, -1, 0, 1, 2].map((offset) => totpCode(secretBase32, offset)));
+  const codes: string[] = [];
+  for (let n = 0; codes.length < count; n += 1) {
+    const code = String(n).padStart(6, '0');
+    if (!near.has(code)) codes.push(code);
+  }
+  return codes;
 }
 
 export interface Enrolled {
@@ -28,7 +57,7 @@ export async function enrolledUser(server: TestServer, prefix = 'totp'): Promise
   const secret = await call(server, 'GET', '/api/two-factor/secret', { key: ADMIN_KEY });
   expect(secret.status).to.equal(200);
   const secretBase32 = secret.json!.secretBase32Encoded as string;
-  const enabled = await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: totpCode(secretBase32, -1), secretBase32Encoded: secretBase32 } });
+  const enabled = await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: await previousStepCode(secretBase32), secretBase32Encoded: secretBase32 } });
   expect(enabled.status, enabled.text).to.equal(200);
   return { id: user.id, email, secret: secretBase32, recoveryCodes: enabled.json!.recoveryCodes as string[] };
 }

@@ -5,7 +5,7 @@ import { type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, type Relying } from '../helpers/oidc.js';
 import { ADMIN_KEY, call, startApiServer } from '../api/helpers.js';
 import { ACR_MULTI_FACTOR } from '../../src/provider/two-factor-prompt.js';
-import { enrolledUser, plainUser, totpCode } from './helpers.js';
+import { enrolledUser, plainUser, previousStepCode, totpCode, wrongTotpCodes } from './helpers.js';
 
 describe('hosted sign-in with a second factor', () => {
   let server: TestServer;
@@ -34,7 +34,7 @@ describe('hosted sign-in with a second factor', () => {
     const { rp, page } = await throughLink(browser, user.email);
     expect(isStep(page), page.body).to.equal(true);
 
-    const wrong = await browser.submit(page, '/two-factor', { code: '000000' });
+    const wrong = await browser.submit(page, '/two-factor', { code: wrongTotpCodes(user.secret)[0]! });
     expect(wrong.status).to.equal(400);
     expect(wrong.body).to.include('4 tries left');
 
@@ -69,7 +69,7 @@ describe('hosted sign-in with a second factor', () => {
     const user = await enrolledUser(server);
     const browser = new Browser(server.issuer);
     let { page } = await throughLink(browser, user.email);
-    for (let i = 0; i < 5; i += 1) page = await browser.submit(page, '/two-factor', { code: `00000${i}` });
+    for (const code of wrongTotpCodes(user.secret, 5)) page = await browser.submit(page, '/two-factor', { code });
     expect(page.status).to.equal(429);
     expect(page.body).to.include('Too many wrong codes');
     const stepUrl = page.url;
@@ -124,7 +124,7 @@ describe('hosted sign-in with a second factor', () => {
     const methodId = (await server.app.store.twoFactor.findByUser(user.id))!.methodId;
     expect((await call(server, 'DELETE', `/api/user/two-factor/${user.id}?methodId=${methodId}`, { key: ADMIN_KEY })).status).to.equal(200);
     const secret = (await call(server, 'GET', '/api/two-factor/secret', { key: ADMIN_KEY })).json!.secretBase32Encoded as string;
-    expect((await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: totpCode(secret, -1), secretBase32Encoded: secret } })).status).to.equal(200);
+    expect((await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: await previousStepCode(secret), secretBase32Encoded: secret } })).status).to.equal(200);
     const after = await throughLink(browser, user.email, { prompt: 'login' });
     expect(isStep(after.page), 'trust revoked').to.equal(true);
   });
