@@ -8,9 +8,22 @@ const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 
 const SECRET_FIELDS = /^(code|oneTimeCode|shortCode|linkCode|link|token|refreshToken|key|apiKey|secret|password|authorization|cookie)$/i;
 
-function threshold(): number {
-  const configured = (process.env.LOG_LEVEL ?? 'info') as Level | 'silent';
+function levelNamed(name: string | undefined): number {
+  const configured = (name ?? 'info') as Level | 'silent';
   return configured === 'silent' ? Infinity : order[configured] ?? order.info;
+}
+
+// LOG_LEVEL is read once, at the first log call: reading process.env on every call was about
+// 1 % of an API request's CPU. Tests that need another level use setLogLevel.
+let current: number | undefined;
+
+function threshold(): number {
+  return (current ??= levelNamed(process.env.LOG_LEVEL));
+}
+
+/** Sets the level (`debug`, `info`, `warn`, `error` or `silent`); undefined reads LOG_LEVEL again. */
+export function setLogLevel(name: string | undefined): void {
+  current = levelNamed(name ?? process.env.LOG_LEVEL);
 }
 
 function redact(fields: Record<string, unknown>): Record<string, unknown> {

@@ -31,7 +31,7 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
     fail = () => reject(new Error('start-up failed'));
   });
   handlerReady.catch(() => undefined);
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const waitForApplication = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handlerReady.then(
       (handle) => handle(req, res),
       () => {
@@ -39,7 +39,8 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
         res.end();
       },
     );
-  });
+  };
+  server.on('request', waitForApplication);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, () => {
@@ -60,13 +61,18 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
   }
   let stopping: Promise<void> | null = null;
   const inFlight = new Set<http.ServerResponse>();
-  server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+  const handle = app.handler;
+  // Requests that waited are served by `serve`; later ones go straight to the handler, without
+  // a promise in between.
+  server.off('request', waitForApplication);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     // A keep-alive connection may carry one more request after the stop began: close it after that one.
     if (stopping) res.shouldKeepAlive = false;
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
+    handle(req, res);
   });
-  serve(app.handler);
+  serve(handle);
 
   const stop = () => {
     stopping ??= (async () => {

@@ -8,6 +8,7 @@ import { MailUnavailableError } from '../../src/mail/errors.js';
 import { isTransientMailError } from '../../src/mail/errors.js';
 import { errorHandler, toAppError, apiErrorBody } from '../../src/http/error-handler.js';
 import type { UserRecord } from '../../src/storage/types.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const FAST_RETRY = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
 
@@ -24,25 +25,6 @@ function normalized(page: Page, uid: string, email: string): string {
 
 function uidOf(page: Page): string {
   return /\/interaction\/([^/"]+)\//.exec(page.body)?.[1] ?? '';
-}
-
-/** Captures the JSON log lines written while `run` runs (logging is silent in tests otherwise). */
-async function captureLog(run: () => Promise<void>): Promise<string[]> {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  const level = process.env.LOG_LEVEL;
-  process.env.LOG_LEVEL = 'debug';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await run();
-  } finally {
-    process.stdout.write = write;
-    process.env.LOG_LEVEL = level;
-  }
-  return lines;
 }
 
 describe('email delivery failures', () => {
@@ -66,7 +48,7 @@ describe('email delivery failures', () => {
 
     it('retries a bounded number of times, then logs the failure without the link or code and counts it', async () => {
       const before = { ...server.app.mail.stats };
-      const lines = await captureLog(async () => {
+      const lines = await captureLogs('debug', async () => {
         await requestLink(new Browser(server.issuer), await authorizationRequest(await discover(server)), ALICE.email);
         await server.app.outbox.drain();
       });

@@ -3,31 +3,12 @@ import { Browser } from '../helpers/browser.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { startSignIn } from '../helpers/cross-device.js';
 import { ALICE, BOB, SPA_CLIENT, THIRD_PARTY_CLIENT, WEB_CLIENT, type TestServer } from '../helpers/server.js';
+import { ADMIN_KEY, START_KEY, call, startApiServer } from '../api/helpers.js';
+import { awayFromWindowEnd } from '../helpers/rate-window.js';
+import { captureLogs } from '../helpers/logs.js';
 
 /** A user registered for the web client, so the API hands out refresh tokens too. */
 const CAROL = { email: 'carol@example.com', firstName: 'Carol', registrations: [{ applicationId: 'web', roles: ['admin'] }] };
-import { ADMIN_KEY, START_KEY, call, startApiServer } from '../api/helpers.js';
-import { awayFromWindowEnd } from '../helpers/rate-window.js';
-
-/** Runs `work` with the log level at info and returns every line written to stdout meanwhile. */
-async function captureLogs(work: () => Promise<void>): Promise<string[]> {
-  const level = process.env.LOG_LEVEL;
-  const original = process.stdout.write.bind(process.stdout);
-  let captured = '';
-  process.env.LOG_LEVEL = 'info';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    captured += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await work();
-  } finally {
-    process.stdout.write = original;
-    if (level === undefined) delete process.env.LOG_LEVEL;
-    else process.env.LOG_LEVEL = level;
-  }
-  return captured.split('\n').filter(Boolean);
-}
 
 describe('structured logs (rule 10)', () => {
   let server: TestServer;
@@ -39,7 +20,7 @@ describe('structured logs (rule 10)', () => {
   it('write audit events for a whole sign-in and API calls, and never a code, key, token or cookie', async () => {
     const secrets: string[] = [ADMIN_KEY, START_KEY, ...server.app.keys.cookieKeys];
     const shortCodes: string[] = [];
-    const lines = await captureLogs(async () => {
+    const lines = await captureLogs('info', async () => {
       // Hosted: a wrong typed code, then the link.
       const config = await discover(server);
       const browser = new Browser(server.issuer);
