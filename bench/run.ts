@@ -303,6 +303,11 @@ async function main(): Promise<void> {
         log(`API pairs: ${results.apiStatus}`);
       } else {
         results.apiStatus = probe instanceof Error ? `probe failed: ${reasonOf(probe)}` : 'measured';
+        // Unrecorded pairs of both kinds first: the first variant measured should not pay the JIT's warm-up alone.
+        log(`warm-up API pairs: ${settings.warmupS}s`);
+        await measure(servers.ours!, Math.max(settings.warmupS, 0.5), settings.apiConcurrency, async (worker, iteration) => {
+          await apiPair(target, apiKey, BENCH_CLIENT_ID, emailFor(worker, iteration, settings.apiConcurrency), iteration % 2 === 0).catch(() => undefined);
+        });
         for (const noJWT of [true, false]) {
           const single = new Samples();
           log(`API pairs ${noJWT ? 'noJWT' : 'JWT'}: ${settings.apiDurationS}s at concurrency ${settings.apiConcurrency}`);
