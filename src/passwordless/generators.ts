@@ -30,9 +30,9 @@ let poolUsed = POOL_BYTES;
 
 /**
  * `length` random bytes (from the OS's CSPRNG), base64url: codes, refresh tokens, ids.
- * They are drawn from a pool refilled 4 KiB at a time: one `randomBytes` call per secret cost
- * ≈ 3 µs, twenty times a draw from the pool. Drawn bytes are zeroed at once, so the pool never
- * holds a secret that was handed out.
+ * They are drawn from a pool refilled 4 KiB at a time: one `randomBytes` call per secret costs
+ * 3–5 µs whatever its size, some twenty-five times a draw from the pool. Drawn bytes are zeroed at
+ * once, so the pool never holds a secret that was handed out.
  */
 export function randomBase64url(length: number): string {
   if (length > POOL_BYTES) return randomBytes(length).toString('base64url');

@@ -10,7 +10,6 @@ import {
   OIDC_MODELS,
   oidcCollectionName,
   oidcIndexes,
-  type OidcDocument,
 } from './mongodb/oidc.js';
 import { parseMongoUri, redactCredentials } from './mongodb/uri.js';
 import { MongoUsers, USERS, userIndexes } from './mongodb/users.js';
