@@ -8,7 +8,7 @@ function applicationInfo(client: ProviderClient): ApplicationInfo {
   return Object.freeze({
     ...clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]),
     allowsRefreshToken: client.grantTypeAllowed('refresh_token'),
-    redirectUris: Object.freeze([...(client.redirectUris ?? [])]) as string[],
+    redirectUris: Object.freeze([...(client.redirectUris ?? [])]),
   });
 }
 

@@ -118,7 +118,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     await deps.mailer.sendNow({
       user: found.user,
       link: emailedLink(deps.issuer, input.code, null),
-      code: found.shortCode,
+      code: api.shortCodeFor(input.code, found.record),
       client: { id: application?.clientId ?? null, name: application?.name ?? 'your account' },
       state: found.record.state,
       expiresAt: new Date(found.record.expiresAt),

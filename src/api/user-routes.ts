@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { DuplicateKeyError, normalizeEmail, type UserRepository } from '../storage/types.js';
+import { DuplicateKeyError, normalizeEmail } from '../storage/types.js';
 import { createUser, deleteUser, registerUser, updateUser } from '../accounts/admin.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
@@ -11,8 +11,7 @@ import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRe
 import { registrationJson, userJson } from './user-json.js';
 
 export interface UserRouteDeps {
-  users: UserRepository;
-  /** What deleting a user clears besides the user. */
+  /** The users, and what deleting one clears besides the user. */
   store: Parameters<typeof deleteUser>[0];
   applications: ApplicationDirectory;
   refreshTokens: ApiRefreshTokens;
@@ -39,7 +38,8 @@ function asDuplicate(err: unknown): never {
 
 /** The user API: create, read, change (lock/unlock), delete, register. All calls need an API key. */
 export function userRoutes(router: Router, deps: UserRouteDeps): void {
-  const { users, applications } = deps;
+  const { applications } = deps;
+  const { users } = deps.store;
   const guard = [deps.requireKey, deps.body];
 
   async function requireApplication(id: string, field: string): Promise<void> {

@@ -12,7 +12,7 @@ import { accountBudget, type RateLimiter } from './rate-limits.js';
 export interface ApplicationInfo extends ClientPolicy {
   /** The client may use the refresh_token grant. */
   allowsRefreshToken: boolean;
-  redirectUris: string[];
+  redirectUris: readonly string[];
 }
 
 /** Finds configured applications by client_id. */
@@ -116,13 +116,18 @@ export class PasswordlessApi {
   }
 
   /** An API-started code that can still be used, with its user; null otherwise. Read-only. */
-  async usableCode(linkCode: string): Promise<{ record: PasswordlessCodeRecord; user: UserRecord; shortCode: string | null } | null> {
+  async usableCode(linkCode: string): Promise<{ record: PasswordlessCodeRecord; user: UserRecord } | null> {
     const lookup = await this.deps.codes.inspect(linkCode);
     // Codes of the hosted flow belong to a browser's sign-in; the API never hands them out.
     if (!lookup.usable || lookup.record.interactionUid !== null) return null;
     const user = await this.deps.users.findById(lookup.record.userId);
     if (!user) return null;
-    return { record: lookup.record, user, shortCode: this.deps.codes.shortCodeFor(linkCode, lookup.record) };
+    return { record: lookup.record, user };
+  }
+
+  /** The one-time code that goes with a link code (for the email /send sends); null when it has none. */
+  shortCodeFor(linkCode: string, record: PasswordlessCodeRecord): string | null {
+    return this.deps.codes.shortCodeFor(linkCode, record);
   }
 
   /** Logs in with a code (or a code and its one-time code). Exactly one concurrent call can win. */

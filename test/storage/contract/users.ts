@@ -96,7 +96,7 @@ export function usersContract(harness: StoreHarness): void {
       expect(plain).to.deep.equal({ ...expected, lastLoginInstant: 1_700_001_000_000 });
     });
 
-    it('recording a login changes only the login instants (a lock set meanwhile stays), and answers null for an unknown user', async () => {
+    it('recording a login changes only the login instants (a lock stays), and answers null for an unknown user', async () => {
       const user = makeUser();
       await store().users.insert(user);
       expect(await store().users.replace({ ...user, active: false })).to.equal(true);
