@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { existsSync } from 'node:fs';
-import ejs from 'ejs';
+import { existsSync, readFileSync } from 'node:fs';
+import ejs, { type ClientFunction } from 'ejs';
 import type { Catalog } from '../i18n/catalog.js';
 import { chooseLocale } from '../i18n/negotiate.js';
 import { localeLocals } from '../i18n/helpers.js';
@@ -9,6 +9,13 @@ import { localeLocals } from '../i18n/helpers.js';
  * Renders EJS views. A file in the operator's theme folder wins over ours of the same
  * relative path; compiled templates are cached per resolved file.
  *
+ * `include('partials/top')` names a view from the root of the views folders and resolves like
+ * any other view, theme first: a theme's partial serves our pages, and a theme's page can
+ * include our partials. (EJS's own include resolves relative to the including file, so it
+ * keeps our partials for our pages; and EJS caches compiled templates process-wide by file,
+ * with the include resolution of whichever instance compiled them first, so the cache here is
+ * per instance.)
+ *
  * Every render is in one locale of the catalogue: `locals.locale` when the caller already
  * chose one (emails), else the first of `locals.localeHints` we ship (pages), else the default.
  * The template then gets `locale`, `t`, `tHtml` and `formatTime`.
@@ -16,6 +23,7 @@ import { localeLocals } from '../i18n/helpers.js';
 export class Views {
   readonly #folders: string[];
   readonly #resolved = new Map<string, string | null>();
+  readonly #compiled = new Map<string, ClientFunction>();
 
   constructor(
     defaultFolder: string,
@@ -64,6 +72,26 @@ export class Views {
   async renderFile(file: string, locals: Record<string, unknown>): Promise<string> {
     const locale = this.localeFor(locals);
     const i18n = localeLocals(locale, this.catalog.translator(locale));
-    return ejs.renderFile(file, { ...locals, ...i18n }, { cache: true, views: this.#folders, async: false });
+    return this.#run(file, { ...locals, ...i18n });
   }
+
+  #run(file: string, data: Record<string, unknown>): string {
+    const include = (name: string, includeData?: Record<string, unknown>) => this.#run(this.resolve(includedViewName(name)), includeData ? { ...data, ...includeData } : data);
+    return this.#template(file)(data, undefined, include);
+  }
+
+  #template(file: string): ClientFunction {
+    let template = this.#compiled.get(file);
+    if (!template) {
+      // Client mode leaves include() to us; escaping and error reporting stay EJS's own.
+      template = ejs.compile(readFileSync(file, 'utf8'), { client: true, filename: file, async: false });
+      this.#compiled.set(file, template);
+    }
+    return template;
+  }
+}
+
+/** The view an include names: a path from the views root; leading `../` (relative to pages/) are dropped. */
+function includedViewName(name: string): string {
+  return path.posix.normalize(name.replace(/\\/g, '/')).replace(/^(\.\.\/)+/, '').replace(/\.ejs$/, '');
 }
