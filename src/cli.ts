@@ -13,7 +13,6 @@ import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
 import { newTotpSecret } from './accounts/totp.js';
 import { DEMO_CLIENT_ID, demoEnabled } from './provider/clients.js';
-import { ApiRefreshTokens } from './tokens/refresh.js';
 
 /**
  * The command line: user and API-key administration against the configured store, key
@@ -161,8 +160,7 @@ async function usersCommand(store: Store, config: Config, args: string[], option
     case 'lock':
     case 'unlock': {
       const user = await requireUser(store, positional(args, 1, 'id|email'));
-      await updateUser(store.users, user.id, { active: action === 'unlock' });
-      if (action === 'lock') await new ApiRefreshTokens(store.refreshTokens, 1).revokeForUser(user.id);
+      await updateUser(store, user.id, { active: action === 'unlock' });
       return print(`${action === 'lock' ? 'locked' : 'unlocked'} ${user.email}`);
     }
     case 'delete': {

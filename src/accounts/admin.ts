@@ -42,8 +42,13 @@ function setOptional<K extends 'firstName' | 'lastName' | 'timezone'>(user: User
   else user[key] = value;
 }
 
-/** Applies changes to a user; null when there is no such user. Throws DuplicateKeyError on an email clash. */
-export async function updateUser(users: UserRepository, id: string, changes: UserChanges, now = Date.now()): Promise<UserRecord | null> {
+/**
+ * Applies changes to a user; null when there is no such user. Throws DuplicateKeyError on an
+ * email clash. Locking (`active: false`) also revokes the user's API refresh tokens, so a locked
+ * user keeps no way back in.
+ */
+export async function updateUser(store: Pick<Store, 'users' | 'refreshTokens'>, id: string, changes: UserChanges, now = Date.now()): Promise<UserRecord | null> {
+  const { users } = store;
   const user = await users.findById(id);
   if (!user) return null;
   if (changes.email !== undefined) {
@@ -60,7 +65,9 @@ export async function updateUser(users: UserRepository, id: string, changes: Use
   if (changes.expiry === null) delete user.expiry;
   else if (changes.expiry !== undefined) user.expiry = changes.expiry;
   user.lastUpdateInstant = now;
-  return (await users.replace(user)) ? user : null;
+  if (!(await users.replace(user))) return null;
+  if (changes.active === false) await store.refreshTokens.deleteByUser(id);
+  return user;
 }
 
 export type RegisterResult =

@@ -70,7 +70,7 @@ export function restApi(deps: ApiDeps): RestApi {
     authority,
     body,
   });
-  userRoutes(router, { store, applications, refreshTokens, requireKey, body });
+  userRoutes(router, { store, applications, requireKey, body });
   if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body });
   router.get('/openapi.json', (ctx) => {
     ctx.body = openApiDocument(deps.issuer);

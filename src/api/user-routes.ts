@@ -3,7 +3,6 @@ import type { Context, Middleware } from 'koa';
 import { DuplicateKeyError, normalizeEmail } from '../storage/types.js';
 import { createUser, deleteUser, registerUser, updateUser } from '../accounts/admin.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
-import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
@@ -11,10 +10,9 @@ import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRe
 import { registrationJson, userJson } from './user-json.js';
 
 export interface UserRouteDeps {
-  /** The users, and what deleting one clears besides the user. */
+  /** The users, and what locking or deleting one clears besides the user. */
   store: Parameters<typeof deleteUser>[0];
   applications: ApplicationDirectory;
-  refreshTokens: ApiRefreshTokens;
   requireKey: Middleware;
   body: Middleware;
 }
@@ -98,10 +96,8 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   router.patch('/user/:userId', ...guard, async (ctx) => {
     const id = userIdOf(ctx);
     const input = parseInput(patchUserRequest, ctx.request.body);
-    const user = id ? await updateUser(users, id, input.user).catch(asDuplicate) : null;
+    const user = id ? await updateUser(deps.store, id, input.user).catch(asDuplicate) : null;
     if (!user) return notFound(ctx);
-    // A locked user keeps no way back in: API refresh tokens go with the lock.
-    if (input.user.active === false) await deps.refreshTokens.revokeForUser(user.id);
     log.info('api.user_updated', { user: user.id, ...(input.user.active !== undefined ? { active: input.user.active } : {}) });
     ctx.body = { user: userJson(user) };
   });

@@ -38,8 +38,4 @@ export class ApiRefreshTokens {
   async consume(refreshToken: string, now = Date.now()): Promise<RefreshTokenRecord | null> {
     return this.repository.consume(hashCode(refreshToken), now);
   }
-
-  async revokeForUser(userId: string): Promise<number> {
-    return this.repository.deleteByUser(userId);
-  }
 }

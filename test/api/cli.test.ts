@@ -8,6 +8,7 @@ import { parsePermissions, runCli } from '../../src/cli.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { createUser } from '../../src/accounts/admin.js';
 import { ApiKeyAuthority } from '../../src/api/api-keys.js';
+import { ApiRefreshTokens } from '../../src/tokens/refresh.js';
 
 interface Run {
   code: number;
@@ -145,9 +146,13 @@ describe('command line (child processes)', function () {
       await createUser(store.users, { email: 'ivy@example.com' });
     });
 
-    it('lock and unlock flip the user\'s active flag; delete removes the user', async () => {
+    it('lock and unlock flip the user\'s active flag; lock revokes API refresh tokens; delete removes the user', async () => {
+      const ivy = (await store.users.findByEmail('ivy@example.com'))!;
+      const tokens = new ApiRefreshTokens(store.refreshTokens, 60);
+      const { refreshToken } = await tokens.issue(ivy.id, 'demo', Date.now());
       expect(await run('users', 'lock', 'ivy@example.com')).to.equal(0);
       expect((await store.users.findByEmail('ivy@example.com'))!.active).to.equal(false);
+      expect(await tokens.consume(refreshToken), 'the refresh token of a locked user').to.equal(null);
       expect(await run('users', 'unlock', 'ivy@example.com')).to.equal(0);
       expect((await store.users.findByEmail('ivy@example.com'))!.active).to.equal(true);
       expect(await run('users', 'delete', 'ivy@example.com')).to.equal(0);

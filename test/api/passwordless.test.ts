@@ -273,6 +273,7 @@ describe('REST API: /api/passwordless/start and /login', () => {
 
     it('refuses the refresh token of a user who was locked since', async () => {
       const first = await login(server, { code: await codeFor(CAROL.email), applicationId: 'web' });
+      const second = await login(server, { code: await codeFor(CAROL.email), applicationId: 'web' });
       const user = await server.app.store.users.findByEmail(CAROL.email);
       await call(server, 'PATCH', `/api/user/${user!.id}`, { body: { user: { active: false } }, key: ADMIN_KEY });
       try {
@@ -280,6 +281,8 @@ describe('REST API: /api/passwordless/start and /login', () => {
       } finally {
         await call(server, 'PATCH', `/api/user/${user!.id}`, { body: { user: { active: true } }, key: ADMIN_KEY });
       }
+      // The lock revoked every token of the user: unlocking brings none back, not even one never tried while locked.
+      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: second.json!.refreshToken } })).status).to.equal(404);
     });
 
     it('answers 404 to an unknown refresh token and 400 without one', async () => {
