@@ -9,6 +9,11 @@ export interface Translate {
   (key: string, vars?: MessageVars): string;
   /** Does the catalogue know this key (in this locale or the default one)? */
   has(key: string): boolean;
+  /**
+   * The text of `key` before its variables are filled in, in the plural form that `count`
+   * selects (the key itself when unknown). `tHtml` escapes it, then fills in escaped values.
+   */
+  message(key: string, count?: MessageVars[string]): string;
 }
 
 type Messages = Map<string, string | Record<string, string>>;
@@ -64,13 +69,14 @@ export class Catalog {
     const fallback = this.#messages.get(this.defaultLocale) as Messages;
     const plural = new Intl.PluralRules(locale);
     const lookup = (key: string) => primary?.get(key) ?? fallback.get(key);
-    const t = ((key: string, vars: MessageVars = {}) => {
+    const message = (key: string, count?: MessageVars[string]) => {
       const entry = lookup(key);
       if (entry === undefined) return key;
-      const text = typeof entry === 'string' ? entry : pickPlural(entry, plural, vars.count);
-      return interpolate(text, vars);
-    }) as Translate;
+      return typeof entry === 'string' ? entry : pickPlural(entry, plural, count);
+    };
+    const t = ((key: string, vars: MessageVars = {}) => fillVariables(message(key, vars.count), vars)) as Translate;
     t.has = (key: string) => lookup(key) !== undefined;
+    t.message = message;
     return t;
   }
 
@@ -118,9 +124,13 @@ function pickPlural(entry: Record<string, string>, rules: Intl.PluralRules, coun
   return entry[category] ?? entry.other ?? '';
 }
 
-function interpolate(text: string, vars: MessageVars): string {
+/**
+ * Replaces each `{name}` of `text` that `vars` has a value for with `render(value, name)`;
+ * unknown names stay as written.
+ */
+export function fillVariables(text: string, vars: MessageVars, render: (value: string, name: string) => string = (value) => value): string {
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => {
-    const value = vars[name];
-    return value === undefined || value === null ? whole : String(value);
+    const value = Object.hasOwn(vars, name) ? vars[name] : undefined;
+    return value === undefined || value === null ? whole : render(String(value), name);
   });
 }

@@ -1,5 +1,5 @@
 import ejs from 'ejs';
-import type { MessageVars, Translate } from './catalog.js';
+import { fillVariables, type MessageVars, type Translate } from './catalog.js';
 
 /** What every view and email template gets for its locale. */
 export interface LocaleLocals {
@@ -22,13 +22,11 @@ export function localeLocals(locale: string, t: Translate): LocaleLocals {
     locale,
     t,
     tHtml(key, vars = {}, wrap = {}) {
-      const placeholders: Record<string, string> = {};
-      for (const name of Object.keys(vars)) placeholders[name] = `\u0000${name}\u0000`;
-      const skeleton = ejs.escapeXML(t(key, { ...vars, ...placeholders }));
-      return skeleton.replace(/\u0000(\w+)\u0000/g, (_, name: string) => {
-        const value = ejs.escapeXML(String(vars[name] ?? ''));
-        const tags = wrap[name];
-        return tags ? `${tags[0]}${value}${tags[1]}` : value;
+      // The text is chosen as t() chooses it ({count} picks the plural form), escaped, and only
+      // then filled with escaped values, so the wrapping tags are the only markup added.
+      return fillVariables(ejs.escapeXML(t.message(key, vars.count)), vars, (value, name) => {
+        const tags = Object.hasOwn(wrap, name) ? wrap[name] : undefined;
+        return tags ? `${tags[0]}${ejs.escapeXML(value)}${tags[1]}` : ejs.escapeXML(value);
       });
     },
     formatTime: (date, timeZone) => formatTime(date, locale, timeZone),

@@ -9,6 +9,7 @@ import { makeTheme } from '../helpers/theme.js';
 import { chooseLocale, parseAcceptLanguage, parseUiLocales } from '../../src/i18n/negotiate.js';
 import { Catalog } from '../../src/i18n/catalog.js';
 import { projectRoot } from '../../src/config/load.js';
+import { localeLocals } from '../../src/i18n/helpers.js';
 
 const KARL = { email: 'karl@example.com', firstName: 'Karl', preferredLanguages: ['de-AT'], timezone: 'Europe/Vienna' };
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
@@ -176,6 +177,21 @@ describe('message catalogue', () => {
     expect(t('typedCode.wrong', { count: 1 })).to.equal('Dieser Code stimmt nicht. Noch 1 Versuch.');
     expect(t('typedCode.wrong', { count: 3 })).to.equal('Dieser Code stimmt nicht. Noch 3 Versuche.');
     expect(t('no.such.key')).to.equal('no.such.key');
+  });
+
+  it('lets {count} choose the plural form in HTML messages too (tHtml), escaping text and values', () => {
+    const polish = { inbox: { sent: { one: 'ONE {count} <{email}>', few: 'FEW {count}', many: 'MANY {count}', other: 'OTHER {count}' } } };
+    const theme = makeTheme({ 'locales/pl.json': JSON.stringify(polish) });
+    const catalog = new Catalog([path.join(projectRoot, 'locales'), path.join(theme, 'locales')], 'en');
+    const html = (locale: string, vars: Record<string, string | number>) =>
+      localeLocals(locale, catalog.translator(locale)).tHtml('inbox.sent', { client: 'A&B', email: 'x@example.com', ...vars }, { email: ['<strong>', '</strong>'] });
+    expect(html('en', { count: 1 })).to.equal('If <strong>x@example.com</strong> can sign in to A&amp;B, we have sent it a sign-in link. It works for 1 minute.');
+    expect(html('en', { count: 3 })).to.include('It works for 3 minutes.');
+    expect(html('de', { count: 1 })).to.include('Er gilt 1 Minute.');
+    expect(html('pl', { count: 1 })).to.equal('ONE 1 &lt;<strong>x@example.com</strong>&gt;');
+    expect(html('pl', { count: 3 })).to.equal('FEW 3');
+    expect(html('pl', { count: 5 })).to.equal('MANY 5');
+    expect(html('en', { count: 1, email: '<b>' })).to.include('If <strong>&lt;b&gt;</strong> can sign in');
   });
 
   it('adds a locale from one file in the theme folder, falling back to the default for missing keys', async () => {
