@@ -5,7 +5,7 @@ import { linkCodeParam, parseForm } from '../interaction/forms.js';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
-import { renderPage } from '../http/page.js';
+import { renderPage, useInteractionLocale } from '../http/page.js';
 import type { UserRepository } from '../storage/types.js';
 import type { PasswordlessCodes } from '../passwordless/codes.js';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
@@ -83,11 +83,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   const router = new Router();
 
   const renderUnusable = (ctx: Context) =>
-    renderPage(ctx, views, 410, 'pages/error', {
-      title: 'This link can no longer be used',
-      error: 'link_invalid',
-      description: 'The sign-in link has expired, was already used, or a newer one was sent. Go back to the app and ask for a new one.',
-    });
+    renderPage(ctx, views, 410, 'pages/error', { title: 'apiLink.unusable.title', error: 'link_invalid', description: 'apiLink.unusable.text' });
 
   const clearCookie = (ctx: Context) => ctx.cookies.set(COOKIE, null, { path: '/interaction', signed: true });
 
@@ -103,15 +99,12 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   router.get('/passwordless/:code', async (ctx) => {
     const linkCode = (ctx.params as Record<string, string>).code ?? '';
     const found = linkCodeParam.test(linkCode) ? await deps.api.usableCode(linkCode) : null;
+    // The page speaks the state's ui_locales, as the email did; the link's query carries the
+    // same state, which is all there is once the code is spent.
+    useInteractionLocale(ctx, found?.record.state ?? ctx.query);
     if (!found) return renderUnusable(ctx);
     const params = await authorizationParams(deps.applications, found.record.clientId, found.record.state);
-    if (!params) {
-      return renderPage(ctx, views, 400, 'pages/error', {
-        title: 'Continue in the app',
-        error: 'no_client',
-        description: 'This sign-in link is meant for the app that sent it. Go back to the app to finish signing in.',
-      });
-    }
+    if (!params) return renderPage(ctx, views, 400, 'pages/error', { title: 'apiLink.noClient.title', error: 'no_client', description: 'apiLink.noClient.text' });
     ctx.cookies.set(COOKIE, `${linkCode}.${bindingOf(params)}`, {
       path: '/interaction',
       httpOnly: true,
@@ -129,6 +122,8 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   router.get('/interaction/:uid', async (ctx, next) => {
     const pending = await pendingLink(ctx, (ctx.params as Record<string, string>).uid ?? '');
     if (!pending) return next();
+    // The authorization request carries the state's ui_locales (see PASSED_PARAMS).
+    useInteractionLocale(ctx, pending.interaction.params);
     const found = await deps.api.usableCode(pending.linkCode);
     const client = await clientOf(provider, pending.interaction);
     if (!found || !client) {
@@ -146,6 +141,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   router.post('/interaction/:uid/api-link', parseForm, async (ctx) => {
     const uid = (ctx.params as Record<string, string>).uid ?? '';
     const pending = await pendingLink(ctx, uid);
+    if (pending) useInteractionLocale(ctx, pending.interaction.params);
     const token = (ctx.request.body as Record<string, unknown> | undefined)?.csrf;
     if (!pending || !csrf.verify('api-link', uid, token)) return renderUnusable(ctx);
     clearCookie(ctx);

@@ -127,6 +127,34 @@ describe('REST API: /api/passwordless/send and the emailed link', () => {
     expect((await login(server, { code })).status).to.equal(404);
   });
 
+  it('shows the link\'s pages in the state\'s ui_locales, else in the browser\'s language, from the catalogue', async () => {
+    const rp = await oauthState();
+    const { mail } = await sendFor({ state: { ...rp.payload, ui_locales: 'de' } });
+    expect(mail.subject).to.equal('Ihr Anmeldelink für Web App');
+    const link = linkIn(mail.text, server.issuer);
+    const english = new Browser(server.issuer, undefined, { 'accept-language': 'en' });
+    const page = await english.get(link);
+    expect(page.status).to.equal(200);
+    expect(page.body).to.include('<html lang="de">');
+    expect(page.body).to.include('Anmeldung fortsetzen');
+    await english.submit(page, '/api-link');
+
+    const used = await english.get(link);
+    expect(used.status).to.equal(410);
+    expect(used.body).to.include('<html lang="de">');
+    expect(used.body).to.include('Dieser Link kann nicht mehr verwendet werden');
+    const cut = await new Browser(server.issuer, undefined, { 'accept-language': 'de' }).get(`${server.issuer}/passwordless/nope`);
+    expect(cut.status).to.equal(410);
+    expect(cut.body).to.include('Gehen Sie zurück zur App und fordern Sie einen neuen an.');
+
+    const { mail: noClient } = await sendFor({ state: { foo: 'bar' } });
+    const orphan = await new Browser(server.issuer, undefined, { 'accept-language': 'de' }).get(linkIn(noClient.text, server.issuer));
+    expect(orphan.status).to.equal(400);
+    expect(orphan.body).to.include('<html lang="de">');
+    expect(orphan.body).to.include('In der App fortfahren');
+    expect(orphan.body).not.to.include('Continue in the app');
+  });
+
   it('lets a scanner that follows every GET (with cookies) spend nothing; the user then signs in with the same link', async () => {
     const rp = await oauthState();
     const { code, mail } = await sendFor({ state: rp.payload });

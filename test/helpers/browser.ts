@@ -20,6 +20,8 @@ export class Browser {
   constructor(
     readonly origin: string,
     private readonly userAgent = 'Mozilla/5.0 (X11; Linux x86_64) TestBrowser/1.0',
+    /** Headers sent on every request and every redirect hop, as a browser sends Accept-Language. */
+    private readonly defaults: Record<string, string> = {},
   ) {}
 
   async get(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Page> {
@@ -55,7 +57,7 @@ export class Browser {
       const response = await fetch(current, {
         method,
         redirect: 'manual',
-        headers: { 'user-agent': this.userAgent, ...headers, ...(cookie ? { cookie } : {}) },
+        headers: { 'user-agent': this.userAgent, ...this.defaults, ...headers, ...(cookie ? { cookie } : {}) },
         ...(body !== undefined ? { body } : {}),
       });
       for (const setCookie of response.headers.getSetCookie()) await this.jar.setCookie(setCookie, current, { ignoreError: true });
