@@ -231,11 +231,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       return renderLinkProblem(ctx, uid, problem, linkCode);
     }
 
+    // This device has no cookie of the sign-in; every page here, problems included, speaks the sign-in's language.
+    const alive = await interactionById(provider, uid);
+    if (alive) useInteractionLocale(ctx, alive.params);
     const lookup = await codes.inspect(linkCode);
     if (lookup.record && lookup.record.interactionUid !== uid) return renderLinkProblem(ctx, uid, 'unknown', null);
     if (!lookup.usable) return renderLinkProblem(ctx, uid, lookup.problem, linkCode);
-    const alive = await interactionById(provider, uid);
-    if (alive) useInteractionLocale(ctx, alive.params);
     return crossDevice.renderLinkElsewhere(ctx, linkCode, lookup.record);
   });
 

@@ -110,6 +110,28 @@ describe('localisation (en, de)', () => {
     expect(wrong.body).to.include('Diese Zahl stimmte nicht');
   });
 
+  it('shows a superseded link\'s problem page in the sign-in’s language, on a device without its cookie', async () => {
+    const english = { 'accept-language': 'en' };
+    const browser = new Browser(server.issuer, undefined, english);
+    const rp = await authorizationRequest(await discover(server), { ui_locales: 'de' });
+    const form = await browser.get(rp.url.href);
+    const linkOfMail = (mail: ReceivedMail | undefined) => /(http:\/\/\S+\/interaction\/\S+\/magic\/[\w-]+)/.exec(mail?.parsed.text as string)?.[1] as string;
+    await browser.submit(form, '/email', { email: ALICE.email });
+    await server.app.outbox.drain();
+    const first = linkOfMail(smtp.received[0]);
+    // A second email for the same sign-in: only its link works now.
+    await browser.submit(form, '/email', { email: ALICE.email });
+    await server.app.outbox.drain();
+    expect(smtp.received).to.have.length(2);
+    expect(linkOfMail(smtp.received[1])).not.to.equal(first);
+
+    const phone = new Browser(server.issuer, undefined, english);
+    const superseded = await phone.get(first);
+    expect(superseded.status).to.equal(410);
+    expect(superseded.body).to.include('<html lang="de">');
+    expect(superseded.body).to.include('Ein neuerer Link wurde gesendet');
+  });
+
   it('localises error pages too', async () => {
     const response = await fetch(`${server.issuer}/interaction/nope`, { headers: { 'accept-language': 'de' } });
     expect(response.status).to.equal(400);
