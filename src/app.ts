@@ -32,6 +32,7 @@ import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
 import { ApiSecondFactor } from './passwordless/two-factor-login.js';
 import { twoFactorRoutes } from './interaction/two-factor.js';
+import { interactionFallback } from './interaction/fallback.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
@@ -153,6 +154,8 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   // Before ours: the emailed API link takes over the login page of the interaction it started.
   koa.use(api.links.routes());
   koa.use(ours.routes());
+  // The sign-in's addresses are ours, matched or not: a readable page rather than the provider's 404.
+  koa.use(interactionFallback({ provider, views, routers: [ours, api.links] }));
   koa.use(ours.allowedMethods());
   // Everything else is node-oidc-provider's, untouched (no body parser in front of it).
   const providerCallback = provider.callback();

@@ -319,6 +319,52 @@ describe('hosted magic-link sign-in (end to end)', () => {
     expect(bad.status).to.equal(410);
     expect(bad.body).to.include('This link is not valid');
   });
+
+  it('answers a reopened form address or a cut-off link with a page in the sign-in’s language, not a bare 404', async () => {
+    const browser = new Browser(server.issuer, undefined, { 'accept-language': 'en' });
+    const rp = await authorizationRequest(config, { ui_locales: 'de' });
+    const form = await browser.get(rp.url.href);
+    const uid = new URL(form.url).pathname.split('/')[2]!;
+    const inbox = await browser.submit(form, '/email', { email: BOB.email });
+    expect(inbox.url, 'the address bar now shows the form\'s address').to.equal(`${server.issuer}/interaction/${uid}/email`);
+    for (const step of ['email', 'code', 'continue', 'resend', 'api-link', 'consent', 'two-factor']) {
+      // A reload or a restored tab: a GET of the address the form was posted to.
+      const reopened = await browser.get(`/interaction/${uid}/${step}`);
+      expect(reopened.status, step).to.equal(405);
+      expect(reopened.headers.get('allow'), step).to.equal('POST');
+      expect(reopened.headers.get('content-type'), step).to.match(/^text\/html/);
+      expect(reopened.body, step).to.include('<html lang="de">');
+      expect(reopened.body, step).to.include('Sie haben die Anmeldeseite verlassen');
+      expect(reopened.body, step).to.include(`href="/interaction/${uid}"`);
+    }
+    const back = await browser.get(`/interaction/${uid}`);
+    expect(back.status).to.equal(200);
+    expect(back.body).to.include('name="email"');
+
+    // Another browser has no sign-in to go back to (the page still speaks the sign-in's language).
+    const stranger = await new Browser(server.issuer, undefined, { 'accept-language': 'en' }).get(`/interaction/${uid}/email`);
+    expect(stranger.status).to.equal(405);
+    expect(stranger.body).to.include('Sie haben die Anmeldeseite verlassen');
+    expect(stranger.body).to.include('Gehen Sie zurück zur App und melden Sie sich erneut an.');
+    const finished = await new Browser(server.issuer, undefined, { 'accept-language': 'en' }).get('/interaction/no-such-sign-in/code');
+    expect(finished.status).to.equal(405);
+    expect(finished.body).to.include('You left the sign-in page');
+    expect(finished.body).to.include('Go back to the app and start signing in again.');
+    expect(stranger.body).not.to.include(`href="/interaction/${uid}"`);
+
+    for (const cut of [`/interaction/${uid}/magic`, `/interaction/${uid}/magic/`]) {
+      const page = await browser.get(cut);
+      expect(page.status, cut).to.equal(404);
+      expect(page.headers.get('content-type'), cut).to.match(/^text\/html/);
+      expect(page.body, cut).to.include('Dieser Link ist ungültig');
+    }
+    for (const unknown of [`/interaction/${uid}/nothing-here`, '/interaction/', '/interaction']) {
+      const page = await new Browser(server.issuer, undefined, { 'accept-language': 'de' }).get(unknown);
+      expect(page.status, unknown).to.equal(404);
+      expect(page.headers.get('content-type'), unknown).to.match(/^text\/html/);
+      expect(page.body, unknown).to.include('Seite nicht gefunden');
+    }
+  });
 });
 
 describe('hosted sign-in: expired links', () => {

@@ -1,0 +1,49 @@
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
+import type { Views } from '../render/views.js';
+import { renderPage, useInteractionLocale } from '../http/page.js';
+import { interactionById, interactionOfBrowser } from './session.js';
+
+/**
+ * The page for an /interaction/… request no route of ours answered. Without it the request fell
+ * through to node-oidc-provider, whose answer is a bare English "Not Found". Browsers land here:
+ * the address bar keeps a form's URL after its POST (a reload or a restored tab GETs it), and a
+ * link can be cut off in the mail client (…/magic). Each gets a page in the sign-in's language.
+ */
+export function interactionFallback(deps: { provider: Provider; views: Views; routers: readonly Router[] }): Middleware {
+  const { provider, views } = deps;
+  return async (ctx, next) => {
+    if (ctx.path !== '/interaction' && !ctx.path.startsWith('/interaction/')) return next();
+    const uid = ctx.path.split('/')[2] ?? '';
+    const interaction = await interactionById(provider, uid);
+    if (interaction) useInteractionLocale(ctx, interaction.params);
+
+    const allowed = methodsFor(deps.routers, ctx.path);
+    if (allowed.length > 0) {
+      ctx.set('Allow', allowed.join(', '));
+      if ((ctx.method === 'GET' || ctx.method === 'HEAD') && allowed.includes('POST')) return renderFormLeft(ctx, uid);
+      return renderPage(ctx, views, 405, 'pages/error', { title: 'error.title.client', error: 'method_not_allowed', description: 'error.message.notFound' });
+    }
+    if (/^\/interaction\/[^/]+\/magic\/?$/.test(ctx.path)) {
+      // A link cut off before its code: the same page as for any link that is not valid.
+      return renderPage(ctx, views, 404, 'pages/link-problem', { uid, problem: 'unknown', linkCode: null, csrf: '' });
+    }
+    return renderPage(ctx, views, 404, 'pages/error', { title: 'error.title.notFound', error: 'not_found', description: 'error.message.notFound' });
+  };
+
+  /** A form's address opened again: nothing is sent twice; back to the sign-in when this browser is still in it. */
+  async function renderFormLeft(ctx: Context, uid: string) {
+    const ongoing = await interactionOfBrowser(provider, ctx, uid);
+    return renderPage(ctx, views, 405, 'pages/form-left', { uid: ongoing ? ongoing.uid : null });
+  }
+}
+
+/** The methods our routers answer at `path` (none when no route has that path). */
+function methodsFor(routers: readonly Router[], path: string): string[] {
+  const methods = new Set<string>();
+  for (const router of routers) {
+    for (const layer of router.match(path, 'GET').path) for (const method of layer.methods) methods.add(method);
+  }
+  return [...methods].sort();
+}
