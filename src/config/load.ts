@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { configSchema, type Config } from './schema.js';
@@ -88,6 +88,8 @@ function checkCrossFieldRules(config: Config): string[] {
     if (ids.has(client.client_id)) problems.push(`  - clients.${index}.client_id: duplicate client_id "${client.client_id}"`);
     ids.add(client.client_id);
   });
+  const theme = themeProblem(config.theme);
+  if (theme) problems.push(`  - theme: ${theme}`);
   const emails = new Set<string>();
   config.users.forEach((user, index) => {
     const email = user.email.toLowerCase();
@@ -95,6 +97,20 @@ function checkCrossFieldRules(config: Config): string[] {
     emails.add(email);
   });
   return problems;
+}
+
+/** Why `theme` cannot be used (a missing theme would silently show the built-in pages), or null. */
+function themeProblem(theme: string | null): string | null {
+  if (!theme) return null;
+  const folder = path.resolve(theme);
+  // A relative path is resolved against the working directory, which is easy to get wrong in a service unit.
+  const resolved = folder === theme ? '' : ` (${JSON.stringify(theme)} resolved against the working directory ${process.cwd()})`;
+  try {
+    if (statSync(folder).isDirectory()) return null;
+    return `${folder}${resolved} is not a folder`;
+  } catch {
+    return `no folder at ${folder}${resolved}`;
+  }
 }
 
 /**

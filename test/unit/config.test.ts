@@ -52,6 +52,20 @@ describe('configuration', () => {
     expect(failure({}, { PORT: 'eighty' })).to.match(/port/);
   });
 
+  it('refuses a theme folder that does not exist, saying what a relative path was resolved against', () => {
+    const missing = path.join(mkdtempSync(path.join(tmpdir(), 'oml-config-')), 'no-such-theme');
+    expect(failure({ theme: missing })).to.equal(`invalid configuration:\n  - theme: no folder at ${missing}`);
+    expect(failure({ theme: 'no-such-theme-folder' })).to.equal(
+      `invalid configuration:\n  - theme: no folder at ${path.resolve('no-such-theme-folder')} ("no-such-theme-folder" resolved against the working directory ${process.cwd()})`,
+    );
+    const file = path.join(path.dirname(missing), 'theme.txt');
+    writeFileSync(file, '');
+    expect(failure({ theme: file })).to.equal(`invalid configuration:\n  - theme: ${file} is not a folder`);
+    const message = failure({ theme: missing, users: [{ email: 'a@example.com' }, { email: 'A@example.com' }] });
+    expect(message, 'one message names every bad key').to.match(/theme: no folder[\s\S]*users\.1\.email: duplicate/);
+    expect(loadConfig({ env: {}, overrides: { theme: path.dirname(missing) } }).theme).to.equal(path.dirname(missing));
+  });
+
   it('refuses a link code weaker than 128 bits', () => {
     expect(failure({ passwordless: { linkCode: { generator: 'randomAlphaNumeric', length: 12 } } })).to.match(
       /passwordless\.linkCode.*71 bits.*at least 128/,
