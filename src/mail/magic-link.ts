@@ -34,11 +34,19 @@ export function chooseMailLocale(views: Views, hints: MailLocaleHints, user: Use
   return chooseLocale([...hints.uiLocales, ...user.preferredLanguages, ...hints.acceptLanguage], catalog.locales, catalog.defaultLocale);
 }
 
+/**
+ * Can a client id name its own folder under email/clients/? Any id that is one path segment
+ * (`urn:acme:web`, `app@example.com`): no separator, no NUL, and not `.`, `..` or hidden, so it
+ * cannot climb out of email/clients/.
+ */
+function isSafeFolderName(id: string): boolean {
+  return id.length > 0 && !/[/\\\u0000]/.test(id) && !id.startsWith('.');
+}
+
 /** Template names for one part, most specific first: per client and locale, per client, per locale, default. */
 export function templateCandidates(part: 'subject' | 'html' | 'text', clientId: string | null, locale: string): string[] {
   const base = `magic-link-${part}`;
-  // A client id is only a folder name when it cannot climb out of email/clients/.
-  const perClient = clientId && /^[\w.-]+$/.test(clientId) && !clientId.startsWith('.') ? [`email/clients/${clientId}/${base}.${locale}`, `email/clients/${clientId}/${base}`] : [];
+  const perClient = clientId !== null && isSafeFolderName(clientId) ? [`email/clients/${clientId}/${base}.${locale}`, `email/clients/${clientId}/${base}`] : [];
   return [...perClient, `email/${base}.${locale}`, `email/${base}`];
 }
 

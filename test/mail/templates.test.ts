@@ -5,10 +5,13 @@ import { authorizationRequest, discover, requestLink } from '../helpers/oidc.js'
 import { TestSmtpServer, linkInText, type ReceivedMail } from '../helpers/smtp.js';
 import { makeTheme } from '../helpers/theme.js';
 import { withStateParameters } from '../../src/mail/links.js';
+import { templateCandidates } from '../../src/mail/magic-link.js';
 import type { UserRecord } from '../../src/storage/types.js';
 
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
 const HOSTILE = { email: 'mallory@example.com', firstName: '<img src=x onerror="alert(1)">&co', lastName: 'Mallory', timezone: 'America/Denver' };
+/** A public client whose id is a URN: ':' is fine in a folder name. */
+const URN_CLIENT = { ...SPA_CLIENT, client_id: 'urn:acme:web', client_name: 'Acme Web', redirect_uris: ['http://127.0.0.1:9999/urn-cb'] };
 const INJECTOR = { email: 'eve@example.com', firstName: 'Eve\r\nBcc: victim@evil.example', lastName: 'X\nSubject: pwned' };
 
 describe('email templates', () => {
@@ -26,8 +29,9 @@ describe('email templates', () => {
       'email/magic-link-html.de.ejs': '<p>THEME DE html <%= t(\'email.greeting\') %></p>',
       // …and one client with its own subject that names the user (to attempt header injection through it).
       [`email/clients/${SPA_CLIENT.client_id}/magic-link-subject.ejs`]: 'SPA subject for <%- user.firstName %> <%- user.lastName %>',
+      [`email/clients/${URN_CLIENT.client_id}/magic-link-subject.ejs`]: 'URN subject for <%- client.name %>',
     });
-    server = await startTestServer({ config: { theme, users: [ALICE, HOSTILE, INJECTOR], mail: { smtpUrl: smtp.url(), retry: FAST_RETRY } } });
+    server = await startTestServer({ config: { theme, clients: [WEB_CLIENT, SPA_CLIENT, URN_CLIENT], users: [ALICE, HOSTILE, INJECTOR], mail: { smtpUrl: smtp.url(), retry: FAST_RETRY } } });
   });
   after(async () => {
     await server.stop();
@@ -37,8 +41,9 @@ describe('email templates', () => {
 
   async function mailFor(email: string, clientId = WEB_CLIENT.client_id, params: Record<string, string> = {}): Promise<{ mail: ReceivedMail; browser: Browser }> {
     const browser = new Browser(server.issuer);
-    const config = clientId === SPA_CLIENT.client_id ? await discover(server, SPA_CLIENT.client_id, null) : await discover(server);
-    const redirect = clientId === SPA_CLIENT.client_id ? SPA_CLIENT.redirect_uris[0] : WEB_CLIENT.redirect_uris[0];
+    const publicClient = [SPA_CLIENT, URN_CLIENT].find((c) => c.client_id === clientId);
+    const config = publicClient ? await discover(server, publicClient.client_id, null) : await discover(server);
+    const redirect = publicClient ? publicClient.redirect_uris[0] : WEB_CLIENT.redirect_uris[0];
     await requestLink(browser, await authorizationRequest(config, params, redirect), email);
     await server.app.outbox.drain();
     const mail = smtp.received.find((m) => m.envelope.to.includes(email));
@@ -61,6 +66,17 @@ describe('email templates', () => {
     const { mail } = await mailFor(ALICE.email, SPA_CLIENT.client_id);
     expect(mail.parsed.subject).to.equal('SPA subject for Alice Liddell');
     expect(mail.parsed.text).to.match(/^THEME text /);
+  });
+
+  it('finds a client’s own template for any client id that is a single safe folder name (urn:acme:web)', async () => {
+    const { mail } = await mailFor(ALICE.email, URN_CLIENT.client_id);
+    expect(mail.parsed.subject).to.equal('URN subject for Acme Web');
+    expect(mail.parsed.text).to.match(/^THEME text /);
+    expect(templateCandidates('subject', 'urn:acme:web', 'de')[0]).to.equal('email/clients/urn:acme:web/magic-link-subject.de');
+    expect(templateCandidates('subject', 'app@example.com', 'de')[0]).to.equal('email/clients/app@example.com/magic-link-subject.de');
+    for (const unsafe of ['..', '.', '.hidden', 'a/b', 'a\\b', '../../pages/x', 'a\u0000b', '']) {
+      expect(templateCandidates('subject', unsafe, 'de'), JSON.stringify(unsafe)).to.deep.equal(['email/magic-link-subject.de', 'email/magic-link-subject']);
+    }
   });
 
   it('prefers a part’s locale variant (name.<locale>.ejs) for emails in that locale', async () => {
