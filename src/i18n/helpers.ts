@@ -33,6 +33,24 @@ export function localeLocals(locale: string, t: Translate): LocaleLocals {
   };
 }
 
+/** A lifetime as the pages and emails state it. */
+export interface StatedLifetime {
+  /** 'seconds' under a minute, else 'minutes'; a message with the `Seconds` suffix says seconds. */
+  unit: 'minutes' | 'seconds';
+  count: number;
+  /** Whole minutes, rounded down, at least 1 (the `minutes` / `ttlMinutes` of older templates). */
+  minutes: number;
+}
+
+/**
+ * How long a link lives, as told to its reader: rounded down, so it never promises more than
+ * it lasts (90 s is "1 minute", never "2"), and in seconds under a minute.
+ */
+export function statedLifetime(seconds: number): StatedLifetime {
+  const minutes = Math.floor(seconds / 60);
+  return minutes >= 1 ? { unit: 'minutes', count: minutes, minutes } : { unit: 'seconds', count: Math.max(1, Math.floor(seconds)), minutes: 1 };
+}
+
 const TIME_OPTIONS: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
 
 /**

@@ -7,6 +7,7 @@ import type { PasswordlessCodes, CodeProblem, TypedCodeResult } from '../passwor
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import type { Views } from '../render/views.js';
 import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
+import { statedLifetime } from '../i18n/helpers.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { accountBudget, addressBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
 import { log } from '../log.js';
@@ -50,7 +51,8 @@ const typedCodeField = z.string().trim().min(1).max(64);
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { provider, views, codes, mailer, csrf } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
-  const ttlMinutes = Math.max(1, Math.round(codes.settings.timeToLiveInSeconds / 60));
+  const lifetime = statedLifetime(codes.settings.timeToLiveInSeconds);
+  const ttlMinutes = lifetime.minutes;
 
   const renderGone = (ctx: Context) => renderPage(ctx, views, 400, 'pages/sign-in-gone', {});
 
@@ -73,6 +75,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       notice: view.notice ?? '',
       ttlMinutes,
       ttlSeconds: codes.settings.timeToLiveInSeconds,
+      lifetime,
       csrf: csrf.issue('code', codeFormBinding(view.uid, view.pairNumber, view.email)),
       csrfContinue: csrf.issue('continue', checkInboxBinding(view.uid, view.pairNumber)),
       csrfEmail: csrf.issue('email', view.uid),
@@ -259,7 +262,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     log.info('code.requested', { client: client.clientId, method: 'resend' });
     const extra = extraForFreshLink(lookup.record);
     mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
-    return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes });
+    return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes, lifetime });
   });
 
   router.post('/abort', parseForm, async (ctx) => {

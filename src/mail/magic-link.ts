@@ -1,6 +1,6 @@
 import type { Views } from '../render/views.js';
 import type { UserRecord } from '../storage/types.js';
-import { formatTime } from '../i18n/helpers.js';
+import { formatTime, statedLifetime } from '../i18n/helpers.js';
 import { chooseLocale } from '../i18n/negotiate.js';
 import type { MailMessage } from './types.js';
 
@@ -57,10 +57,12 @@ function oneLine(value: string): string {
 
 /** Renders subject, HTML and text of the magic-link email (theme- and client-overridable views under email/). */
 export async function composeMagicLinkMail(views: Views, data: MagicLinkMailData): Promise<MailMessage> {
+  const lifetime = statedLifetime(data.timeToLive);
   const locals = {
     ...data,
     crossDevice: data.crossDevice ?? false,
-    minutes: Math.max(1, Math.round(data.timeToLive / 60)),
+    lifetime,
+    minutes: lifetime.minutes,
     /** The expiry as a time of day in the user's timezone (UTC when unknown). */
     expiresAtText: formatTime(data.expiresAt, data.locale, data.user.timezone),
   };

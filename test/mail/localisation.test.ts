@@ -3,13 +3,13 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, ALICE, BOB, type TestServer } from '../helpers/server.js';
-import { authorizationRequest, discover, requestLink } from '../helpers/oidc.js';
+import { authorizationRequest, discover, lastMailTo, linkOf, requestLink } from '../helpers/oidc.js';
 import { TestSmtpServer, headerOf, type ReceivedMail } from '../helpers/smtp.js';
 import { makeTheme } from '../helpers/theme.js';
 import { chooseLocale, parseAcceptLanguage, parseUiLocales } from '../../src/i18n/negotiate.js';
 import { Catalog } from '../../src/i18n/catalog.js';
 import { projectRoot } from '../../src/config/load.js';
-import { localeLocals } from '../../src/i18n/helpers.js';
+import { localeLocals, statedLifetime } from '../../src/i18n/helpers.js';
 
 const KARL = { email: 'karl@example.com', firstName: 'Karl', preferredLanguages: ['de-AT'], timezone: 'Europe/Vienna' };
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
@@ -137,6 +137,50 @@ describe('localisation (en, de)', () => {
     expect(response.status).to.equal(400);
     expect(await response.text()).to.include('Diese Anmeldeanfrage ist beendet');
   });
+});
+
+describe('the stated lifetime of a link', () => {
+  it('rounds down to whole minutes and says seconds under a minute, never more than the link lives', () => {
+    expect(statedLifetime(180)).to.deep.equal({ unit: 'minutes', count: 3, minutes: 3 });
+    expect(statedLifetime(90)).to.deep.equal({ unit: 'minutes', count: 1, minutes: 1 });
+    expect(statedLifetime(119)).to.deep.equal({ unit: 'minutes', count: 1, minutes: 1 });
+    expect(statedLifetime(60)).to.deep.equal({ unit: 'minutes', count: 1, minutes: 1 });
+    expect(statedLifetime(59)).to.deep.equal({ unit: 'seconds', count: 59, minutes: 1 });
+    expect(statedLifetime(1)).to.deep.equal({ unit: 'seconds', count: 1, minutes: 1 });
+  });
+
+  for (const [ttl, page, mail, resent, german] of [
+    [90, 'It works for 1 minute.', '(1 minute).', 'It works for 1 minute, in the browser', 'Er gilt 1 Minute.'],
+    [30, 'It works for 30 seconds.', '(30 seconds).', 'It works for 30 seconds, in the browser', 'Er gilt 30 Sekunden.'],
+  ] as const) {
+    it(`says no more than ${ttl} s on the page, in the email and on the new-link page`, async () => {
+      const server = await startTestServer({ config: { passwordless: { timeToLiveInSeconds: ttl } } });
+      try {
+        const config = await discover(server);
+        const browser = new Browser(server.issuer);
+        const rp = await authorizationRequest(config);
+        const form = await browser.get(rp.url.href);
+        const inbox = await browser.submit(form, '/email', { email: BOB.email });
+        expect(inbox.body).to.include(page);
+        const first = linkOf((await lastMailTo(server, BOB.email))!);
+        expect((await lastMailTo(server, BOB.email))!.text).to.include(mail);
+        // A second link supersedes the first; its problem page offers a new one.
+        await browser.submit(form, '/email', { email: BOB.email });
+        await server.mails();
+        const problem = await browser.get(first);
+        expect(problem.status).to.equal(410);
+        const newLink = await browser.submit(problem, '/resend');
+        expect(newLink.status).to.equal(200);
+        expect(newLink.body).to.include(resent);
+
+        const deBrowser = new Browser(server.issuer, undefined, { 'accept-language': 'de' });
+        const de = await deBrowser.submit(await deBrowser.get((await authorizationRequest(config)).url.href), '/email', { email: BOB.email });
+        expect(de.body).to.include(german);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 });
 
 describe('locale negotiation', () => {
