@@ -27,6 +27,7 @@ import { securityHeaderList } from './http/security-headers.js';
 import { httpHandler, providerSegments } from './http/handler.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
+import { trustForwardedFor } from './http/client-ip.js';
 import { restApi, type RestApi } from './api/index.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
@@ -94,7 +95,8 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, delivery: mail, outbox, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
 
-  const koa = new Koa({ proxy: config.proxy });
+  const koa = new Koa();
+  trustForwardedFor(koa, config);
   koa.keys = [...keys.cookieKeys];
   koa.silent = true;
 

@@ -74,6 +74,7 @@ export const configSchema = z
     port: z.number().int().min(0).max(65535),
     issuer: z.url().nullable(),
     proxy: z.boolean(),
+    proxyHops: z.number().int().min(1).max(10),
     allowInsecureIssuer: z.boolean(),
     clients: z.array(client),
     users: z.array(seedUser),
