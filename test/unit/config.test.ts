@@ -1,9 +1,10 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
+import { loadKeys } from '../../src/provider/keys.js';
 
 function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -93,6 +94,18 @@ describe('production guard', () => {
     ]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, allowInsecureIssuer: true } }))).to.deep.equal([]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, issuer: 'https://id.example.com' } }))).to.deep.equal([]);
+  });
+
+  it('never makes or keeps development keys in production (a cluster primary, the CLI)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-prod-keys-'));
+    const config = loadConfig({ env: { NODE_ENV: 'production' }, overrides: { dataDirectory: dir, cookieKeys: ['0123456789abcdef0123'] } });
+    const refused = await loadKeys(config).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).to.be.instanceOf(ConfigError);
+    expect((refused as Error).message).to.match(/refuses development keys: configure jwks, twoFactor\.encryptionKey/);
+    expect(existsSync(path.join(dir, 'dev-keys.json'))).to.equal(false);
   });
 
   it('names rate limits turned off as a risky choice (start-up prints it, loudly in production)', () => {
