@@ -18,7 +18,7 @@ import { CrossDeviceApprovals } from './passwordless/approval.js';
 import { applyUserSeed } from './accounts/users.js';
 import { loadKeys, type KeyMaterial } from './provider/keys.js';
 import { buildProvider } from './provider/index.js';
-import { demoClientSecret, demoEnabled } from './provider/clients.js';
+import { assertClientsValid, demoClientSecret, demoEnabled } from './provider/clients.js';
 import { interactionRoutes } from './interaction/routes.js';
 import { devMailboxRoutes } from './dev/mailbox-routes.js';
 import { demoRoutes } from './dev/demo-routes.js';
@@ -27,6 +27,7 @@ import { securityHeaderList } from './http/security-headers.js';
 import { httpHandler, providerSegments } from './http/handler.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
+import { trustForwardedFor } from './http/client-ip.js';
 import { restApi, type RestApi } from './api/index.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
@@ -92,10 +93,12 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     wrongCodesPerAccount: config.rateLimits.enabled ? config.twoFactor.wrongCodesPerAccount : null,
   });
   const provider = buildProvider({ config, issuer, store, keys, views, twoFactor });
+  await assertClientsValid(provider, config);
   const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, delivery: mail, outbox, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
 
-  const koa = new Koa({ proxy: config.proxy });
+  const koa = new Koa();
+  trustForwardedFor(koa, config);
   koa.keys = [...keys.cookieKeys];
   koa.silent = true;
 

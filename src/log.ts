@@ -8,8 +8,16 @@ const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 
 
 const SECRET_FIELDS = /^(code|oneTimeCode|shortCode|linkCode|link|token|refreshToken|key|apiKey|secret|password|authorization|cookie)$/i;
 
+/** The values LOG_LEVEL takes, in any letter case. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+/** Whether LOG_LEVEL may be `name` (unset or empty means info). Start-up refuses any other value. */
+export function isLogLevel(name: string | undefined): boolean {
+  return !name || (LOG_LEVELS as readonly string[]).includes(name.toLowerCase());
+}
+
 function levelNamed(name: string | undefined): number {
-  const configured = (name ?? 'info') as Level | 'silent';
+  const configured = (name || 'info').toLowerCase() as Level | 'silent';
   return configured === 'silent' ? Infinity : order[configured] ?? order.info;
 }
 

@@ -4,7 +4,7 @@ import type { Config } from './config/schema.js';
 import { riskyChoices } from './config/production.js';
 import { describeError, log } from './log.js';
 import cluster from 'node:cluster';
-import { superviseWorkers, workerCount } from './cluster.js';
+import { reportReady, reportStartFailure, superviseWorkers, workerCount } from './cluster.js';
 
 /** Risky choices are allowed, but never quietly: a log line always, and a banner on stderr in production. */
 function warnAboutRiskyChoices(config: Config): void {
@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const workers = workerCount(process.env);
   if (workers > 1 && cluster.isPrimary) {
-    const { issuer } = await superviseWorkers(config, workers);
+    const { issuer, failure } = await superviseWorkers(config, workers);
+    void failure.then(exitOnStartFailure);
     warnAboutRiskyChoices(config);
     printBanner([`issuer      ${issuer}`, `discovery   ${issuer}/.well-known/openid-configuration`, `workers     ${workers}`]);
     return;
@@ -44,7 +45,7 @@ async function main(): Promise<void> {
   warnAboutRiskyChoices(app.config);
   if (app.transport.kind === 'dev-mailbox') log.warn('mail.dev_mailbox', { note: `emails are not sent; read them at ${issuer}/dev/mail` });
 
-  if (cluster.isWorker) return;
+  if (cluster.isWorker) return reportReady(running.port);
   printBanner([
     `issuer      ${issuer}`,
     `discovery   ${issuer}/.well-known/openid-configuration`,
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   ]);
 }
 
-main().catch((err: unknown) => {
+function exitOnStartFailure(err: unknown): never {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
   } else {
@@ -61,4 +62,13 @@ main().catch((err: unknown) => {
     log.error('server.start_failed', describeError(err));
   }
   process.exit(1);
+}
+
+main().catch(async (err: unknown) => {
+  // A worker's reason is printed once, by the primary, which then stops the cluster.
+  if (cluster.isWorker) {
+    await reportStartFailure(err);
+    process.exit(1);
+  }
+  exitOnStartFailure(err);
 });

@@ -4,6 +4,7 @@ import type { Config } from './config/schema.js';
 import { resolveIssuer } from './config/load.js';
 import { assertProductionReady } from './config/production.js';
 import { openStore } from './storage/index.js';
+import type { Store } from './storage/types.js';
 import { buildApplication, type Application, type BuildOptions } from './app.js';
 import { log } from './log.js';
 
@@ -51,12 +52,15 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
   const port = (server.address() as AddressInfo).port;
   const issuer = resolveIssuer(config, port);
   let app: Application;
+  let opened: Store | null = null;
   try {
-    const store = options.store ?? (await openStore(config));
+    const store = options.store ?? (opened = await openStore(config));
     app = await buildApplication({ config, issuer, store, ...(options.transport ? { transport: options.transport } : {}) });
   } catch (err) {
     fail();
     server.close();
+    // A configuration refused while building (a client's metadata) leaves no database client behind.
+    await opened?.close().catch(() => undefined);
     throw err;
   }
   let stopping: Promise<void> | null = null;

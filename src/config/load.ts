@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { configSchema, type Config } from './schema.js';
 import { linkCodeEntropyBits } from '../passwordless/generators.js';
+import { isLogLevel, LOG_LEVELS } from '../log.js';
 
 /** Thrown when the configuration cannot be used; the message names every bad key. */
 export class ConfigError extends Error {
@@ -65,6 +66,12 @@ function envOverrides(env: NodeJS.ProcessEnv): Json {
   if (env.MONGODB_URI) out.storage = { mongodbUri: env.MONGODB_URI };
   if (env.SMTP_URL) out.mail = { smtpUrl: env.SMTP_URL };
   return out;
+}
+
+/** Environment variables read elsewhere that start-up must still refuse when wrong. */
+function checkEnvironment(env: NodeJS.ProcessEnv): string[] {
+  if (isLogLevel(env.LOG_LEVEL)) return [];
+  return [`  - LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')} (any letter case), got ${JSON.stringify(env.LOG_LEVEL)}`];
 }
 
 function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
@@ -152,16 +159,17 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (options.overrides) merged = deepMerge(merged, options.overrides);
 
   merged = readKeyFiles(merged);
+  const environmentProblems = checkEnvironment(env);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
-    throw new ConfigError(`invalid configuration:\n${describeIssues(parsed.error.issues)}`);
+    throw new ConfigError(`invalid configuration:\n${[describeIssues(parsed.error.issues), ...environmentProblems].join('\n')}`);
   }
   const config: Config = {
     ...parsed.data,
     issuer: parsed.data.issuer?.replace(/\/+$/, '') ?? null,
     production: env.NODE_ENV === 'production',
   };
-  const problems = checkCrossFieldRules(config);
+  const problems = [...environmentProblems, ...checkCrossFieldRules(config)];
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   return config;
 }

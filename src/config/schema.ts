@@ -67,13 +67,77 @@ const encryptionKey = z
 
 const jwk = z.object({ kty: z.string() }).loose();
 
+/** A key node-oidc-provider signs RS256 with: ID tokens are RS256 unless a client asks for another algorithm. */
+function signsRS256(key: z.infer<typeof jwk>): boolean {
+  return key.kty === 'RSA' && (key.alg === undefined || key.alg === 'RS256') && (key.use === undefined || key.use === 'sig');
+}
+
+const jwks = z
+  .object({ keys: z.array(jwk).min(1) })
+  .refine((value) => value.keys.some(signsRS256), {
+    path: ['keys'],
+    message: 'needs one RS256 signing key at least (kty "RSA", alg "RS256" or none): ID tokens are signed with RS256; `keys generate` prints one',
+  });
+
+/** What node-oidc-provider takes as an issuer: an http(s) URL with a host and no query or fragment. */
+function isWebIssuer(value: string): boolean {
+  // Checked whether or not z.url() passed: it may not parse.
+  if (!URL.canParse(value)) return true;
+  const url = new URL(value);
+  return (url.protocol === 'https:' || url.protocol === 'http:') && url.host !== '' && !value.includes('?') && !value.includes('#');
+}
+
+const ISSUER_RULE = 'must be an http:// or https:// URL with no query or fragment, such as https://login.example.com (env ISSUER)';
+const issuer = z.url({ error: ISSUER_RULE }).refine(isWebIssuer, ISSUER_RULE);
+
+/**
+ * Lifetimes in seconds, by node-oidc-provider's names for its artefacts. Listed, so a misspelt
+ * name is refused instead of silently leaving the default in place.
+ */
+const TTL_NAMES = [
+  'AccessToken',
+  'AuthorizationCode',
+  'BackchannelAuthenticationRequest',
+  'ClientCredentials',
+  'DeviceCode',
+  'Grant',
+  'IdToken',
+  'Interaction',
+  'PreAuthorizedCode',
+  'RefreshToken',
+  'Session',
+] as const;
+
+const lifetime = z.number().int().positive().optional();
+
+const ttl = z.strictObject(
+  {
+    AccessToken: lifetime,
+    AuthorizationCode: lifetime,
+    BackchannelAuthenticationRequest: lifetime,
+    ClientCredentials: lifetime,
+    DeviceCode: lifetime,
+    Grant: lifetime,
+    IdToken: lifetime,
+    Interaction: lifetime,
+    PreAuthorizedCode: lifetime,
+    RefreshToken: lifetime,
+    Session: lifetime,
+  } satisfies Record<(typeof TTL_NAMES)[number], typeof lifetime>,
+  {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? `unknown ${issue.keys.map((key) => `"${key}"`).join(', ')}; the lifetimes are ${TTL_NAMES.join(', ')}` : undefined,
+  },
+);
+
 const rateRule = z.object({ limit: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(86400) }).strict();
 
 export const configSchema = z
   .object({
     port: z.number().int().min(0).max(65535),
-    issuer: z.url().nullable(),
+    issuer: issuer.nullable(),
     proxy: z.boolean(),
+    proxyHops: z.number().int().min(1).max(10),
     allowInsecureIssuer: z.boolean(),
     clients: z.array(client),
     users: z.array(seedUser),
@@ -146,12 +210,12 @@ export const configSchema = z
         wrongCodesPerAccount: rateRule,
       })
       .strict(),
-    jwks: z.object({ keys: z.array(jwk).min(1) }).nullable(),
+    jwks: jwks.nullable(),
     jwksFile: z.string().min(1).nullable(),
     cookieKeysFile: z.string().min(1).nullable(),
     cookieKeys: z.array(z.string().min(16, 'a cookie key needs at least 16 characters')).min(1).nullable(),
     dataDirectory: z.string().min(1),
-    ttl: z.record(z.string(), z.number().int().positive()),
+    ttl,
     theme: z.string().nullable(),
     demo: z.object({ enabled: z.boolean() }).strict(),
   })

@@ -4,11 +4,23 @@ import { log } from '../log.js';
 /** Path segments after these carry a secret (a link code) and are never logged. */
 const SECRET_AFTER = new Set(['magic', 'passwordless', 'approve']);
 
+/**
+ * A segment as a router might read it: our routers match case-insensitively (/Magic/<code>
+ * signs in as /magic/<code> does), so the name is compared in lower case, and percent-decoded.
+ */
+function segmentName(segment: string): string {
+  try {
+    return decodeURIComponent(segment).toLowerCase();
+  } catch {
+    return segment.toLowerCase();
+  }
+}
+
 /** The request path with every code-bearing segment replaced, and no query string. */
 export function redactPath(pathname: string): string {
   const parts = pathname.split('/');
   for (let i = 1; i < parts.length; i += 1) {
-    if (SECRET_AFTER.has(parts[i - 1] ?? '') && parts[i]) parts[i] = '[redacted]';
+    if (parts[i] && SECRET_AFTER.has(segmentName(parts[i - 1] ?? ''))) parts[i] = '[redacted]';
   }
   return parts.join('/');
 }

@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
+import type Provider from 'oidc-provider';
 import type { ClientMetadata } from 'oidc-provider';
+import { ConfigError } from '../config/load.js';
 import type { ClientConfig, Config } from '../config/schema.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
 
@@ -50,4 +52,29 @@ export function clientPolicy(client: { clientId: string; clientName?: string | u
     passwordlessEnabled: client.passwordless_enabled !== false,
     requireRegistration: client.require_registration === true,
   };
+}
+
+/** node-oidc-provider's reason for refusing client metadata ("grant_types can only contain ..."). */
+function metadataProblem(err: unknown): string {
+  const description = (err as { error_description?: unknown } | null)?.error_description;
+  if (typeof description === 'string' && description) return description;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * node-oidc-provider checks a configured client's metadata only when the client is first used,
+ * so a bad one started fine and then failed every sign-in. Each is looked up here, at start-up,
+ * through node-oidc-provider itself (its rules, not a copy of them); a refusal stops start-up
+ * naming the client and node-oidc-provider's reason.
+ */
+export async function assertClientsValid(provider: Provider, config: Config): Promise<void> {
+  const problems: string[] = [];
+  for (const [index, client] of config.clients.entries()) {
+    try {
+      await provider.Client.find(client.client_id);
+    } catch (err) {
+      problems.push(`  - clients.${index} (client_id "${client.client_id}"): ${metadataProblem(err)}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
 }

@@ -11,6 +11,7 @@ import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pa
 import { answerUnavailable, isStoreUnavailable } from './unavailable.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
 import { ACR_MULTI_FACTOR, twoFactorPrompt } from './two-factor-prompt.js';
+import { trustForwardedFor } from '../http/client-ip.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -129,7 +130,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
 /** The node-oidc-provider instance, configured for magic-link sign-in. */
 export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, providerConfiguration(deps));
-  provider.proxy = deps.config.proxy;
+  trustForwardedFor(provider, deps.config);
   provider.on('server_error', (ctx, err) => {
     // Emitted before the response is written, so the status can still change.
     if (isStoreUnavailable(err)) {

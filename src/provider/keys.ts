@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Config } from '../config/schema.js';
+import { ConfigError } from '../config/load.js';
 import { log } from '../log.js';
 
 export interface KeyMaterial {
@@ -57,6 +58,11 @@ export async function loadKeys(config: Config): Promise<KeyMaterial> {
   const generated = { jwks: config.jwks === null, cookieKeys: config.cookieKeys === null, secretKey: configuredSecret === null };
   if (!generated.jwks && !generated.cookieKeys && configuredSecret !== null) {
     return { jwks: config.jwks as { keys: JWK[] }, cookieKeys: config.cookieKeys as string[], secretKey: Buffer.from(configuredSecret, 'base64url'), generated };
+  }
+  if (config.production) {
+    // Development keys are never made, read or written in production (a cluster primary, the CLI).
+    const missing = [generated.jwks && 'jwks', generated.cookieKeys && 'cookieKeys', generated.secretKey && 'twoFactor.encryptionKey'].filter(Boolean);
+    throw new ConfigError(`NODE_ENV=production refuses development keys: configure ${missing.join(', ')} (generate them with \`npm run cli -- keys generate\`)`);
   }
   const file = path.resolve(config.dataDirectory, 'dev-keys.json');
   const stored = readDevKeys(file);

@@ -25,6 +25,31 @@ describe('starting the server', () => {
     expect(code).to.equal(1);
     expect(output).to.include('passwordless.timeToLiveInSeconds');
   });
+
+  it('refuses, in one message naming each, settings that used to start and fail later or fail unnamed', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    const ecOnly = { kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: 'e1', x: 'KmG14FWeLvc0fhd0IoztFrQDZ55PATMfZCf4F3Zc1tE', y: '-kmeZoith9n6EnjGVVEPDGNd1f21WUshLRmeBY3YRds', d: '-98ni2yExa3Hv-ExQwE619VG0tJeePr9Ie6URDENi2g' };
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: dir, jwks: { keys: [ecOnly] }, ttl: { Sesion: 60 } }));
+    const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json'), ISSUER: 'ftp://login.example.com', LOG_LEVEL: 'verbose' }, /$^/);
+    expect(code, output).to.equal(1);
+    expect(output).to.match(/- issuer: must be an http:\/\/ or https:\/\/ URL/);
+    expect(output).to.match(/- jwks\.keys: needs one RS256 signing key at least/);
+    expect(output).to.match(/- ttl: unknown "Sesion"/);
+    expect(output).to.match(/- LOG_LEVEL: must be one of debug, info, warn, error, silent/);
+    expect(output).not.to.include('is running');
+  });
+
+  it('refuses a client whose metadata node-oidc-provider rejects, naming the client and the field', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    const good = { client_id: 'good', client_secret: 'a-secret-that-is-long-enough', redirect_uris: ['https://app.example/cb'] };
+    const bad = { ...good, client_id: 'bad', grant_types: ['password'] };
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: dir, clients: [good, bad] }));
+    const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json') }, /is running/);
+    expect(code, output).to.equal(1);
+    expect(output).to.match(/- clients\.1 \(client_id "bad"\): grant_types can only contain/);
+    expect(output).not.to.include('clients.0');
+    expect(output).not.to.include('is running');
+  });
 });
 
 describe('the demo app', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as client from 'openid-client';
@@ -33,6 +33,31 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
     const { output, code } = await runMain({ WORKERS: 'many', PORT: '0' }, /$^/);
     expect(code).to.equal(1);
     expect(output).to.match(/WORKERS: must be a whole number/);
+  });
+
+  it('makes the production checks in the primary, once, before any worker starts, and writes no development keys', async function () {
+    this.timeout(60_000);
+    const file = configFile({});
+    const { output, code } = await runMain(
+      { NODE_ENV: 'production', WORKERS: '2', PORT: '0', CONFIG: file, MONGODB_URI: 'mongodb://127.0.0.1:1/x', SMTP_URL: 'smtp://127.0.0.1:1', ISSUER: 'https://login.example.com' },
+      /$^/,
+      30_000,
+    );
+    expect(code, output).to.equal(1);
+    expect(output.split('NODE_ENV=production refuses development defaults')).to.have.length(2);
+    expect(output).to.include('jwks:').and.include('cookieKeys:').and.include('twoFactor.encryptionKey:');
+    expect(existsSync(path.join(path.dirname(file), 'dev-keys.json')), 'no development keys written').to.equal(false);
+  });
+
+  it('stops with exit code 1 and the worker\'s reason, once, when the workers cannot reach the database', async function () {
+    this.timeout(60_000);
+    const keys = await testKeys();
+    const file = configFile({ jwks: keys.jwks, cookieKeys: keys.cookieKeys });
+    const { output, code } = await runMain({ WORKERS: '2', PORT: '0', CONFIG: file, MONGODB_URI: 'mongodb://127.0.0.1:1/x', SMTP_URL: 'smtp://127.0.0.1:1', ISSUER: '' }, /$^/, 45_000);
+    expect(code, output).to.equal(1);
+    expect(output.split('oidc-magic-link could not start: MongoDB storage at 127.0.0.1:1')).to.have.length(2);
+    expect(output).not.to.include('oidc-magic-link is running');
+    expect(output).not.to.include('cluster.worker_died');
   });
 
   describe('on MongoDB and SMTP', () => {
@@ -90,6 +115,24 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
         const landed = await browser.get(linkInText(mail!));
         const tokens = await exchange(rp, landed.url);
         expect(tokens.claims()!.email).to.equal(ALICE.email);
+
+        // A worker that ends after it was ready is logged with its exit code, and replaced.
+        const [worker] = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+        process.kill(worker!, 'SIGTERM');
+        const died = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          const timer = setInterval(() => {
+            const line = output.split('\n').find((l) => l.includes('"event":"cluster.worker_died"'));
+            if (line) {
+              clearInterval(timer);
+              resolve(JSON.parse(line) as Record<string, unknown>);
+            } else if (child.exitCode !== null) {
+              clearInterval(timer);
+              reject(new Error(`exited:\n${output}`));
+            }
+          }, 50);
+        });
+        expect(died).to.include({ exitCode: 0, signal: null });
+        expect((await fetch(`${issuer}/ready`)).status, 'the cluster still serves').to.equal(200);
       } finally {
         child.kill('SIGTERM');
       }

@@ -91,4 +91,31 @@ describe('structured logs (rule 10)', () => {
     for (const code of shortCodes) expect(text).not.to.match(new RegExp(`(?<![0-9A-Za-z])${code}(?![0-9A-Za-z])`));
     expect(text).not.to.include(ALICE.email);
   });
+
+  it('redacts a link code in the path whatever the letter case the router accepted it in', async () => {
+    const codes: string[] = [];
+    const lines = await captureLogs('info', async () => {
+      // The API's emailed link, as /Passwordless/<code>: the router takes it and starts the sign-in.
+      const state = { client_id: WEB_CLIENT.client_id, redirect_uri: WEB_CLIENT.redirect_uris[0] };
+      const started = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: CAROL.email, state } })).json!;
+      codes.push(started.code);
+      const opened = await fetch(`${server.issuer}/Passwordless/${started.code}`, { redirect: 'manual' });
+      expect(opened.status, 'the mixed-case link is served').to.equal(303);
+
+      // The hosted link, as /interaction/<uid>/Magic/<code>: it signs in.
+      const config = await discover(server);
+      const browser = new Browser(server.issuer);
+      const rp = await authorizationRequest(config);
+      await requestLink(browser, rp, ALICE.email);
+      const link = linkOf((await lastMailTo(server, ALICE.email))!);
+      codes.push(link.split('/magic/')[1]!);
+      const landed = await browser.get(link.replace('/magic/', '/Magic/'));
+      expect((await exchange(rp, landed.url)).claims()!.email, 'the mixed-case link signed in').to.equal(ALICE.email);
+    });
+    const paths = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.event === 'request').map((e) => e.path);
+    expect(paths).to.include('/Passwordless/[redacted]');
+    expect(paths.some((p) => typeof p === 'string' && /^\/interaction\/[\w-]+\/Magic\/\[redacted\]$/.test(p))).to.equal(true);
+    const text = lines.join('\n');
+    for (const code of codes) expect(text.includes(code), `a link code in the logs: ${code.slice(0, 6)}…`).to.equal(false);
+  });
 });

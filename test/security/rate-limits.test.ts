@@ -1,8 +1,10 @@
 import { expect } from 'chai';
+import http from 'node:http';
+import net from 'node:net';
 import type * as client from 'openid-client';
 import { Browser, type Page } from '../helpers/browser.js';
 import { startTestServer, ALICE, BOB, type TestServer } from '../helpers/server.js';
-import { authorizationRequest, discover, lastMailTo, requestLink, shortCodeOf } from '../helpers/oidc.js';
+import { authorizationRequest, discover, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { call, startApiServer, START_KEY } from '../api/helpers.js';
 import { awayFromWindowEnd } from '../helpers/rate-window.js';
 
@@ -87,6 +89,21 @@ describe('rate limits (hosted pages and API)', () => {
   });
 
   describe('sending, per client IP', () => {
+    /** Asks for a link for `email` in a new sign-in, as a proxy in front forwards it with `forwardedFor`. */
+    async function askVia(server: TestServer, config: client.Configuration, forwardedFor: string, email: string): Promise<number> {
+      const browser = new Browser(server.issuer);
+      const form = await browser.get((await authorizationRequest(config)).url.href);
+      const csrf = /name="csrf" value="([^"]*)"/.exec(form.body)![1]!;
+      const uid = /\/interaction\/([\w-]+)\/email/.exec(form.body)![1]!;
+      const cookie = await browser.jar.getCookieString(`${server.issuer}/interaction/${uid}/email`);
+      const response = await fetch(`${server.issuer}/interaction/${uid}/email`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': forwardedFor, cookie },
+        body: new URLSearchParams({ csrf, email }).toString(),
+      });
+      return response.status;
+    }
+
     it('uses X-Forwarded-For only when `proxy` (trust proxy) is on', async () => {
       for (const proxy of [true, false]) {
         const server = await startTestServer({ config: { proxy, ...limits({ sendPerIp: { limit: 2, windowSeconds: 900 } }) } });
@@ -95,23 +112,52 @@ describe('rate limits (hosted pages and API)', () => {
           await awayFromWindowEnd([900]);
           const statuses: number[] = [];
           for (const [i, ip] of ['203.0.113.7', '203.0.113.7', '203.0.113.7', '198.51.100.9'].entries()) {
-            const browser = new Browser(server.issuer);
-            const form = await browser.get((await authorizationRequest(config)).url.href);
-            const csrf = /name="csrf" value="([^"]*)"/.exec(form.body)![1]!;
-            const uid = /\/interaction\/([\w-]+)\/email/.exec(form.body)![1]!;
-            const cookie = await browser.jar.getCookieString(`${server.issuer}/interaction/${uid}/email`);
-            const response = await fetch(`${server.issuer}/interaction/${uid}/email`, {
-              method: 'POST',
-              headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip, cookie },
-              body: new URLSearchParams({ csrf, email: `ip-${i}@example.com` }).toString(),
-            });
-            statuses.push(response.status);
+            statuses.push(await askVia(server, config, ip, `ip-${i}@example.com`));
           }
           // Behind a trusted proxy each client has its own budget; otherwise the proxy's (socket) address is the client.
           expect(statuses, `proxy: ${proxy}`).to.deep.equal(proxy ? [200, 200, 429, 200] : [200, 200, 429, 429]);
         } finally {
           await server.stop();
         }
+      }
+    });
+
+    it('takes the client from the right of X-Forwarded-For (`proxyHops`), so a forged entry on its left changes nothing', async () => {
+      // What proxies that append (nginx $proxy_add_x_forwarded_for, cloud balancers) forward: "<what the client sent>, <the client>".
+      for (const [hops, client] of [[1, '203.0.113.10'], [2, '203.0.113.20']] as const) {
+        const server = await startTestServer({ config: { proxy: true, proxyHops: hops, ...limits({ sendPerIp: { limit: 2, windowSeconds: 900 } }) } });
+        try {
+          const config = await discover(server);
+          await awayFromWindowEnd([900]);
+          const statuses: number[] = [];
+          for (let i = 0; i < 3; i += 1) {
+            const forwarded = hops === 1 ? `198.51.100.${i}, ${client}` : `198.51.100.${i}, ${client}, 10.0.0.${i}`;
+            statuses.push(await askVia(server, config, forwarded, `hop-${hops}-${i}@example.com`));
+          }
+          expect(statuses, `proxyHops: ${hops}`).to.deep.equal([200, 200, 429]);
+          // The same answer everywhere the client IP is read: our routes and node-oidc-provider's context.
+          for (const app of [server.app.koa, server.app.provider]) {
+            const req = new http.IncomingMessage(new net.Socket());
+            req.headers['x-forwarded-for'] = `198.51.100.99, ${client}${hops === 2 ? ', 10.0.0.1' : ''}`;
+            expect(app.createContext(req, new http.ServerResponse(req)).ip).to.equal(client);
+          }
+        } finally {
+          await server.stop();
+        }
+      }
+    });
+
+    it('shows the network of the client the proxy saw on the page a link opens on another device', async () => {
+      const server = await startTestServer({ config: { proxy: true } });
+      try {
+        const config = await discover(server);
+        expect(await askVia(server, config, '198.51.100.1, 203.0.113.10', ALICE.email)).to.equal(200);
+        const link = linkOf((await lastMailTo(server, ALICE.email))!);
+        const elsewhere = await new Browser(server.issuer).get(link);
+        expect(elsewhere.body).to.include('203.0.113.x');
+        expect(elsewhere.body).not.to.include('198.51.100.x');
+      } finally {
+        await server.stop();
       }
     });
   });

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
+import { loadKeys } from '../../src/provider/keys.js';
+import { log, setLogLevel } from '../../src/log.js';
 
 function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -66,6 +68,37 @@ describe('configuration', () => {
     expect(loadConfig({ env: {}, overrides: { theme: path.dirname(missing) } }).theme).to.equal(path.dirname(missing));
   });
 
+  it('refuses signing keys without an RS256 key, naming jwks.keys', () => {
+    const ecOnly = { keys: [{ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: 'e1', x: 'x', y: 'y', d: 'd' }] };
+    expect(failure({ jwks: ecOnly })).to.match(/jwks\.keys: needs one RS256 signing key at least/);
+    expect(failure({ jwks: { keys: [{ kty: 'RSA', alg: 'RS256', use: 'enc' }] } })).to.match(/jwks\.keys: needs one RS256/);
+    expect(loadConfig({ env: {}, overrides: { jwks: { keys: [...ecOnly.keys, { kty: 'RSA', kid: 'r1' }] } } }).jwks!.keys).to.have.length(2);
+  });
+
+  it('refuses an issuer node-oidc-provider cannot use, naming issuer and ISSUER', () => {
+    for (const issuer of ['ftp://login.example.com', 'https://login.example.com/?tenant=a', 'https://login.example.com/#x', 'login.example.com']) {
+      expect(failure({}, { ISSUER: issuer }), issuer).to.match(/- issuer: must be an http:\/\/ or https:\/\/ URL .*\(env ISSUER\)/);
+    }
+    expect(loadConfig({ env: { ISSUER: 'https://login.example.com/tenant/' } }).issuer).to.equal('https://login.example.com/tenant');
+  });
+
+  it('refuses a lifetime (ttl) name node-oidc-provider does not know, naming it', () => {
+    expect(failure({ ttl: { Sesion: 60, AccesToken: 5 } })).to.match(/ttl: unknown "Sesion", "AccesToken"; the lifetimes are AccessToken, .*Session/);
+    expect(loadConfig({ env: {}, overrides: { ttl: { DeviceCode: 600 } } }).ttl).to.include({ DeviceCode: 600, Session: 1209600 });
+  });
+
+  it('refuses a LOG_LEVEL it does not know, naming LOG_LEVEL and the values, with the other bad keys', () => {
+    expect(failure({}, { LOG_LEVEL: 'verbose' })).to.match(/LOG_LEVEL: must be one of debug, info, warn, error, silent \(any letter case\), got "verbose"/);
+    expect(failure({ port: -1 }, { LOG_LEVEL: 'verbose' })).to.match(/port[\s\S]*LOG_LEVEL/);
+    for (const level of ['DEBUG', 'Warn', 'silent', '']) expect(() => loadConfig({ env: { LOG_LEVEL: level } }), level).not.to.throw();
+    try {
+      setLogLevel('DEBUG');
+      expect(log.enabled('debug'), 'DEBUG means debug').to.equal(true);
+    } finally {
+      setLogLevel(undefined);
+    }
+  });
+
   it('refuses a link code weaker than 128 bits', () => {
     expect(failure({ passwordless: { linkCode: { generator: 'randomAlphaNumeric', length: 12 } } })).to.match(
       /passwordless\.linkCode.*71 bits.*at least 128/,
@@ -107,6 +140,18 @@ describe('production guard', () => {
     ]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, allowInsecureIssuer: true } }))).to.deep.equal([]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, issuer: 'https://id.example.com' } }))).to.deep.equal([]);
+  });
+
+  it('never makes or keeps development keys in production (a cluster primary, the CLI)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-prod-keys-'));
+    const config = loadConfig({ env: { NODE_ENV: 'production' }, overrides: { dataDirectory: dir, cookieKeys: ['0123456789abcdef0123'] } });
+    const refused = await loadKeys(config).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(refused).to.be.instanceOf(ConfigError);
+    expect((refused as Error).message).to.match(/refuses development keys: configure jwks, twoFactor\.encryptionKey/);
+    expect(existsSync(path.join(dir, 'dev-keys.json'))).to.equal(false);
   });
 
   it('names rate limits turned off as a risky choice (start-up prints it, loudly in production)', () => {

@@ -7,4 +7,11 @@ describe('request log', () => {
     expect(redactPath('/passwordless/SECRETCODE')).to.equal('/passwordless/[redacted]');
     expect(redactPath('/interaction/abc123/email')).to.equal('/interaction/abc123/email');
   });
+
+  it('redacts whatever the letter case or percent-encoding of the segment before the code', () => {
+    expect(redactPath('/interaction/abc123/Magic/SECRETCODE')).to.equal('/interaction/abc123/Magic/[redacted]');
+    expect(redactPath('/PASSWORDLESS/SECRETCODE/')).to.equal('/PASSWORDLESS/[redacted]/');
+    expect(redactPath('/interaction/abc123/%6Dagic/SECRETCODE')).to.equal('/interaction/abc123/%6Dagic/[redacted]');
+    expect(redactPath('/passwordless%zz/NOTACODE')).to.equal('/passwordless%zz/NOTACODE');
+  });
 });
