@@ -48,6 +48,15 @@ export interface CodeSettings {
   retainSeconds: number;
 }
 
+/**
+ * The owner of the codes issued for an address that gets no email (no account, or one that may
+ * not sign in here): one per address, never a user id, so such codes supersede each other
+ * exactly as a user's codes do, and never touch a real user's codes.
+ */
+export function unsentCodeOwner(emailNormalized: string): string {
+  return `no-account:${hashCode(emailNormalized)}`;
+}
+
 /** What the stored state of a code means at `now`. */
 export function describeCode(record: PasswordlessCodeRecord | null, now: number): CodeLookup {
   if (!record) return { usable: false, problem: 'unknown', record: null };
@@ -153,8 +162,9 @@ export class PasswordlessCodes {
   }
 
   /**
-   * A typed code for a sign-in that has no code (the address was unknown): counts guesses the
-   * same way, so the answers cannot tell a known address from an unknown one.
+   * A typed code for a sign-in that has no code yet (its first request is still being worked on,
+   * whatever the address): counts guesses the way a code does. Every address gets a code, so
+   * this is the same for known and unknown ones.
    */
   async rejectShortCodeWithoutRecord(interactionUid: string, now = Date.now()): Promise<TypedCodeResult> {
     const attempts = await this.counters.increment(`typed-without-code:${interactionUid}`, now + this.settings.retainSeconds * 1000);
