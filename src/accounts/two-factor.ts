@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashCode } from '../passwordless/hash.js';
 import type { RateRule } from '../passwordless/rate-limits.js';
-import { DuplicateKeyError, type CounterRepository, type TwoFactorMethodSummary, type TwoFactorRepository, type TwoFactorTrustRepository, type UserRecord, type UserRepository } from '../storage/types.js';
+import { DuplicateKeyError, type CounterRepository, type TwoFactorEnrolmentRecord, type TwoFactorMethodSummary, type TwoFactorRepository, type TwoFactorTrustRepository, type UserRecord, type UserRepository } from '../storage/types.js';
 import type { SecretBox } from './secret-box.js';
 import { isBase32Secret, otpauthUri, totpStepOf } from './totp.js';
 
@@ -125,23 +125,30 @@ export class TwoFactorService {
   }
 
   /**
-   * Checks a TOTP code (±1 step, each step once) or a recovery code (each once). Wrong answers
-   * count against the user's budget; past it every answer is refused until the window ends.
+   * Checks a TOTP code (±1 step, each step once) or a recovery code (each once). Each answer takes
+   * one unit of the user's budget before it is checked, so a burst of answers cannot all pass a
+   * check made before any of them was counted; a right answer gives its unit back. Past the
+   * budget every answer is refused, unchecked, until the window ends.
    */
   async verify(userId: string, code: string, now = Date.now()): Promise<VerifyResult> {
     const enrolment = await this.stores.twoFactor.findByUser(userId);
     if (!enrolment) return { ok: false, problem: 'not_enrolled' };
-    if (await this.#overBudget(userId, now)) return { ok: false, problem: 'limited' };
-    const typed = code.trim();
+    if (!(await this.#spendTry(userId, now))) return { ok: false, problem: 'limited' };
+    const kind = await this.#check(enrolment, code.trim(), now);
+    if (kind === null) return { ok: false, problem: 'wrong' };
+    await this.#refundTry(userId, now);
+    return { ok: true, kind };
+  }
+
+  /** Which factor `typed` is, spending it (a TOTP step or a recovery code is good once); null when wrong. */
+  async #check(enrolment: TwoFactorEnrolmentRecord, typed: string, now: number): Promise<SecondFactorKind | null> {
+    const { userId, methodId } = enrolment;
     const secret = this.box.open(enrolment.sealedSecret, userId);
     const step = secret === null ? null : totpStepOf(secret, typed, now);
-    if (step !== null && (await this.stores.twoFactor.claimStep(userId, enrolment.methodId, step))) return { ok: true, kind: 'otp' };
+    if (step !== null) return (await this.stores.twoFactor.claimStep(userId, methodId, step)) ? 'otp' : null;
     const normalized = normalizeRecoveryCode(typed);
-    if (step === null && /^[A-Z0-9]{10}$/.test(normalized) && (await this.stores.twoFactor.useRecoveryCode(userId, enrolment.methodId, hashCode(normalized)))) {
-      return { ok: true, kind: 'recovery_code' };
-    }
-    await this.#countWrong(userId, now);
-    return { ok: false, problem: 'wrong' };
+    if (/^[A-Z0-9]{10}$/.test(normalized) && (await this.stores.twoFactor.useRecoveryCode(userId, methodId, hashCode(normalized)))) return 'recovery_code';
+    return null;
   }
 
   /** Trusts a device for the user: returns the trust id (a cookie value or FusionAuth's twoFactorTrustId). */
@@ -172,16 +179,17 @@ export class TwoFactorService {
     return { key: `2fa-wrong:${userId}:${start}`, resetAt: start + windowMs };
   }
 
-  async #overBudget(userId: string, now: number): Promise<boolean> {
+  /** Takes one try from the user's budget; false when it is spent (the refused try still counts). */
+  async #spendTry(userId: string, now: number): Promise<boolean> {
     const rule = this.settings.wrongCodesPerAccount;
-    if (!rule) return false;
-    return (await this.stores.counters.get(this.#windowKey(userId, rule, now).key, now)) >= rule.limit;
+    if (!rule) return true;
+    const { key, resetAt } = this.#windowKey(userId, rule, now);
+    return (await this.stores.counters.increment(key, resetAt)) <= rule.limit;
   }
 
-  async #countWrong(userId: string, now: number): Promise<void> {
+  async #refundTry(userId: string, now: number): Promise<void> {
     const rule = this.settings.wrongCodesPerAccount;
     if (!rule) return;
-    const { key, resetAt } = this.#windowKey(userId, rule, now);
-    await this.stores.counters.increment(key, resetAt);
+    await this.stores.counters.decrement(this.#windowKey(userId, rule, now).key, now);
   }
 }

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { normalizeEmail, type UserRepository } from '../storage/types.js';
-import type { PasswordlessCodes, CodeProblem, TypedCodeResult } from '../passwordless/codes.js';
+import { countsAsWrongCode, type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import type { Views } from '../render/views.js';
 import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
@@ -184,7 +184,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const latest = await codes.latestForInteraction(interaction.uid);
     // Budgets across codes: the address always (known or not, so answers stay alike), the account when there is one.
     const budgets = [addressBudget(normalizeEmail(email)), ...(latest.record ? [accountBudget(latest.record.userId)] : [])];
-    const allowed = await deps.limiter.mayTryCodes(budgets);
+    // The try is taken from the budgets before the code is compared (so a burst cannot outrun them) and given back unless it was wrong.
+    const allowed = await deps.limiter.spendCodeTry(budgets);
     if (!allowed.allowed) {
       ctx.set('Retry-After', String(allowed.retryAfterSeconds));
       return renderCheckInbox(ctx, { ...page, status: 429, error: { key: 'rateLimit.codes', vars: { count: minutesToWait(allowed.retryAfterSeconds) } } });
@@ -192,12 +193,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const result: TypedCodeResult = latest.record
       ? await codes.redeemShortCode(latest.record, typed.data)
       : await codes.rejectShortCodeWithoutRecord(interaction.uid);
+    if (!countsAsWrongCode(result)) await deps.limiter.refundCodeTry(budgets);
     if (result.ok) {
       log.info('code.redeemed', { user: result.record.userId, client: client.clientId, method: 'typed' });
       if (await completeLogin(ctx, result.record.userId, client, 'typed_code')) return;
     } else {
       log.info('code.rejected', { reason: result.problem, method: 'typed' });
-      if (result.problem === 'wrong' || result.problem === 'exhausted') await deps.limiter.countWrongCodes(budgets);
     }
     return renderCheckInbox(ctx, { ...page, status: 400, error: typedCodeMessage(result) });
   });

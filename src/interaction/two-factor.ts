@@ -76,13 +76,16 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     const code = formText(ctx, 'code').slice(0, 64);
     if (code.trim() === '') return renderStep(ctx, interaction, 400, 'twoFactor.missing');
 
+    // The try is counted before the code is checked: of a burst of answers only the first
+    // `maxAttempts` counted are checked, and the rest are refused like any answer past the limit.
+    const tries = await deps.counters.increment(key, Date.now() + deps.interactionTtlSeconds * 1000);
+    if (tries > deps.maxAttempts) return renderStep(ctx, interaction);
     const accountId = interaction.session!.accountId;
     const verified = await service.verify(accountId, code);
     if (!verified.ok) {
       log.info('two_factor.rejected', { channel: 'hosted', reason: verified.problem });
-      const wrong = await deps.counters.increment(key, Date.now() + deps.interactionTtlSeconds * 1000);
       if (verified.problem === 'limited') return renderStep(ctx, interaction, 429, 'twoFactor.limited');
-      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - wrong) } });
+      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - tries) } });
     }
 
     log.info('two_factor.accepted', { channel: 'hosted', user: accountId, factor: verified.kind });

@@ -4,7 +4,7 @@ import { registrationFor } from '../accounts/users.js';
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
-import type { PasswordlessCodes } from './codes.js';
+import { countsAsWrongCode, type PasswordlessCodes } from './codes.js';
 import type { ClientPolicy } from './magic-link.js';
 import { accountBudget, type RateLimiter } from './rate-limits.js';
 
@@ -151,7 +151,8 @@ export class PasswordlessApi {
       return { kind: 'prevented', reason: prevented };
     }
     if (request.oneTimeCode !== null && this.deps.limiter) {
-      const budget = await this.deps.limiter.mayTryCode(accountBudget(user.id), now);
+      // Taken before the code is compared, so a burst cannot outrun the budget; given back below unless wrong.
+      const budget = await this.deps.limiter.spendCodeTry([accountBudget(user.id)], now);
       if (!budget.allowed) return { kind: 'rate_limited', retryAfterSeconds: budget.retryAfterSeconds };
     }
 
@@ -186,9 +187,9 @@ export class PasswordlessApi {
       return result.usable ? result.record : null;
     }
     const result = await this.deps.codes.redeemShortCode(record, request.oneTimeCode, now);
+    if (!countsAsWrongCode(result)) await this.deps.limiter?.refundCodeTry([accountBudget(record.userId)], now);
     if (result.ok) return result.record;
     log.info('code.rejected', { reason: result.problem, method: 'api_typed' });
-    if (result.problem === 'wrong' || result.problem === 'exhausted') await this.deps.limiter?.countWrongCode(accountBudget(record.userId), now);
     return null;
   }
 

@@ -15,6 +15,15 @@ export type TypedCodeResult =
   | { ok: false; problem: 'wrong'; attemptsLeft: number }
   | { ok: false; problem: Exclude<CodeProblem, 'unknown'> | 'none' };
 
+/**
+ * Whether a typed code counts against the wrong-code budgets across codes: a wrong code, or one
+ * tried on a code whose tries are spent. A right code, or one never compared because the code
+ * was used, expired or replaced, does not.
+ */
+export function countsAsWrongCode(result: TypedCodeResult): boolean {
+  return !result.ok && (result.problem === 'wrong' || result.problem === 'exhausted');
+}
+
 export interface IssueRequest {
   userId: string;
   clientId: string | null;
@@ -37,6 +46,15 @@ export interface CodeSettings {
   maxAttempts: number;
   /** How long after expiry a record is kept so a late click can be told what happened. */
   retainSeconds: number;
+}
+
+/**
+ * The owner of the codes issued for an address that gets no email (no account, or one that may
+ * not sign in here): one per address, never a user id, so such codes supersede each other
+ * exactly as a user's codes do, and never touch a real user's codes.
+ */
+export function unsentCodeOwner(emailNormalized: string): string {
+  return `no-account:${hashCode(emailNormalized)}`;
 }
 
 /** What the stored state of a code means at `now`. */
@@ -108,30 +126,45 @@ export class PasswordlessCodes {
   }
 
   /**
-   * Checks a typed short code against a specific code record. A wrong guess is counted;
-   * at `maxAttempts` the code is void.
+   * Checks a typed short code against a specific code record. Each guess first takes one of the
+   * code's `maxAttempts` tries, atomically, and only a guess that got a try is compared: however
+   * many guesses arrive at once, at most `maxAttempts` are ever compared, and a guess past them
+   * fails even when it is right. A wrong guess that used the last try voids the code.
    */
   async redeemShortCode(record: PasswordlessCodeRecord, typed: string, now = Date.now()): Promise<TypedCodeResult> {
     if (record.shortHash === null) return { ok: false, problem: 'none' };
-    const redeemed = await this.codes.compareAndSet(
-      record.id,
-      { status: 'active', unexpiredAt: now, shortHash: hashCode(typed), attemptsBelow: this.settings.maxAttempts },
-      { status: 'used', usedAt: now },
-    );
+    const reserved = await this.codes.reserveAttempt(record.id, this.settings.maxAttempts, now);
+    if (!reserved) return this.#whyNoTry(record.id, now);
+    const redeemed = await this.#redeemWithTry(record.id, hashCode(typed), now);
     if (redeemed) return { ok: true, record: redeemed };
-
-    const lookup = describeCode(await this.codes.findById(record.id, now), now);
-    if (!lookup.usable) return { ok: false, problem: lookup.problem === 'unknown' ? 'expired' : lookup.problem };
-    if (lookup.record.attempts >= this.settings.maxAttempts) return this.#exhaust(record.id);
-    const counted = await this.codes.incrementAttempts(record.id);
-    if (!counted) return { ok: false, problem: 'used' };
-    if (counted.attempts >= this.settings.maxAttempts) return this.#exhaust(record.id);
-    return { ok: false, problem: 'wrong', attemptsLeft: this.settings.maxAttempts - counted.attempts };
+    if (reserved.attempts >= this.settings.maxAttempts) return this.#exhaust(record.id);
+    return { ok: false, problem: 'wrong', attemptsLeft: this.settings.maxAttempts - reserved.attempts };
   }
 
   /**
-   * A typed code for a sign-in that has no code (the address was unknown): counts guesses the
-   * same way, so the answers cannot tell a known address from an unknown one.
+   * Redeems the code when `shortHash` is its short code. The caller holds one of the code's
+   * tries; a concurrent wrong guess holding the last one may have voided the code meanwhile,
+   * which must not take this allowed try away: an exhausted code is redeemed too.
+   */
+  async #redeemWithTry(id: string, shortHash: string, now: number): Promise<PasswordlessCodeRecord | null> {
+    for (const status of ['active', 'exhausted'] as const) {
+      const redeemed = await this.codes.compareAndSet(id, { status, unexpiredAt: now, shortHash }, { status: 'used', usedAt: now });
+      if (redeemed) return redeemed;
+    }
+    return null;
+  }
+
+  /** The answer to a guess that got no try: the code is unusable, or its tries are spent. */
+  async #whyNoTry(id: string, now: number): Promise<TypedCodeResult> {
+    const lookup = describeCode(await this.codes.findById(id, now), now);
+    if (!lookup.usable) return { ok: false, problem: lookup.problem === 'unknown' ? 'expired' : lookup.problem };
+    return this.#exhaust(id);
+  }
+
+  /**
+   * A typed code for a sign-in that has no code yet (its first request is still being worked on,
+   * whatever the address): counts guesses the way a code does. Every address gets a code, so
+   * this is the same for known and unknown ones.
    */
   async rejectShortCodeWithoutRecord(interactionUid: string, now = Date.now()): Promise<TypedCodeResult> {
     const attempts = await this.counters.increment(`typed-without-code:${interactionUid}`, now + this.settings.retainSeconds * 1000);

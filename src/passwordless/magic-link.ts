@@ -8,7 +8,7 @@ import type { Views } from '../render/views.js';
 import { normalizeEmail, type UserRecord, type UserRepository } from '../storage/types.js';
 import { canSignIn, registrationFor } from '../accounts/users.js';
 import { log } from '../log.js';
-import type { PasswordlessCodes } from './codes.js';
+import { unsentCodeOwner, type PasswordlessCodes } from './codes.js';
 import { crossDeviceOf } from './approval.js';
 
 /** The client facts the sign-in needs (from the configured client metadata). */
@@ -89,9 +89,20 @@ export class MagicLinkMailer {
   }
 
   async #issueAndSend(request: HostedRequest): Promise<void> {
-    const user = await this.deps.users.findByEmail(normalizeEmail(request.email));
+    const emailNormalized = normalizeEmail(request.email);
+    const user = await this.deps.users.findByEmail(emailNormalized);
     if (!user || !mayUseClient(user, request.client)) {
       log.info('code.not_sent', { reason: user ? 'not_allowed' : 'unknown_address', client: request.client.clientId });
+      // A code that no one receives: codes typed in this sign-in then meet a code that counts its
+      // tries, expires, and is replaced by the next request, exactly as for an address with an
+      // account, so the answers cannot tell the two apart.
+      await this.deps.codes.issue({
+        userId: unsentCodeOwner(emailNormalized),
+        clientId: request.client.clientId,
+        interactionUid: request.interactionUid,
+        withShortCode: true,
+        ...(request.extra ? { extra: request.extra } : {}),
+      });
       return;
     }
     const issued = await this.deps.codes.issue({

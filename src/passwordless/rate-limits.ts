@@ -62,36 +62,30 @@ export class RateLimiter {
     );
   }
 
-  /** Counts one wrong typed code for an account (across all of its codes). */
-  async countWrongCode(accountKey: string, now = Date.now()): Promise<RateDecision> {
-    return this.#checkAll([['typedCodesPerAccount', accountKey, this.settings.typedCodesPerAccount]], now);
-  }
-
-  /** Whether an account may try another typed code, without counting. */
-  async mayTryCode(accountKey: string, now = Date.now()): Promise<RateDecision> {
+  /**
+   * Takes one typed-code try from the budget of each subject (e.g. the address and the account)
+   * BEFORE the code is compared, so concurrent guesses cannot all pass a check made earlier.
+   * Denied when any one budget is spent; a denied try still counts, so hammering does not help.
+   * A try that turns out not to be a wrong code is given back with {@link refundCodeTry}.
+   */
+  async spendCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
     if (!this.settings.enabled) return { allowed: true };
     const rule = this.settings.typedCodesPerAccount;
-    const { key, resetAt } = this.#window('typedCodesPerAccount', accountKey, rule, now);
-    const count = await this.counters.get(key, now);
-    if (count < rule.limit) return { allowed: true };
-    return denied('typedCodesPerAccount', resetAt, now);
-  }
-
-  /**
-   * The typed-code budget of several subjects at once (e.g. the address and the account):
-   * denied when any one of them is spent.
-   */
-  async mayTryCodes(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
-    for (const key of accountKeys) {
-      const decision = await this.mayTryCode(key, now);
-      if (!decision.allowed) return decision;
+    let decision: RateDecision = { allowed: true };
+    // Every subject is charged, even after one refused: each budget counts every try made against it.
+    for (const subject of accountKeys) {
+      const { key, resetAt } = this.#window('typedCodesPerAccount', subject, rule, now);
+      const count = await this.counters.increment(key, resetAt);
+      if (count > rule.limit && decision.allowed) decision = denied('typedCodesPerAccount', resetAt, now);
     }
-    return { allowed: true };
+    return decision;
   }
 
-  /** Counts one wrong typed code against each subject. */
-  async countWrongCodes(accountKeys: readonly string[], now = Date.now()): Promise<void> {
-    for (const key of accountKeys) await this.countWrongCode(key, now);
+  /** Gives back a try taken by {@link spendCodeTry} that was not a wrong code (it was right, or never compared). */
+  async refundCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<void> {
+    if (!this.settings.enabled) return;
+    const rule = this.settings.typedCodesPerAccount;
+    for (const subject of accountKeys) await this.counters.decrement(this.#window('typedCodesPerAccount', subject, rule, now).key, now);
   }
 
   async #checkAll(checks: [string, string, RateRule][], now: number): Promise<RateDecision> {

@@ -43,18 +43,31 @@ export class ApiSecondFactor implements SecondFactorGate {
     return { twoFactorId, methods: (user.twoFactor?.methods ?? []).map((m) => ({ id: m.id, method: m.method })) };
   }
 
-  /** Checks the code for a twoFactorId; the id is spent by the right answer and void after too many wrong ones. */
+  /**
+   * Checks the code for a twoFactorId; the id is spent by the right answer and void after too many
+   * wrong ones. Each answer first takes one of the id's tries, atomically, and only an answer that
+   * got one is checked: a burst of answers gets at most `maxAttempts` checks, and every answer
+   * past them is refused alike, right or wrong, so the refusals do not tell which one was right.
+   */
   async answer(twoFactorId: string, code: string, now = Date.now()): Promise<SecondFactorAnswer> {
     const id = hashCode(twoFactorId);
+    const answerHash = hashCode(`${id}:${code.trim()}`);
+    if ((await this.logins.reserveAttempt(id, answerHash, now, this.settings.maxAttempts)) === null) return this.#whyNoTry(id, answerHash, now);
     const record = await this.logins.findById(id, now);
-    if (!record || record.status !== 'pending' || record.attempts >= this.settings.maxAttempts) return { kind: 'not_found' };
+    if (!record) return { kind: 'not_found' };
     const verified = await this.service.verify(record.userId, code, now);
-    if (!verified.ok) {
-      if (verified.problem === 'not_enrolled') return { kind: 'not_found' };
-      await this.logins.incrementAttempts(id, hashCode(`${id}:${code.trim()}`));
-      return { kind: 'wrong' };
-    }
-    if (!(await this.logins.complete(id, now, this.settings.maxAttempts))) return { kind: 'not_found' };
+    if (!verified.ok) return verified.problem === 'not_enrolled' ? { kind: 'not_found' } : { kind: 'wrong' };
+    if (!(await this.logins.complete(id, now))) return { kind: 'not_found' };
     return { kind: 'ok', record, factor: verified.kind };
+  }
+
+  /**
+   * An answer that got no try: the id is unknown, spent or void (404), unless the answer repeats
+   * the last one counted, which was wrong (the login is still pending): a client resending a
+   * request answered 421, as Node's fetch does, hears 421 again, also after the fifth.
+   */
+  async #whyNoTry(id: string, answerHash: string, now: number): Promise<SecondFactorAnswer> {
+    const record = await this.logins.findById(id, now);
+    return record?.status === 'pending' && record.lastWrongHash === answerHash ? { kind: 'wrong' } : { kind: 'not_found' };
   }
 }

@@ -172,9 +172,9 @@ class MemoryCodes implements CodeRepository {
     return copy(record);
   }
 
-  async incrementAttempts(id: string): Promise<PasswordlessCodeRecord | null> {
+  async reserveAttempt(id: string, maxAttempts: number, now: number): Promise<PasswordlessCodeRecord | null> {
     const record = this.#byId.get(id);
-    if (!record || record.status !== 'active') return null;
+    if (!record || !codeMeetsExpectation(record, { status: 'active', unexpiredAt: now, attemptsBelow: maxAttempts })) return null;
     record.attempts += 1;
     return copy(record);
   }
@@ -200,6 +200,11 @@ class MemoryCounters implements CounterRepository {
     if (!current) this.#sweep(now);
     this.#counters.set(key, { value: next, expiresAt: current && current.expiresAt > now ? current.expiresAt : expiresAt });
     return next;
+  }
+
+  async decrement(key: string, now: number): Promise<void> {
+    const current = this.#counters.get(key);
+    if (current && current.expiresAt > now && current.value > 0) current.value -= 1;
   }
 
   async get(key: string, now: number): Promise<number> {

@@ -120,8 +120,15 @@ export interface CodeRepository {
     expect: CodeExpectation,
     set: Partial<Omit<PasswordlessCodeRecord, 'id'>>,
   ): Promise<PasswordlessCodeRecord | null>;
-  /** Atomically adds one wrong attempt to an active code; returns the updated record or null. */
-  incrementAttempts(id: string): Promise<PasswordlessCodeRecord | null>;
+  /**
+   * Atomically takes one of a code's `maxAttempts` typed-code tries: adds one to `attempts` of an
+   * active code unexpired at `now` whose attempts are still below `maxAttempts`. Returns the
+   * record after it, or null when no try was left (or the code is not active). A try is taken
+   * before the typed code is compared, so concurrent guesses can never get more than
+   * `maxAttempts` comparisons. `attempts` in the result is this call's own count where the
+   * store gives exact update results, else possibly a later one.
+   */
+  reserveAttempt(id: string, maxAttempts: number, now: number): Promise<PasswordlessCodeRecord | null>;
 }
 
 export interface CounterRepository {
@@ -130,6 +137,11 @@ export interface CounterRepository {
    * count after the increment. The counter disappears after `expiresAt`.
    */
   increment(key: string, expiresAt: number): Promise<number>;
+  /**
+   * Takes one back from the live window `key` (a try counted in advance that turned out right);
+   * never below zero, and nothing once the window has ended.
+   */
+  decrement(key: string, now: number): Promise<void>;
   get(key: string, now: number): Promise<number>;
 }
 
@@ -211,9 +223,12 @@ export interface TwoFactorLoginRecord {
   applicationId: string | null;
   state: Record<string, unknown> | null;
   status: TwoFactorLoginStatus;
-  /** Wrong answers so far. */
+  /** Answers tried so far (each is counted before it is checked; a right one ends the login). */
   attempts: number;
-  /** SHA-256 (hex) of the last wrong answer: the same wrong answer again is not counted twice. */
+  /**
+   * SHA-256 (hex) of the last answer counted: the same answer again is not counted twice. While
+   * the login is pending that answer was wrong (a right one would have completed it).
+   */
   lastWrongHash?: string;
   createdAt: number;
   expiresAt: number;
@@ -224,16 +239,18 @@ export interface TwoFactorLoginRepository {
   /** The record while unexpired (in any status); null otherwise. */
   findById(id: string, now: number): Promise<TwoFactorLoginRecord | null>;
   /**
-   * Atomically counts one wrong answer on a pending login, unless it repeats the last wrong answer
-   * (HTTP clients such as Node's fetch resend a request answered 421); the count after it, or
-   * null when not pending or not counted.
+   * Atomically takes one of a pending login's `maxAttempts` tries for the answer with this hash,
+   * before the answer is checked: counts it on a pending login unexpired at `now` with fewer than
+   * `maxAttempts` answers so far, unless it repeats the last answer counted (HTTP clients such as
+   * Node's fetch resend a request answered 421). The count after it (this call's own where the
+   * store gives exact update results), or null when no try was taken.
    */
-  incrementAttempts(id: string, answerHash: string): Promise<number | null>;
+  reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<number | null>;
   /**
-   * Atomically marks a pending, unexpired login with fewer than `maxAttempts` wrong answers used;
-   * true only for the call that did.
+   * Atomically marks a pending, unexpired login used; true only for the call that did. The
+   * caller has taken a try with {@link reserveAttempt} first, so the try limit is already kept.
    */
-  complete(id: string, now: number, maxAttempts: number): Promise<boolean>;
+  complete(id: string, now: number): Promise<boolean>;
 }
 
 /** A device the user trusts: it skips the second factor until `expiresAt`. */

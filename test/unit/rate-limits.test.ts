@@ -44,11 +44,22 @@ describe('rate limits', () => {
     expect((await limiter.allowSend('a@x.com', '10.2.1.1', start + 900_000)).allowed).to.equal(true);
   });
 
-  it('counts wrong typed codes per account across codes', async () => {
+  it('takes typed-code tries per account across codes, before they are checked', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
-    for (let i = 0; i < 4; i += 1) expect((await limiter.countWrongCode('user-1')).allowed).to.equal(true);
-    expect((await limiter.mayTryCode('user-1')).allowed).to.equal(false);
-    expect((await limiter.mayTryCode('user-2')).allowed).to.equal(true);
+    for (let i = 0; i < 4; i += 1) expect((await limiter.spendCodeTry(['user-1'])).allowed).to.equal(true);
+    expect((await limiter.spendCodeTry(['user-1'])).allowed).to.equal(false);
+    expect((await limiter.spendCodeTry(['user-2'])).allowed).to.equal(true);
+  });
+
+  it('gives at most the budget of 20 concurrent tries, and refunds a try that was not wrong', async () => {
+    const limiter = new RateLimiter(new MemoryStore().counters, settings);
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.spendCodeTry(['address', 'user-1'])));
+    expect(decisions.filter((d) => d.allowed)).to.have.length(4);
+    const fresh = new RateLimiter(new MemoryStore().counters, settings);
+    for (let i = 0; i < 4; i += 1) await fresh.spendCodeTry(['user-1']);
+    await fresh.refundCodeTry(['user-1']);
+    expect((await fresh.spendCodeTry(['user-1'])).allowed).to.equal(true);
+    expect((await fresh.spendCodeTry(['user-1'])).allowed).to.equal(false);
   });
 
   it('does nothing when disabled', async () => {

@@ -60,17 +60,17 @@ export class MemoryTwoFactorLogins implements TwoFactorLoginRepository {
     return record && record.expiresAt > now ? copy(record) : null;
   }
 
-  async incrementAttempts(id: string, answerHash: string): Promise<number | null> {
+  async reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<number | null> {
     const record = this.#byId.get(id);
-    if (!record || record.status !== 'pending' || record.lastWrongHash === answerHash) return null;
+    if (!record || record.status !== 'pending' || record.expiresAt <= now || record.attempts >= maxAttempts || record.lastWrongHash === answerHash) return null;
     record.attempts += 1;
     record.lastWrongHash = answerHash;
     return record.attempts;
   }
 
-  async complete(id: string, now: number, maxAttempts: number): Promise<boolean> {
+  async complete(id: string, now: number): Promise<boolean> {
     const record = this.#byId.get(id);
-    if (!record || record.status !== 'pending' || record.expiresAt <= now || record.attempts >= maxAttempts) return false;
+    if (!record || record.status !== 'pending' || record.expiresAt <= now) return false;
     record.status = 'used';
     return true;
   }

@@ -108,11 +108,16 @@ export class MongoCodes implements CodeRepository {
     return document ? toRecord(document) : null;
   }
 
-  /** One atomic $inc; the returned count is this call's own on MongoDB (see the test-engine note in the report). */
-  async incrementAttempts(id: string): Promise<PasswordlessCodeRecord | null> {
-    const document = await guarded(() =>
-      this.#collection.findOneAndUpdate({ _id: id, status: 'active' }, { $inc: { attempts: 1 } }, { returnDocument: 'after' }),
-    );
+  /**
+   * The try is taken by one conditional updateOne (its filter holds the limit, atomically on every
+   * engine we test on, unlike findOneAndUpdate's on jongodb); the record is then read back, so
+   * under concurrent tries its count may already include later ones.
+   */
+  async reserveAttempt(id: string, maxAttempts: number, now: number): Promise<PasswordlessCodeRecord | null> {
+    const filter = expectationFilter(id, { status: 'active', unexpiredAt: now, attemptsBelow: maxAttempts });
+    const result = await guarded(() => this.#collection.updateOne(filter, { $inc: { attempts: 1 } }));
+    if (result.modifiedCount !== 1) return null;
+    const document = await guarded(() => this.#collection.findOne({ _id: id }));
     return document ? toRecord(document) : null;
   }
 

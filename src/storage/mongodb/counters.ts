@@ -37,6 +37,10 @@ export class MongoCounters implements CounterRepository {
     }
   }
 
+  async decrement(key: string, now: number): Promise<void> {
+    await guarded(() => this.#collection.updateOne({ _id: key, expiresAt: { $gt: new Date(now) }, count: { $gt: 0 } }, { $inc: { count: -1 } }));
+  }
+
   async get(key: string, now: number): Promise<number> {
     const document = await guarded(() => this.#collection.findOne({ _id: key, expiresAt: { $gt: new Date(now) } }));
     return document?.count ?? 0;

@@ -97,22 +97,20 @@ export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
     return { id: _id, ...rest };
   }
 
-  async incrementAttempts(id: string, answerHash: string): Promise<number | null> {
+  async reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<number | null> {
     const result = await guarded(() =>
-      this.#collection.updateOne({ _id: id, status: 'pending', lastWrongHash: { $ne: answerHash } }, { $inc: { attempts: 1 }, $set: { lastWrongHash: answerHash } }),
+      this.#collection.updateOne(
+        { _id: id, status: 'pending', expiresAt: { $gt: now }, attempts: { $lt: maxAttempts }, lastWrongHash: { $ne: answerHash } },
+        { $inc: { attempts: 1 }, $set: { lastWrongHash: answerHash } },
+      ),
     );
     if (result.modifiedCount !== 1) return null;
     const document = await guarded(() => this.#collection.findOne({ _id: id }));
     return document ? document.attempts : null;
   }
 
-  async complete(id: string, now: number, maxAttempts: number): Promise<boolean> {
-    const result = await guarded(() =>
-      this.#collection.updateOne(
-        { _id: id, status: 'pending', expiresAt: { $gt: now }, attempts: { $lt: maxAttempts } },
-        { $set: { status: 'used' } },
-      ),
-    );
+  async complete(id: string, now: number): Promise<boolean> {
+    const result = await guarded(() => this.#collection.updateOne({ _id: id, status: 'pending', expiresAt: { $gt: now } }, { $set: { status: 'used' } }));
     return result.modifiedCount === 1;
   }
 }

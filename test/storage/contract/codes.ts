@@ -121,23 +121,42 @@ export function codesContract(harness: StoreHarness): void {
       expect((await store().codes.findById(code.id, now))?.status).to.equal('used');
     });
 
-    it('incrementAttempts counts every one of 20 concurrent wrong guesses', async () => {
+    it('reserveAttempt gives exactly maxAttempts of 20 concurrent tries, and counts only those', async () => {
       const code = makeCode();
       await store().codes.insert(code);
-      const { fulfilled, rejected } = await race(20, () => store().codes.incrementAttempts(code.id));
+      const now = Date.now();
+      const { fulfilled, rejected } = await race(20, () => store().codes.reserveAttempt(code.id, 5, now));
       expect(rejected).to.deep.equal([]);
-      const seen = fulfilled.map((record) => record?.attempts ?? 0).sort((a, b) => a - b);
-      if (harness.exactUpdateResults) expect(seen).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
-      else expect(seen.every((attempts) => attempts >= 1 && attempts <= 20) && seen.at(-1) === 20, `saw ${seen}`).to.equal(true);
-      expect(await store().codes.findById(code.id, code.createdAt)).to.deep.equal({ ...code, attempts: 20 });
+      const taken = fulfilled.filter((record) => record !== null);
+      expect(taken).to.have.length(5);
+      const seen = taken.map((record) => record.attempts).sort((a, b) => a - b);
+      if (harness.exactUpdateResults) expect(seen).to.deep.equal([1, 2, 3, 4, 5]);
+      else expect(seen.every((attempts) => attempts >= 1 && attempts <= 5), `saw ${seen}`).to.equal(true);
+      expect(await store().codes.findById(code.id, now)).to.deep.equal({ ...code, attempts: 5 });
+      expect(await store().codes.reserveAttempt(code.id, 5, now), 'no try is left').to.equal(null);
     });
 
-    it('incrementAttempts ignores codes that are not active, and unknown codes', async () => {
-      const code = makeCode({ status: 'superseded' });
+    it('reserveAttempt continues from the stored count and stops at the limit', async () => {
+      const code = makeCode({ attempts: 3 });
       await store().codes.insert(code);
-      expect(await store().codes.incrementAttempts(code.id)).to.equal(null);
-      expect(await store().codes.incrementAttempts(uniqueId())).to.equal(null);
-      expect((await store().codes.findById(code.id, code.createdAt))?.attempts).to.equal(0);
+      const now = Date.now();
+      expect((await store().codes.reserveAttempt(code.id, 5, now))?.attempts).to.equal(4);
+      expect((await store().codes.reserveAttempt(code.id, 5, now))?.attempts).to.equal(5);
+      expect(await store().codes.reserveAttempt(code.id, 5, now)).to.equal(null);
+      expect((await store().codes.findById(code.id, now))?.attempts).to.equal(5);
+    });
+
+    it('reserveAttempt gives no try on a code that is not active, an expired code, or an unknown one', async () => {
+      const now = Date.now();
+      const superseded = makeCode({ status: 'superseded' });
+      const expired = makeCode({ expiresAt: now - 1 });
+      await store().codes.insert(superseded);
+      await store().codes.insert(expired);
+      expect(await store().codes.reserveAttempt(superseded.id, 5, now)).to.equal(null);
+      expect(await store().codes.reserveAttempt(expired.id, 5, now)).to.equal(null);
+      expect(await store().codes.reserveAttempt(uniqueId(), 5, now)).to.equal(null);
+      expect((await store().codes.findById(superseded.id, now))?.attempts).to.equal(0);
+      expect((await store().codes.findById(expired.id, now))?.attempts).to.equal(0);
     });
   });
 }

@@ -38,6 +38,39 @@ export function countersContract(harness: StoreHarness): void {
       expect(await store().counters.get(key, expiresAt - 1)).to.equal(1);
     });
 
+    it('decrement takes one back within the window, never below zero, and not after it ended', async () => {
+      const key = uniqueId();
+      const expiresAt = Date.now() + 60_000;
+      await store().counters.increment(key, expiresAt);
+      await store().counters.increment(key, expiresAt);
+      await store().counters.decrement(key, Date.now());
+      expect(await store().counters.get(key, Date.now())).to.equal(1);
+      await store().counters.decrement(key, Date.now());
+      await store().counters.decrement(key, Date.now());
+      expect(await store().counters.get(key, Date.now())).to.equal(0);
+      expect(await store().counters.increment(key, expiresAt)).to.equal(1);
+      await store().counters.decrement(uniqueId(), Date.now());
+
+      const ended = uniqueId();
+      await store().counters.increment(ended, Date.now() + 100);
+      await sleep(150);
+      await store().counters.decrement(ended, Date.now());
+      expect(await store().counters.increment(ended, Date.now() + 60_000), 'a new window starts at one').to.equal(1);
+    });
+
+    it('counts 20 concurrent increments and decrements of one key to the difference', async () => {
+      const key = uniqueId();
+      const expiresAt = Date.now() + 60_000;
+      for (let i = 0; i < 20; i += 1) await store().counters.increment(key, expiresAt);
+      const { rejected } = await race(20, async () => {
+        await store().counters.increment(key, expiresAt);
+        await store().counters.decrement(key, Date.now());
+        await store().counters.decrement(key, Date.now());
+      });
+      expect(rejected).to.deep.equal([]);
+      expect(await store().counters.get(key, Date.now())).to.equal(0);
+    });
+
     it('keeps the window of the first increment', async () => {
       const key = uniqueId();
       const firstExpiry = Date.now() + 60_000;

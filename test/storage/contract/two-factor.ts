@@ -59,25 +59,43 @@ export function twoFactorContract(harness: StoreHarness): void {
       expect((await store().twoFactor.findByUser(record.userId))!.recoveryCodeHashes).to.deep.equal(['a1', 'c3']);
     });
 
-    it('completes a pending two-factor login once, and not after too many wrong answers or expiry', async () => {
+    it('completes a pending two-factor login once, and not once used or expired', async () => {
       const record = pendingLogin();
       await store().twoFactorLogins.insert(record);
       expect(await store().twoFactorLogins.findById(record.id, Date.now())).to.deep.equal(record);
-      const { fulfilled } = await race(20, () => store().twoFactorLogins.complete(record.id, Date.now(), 5));
+      const { fulfilled } = await race(20, () => store().twoFactorLogins.complete(record.id, Date.now()));
       expect(fulfilled.filter(Boolean)).to.have.length(1);
       expect((await store().twoFactorLogins.findById(record.id, Date.now()))!.status).to.equal('used');
-      expect(await store().twoFactorLogins.incrementAttempts(record.id, 'a')).to.equal(null);
-
-      const tried = pendingLogin();
-      await store().twoFactorLogins.insert(tried);
-      for (let i = 1; i <= 5; i += 1) expect(await store().twoFactorLogins.incrementAttempts(tried.id, `wrong-${i}`)).to.equal(i);
-      expect(await store().twoFactorLogins.incrementAttempts(tried.id, 'wrong-5'), 'a resent answer is not counted again').to.equal(null);
-      expect(await store().twoFactorLogins.complete(tried.id, Date.now(), 5)).to.equal(false);
+      expect(await store().twoFactorLogins.reserveAttempt(record.id, 'a', Date.now(), 5), 'a used login takes no more answers').to.equal(null);
 
       const expired = pendingLogin({ expiresAt: Date.now() - 1 });
       await store().twoFactorLogins.insert(expired);
       expect(await store().twoFactorLogins.findById(expired.id, Date.now())).to.equal(null);
-      expect(await store().twoFactorLogins.complete(expired.id, Date.now(), 5)).to.equal(false);
+      expect(await store().twoFactorLogins.complete(expired.id, Date.now())).to.equal(false);
+      expect(await store().twoFactorLogins.reserveAttempt(expired.id, 'a', Date.now(), 5)).to.equal(null);
+    });
+
+    it('gives a pending login maxAttempts tries, one per distinct answer in a row', async () => {
+      const tried = pendingLogin();
+      await store().twoFactorLogins.insert(tried);
+      for (let i = 1; i <= 4; i += 1) expect(await store().twoFactorLogins.reserveAttempt(tried.id, `wrong-${i}`, Date.now(), 5)).to.equal(i);
+      expect(await store().twoFactorLogins.reserveAttempt(tried.id, 'wrong-4', Date.now(), 5), 'a resent answer is not counted again').to.equal(null);
+      expect(await store().twoFactorLogins.reserveAttempt(tried.id, 'wrong-5', Date.now(), 5)).to.equal(5);
+      expect(await store().twoFactorLogins.reserveAttempt(tried.id, 'wrong-6', Date.now(), 5), 'no try is left').to.equal(null);
+      const stored = await store().twoFactorLogins.findById(tried.id, Date.now());
+      expect(stored).to.include({ attempts: 5, lastWrongHash: 'wrong-5', status: 'pending' });
+    });
+
+    it('gives exactly maxAttempts of 20 concurrent distinct answers a try', async () => {
+      const record = pendingLogin();
+      await store().twoFactorLogins.insert(record);
+      let n = 0;
+      const { fulfilled, rejected } = await race(20, () => store().twoFactorLogins.reserveAttempt(record.id, `answer-${(n += 1)}`, Date.now(), 5));
+      expect(rejected).to.deep.equal([]);
+      const taken = fulfilled.filter((count) => count !== null);
+      expect(taken).to.have.length(5);
+      if (harness.exactUpdateResults) expect([...taken].sort()).to.deep.equal([1, 2, 3, 4, 5]);
+      expect((await store().twoFactorLogins.findById(record.id, Date.now()))!.attempts).to.equal(5);
     });
 
     it('finds an unexpired trusted device and forgets all of one user only', async () => {
