@@ -229,6 +229,24 @@ describe('REST API: /api/passwordless/start and /login', () => {
       expect(closed.status).to.equal(409);
     });
 
+    it("holds the login to the rules of the application the code was started for, whether it names no application or another", async () => {
+      // partner requires a registration, and Bob has none: leaving applicationId out, or naming
+      // an application without that rule, must not get him a token.
+      const started = await start(server, { applicationId: 'partner', loginId: BOB.email });
+      expect(started.status).to.equal(200);
+      const code = started.json!.code as string;
+      for (const body of [{ code }, { code, applicationId: 'web' }, { code, applicationId: 'partner' }]) {
+        const answer = await login(server, body);
+        expect(answer.status, JSON.stringify(body)).to.equal(409);
+        expect(answer.json!.generalErrors[0].code).to.equal('[LoginPreventedException]');
+      }
+      // Alice is registered to partner: the same kind of login works, and the token is for the application named (none here).
+      const alice = await start(server, { applicationId: 'partner', loginId: ALICE.email });
+      const answer = await login(server, { code: alice.json!.code });
+      expect(answer.status).to.equal(200);
+      expect((await jwtVerify(answer.json!.token, jwks, { issuer: server.issuer })).payload).to.not.have.property('aud');
+    });
+
     it('answers 400 with field errors to a bad login request, and spends no code', async () => {
       const code = await codeFor(ALICE.email);
       const cases: [Record<string, unknown>, string, string][] = [
