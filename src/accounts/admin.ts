@@ -92,13 +92,16 @@ export async function registerUser(
 }
 
 /**
- * Deletes a user and what is kept for them: API refresh tokens, the authenticator and every
- * trusted device (nothing of a deleted user may outlive them, nor be inherited by a later
- * user given the same id). False when there was no such user.
+ * Deletes a user and what is kept for them: API refresh tokens, passwordless codes, logins
+ * waiting for a second factor, the authenticator and every trusted device (nothing of a deleted
+ * user may outlive them, nor be inherited by a later user given the same id). The user goes
+ * first, so no new code can be issued for them meanwhile. False when there was no such user.
  */
-export async function deleteUser(store: Pick<Store, 'users' | 'refreshTokens' | 'twoFactor' | 'twoFactorTrusts'>, id: string): Promise<boolean> {
+export async function deleteUser(store: Pick<Store, 'users' | 'refreshTokens' | 'codes' | 'twoFactor' | 'twoFactorLogins' | 'twoFactorTrusts'>, id: string): Promise<boolean> {
   if (!(await store.users.delete(id))) return false;
   await store.refreshTokens.deleteByUser(id);
+  await store.codes.deleteByUser(id);
+  await store.twoFactorLogins.deleteByUser(id);
   await store.twoFactor.delete(id);
   await store.twoFactorTrusts.deleteByUser(id);
   return true;

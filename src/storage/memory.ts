@@ -179,6 +179,13 @@ class MemoryCodes implements CodeRepository {
     return copy(record);
   }
 
+  // A full scan: only deleting a user asks, and the index of a user's codes holds the active ones only.
+  async deleteByUser(userId: string): Promise<number> {
+    const records = [...this.#byId.values()].filter((record) => record.userId === userId);
+    for (const record of records) this.#remove(record);
+    return records.length;
+  }
+
   /**
    * Drops records past their retention, so sign-in traffic cannot grow memory without bound.
    * At most once a second: a full scan on every insert made issuing O(retained codes).

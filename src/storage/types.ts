@@ -122,6 +122,8 @@ export interface CodeRepository {
   ): Promise<PasswordlessCodeRecord | null>;
   /** Atomically adds one wrong attempt to an active code; returns the updated record or null. */
   incrementAttempts(id: string): Promise<PasswordlessCodeRecord | null>;
+  /** Removes every code of the user, in any status (the user was deleted); returns how many. */
+  deleteByUser(userId: string): Promise<number>;
 }
 
 export interface CounterRepository {
@@ -234,6 +236,8 @@ export interface TwoFactorLoginRepository {
    * true only for the call that did.
    */
   complete(id: string, now: number, maxAttempts: number): Promise<boolean>;
+  /** Removes every login of the user waiting for (or past) its second factor (the user was deleted); returns how many. */
+  deleteByUser(userId: string): Promise<number>;
 }
 
 /** A device the user trusts: it skips the second factor until `expiresAt`. */

@@ -90,6 +90,17 @@ describe('REST API: users', () => {
     expect((await login(server, { code })).status).to.equal(404);
   });
 
+  it("a deleted user's unused code does not log in a later user given the same id", async () => {
+    const id = '11111111-2222-4333-8444-555555555555';
+    expect((await admin('POST', `/api/user/${id}`, { user: { email: 'leaver@example.com' } })).status).to.equal(200);
+    const typed = await start(server, { applicationId: 'web', loginId: 'leaver@example.com', loginStrategy: 'FormField' });
+    expect((await admin('DELETE', `/api/user/${id}`)).status).to.equal(200);
+    expect((await admin('POST', `/api/user/${id}`, { user: { email: 'newcomer@example.com' } })).status).to.equal(200);
+    expect((await login(server, { code: typed.json!.code }))).to.include({ status: 404, text: '' });
+    expect((await login(server, { code: typed.json!.code, oneTimeCode: typed.json!.oneTimeCode })).status).to.equal(404);
+    expect((await call(server, 'POST', '/api/passwordless/send', { body: { code: typed.json!.code } })).status, 'nor can it be emailed to the newcomer').to.equal(400);
+  });
+
   it('registers a user to an application with roles: the next login is a 200 with those roles', async () => {
     const { user } = (await admin('POST', '/api/user', { user: { email: 'gus@example.com' } })).json!;
     const before = await login(server, { code: (await start(server, { applicationId: 'web', loginId: 'gus@example.com' })).json!.code, applicationId: 'web' });

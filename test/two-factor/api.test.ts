@@ -135,6 +135,17 @@ describe('two-factor REST API', () => {
     expect(await server.app.store.twoFactorTrusts.deleteByUser(user.id), 'no trusted device is left').to.equal(0);
   });
 
+  it("deleting the user voids their login waiting for its second factor, so a later user given the same id cannot finish it", async () => {
+    const user = await enrolledUser(server);
+    const first = await login(server, { code: await linkCode(user.email) });
+    expect(first.status).to.equal(242);
+    expect((await call(server, 'DELETE', `/api/user/${user.id}`, { key: ADMIN_KEY })).status).to.equal(200);
+    // The newcomer takes the id and enrols the same secret: the old twoFactorId still leads nowhere.
+    expect((await call(server, 'POST', `/api/user/${user.id}`, { key: ADMIN_KEY, body: { user: { email: `heir-${user.email}` } } })).status).to.equal(200);
+    expect((await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: totpCode(user.secret), secretBase32Encoded: user.secret } })).status).to.equal(200);
+    expect((await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code: totpCode(user.secret, 1) })).status).to.equal(404);
+  });
+
   it('disables with a current code instead of the method id', async () => {
     const user = await enrolledUser(server);
     expect((await call(server, 'DELETE', `/api/user/two-factor/${user.id}?code=${wrongTotpCodes(user.secret)[0]}`, { key: ADMIN_KEY })).status).to.equal(400);
