@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Views } from '../render/views.js';
-import { StoreUnavailableError } from '../storage/types.js';
+import { StoreUnavailableError, WriteConflictError } from '../storage/types.js';
 import { MailUnavailableError } from '../mail/errors.js';
 import { describeError, log } from '../log.js';
 import { AppError } from './errors.js';
@@ -17,6 +17,7 @@ interface HttpLikeError {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof StoreUnavailableError) return new AppError(503, 'service_unavailable', 'The service is temporarily unavailable. Please try again shortly.');
+  if (err instanceof WriteConflictError) return new AppError(409, 'ConcurrentModification', 'The record was being changed by other requests at the same time; try again.');
   // The mail server is down, busy or refusing: the email was not sent, and a retry later may work.
   if (err instanceof MailUnavailableError) return new AppError(503, 'service_unavailable', 'Email cannot be sent right now. Please try again shortly.');
   const httpErr = err as HttpLikeError;
