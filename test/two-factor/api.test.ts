@@ -67,6 +67,19 @@ describe('two-factor REST API', () => {
     expect((await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code: totpCode(user.secret, 1) })).status, 'a twoFactorId is spent').to.equal(404);
   });
 
+  it('answers 400 to an unknown applicationId without spending the twoFactorId or the code', async () => {
+    const user = await enrolledUser(server);
+    const first = await login(server, { code: await linkCode(user.email) });
+    expect(first.status).to.equal(242);
+    const code = totpCode(user.secret);
+    const refused = await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code, applicationId: 'nope' });
+    expect(refused.status).to.equal(400);
+    expect(refused.json!.fieldErrors.applicationId[0].code).to.equal('[invalid]applicationId');
+    const done = await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code, applicationId: 'web' });
+    expect(done.status, done.text).to.equal(200);
+    expect(decodeJwt(done.json!.token as string)).to.include({ sub: user.id, aud: 'web' });
+  });
+
   it('refuses a replayed code in its window', async () => {
     const user = await enrolledUser(server);
     const code = totpCode(user.secret);
