@@ -99,7 +99,13 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
       const doc = (await call(server, 'GET', '/api/openapi.json')).json!;
       const startSchema = doc.paths['/api/passwordless/start'].post.requestBody.content['application/json'].schema;
       expect(startSchema.required).to.include.members(['applicationId', 'loginId']);
-      expect(startSchema.properties.loginStrategy.enum).to.deep.equal(['ClickableLink', 'FormField']);
+      expect(startSchema.properties.loginStrategy.anyOf).to.deep.equal([{ type: 'string', enum: ['ClickableLink', 'FormField'] }, { type: 'null' }]);
+      expect(startSchema.properties.loginStrategy.default).to.equal('ClickableLink');
+      // null is "not set" in an optional field; in a PATCH it clears the fields that may be unset.
+      const loginSchema = doc.paths['/api/passwordless/login'].post.requestBody.content['application/json'].schema;
+      expect(loginSchema.properties.applicationId.anyOf).to.deep.include({ type: 'null' });
+      const patchSchema = doc.paths['/api/user/{userId}'].patch.requestBody.content['application/json'].schema;
+      expect(patchSchema.properties.user.properties.expiry.anyOf).to.deep.include({ type: 'null' });
       expect(doc.paths['/api/passwordless/start'].post.security).to.deep.equal([{ apiKey: [] }]);
       expect(doc.paths['/api/passwordless/login'].post.responses).to.include.keys('200', '202', '242', '404', '409', '410', '423');
     });

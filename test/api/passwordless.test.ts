@@ -247,6 +247,19 @@ describe('REST API: /api/passwordless/start and /login', () => {
       expect((await jwtVerify(answer.json!.token, jwks, { issuer: server.issuer })).payload).to.not.have.property('aud');
     });
 
+    it('reads null in an optional field as not set, as FusionAuth does', async () => {
+      const started = await start(server, { applicationId: 'web', loginId: CAROL.email, state: null, loginStrategy: null });
+      expect(started.status, started.text).to.equal(200);
+      expect(started.json).to.not.have.property('oneTimeCode');
+      const nulls = { applicationId: null, ipAddress: null, noJWT: null, oneTimeCode: null, twoFactorTrustId: null, metaData: null };
+      const answer = await login(server, { code: started.json!.code, ...nulls });
+      expect(answer.status, answer.text).to.equal(200);
+      expect(answer.json).to.have.property('token');
+      expect(answer.json).to.not.have.property('state');
+      const device = await login(server, { code: await codeFor(CAROL.email), applicationId: 'web', metaData: { device: { name: null, type: null, description: null } } });
+      expect(device.status, device.text).to.equal(200);
+    });
+
     it('answers 400 with field errors to a bad login request, and spends no code', async () => {
       const code = await codeFor(ALICE.email);
       const cases: [Record<string, unknown>, string, string][] = [

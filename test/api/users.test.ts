@@ -79,6 +79,25 @@ describe('REST API: users', () => {
     expect((await admin('PATCH', `/api/user/${user.id}`, { user: { active: 'no' } })).json!.fieldErrors['user.active'][0].code).to.equal('[invalid]user.active');
   });
 
+  it('reads null as not set when creating a user, and a PATCH with null clears the field (an expiry too)', async () => {
+    const created = await admin('POST', '/api/user', { user: { email: 'nell@example.com', firstName: null, lastName: null, data: null, timezone: null, expiry: null, active: null, preferredLanguages: null }, registration: null });
+    expect(created.status, created.text).to.equal(200);
+    expect(created.json!.user).to.include({ active: true }).and.not.have.any.keys('firstName', 'lastName', 'timezone', 'expiry');
+    expect(created.json!.user.registrations).to.deep.equal([]);
+    const registered = await admin('POST', '/api/user', { user: { email: 'nora@example.com' }, registration: { applicationId: 'web', roles: null } });
+    expect(registered.json!.user.registrations[0].roles).to.deep.equal([]);
+
+    const { user } = (await admin('POST', '/api/user', { user: { email: 'otto@example.com', firstName: 'Otto', lastName: 'Lilienthal', timezone: 'Europe/Berlin', expiry: Date.now() - 1000, data: { a: 1 } } })).json!;
+    const code = (await start(server, { applicationId: 'web', loginId: 'otto@example.com' })).json!.code;
+    expect((await login(server, { code })).status).to.equal(410);
+    const cleared = await admin('PATCH', `/api/user/${user.id}`, { user: { firstName: null, timezone: null, expiry: null, data: null, active: null, email: null } });
+    expect(cleared.status, cleared.text).to.equal(200);
+    expect(cleared.json!.user).to.include({ lastName: 'Lilienthal', email: 'otto@example.com', active: true }).and.not.have.any.keys('firstName', 'timezone', 'expiry');
+    expect(cleared.json!.user.data).to.deep.equal({ a: 1 });
+    expect((await admin('GET', `/api/user/${user.id}`)).json!.user).to.not.have.any.keys('firstName', 'expiry');
+    expect((await login(server, { code })).status, 'the expiry is gone').to.equal(200);
+  });
+
   it('deletes a user: 200 then 404, and the user can no longer log in', async () => {
     const { user } = (await admin('POST', '/api/user', { user: { email: 'fay@example.com' } })).json!;
     const code = (await start(server, { applicationId: 'web', loginId: 'fay@example.com' })).json!.code;
