@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { normalizeEmail, WriteConflictError, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
+import { normalizeEmail, normalizeUserId, WriteConflictError, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
 import { buildUser, registrationFor, type NewUser } from './users.js';
 
 export { isExpired } from './users.js';
@@ -25,7 +25,7 @@ export interface UserChanges {
 
 /** A user id (UUID) or an email address. */
 export async function findUser(users: UserRepository, idOrEmail: string): Promise<UserRecord | null> {
-  return idOrEmail.includes('@') ? users.findByEmail(normalizeEmail(idOrEmail)) : users.findById(idOrEmail);
+  return idOrEmail.includes('@') ? users.findByEmail(normalizeEmail(idOrEmail)) : users.findById(normalizeUserId(idOrEmail));
 }
 
 /** Inserts a new user; throws DuplicateKeyError when the id or email is taken. */

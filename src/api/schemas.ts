@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizeUserId } from '../storage/types.js';
 
 /**
  * Request bodies of the REST API. Field names are FusionAuth's; unknown fields are ignored
@@ -140,6 +141,7 @@ export const registerNewUserRequest = z.object({
   registration: registrationInput,
 });
 
-export const userIdParam = z.uuid();
+/** A user id in a path, lower-cased: AAAA… and aaaa… are one user. */
+export const userIdParam = z.uuid().transform(normalizeUserId);
 
 export const userQuery = z.object({ email });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizeUserId } from '../storage/types.js';
 
 /**
  * Shape of the merged configuration. Defaults live only in `config/default.json`;
@@ -27,7 +28,7 @@ const registration = z
 
 const seedUser = z
   .object({
-    id: z.uuid().optional(),
+    id: z.uuid().transform(normalizeUserId).optional(),
     email: z.email(),
     firstName: z.string().max(200).optional(),
     lastName: z.string().max(200).optional(),

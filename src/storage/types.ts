@@ -313,6 +313,11 @@ export class StoreUnavailableError extends Error {
   readonly code = 'store_unavailable';
 }
 
+/** A user id as stored: UUIDs are case-insensitive, so one written in capitals is the same id. */
+export function normalizeUserId(id: string): string {
+  return id.toLowerCase();
+}
+
 export function normalizeEmail(email: string): string {
   return email.normalize('NFC').trim().toLowerCase();
 }

@@ -41,6 +41,23 @@ describe('REST API: users', () => {
     expect((await admin('POST', `/api/user/${id}`, { user: { email: 'other@example.com' } })).json!.fieldErrors.userId[0].code).to.equal('[duplicate]userId');
   });
 
+  it('reads a user id in capitals as the same id: one user per UUID, found whatever the case', async () => {
+    const upper = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
+    const created = await admin('POST', `/api/user/${upper}`, { user: { email: 'capitals@example.com' } });
+    expect(created.status).to.equal(200);
+    expect(created.json!.user.id).to.equal(upper.toLowerCase());
+    const again = await admin('POST', `/api/user/${upper.toLowerCase()}`, { user: { email: 'lower@example.com' } });
+    expect(again.status).to.equal(400);
+    expect(again.json!.fieldErrors.userId[0].code).to.equal('[duplicate]userId');
+    for (const id of [upper, upper.toLowerCase(), 'aaaaaaaa-BBBB-4ccc-8DDD-eeeeeeeeeeee']) {
+      expect((await admin('GET', `/api/user/${id}`)).json!.user.email, id).to.equal('capitals@example.com');
+    }
+    expect((await admin('PATCH', `/api/user/${upper}`, { user: { firstName: 'Cap' } })).json!.user.id).to.equal(upper.toLowerCase());
+    expect((await admin('POST', `/api/user/registration/${upper}`, { registration: { applicationId: 'web' } })).status).to.equal(200);
+    expect((await admin('DELETE', `/api/user/${upper}`)).status).to.equal(200);
+    expect((await admin('GET', `/api/user/${upper.toLowerCase()}`)).status).to.equal(404);
+  });
+
   it('refuses a duplicate email and a bad email with field errors', async () => {
     const duplicate = await admin('POST', '/api/user', { user: { email: ALICE.email.toUpperCase() } });
     expect(duplicate.status).to.equal(400);
