@@ -29,6 +29,15 @@ export function toAppError(err: unknown): AppError {
   return new AppError(500, 'server_error', 'Something went wrong on our side.');
 }
 
+/**
+ * Whether a path is the REST API's: /api and below, in any case. API routes match in lower case
+ * only, but whatever else such a path gets (a 404, a 400 from a body parser) is still the API's
+ * JSON, never an HTML page.
+ */
+export function isApiPath(path: string): boolean {
+  return /^\/api(?:\/|$)/i.test(path);
+}
+
 /** The body of an API error, in FusionAuth's shape. */
 export function apiErrorBody(error: AppError): Record<string, unknown> {
   return {
@@ -51,7 +60,7 @@ export function errorHandler(views: Views): Middleware {
       ctx.status = error.status;
       ctx.set('Cache-Control', 'no-store');
       if (error.status === 503) ctx.set('Retry-After', '5');
-      if (ctx.path.startsWith('/api/')) {
+      if (isApiPath(ctx.path)) {
         ctx.body = apiErrorBody(error);
         return;
       }

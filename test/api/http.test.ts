@@ -4,7 +4,7 @@ import { ALICE } from '../helpers/server.js';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { createApiKey } from '../../src/api/api-keys.js';
 import { routesOf } from '../../src/api/index.js';
-import { START_KEY, call, start, startApiServer } from './helpers.js';
+import { ADMIN_KEY, START_KEY, call, start, startApiServer } from './helpers.js';
 
 describe('REST API: bodies, errors, API keys, OpenAPI', () => {
   let server: TestServer;
@@ -51,6 +51,25 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
       const wrongMethod = await call(server, 'GET', '/api/passwordless/login');
       expect(wrongMethod.status).to.equal(405);
       expect(wrongMethod.headers.get('allow')).to.equal('POST');
+    });
+
+    it('answers every /api path in JSON, in any case; API routes are lower case only, whatever the key', async () => {
+      const cases: [string, string, Record<string, unknown>, string | null][] = [
+        ['GET', '/api', {}, null],
+        ['GET', '/API', {}, null],
+        ['POST', '/API/passwordless/login', {}, null],
+        ['POST', '/Api/passwordless/start', { applicationId: 'web', loginId: ALICE.email }, START_KEY],
+        ['POST', '/API/passwordless/start', { applicationId: 'web', loginId: ALICE.email }, ADMIN_KEY],
+        ['GET', '/API/openapi.json', {}, null],
+      ];
+      for (const [method, path, body, key] of cases) {
+        const answer = await call(server, method, path, { ...(method === 'POST' ? { body } : {}), key });
+        expect(answer.status, `${method} ${path}`).to.equal(404);
+        expect(answer.headers.get('content-type'), `${method} ${path}`).to.match(/^application\/json/);
+        expect(answer.json!.generalErrors[0].code).to.equal('[NotFound]');
+      }
+      // Not the API: a path that only begins with the same letters.
+      expect((await fetch(`${server.issuer}/apis`)).headers.get('content-type')).to.not.match(/json/);
     });
   });
 
