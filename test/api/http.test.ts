@@ -98,6 +98,10 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
 
     it('refuses to start with a configured key that has no permissions', () => {
       expect(() => loadConfig({ env: {}, overrides: { apiKeys: [{ key: 'a-key-without-any-permissions' }] } })).to.throw(ConfigError, /apiKeys\.0\.permissions/);
+      for (const permissions of [{}, { '/api/user': [] }]) {
+        const apiKeys = [{ key: 'a-key-for-the-backend-000', description: 'web backend', permissions: { '*': ['*'] } }, { key: 'a-key-with-empty-permissions', description: 'reporting job', permissions }];
+        expect(() => loadConfig({ env: {}, overrides: { apiKeys } }), JSON.stringify(permissions)).to.throw(ConfigError, /apiKeys\.1\.permissions.*"reporting job" has no permissions/);
+      }
     });
   });
 
@@ -126,7 +130,18 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
       const patchSchema = doc.paths['/api/user/{userId}'].patch.requestBody.content['application/json'].schema;
       expect(patchSchema.properties.user.properties.expiry.anyOf).to.deep.include({ type: 'null' });
       expect(doc.paths['/api/passwordless/start'].post.security).to.deep.equal([{ apiKey: [] }]);
-      expect(doc.paths['/api/passwordless/login'].post.responses).to.include.keys('200', '202', '242', '404', '409', '410', '423');
+      expect(doc.paths['/api/passwordless/login'].post.responses).to.include.keys('200', '202', '242', '404', '409', '410', '423', '429');
+      expect(doc.paths['/api/passwordless/login'].post.responses['429'].headers).to.have.property('Retry-After');
+    });
+
+    it('documents the 503 of a database outage on every call that reads the database', async () => {
+      const doc = (await call(server, 'GET', '/api/openapi.json')).json!;
+      for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+        for (const [method, operation] of Object.entries(operations)) {
+          if (path === '/api/openapi.json') expect(operation.responses).to.not.have.property('503');
+          else expect(operation.responses, `${method} ${path}`).to.have.property('503');
+        }
+      }
     });
   });
 });
