@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { normalizeEmail, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
+import { normalizeEmail, normalizeUserId, WriteConflictError, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
 import { buildUser, registrationFor, type NewUser } from './users.js';
 
 export { isExpired } from './users.js';
@@ -25,7 +25,7 @@ export interface UserChanges {
 
 /** A user id (UUID) or an email address. */
 export async function findUser(users: UserRepository, idOrEmail: string): Promise<UserRecord | null> {
-  return idOrEmail.includes('@') ? users.findByEmail(normalizeEmail(idOrEmail)) : users.findById(idOrEmail);
+  return idOrEmail.includes('@') ? users.findByEmail(normalizeEmail(idOrEmail)) : users.findById(normalizeUserId(idOrEmail));
 }
 
 /** Inserts a new user; throws DuplicateKeyError when the id or email is taken. */
@@ -43,14 +43,31 @@ function setOptional<K extends 'firstName' | 'lastName' | 'timezone'>(user: User
 }
 
 /**
- * Applies changes to a user; null when there is no such user. Throws DuplicateKeyError on an
- * email clash. Locking (`active: false`) also revokes the user's API refresh tokens, so a locked
- * user keeps no way back in.
+ * How many times a change is applied to a newer read after another write to the user came
+ * first. Each retry means another writer succeeded, so this many concurrent writers of one user
+ * all get through; beyond that the caller is told to try again.
  */
-export async function updateUser(store: Pick<Store, 'users' | 'refreshTokens'>, id: string, changes: UserChanges, now = Date.now()): Promise<UserRecord | null> {
-  const { users } = store;
-  const user = await users.findById(id);
-  if (!user) return null;
+const MAX_WRITE_ATTEMPTS = 32;
+
+/**
+ * Read-modify-write of one user that loses no concurrent change: `modify` changes the user as
+ * read, and the result is stored only if nothing wrote the user since; otherwise it runs again
+ * on the newer record. `modify` returns a reason to store nothing (it may run more than once).
+ * The user as stored, the reason, or null when there is no such user.
+ */
+export async function modifyUser<R extends string>(users: UserRepository, id: string, modify: (user: UserRecord) => R | null): Promise<{ user: UserRecord } | { refused: R } | null> {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
+    const found = await users.findWithRevision(id);
+    if (!found) return null;
+    const refused = modify(found.user);
+    if (refused !== null) return { refused };
+    if (await users.replaceIfUnchanged(found.user, found.revision)) return { user: found.user };
+  }
+  throw new WriteConflictError(`user ${id} kept changing under ${MAX_WRITE_ATTEMPTS} attempts to write it`);
+}
+
+/** `changes` applied to `user` in place. */
+function applyChanges(user: UserRecord, changes: UserChanges, now: number): void {
   if (changes.email !== undefined) {
     user.email = changes.email.trim();
     user.emailNormalized = normalizeEmail(changes.email);
@@ -65,40 +82,58 @@ export async function updateUser(store: Pick<Store, 'users' | 'refreshTokens'>, 
   if (changes.expiry === null) delete user.expiry;
   else if (changes.expiry !== undefined) user.expiry = changes.expiry;
   user.lastUpdateInstant = now;
-  if (!(await users.replace(user))) return null;
+}
+
+/**
+ * Applies changes to a user; null when there is no such user. A concurrent change to the same
+ * user is kept, not overwritten (see modifyUser). Throws DuplicateKeyError on an email clash.
+ * Locking (`active: false`) also revokes the user's API refresh tokens, so a locked user keeps
+ * no way back in.
+ */
+export async function updateUser(store: Pick<Store, 'users' | 'refreshTokens'>, id: string, changes: UserChanges, now = Date.now()): Promise<UserRecord | null> {
+  const outcome = await modifyUser(store.users, id, (user) => {
+    applyChanges(user, changes, now);
+    return null;
+  });
+  if (!outcome || !('user' in outcome)) return null;
   if (changes.active === false) await store.refreshTokens.deleteByUser(id);
-  return user;
+  return outcome.user;
 }
 
 export type RegisterResult =
   | { ok: true; user: UserRecord; registration: Registration }
   | { ok: false; problem: 'no_user' | 'already_registered' };
 
-/** Registers a user to an application with roles. */
+/** Registers a user to an application with roles; a concurrent change to the user is kept. */
 export async function registerUser(
   users: UserRepository,
   userId: string,
   input: { applicationId: string; roles?: string[] },
   now = Date.now(),
 ): Promise<RegisterResult> {
-  const user = await users.findById(userId);
-  if (!user) return { ok: false, problem: 'no_user' };
-  if (registrationFor(user, input.applicationId)) return { ok: false, problem: 'already_registered' };
   const registration: Registration = { id: randomUUID(), applicationId: input.applicationId, roles: [...new Set(input.roles ?? [])], insertInstant: now };
-  user.registrations.push(registration);
-  user.lastUpdateInstant = now;
-  if (!(await users.replace(user))) return { ok: false, problem: 'no_user' };
-  return { ok: true, user, registration };
+  const outcome = await modifyUser(users, userId, (user) => {
+    if (registrationFor(user, input.applicationId)) return 'already_registered';
+    user.registrations.push(registration);
+    user.lastUpdateInstant = now;
+    return null;
+  });
+  if (!outcome) return { ok: false, problem: 'no_user' };
+  if ('refused' in outcome) return { ok: false, problem: outcome.refused };
+  return { ok: true, user: outcome.user, registration };
 }
 
 /**
- * Deletes a user and what is kept for them: API refresh tokens, the authenticator and every
- * trusted device (nothing of a deleted user may outlive them, nor be inherited by a later
- * user given the same id). False when there was no such user.
+ * Deletes a user and what is kept for them: API refresh tokens, passwordless codes, logins
+ * waiting for a second factor, the authenticator and every trusted device (nothing of a deleted
+ * user may outlive them, nor be inherited by a later user given the same id). The user goes
+ * first, so no new code can be issued for them meanwhile. False when there was no such user.
  */
-export async function deleteUser(store: Pick<Store, 'users' | 'refreshTokens' | 'twoFactor' | 'twoFactorTrusts'>, id: string): Promise<boolean> {
+export async function deleteUser(store: Pick<Store, 'users' | 'refreshTokens' | 'codes' | 'twoFactor' | 'twoFactorLogins' | 'twoFactorTrusts'>, id: string): Promise<boolean> {
   if (!(await store.users.delete(id))) return false;
   await store.refreshTokens.deleteByUser(id);
+  await store.codes.deleteByUser(id);
+  await store.twoFactorLogins.deleteByUser(id);
   await store.twoFactor.delete(id);
   await store.twoFactorTrusts.deleteByUser(id);
   return true;

@@ -9,6 +9,7 @@ import type { Store } from '../storage/types.js';
 import type { KeyMaterial } from '../provider/keys.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { AppError } from '../http/errors.js';
+import { isApiPath } from '../http/error-handler.js';
 import type { PasswordlessCodes } from '../passwordless/codes.js';
 import { PasswordlessApi } from '../passwordless/api-login.js';
 import type { ApiSecondFactor } from '../passwordless/two-factor-login.js';
@@ -53,12 +54,13 @@ export function restApi(deps: ApiDeps): RestApi {
   const applications = providerApplications(deps.provider);
   const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes);
   const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm);
-  const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
+  const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, applications, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();
   const body = jsonBody();
 
-  const router = new Router({ prefix: '/api' });
+  // Case-sensitive, like FusionAuth's paths and the endpoint names of key permissions: /API/user is no API route.
+  const router = new Router({ prefix: '/api', sensitive: true });
   passwordlessRoutes(router, {
     issuer: deps.issuer,
     api,
@@ -80,7 +82,7 @@ export function restApi(deps: ApiDeps): RestApi {
 
   // /api paths never reach node-oidc-provider: what the router did not take is a 405 or a 404 here.
   const fallback: Middleware = async (ctx, next) => {
-    if (ctx.path !== '/api' && !ctx.path.startsWith('/api/')) return next();
+    if (!isApiPath(ctx.path)) return next();
     const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
     if (allowed.length > 0) {
       ctx.set('Allow', allowed.join(', '));

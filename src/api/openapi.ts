@@ -19,6 +19,10 @@ const errors = (extra: Json = {}): Json => ({
   '413': jsonResponse('Body larger than 64 KiB', 'Errors'),
   ...extra,
 });
+const retryAfter = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' } } };
+/** A 429 or 503: the error shape and a Retry-After header. */
+const tryLater = (description: string): Json => ({ ...jsonResponse(description, 'Errors'), headers: retryAfter });
+const conflict = { '409': jsonResponse('The user was being changed by other requests at the same time; try again', 'Errors') };
 const keyed = { security: [{ apiKey: [] }] };
 const unauthorized = { '401': emptyResponse('Missing, unknown or insufficient API key (empty body)') };
 const userIdParameter = { name: 'userId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
@@ -32,6 +36,7 @@ const loginAnswers: Json = {
   '409': jsonResponse('Login prevented by the application', 'Errors'),
   '410': emptyResponse('User expired'),
   '423': emptyResponse('User locked'),
+  '429': tryLater('Too many wrong one-time codes for this account'),
 };
 
 const components: Json = {
@@ -90,6 +95,15 @@ const components: Json = {
   },
 };
 
+/** Every call but the document itself reads the database (an API key, a code, a user), so any may answer 503 while it is down. */
+function withUnavailable(paths: Record<string, Record<string, Json & { responses: Json }>>): Json {
+  for (const [path, operations] of Object.entries(paths)) {
+    if (path === '/api/openapi.json') continue;
+    for (const operation of Object.values(operations)) operation.responses['503'] = tryLater('The database is unavailable (for /send: or the mail server); try again shortly');
+  }
+  return paths;
+}
+
 /** The document served at GET /api/openapi.json. */
 export function openApiDocument(issuer: string): Json {
   return {
@@ -97,7 +111,7 @@ export function openApiDocument(issuer: string): Json {
     info: { title: 'oidc-magic-link REST API', version: '1', description: 'FusionAuth-compatible passwordless login and user API.' },
     servers: [{ url: issuer }],
     components,
-    paths: {
+    paths: withUnavailable({
       '/api/passwordless/start': {
         post: { summary: 'Start a passwordless login (issue a code)', ...keyed, requestBody: jsonBody(startRequest), responses: { '200': jsonResponse('The code', 'StartResponse'), ...errors(unauthorized), '404': emptyResponse('No such user') } },
       },
@@ -106,7 +120,7 @@ export function openApiDocument(issuer: string): Json {
           summary: 'Email the link (and one-time code) of a started login',
           description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start.',
           requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [schemaOf(sendRequest), schemaOf(legacySendRequest)] } } } },
-          responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': jsonResponse('This code was emailed too often', 'Errors') }) },
+          responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': tryLater('This code was emailed too often, or too many emails went to this address or from this IP') }) },
         },
       },
       '/api/passwordless/login': {
@@ -127,14 +141,14 @@ export function openApiDocument(issuer: string): Json {
       '/api/user/{userId}': {
         post: { summary: 'Create a user with this id', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(createUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
         get: { summary: 'Read a user', ...keyed, parameters: [userIdParameter], responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...unauthorized } },
-        patch: { summary: 'Change a user (names, data, active = lock/unlock…)', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(patchUserRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...errors(unauthorized) } },
+        patch: { summary: 'Change a user (names, data, active = lock/unlock…)', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(patchUserRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...conflict, ...errors(unauthorized) } },
         delete: { summary: 'Delete a user', ...keyed, parameters: [userIdParameter], responses: { '200': emptyResponse('Deleted'), '404': emptyResponse('No such user'), ...unauthorized } },
       },
       '/api/user/registration': {
         post: { summary: 'Create a user and register it to an application', ...keyed, requestBody: jsonBody(registerNewUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
       },
       '/api/user/registration/{userId}': {
-        post: { summary: 'Register an existing user to an application', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(registerRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...errors(unauthorized) } },
+        post: { summary: 'Register an existing user to an application', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(registerRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...conflict, ...errors(unauthorized) } },
       },
       '/api/two-factor/secret': {
         get: { summary: 'A new TOTP secret to enrol an authenticator with', ...keyed, responses: { '200': jsonResponse('The secret (base64 and base32)', 'TwoFactorSecret'), ...unauthorized } },
@@ -167,6 +181,6 @@ export function openApiDocument(issuer: string): Json {
       '/api/openapi.json': {
         get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1', content: { 'application/json': { schema: { type: 'object' } } } } } },
       },
-    },
+    }),
   };
 }

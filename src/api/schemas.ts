@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizeUserId } from '../storage/types.js';
 
 /**
  * Request bodies of the REST API. Field names are FusionAuth's; unknown fields are ignored
@@ -9,8 +10,27 @@ import { z } from 'zod';
 export const STATE_LIMIT_BYTES = 4096;
 
 const requiredText = (max: number) => z.string().trim().min(1).max(max);
+
+/**
+ * An optional field that may also be sent as null, which means "not set" (FusionAuth's reading
+ * of null); the parsed value is undefined either way. The OpenAPI document shows null allowed.
+ */
+const absentIfNull = <T extends z.ZodType>(schema: T) => schema.nullish().transform((value): z.output<T> | undefined => value ?? undefined);
+
+/** An optional field with a default, which null also gets. */
+const defaultIfNull = <T extends z.ZodType>(schema: T, fallback: z.core.util.NoUndefined<z.output<T>>) =>
+  schema
+    .nullable()
+    .default(fallback)
+    .transform((value): z.output<T> => value ?? fallback);
+
+/** A field of a PATCH that null clears: undefined leaves it as it is. */
+const clearable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+
 const applicationId = requiredText(255);
 const email = z.string().trim().min(1).max(254).pipe(z.email());
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
 const state = z
   .record(z.string(), z.unknown())
@@ -19,8 +39,8 @@ const state = z
 export const startRequest = z.object({
   applicationId,
   loginId: requiredText(254),
-  state: state.optional(),
-  loginStrategy: z.enum(['ClickableLink', 'FormField']).default('ClickableLink'),
+  state: absentIfNull(state),
+  loginStrategy: defaultIfNull(z.enum(['ClickableLink', 'FormField']), 'ClickableLink'),
 });
 
 export const sendRequest = z.object({
@@ -32,31 +52,31 @@ export const legacySendRequest = startRequest.omit({ loginStrategy: true });
 
 export const loginRequest = z.object({
   code: requiredText(256),
-  oneTimeCode: requiredText(64).optional(),
-  applicationId: applicationId.optional(),
-  ipAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
-  metaData: z
-    .object({
-      device: z
-        .object({
-          description: z.string().max(1024).optional(),
-          name: z.string().max(255).optional(),
-          type: z.string().max(64).optional(),
-        })
-        .optional(),
-    })
-    .optional(),
-  noJWT: z.boolean().default(false),
-  twoFactorTrustId: requiredText(256).optional(),
+  oneTimeCode: absentIfNull(requiredText(64)),
+  applicationId: absentIfNull(applicationId),
+  ipAddress: absentIfNull(ipAddress),
+  metaData: absentIfNull(
+    z.object({
+      device: absentIfNull(
+        z.object({
+          description: absentIfNull(z.string().max(1024)),
+          name: absentIfNull(z.string().max(255)),
+          type: absentIfNull(z.string().max(64)),
+        }),
+      ),
+    }),
+  ),
+  noJWT: defaultIfNull(z.boolean(), false),
+  twoFactorTrustId: absentIfNull(requiredText(256)),
 });
 
 export const twoFactorLoginRequest = z.object({
   twoFactorId: requiredText(256),
   code: requiredText(64),
-  trustComputer: z.boolean().default(false),
-  applicationId: applicationId.optional(),
-  ipAddress: z.union([z.ipv4(), z.ipv6()]).optional(),
-  noJWT: z.boolean().default(false),
+  trustComputer: defaultIfNull(z.boolean(), false),
+  applicationId: absentIfNull(applicationId),
+  ipAddress: absentIfNull(ipAddress),
+  noJWT: defaultIfNull(z.boolean(), false),
 });
 
 /** FusionAuth's enable request; only the authenticator method exists here. */
@@ -74,30 +94,42 @@ export const refreshRequest = z.object({
   refreshToken: requiredText(256),
 });
 
+const name = z.string().trim().max(200);
+const timezone = z.string().trim().min(1).max(100);
+/** ms since the epoch, FusionAuth's `expiry`. */
+const expiry = z.number().int().positive();
+
 const userFields = {
-  firstName: z.string().trim().max(200).optional(),
-  lastName: z.string().trim().max(200).optional(),
-  preferredLanguages: z.array(z.string().trim().min(1).max(35)).max(20).optional(),
-  timezone: z.string().trim().min(1).max(100).optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
-  active: z.boolean().optional(),
-  verified: z.boolean().optional(),
-  /** ms since the epoch, FusionAuth's `expiry`. */
-  expiry: z.number().int().positive().optional(),
+  firstName: absentIfNull(name),
+  lastName: absentIfNull(name),
+  preferredLanguages: absentIfNull(z.array(z.string().trim().min(1).max(35)).max(20)),
+  timezone: absentIfNull(timezone),
+  data: absentIfNull(z.record(z.string(), z.unknown())),
+  active: absentIfNull(z.boolean()),
+  verified: absentIfNull(z.boolean()),
+  expiry: absentIfNull(expiry),
 };
 
 export const registrationInput = z.object({
   applicationId,
-  roles: z.array(z.string().trim().min(1).max(100)).max(100).default([]),
+  roles: absentIfNull(z.array(z.string().trim().min(1).max(100)).max(100)),
 });
 
 export const createUserRequest = z.object({
   user: z.object({ email, ...userFields }),
-  registration: registrationInput.optional(),
+  registration: absentIfNull(registrationInput),
 });
 
+/** A PATCH changes what it names: null clears a field that may be unset; other nulls change nothing. */
 export const patchUserRequest = z.object({
-  user: z.object({ email: email.optional(), ...userFields }),
+  user: z.object({
+    ...userFields,
+    email: absentIfNull(email),
+    firstName: clearable(name),
+    lastName: clearable(name),
+    timezone: clearable(timezone),
+    expiry: clearable(expiry),
+  }),
 });
 
 export const registerRequest = z.object({
@@ -109,6 +141,7 @@ export const registerNewUserRequest = z.object({
   registration: registrationInput,
 });
 
-export const userIdParam = z.uuid();
+/** A user id in a path, lower-cased: AAAA… and aaaa… are one user. */
+export const userIdParam = z.uuid().transform(normalizeUserId);
 
 export const userQuery = z.object({ email });

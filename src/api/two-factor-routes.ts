@@ -34,6 +34,9 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
 
   router.post('/two-factor/login', deps.body, async (ctx) => {
     const input = parseInput(twoFactorLoginRequest, ctx.request.body);
+    // A bad request spends nothing: the application named is checked before the answer spends the twoFactorId.
+    const named = input.applicationId === undefined ? undefined : await applications.find(input.applicationId);
+    if (named === null) throw fieldError('applicationId', 'invalid', `No application has the id ${JSON.stringify(input.applicationId)}.`);
     const answer = await secondFactor.answer(input.twoFactorId, input.code);
     ctx.set('Cache-Control', 'no-store');
     if (answer.kind === 'not_found') return answerEmpty(ctx, 404);
@@ -41,9 +44,9 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
       log.info('two_factor.rejected', { channel: 'api' });
       return answerEmpty(ctx, 421);
     }
-    const applicationId = input.applicationId ?? answer.record.applicationId;
-    const application = applicationId === null ? null : await applications.find(applicationId);
-    if (applicationId !== null && !application) throw fieldError('applicationId', 'invalid', `No application has the id ${JSON.stringify(applicationId)}.`);
+    const recorded = answer.record.applicationId;
+    const application = named ?? (recorded === null ? null : await applications.find(recorded));
+    if (recorded !== null && !application) throw fieldError('applicationId', 'invalid', `No application has the id ${JSON.stringify(recorded)}.`);
     const outcome = await deps.api.completeAfterSecondFactor(answer.record.userId, answer.record.state, {
       application,
       noJWT: input.noJWT,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normalizeUserId } from '../storage/types.js';
 
 /**
  * Shape of the merged configuration. Defaults live only in `config/default.json`;
@@ -27,7 +28,7 @@ const registration = z
 
 const seedUser = z
   .object({
-    id: z.uuid().optional(),
+    id: z.uuid().transform(normalizeUserId).optional(),
     email: z.email(),
     firstName: z.string().max(200).optional(),
     lastName: z.string().max(200).optional(),
@@ -58,7 +59,13 @@ const apiKey = z
     description: z.string().optional(),
     permissions: z.record(z.string(), z.array(z.string())),
   })
-  .strict();
+  .strict()
+  // No implicit "all" (FusionAuth's reading of no permissions): a key that grants nothing is a mistake to stop at.
+  .superRefine((key, context) => {
+    if (Object.values(key.permissions).some((methods) => methods.length > 0)) return;
+    const name = key.description ? `the API key "${key.description}"` : 'this API key';
+    context.addIssue({ code: 'custom', path: ['permissions'], message: `${name} has no permissions; name its endpoints and methods, e.g. {"/api/passwordless/start": ["POST"]}, or {"*": ["*"]} for everything` });
+  });
 
 /** 32 random bytes in base64url (or base64): the AES-256-GCM key that seals TOTP secrets. */
 const encryptionKey = z

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Views } from '../render/views.js';
-import { StoreUnavailableError } from '../storage/types.js';
+import { StoreUnavailableError, WriteConflictError } from '../storage/types.js';
 import { MailUnavailableError } from '../mail/errors.js';
 import { describeError, log } from '../log.js';
 import { AppError } from './errors.js';
@@ -17,6 +17,7 @@ interface HttpLikeError {
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof StoreUnavailableError) return new AppError(503, 'service_unavailable', 'The service is temporarily unavailable. Please try again shortly.');
+  if (err instanceof WriteConflictError) return new AppError(409, 'ConcurrentModification', 'The record was being changed by other requests at the same time; try again.');
   // The mail server is down, busy or refusing: the email was not sent, and a retry later may work.
   if (err instanceof MailUnavailableError) return new AppError(503, 'service_unavailable', 'Email cannot be sent right now. Please try again shortly.');
   const httpErr = err as HttpLikeError;
@@ -26,6 +27,15 @@ export function toAppError(err: unknown): AppError {
     return new AppError(status, status === 413 ? 'payload_too_large' : 'invalid_request', message);
   }
   return new AppError(500, 'server_error', 'Something went wrong on our side.');
+}
+
+/**
+ * Whether a path is the REST API's: /api and below, in any case. API routes match in lower case
+ * only, but whatever else such a path gets (a 404, a 400 from a body parser) is still the API's
+ * JSON, never an HTML page.
+ */
+export function isApiPath(path: string): boolean {
+  return /^\/api(?:\/|$)/i.test(path);
 }
 
 /** The body of an API error, in FusionAuth's shape. */
@@ -50,7 +60,7 @@ export function errorHandler(views: Views): Middleware {
       ctx.status = error.status;
       ctx.set('Cache-Control', 'no-store');
       if (error.status === 503) ctx.set('Retry-After', '5');
-      if (ctx.path.startsWith('/api/')) {
+      if (isApiPath(ctx.path)) {
         ctx.body = apiErrorBody(error);
         return;
       }

@@ -79,13 +79,17 @@ export interface ApiLoginDeps {
   secondFactor?: SecondFactorGate;
   /** Counts wrong one-time codes per account, across codes; none: no such limit. */
   limiter?: RateLimiter;
+  /** Where the application a code was started for is looked up: its rules bind every login with the code. */
+  applications: ApplicationDirectory;
 }
 
-/** Why an application refuses this user outright (FusionAuth's 409 "login prevented"), or null. */
-function loginPreventedBy(user: UserRecord, application: ApplicationInfo | null): string | null {
-  if (!application) return null;
-  if (!application.passwordlessEnabled) return 'passwordless login is disabled for this application';
-  if (application.requireRegistration && !registrationFor(user, application.clientId)) return 'this application requires a registration';
+/** Why one of the applications refuses this user outright (FusionAuth's 409 "login prevented"), or null. */
+function loginPreventedBy(user: UserRecord, applications: readonly (ApplicationInfo | null)[]): string | null {
+  for (const application of applications) {
+    if (!application) continue;
+    if (!application.passwordlessEnabled) return 'passwordless login is disabled for this application';
+    if (application.requireRegistration && !registrationFor(user, application.clientId)) return 'this application requires a registration';
+  }
   return null;
 }
 
@@ -145,7 +149,7 @@ export class PasswordlessApi {
       log.info('login.failure', { user: user.id, client, reason: refusal, method: 'api_passwordless' });
       return { kind: refusal };
     }
-    const prevented = loginPreventedBy(user, request.application);
+    const prevented = await this.#preventedFor(user, found.record, request.application);
     if (prevented) {
       log.info('login.failure', { user: user.id, client, reason: 'prevented', method: 'api_passwordless' });
       return { kind: 'prevented', reason: prevented };
@@ -175,9 +179,21 @@ export class PasswordlessApi {
     if (!user) return { kind: 'not_found' };
     if (!user.active) return { kind: 'locked' };
     if (isExpired(user, now)) return { kind: 'expired' };
-    const prevented = loginPreventedBy(user, request.application);
+    const prevented = loginPreventedBy(user, [request.application]);
     if (prevented) return { kind: 'prevented', reason: prevented };
     return this.#complete(user, state, { ...request, code: '', oneTimeCode: null, twoFactorTrustId: null }, now);
+  }
+
+  /**
+   * Why the login with this code is refused by an application: the one the code was started for
+   * (its rules hold whether the login names no application or another one, or they could be
+   * walked around) and the one the login names. A code whose application is gone is refused.
+   */
+  async #preventedFor(user: UserRecord, record: PasswordlessCodeRecord, named: ApplicationInfo | null): Promise<string | null> {
+    if (record.clientId === null || record.clientId === named?.clientId) return loginPreventedBy(user, [named]);
+    const startedFor = await this.deps.applications.find(record.clientId);
+    if (!startedFor) return 'the application this login was started for no longer exists';
+    return loginPreventedBy(user, [startedFor, named]);
   }
 
   async #redeem(request: LoginRequest, record: PasswordlessCodeRecord, now: number): Promise<PasswordlessCodeRecord | null> {

@@ -12,6 +12,7 @@ import {
   type Store,
   type UserRecord,
   type UserRepository,
+  type UserRevision,
 } from './types.js';
 import { codeMeetsExpectation } from './expectations.js';
 import { MemoryTwoFactor, MemoryTwoFactorLogins, MemoryTwoFactorTrusts } from './memory/two-factor.js';
@@ -27,12 +28,26 @@ import { copy, type Expiring } from './memory/shared.js';
 class MemoryUsers implements UserRepository {
   readonly #byId = new Map<string, UserRecord>();
   readonly #idByEmail = new Map<string, string>();
+  /** Each user's revision: a count of its writes, unique for the life of this store. */
+  readonly #revisions = new Map<string, string>();
+  #writes = 0;
+
+  #renewRevision(id: string): void {
+    this.#writes += 1;
+    this.#revisions.set(id, String(this.#writes));
+  }
 
   async insert(user: UserRecord): Promise<void> {
     if (this.#byId.has(user.id)) throw new DuplicateKeyError('id');
     if (this.#idByEmail.has(user.emailNormalized)) throw new DuplicateKeyError('email');
     this.#byId.set(user.id, copy(user));
     this.#idByEmail.set(user.emailNormalized, user.id);
+    this.#renewRevision(user.id);
+  }
+
+  async findWithRevision(id: string): Promise<{ user: UserRecord; revision: UserRevision } | null> {
+    const user = this.#byId.get(id);
+    return user ? { user: copy(user), revision: this.#revisions.get(id) ?? null } : null;
   }
 
   async findById(id: string): Promise<UserRecord | null> {
@@ -60,7 +75,13 @@ class MemoryUsers implements UserRepository {
     this.#idByEmail.delete(current.emailNormalized);
     this.#idByEmail.set(user.emailNormalized, user.id);
     this.#byId.set(user.id, copy(user));
+    this.#renewRevision(user.id);
     return true;
+  }
+
+  async replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean> {
+    if (!this.#byId.has(user.id) || (this.#revisions.get(user.id) ?? null) !== revision) return false;
+    return this.replace(user);
   }
 
   async recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null> {
@@ -69,6 +90,7 @@ class MemoryUsers implements UserRepository {
     user.lastLoginInstant = now;
     const registration = clientId === null ? undefined : user.registrations.find((r) => r.applicationId === clientId);
     if (registration) registration.lastLoginInstant = now;
+    this.#renewRevision(id);
     return copy(user);
   }
 
@@ -77,6 +99,7 @@ class MemoryUsers implements UserRepository {
     if (!current) return false;
     this.#byId.delete(id);
     this.#idByEmail.delete(current.emailNormalized);
+    this.#revisions.delete(id);
     return true;
   }
 }
@@ -177,6 +200,13 @@ class MemoryCodes implements CodeRepository {
     if (!record || !codeMeetsExpectation(record, { status: 'active', unexpiredAt: now, attemptsBelow: maxAttempts })) return null;
     record.attempts += 1;
     return copy(record);
+  }
+
+  // A full scan: only deleting a user asks, and the index of a user's codes holds the active ones only.
+  async deleteByUser(userId: string): Promise<number> {
+    const records = [...this.#byId.values()].filter((record) => record.userId === userId);
+    for (const record of records) this.#remove(record);
+    return records.length;
   }
 
   /**

@@ -44,18 +44,37 @@ export interface TwoFactorMethodSummary {
   authenticator: { algorithm: 'HmacSHA1'; codeLength: 6; timeStep: 30 };
 }
 
+/** See {@link UserRepository.findWithRevision}; null for a record stored before revisions existed. */
+export type UserRevision = string | null;
+
 export interface UserRepository {
   /** Throws {@link DuplicateKeyError} when the id or normalised email is taken. */
   insert(user: UserRecord): Promise<void>;
   findById(id: string): Promise<UserRecord | null>;
   findByEmail(emailNormalized: string): Promise<UserRecord | null>;
   list(options: { limit: number; offset: number }): Promise<UserRecord[]>;
-  /** Replaces the whole record by id; false when absent. Throws {@link DuplicateKeyError} on an email clash. */
+  /**
+   * The user and its revision, an opaque token that every write to the user (insert, replace,
+   * replaceIfUnchanged, recordLogin) renews: for a read-modify-write with replaceIfUnchanged.
+   */
+  findWithRevision(id: string): Promise<{ user: UserRecord; revision: UserRevision } | null>;
+  /**
+   * Replaces the whole record by id, whatever was written since it was read; false when absent.
+   * Throws {@link DuplicateKeyError} on an email clash. Prefer replaceIfUnchanged: this one
+   * overwrites a concurrent change.
+   */
   replace(user: UserRecord): Promise<boolean>;
+  /**
+   * Replaces the whole record only while its revision is still `revision` (nothing wrote the
+   * user since it was read), atomically; false when it changed or is absent. Throws
+   * {@link DuplicateKeyError} on an email clash.
+   */
+  replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean>;
   /**
    * Sets the user's last login and, when the user has a registration for `clientId`, that
    * registration's — in one atomic write, so a concurrent change to the user (an admin locking
-   * it) is never overwritten. The user as stored afterwards; null when absent.
+   * it) is never overwritten; it renews the revision, so a read-modify-write begun before it
+   * does not overwrite the login instants either. The user as stored afterwards; null when absent.
    */
   recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null>;
   delete(id: string): Promise<boolean>;
@@ -129,6 +148,8 @@ export interface CodeRepository {
    * store gives exact update results, else possibly a later one.
    */
   reserveAttempt(id: string, maxAttempts: number, now: number): Promise<PasswordlessCodeRecord | null>;
+  /** Removes every code of the user, in any status (the user was deleted); returns how many. */
+  deleteByUser(userId: string): Promise<number>;
 }
 
 export interface CounterRepository {
@@ -251,6 +272,8 @@ export interface TwoFactorLoginRepository {
    * caller has taken a try with {@link reserveAttempt} first, so the try limit is already kept.
    */
   complete(id: string, now: number): Promise<boolean>;
+  /** Removes every login of the user waiting for (or past) its second factor (the user was deleted); returns how many. */
+  deleteByUser(userId: string): Promise<number>;
 }
 
 /** A device the user trusts: it skips the second factor until `expiresAt`. */
@@ -297,9 +320,19 @@ export class DuplicateKeyError extends Error {
   }
 }
 
+/** A read-modify-write kept losing to concurrent writes of the same record; the caller may try again. Becomes a 409. */
+export class WriteConflictError extends Error {
+  readonly code = 'write_conflict';
+}
+
 /** The store cannot be reached (database down); becomes a 503. */
 export class StoreUnavailableError extends Error {
   readonly code = 'store_unavailable';
+}
+
+/** A user id as stored: UUIDs are case-insensitive, so one written in capitals is the same id. */
+export function normalizeUserId(id: string): string {
+  return id.toLowerCase();
 }
 
 export function normalizeEmail(email: string): string {

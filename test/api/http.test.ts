@@ -4,7 +4,7 @@ import { ALICE } from '../helpers/server.js';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { createApiKey } from '../../src/api/api-keys.js';
 import { routesOf } from '../../src/api/index.js';
-import { START_KEY, call, start, startApiServer } from './helpers.js';
+import { ADMIN_KEY, START_KEY, call, start, startApiServer } from './helpers.js';
 
 describe('REST API: bodies, errors, API keys, OpenAPI', () => {
   let server: TestServer;
@@ -52,6 +52,25 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
       expect(wrongMethod.status).to.equal(405);
       expect(wrongMethod.headers.get('allow')).to.equal('POST');
     });
+
+    it('answers every /api path in JSON, in any case; API routes are lower case only, whatever the key', async () => {
+      const cases: [string, string, Record<string, unknown>, string | null][] = [
+        ['GET', '/api', {}, null],
+        ['GET', '/API', {}, null],
+        ['POST', '/API/passwordless/login', {}, null],
+        ['POST', '/Api/passwordless/start', { applicationId: 'web', loginId: ALICE.email }, START_KEY],
+        ['POST', '/API/passwordless/start', { applicationId: 'web', loginId: ALICE.email }, ADMIN_KEY],
+        ['GET', '/API/openapi.json', {}, null],
+      ];
+      for (const [method, path, body, key] of cases) {
+        const answer = await call(server, method, path, { ...(method === 'POST' ? { body } : {}), key });
+        expect(answer.status, `${method} ${path}`).to.equal(404);
+        expect(answer.headers.get('content-type'), `${method} ${path}`).to.match(/^application\/json/);
+        expect(answer.json!.generalErrors[0].code).to.equal('[NotFound]');
+      }
+      // Not the API: a path that only begins with the same letters.
+      expect((await fetch(`${server.issuer}/apis`)).headers.get('content-type')).to.not.match(/json/);
+    });
   });
 
   describe('API keys', () => {
@@ -79,6 +98,10 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
 
     it('refuses to start with a configured key that has no permissions', () => {
       expect(() => loadConfig({ env: {}, overrides: { apiKeys: [{ key: 'a-key-without-any-permissions' }] } })).to.throw(ConfigError, /apiKeys\.0\.permissions/);
+      for (const permissions of [{}, { '/api/user': [] }]) {
+        const apiKeys = [{ key: 'a-key-for-the-backend-000', description: 'web backend', permissions: { '*': ['*'] } }, { key: 'a-key-with-empty-permissions', description: 'reporting job', permissions }];
+        expect(() => loadConfig({ env: {}, overrides: { apiKeys } }), JSON.stringify(permissions)).to.throw(ConfigError, /apiKeys\.1\.permissions.*"reporting job" has no permissions/);
+      }
     });
   });
 
@@ -99,9 +122,26 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
       const doc = (await call(server, 'GET', '/api/openapi.json')).json!;
       const startSchema = doc.paths['/api/passwordless/start'].post.requestBody.content['application/json'].schema;
       expect(startSchema.required).to.include.members(['applicationId', 'loginId']);
-      expect(startSchema.properties.loginStrategy.enum).to.deep.equal(['ClickableLink', 'FormField']);
+      expect(startSchema.properties.loginStrategy.anyOf).to.deep.equal([{ type: 'string', enum: ['ClickableLink', 'FormField'] }, { type: 'null' }]);
+      expect(startSchema.properties.loginStrategy.default).to.equal('ClickableLink');
+      // null is "not set" in an optional field; in a PATCH it clears the fields that may be unset.
+      const loginSchema = doc.paths['/api/passwordless/login'].post.requestBody.content['application/json'].schema;
+      expect(loginSchema.properties.applicationId.anyOf).to.deep.include({ type: 'null' });
+      const patchSchema = doc.paths['/api/user/{userId}'].patch.requestBody.content['application/json'].schema;
+      expect(patchSchema.properties.user.properties.expiry.anyOf).to.deep.include({ type: 'null' });
       expect(doc.paths['/api/passwordless/start'].post.security).to.deep.equal([{ apiKey: [] }]);
-      expect(doc.paths['/api/passwordless/login'].post.responses).to.include.keys('200', '202', '242', '404', '409', '410', '423');
+      expect(doc.paths['/api/passwordless/login'].post.responses).to.include.keys('200', '202', '242', '404', '409', '410', '423', '429');
+      expect(doc.paths['/api/passwordless/login'].post.responses['429'].headers).to.have.property('Retry-After');
+    });
+
+    it('documents the 503 of a database outage on every call that reads the database', async () => {
+      const doc = (await call(server, 'GET', '/api/openapi.json')).json!;
+      for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, unknown> }>>)) {
+        for (const [method, operation] of Object.entries(operations)) {
+          if (path === '/api/openapi.json') expect(operation.responses).to.not.have.property('503');
+          else expect(operation.responses, `${method} ${path}`).to.have.property('503');
+        }
+      }
     });
   });
 });

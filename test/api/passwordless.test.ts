@@ -229,6 +229,37 @@ describe('REST API: /api/passwordless/start and /login', () => {
       expect(closed.status).to.equal(409);
     });
 
+    it("holds the login to the rules of the application the code was started for, whether it names no application or another", async () => {
+      // partner requires a registration, and Bob has none: leaving applicationId out, or naming
+      // an application without that rule, must not get him a token.
+      const started = await start(server, { applicationId: 'partner', loginId: BOB.email });
+      expect(started.status).to.equal(200);
+      const code = started.json!.code as string;
+      for (const body of [{ code }, { code, applicationId: 'web' }, { code, applicationId: 'partner' }]) {
+        const answer = await login(server, body);
+        expect(answer.status, JSON.stringify(body)).to.equal(409);
+        expect(answer.json!.generalErrors[0].code).to.equal('[LoginPreventedException]');
+      }
+      // Alice is registered to partner: the same kind of login works, and the token is for the application named (none here).
+      const alice = await start(server, { applicationId: 'partner', loginId: ALICE.email });
+      const answer = await login(server, { code: alice.json!.code });
+      expect(answer.status).to.equal(200);
+      expect((await jwtVerify(answer.json!.token, jwks, { issuer: server.issuer })).payload).to.not.have.property('aud');
+    });
+
+    it('reads null in an optional field as not set, as FusionAuth does', async () => {
+      const started = await start(server, { applicationId: 'web', loginId: CAROL.email, state: null, loginStrategy: null });
+      expect(started.status, started.text).to.equal(200);
+      expect(started.json).to.not.have.property('oneTimeCode');
+      const nulls = { applicationId: null, ipAddress: null, noJWT: null, oneTimeCode: null, twoFactorTrustId: null, metaData: null };
+      const answer = await login(server, { code: started.json!.code, ...nulls });
+      expect(answer.status, answer.text).to.equal(200);
+      expect(answer.json).to.have.property('token');
+      expect(answer.json).to.not.have.property('state');
+      const device = await login(server, { code: await codeFor(CAROL.email), applicationId: 'web', metaData: { device: { name: null, type: null, description: null } } });
+      expect(device.status, device.text).to.equal(200);
+    });
+
     it('answers 400 with field errors to a bad login request, and spends no code', async () => {
       const code = await codeFor(ALICE.email);
       const cases: [Record<string, unknown>, string, string][] = [

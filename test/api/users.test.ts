@@ -41,6 +41,23 @@ describe('REST API: users', () => {
     expect((await admin('POST', `/api/user/${id}`, { user: { email: 'other@example.com' } })).json!.fieldErrors.userId[0].code).to.equal('[duplicate]userId');
   });
 
+  it('reads a user id in capitals as the same id: one user per UUID, found whatever the case', async () => {
+    const upper = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
+    const created = await admin('POST', `/api/user/${upper}`, { user: { email: 'capitals@example.com' } });
+    expect(created.status).to.equal(200);
+    expect(created.json!.user.id).to.equal(upper.toLowerCase());
+    const again = await admin('POST', `/api/user/${upper.toLowerCase()}`, { user: { email: 'lower@example.com' } });
+    expect(again.status).to.equal(400);
+    expect(again.json!.fieldErrors.userId[0].code).to.equal('[duplicate]userId');
+    for (const id of [upper, upper.toLowerCase(), 'aaaaaaaa-BBBB-4ccc-8DDD-eeeeeeeeeeee']) {
+      expect((await admin('GET', `/api/user/${id}`)).json!.user.email, id).to.equal('capitals@example.com');
+    }
+    expect((await admin('PATCH', `/api/user/${upper}`, { user: { firstName: 'Cap' } })).json!.user.id).to.equal(upper.toLowerCase());
+    expect((await admin('POST', `/api/user/registration/${upper}`, { registration: { applicationId: 'web' } })).status).to.equal(200);
+    expect((await admin('DELETE', `/api/user/${upper}`)).status).to.equal(200);
+    expect((await admin('GET', `/api/user/${upper.toLowerCase()}`)).status).to.equal(404);
+  });
+
   it('refuses a duplicate email and a bad email with field errors', async () => {
     const duplicate = await admin('POST', '/api/user', { user: { email: ALICE.email.toUpperCase() } });
     expect(duplicate.status).to.equal(400);
@@ -79,6 +96,25 @@ describe('REST API: users', () => {
     expect((await admin('PATCH', `/api/user/${user.id}`, { user: { active: 'no' } })).json!.fieldErrors['user.active'][0].code).to.equal('[invalid]user.active');
   });
 
+  it('reads null as not set when creating a user, and a PATCH with null clears the field (an expiry too)', async () => {
+    const created = await admin('POST', '/api/user', { user: { email: 'nell@example.com', firstName: null, lastName: null, data: null, timezone: null, expiry: null, active: null, preferredLanguages: null }, registration: null });
+    expect(created.status, created.text).to.equal(200);
+    expect(created.json!.user).to.include({ active: true }).and.not.have.any.keys('firstName', 'lastName', 'timezone', 'expiry');
+    expect(created.json!.user.registrations).to.deep.equal([]);
+    const registered = await admin('POST', '/api/user', { user: { email: 'nora@example.com' }, registration: { applicationId: 'web', roles: null } });
+    expect(registered.json!.user.registrations[0].roles).to.deep.equal([]);
+
+    const { user } = (await admin('POST', '/api/user', { user: { email: 'otto@example.com', firstName: 'Otto', lastName: 'Lilienthal', timezone: 'Europe/Berlin', expiry: Date.now() - 1000, data: { a: 1 } } })).json!;
+    const code = (await start(server, { applicationId: 'web', loginId: 'otto@example.com' })).json!.code;
+    expect((await login(server, { code })).status).to.equal(410);
+    const cleared = await admin('PATCH', `/api/user/${user.id}`, { user: { firstName: null, timezone: null, expiry: null, data: null, active: null, email: null } });
+    expect(cleared.status, cleared.text).to.equal(200);
+    expect(cleared.json!.user).to.include({ lastName: 'Lilienthal', email: 'otto@example.com', active: true }).and.not.have.any.keys('firstName', 'timezone', 'expiry');
+    expect(cleared.json!.user.data).to.deep.equal({ a: 1 });
+    expect((await admin('GET', `/api/user/${user.id}`)).json!.user).to.not.have.any.keys('firstName', 'expiry');
+    expect((await login(server, { code })).status, 'the expiry is gone').to.equal(200);
+  });
+
   it('deletes a user: 200 then 404, and the user can no longer log in', async () => {
     const { user } = (await admin('POST', '/api/user', { user: { email: 'fay@example.com' } })).json!;
     const code = (await start(server, { applicationId: 'web', loginId: 'fay@example.com' })).json!.code;
@@ -88,6 +124,17 @@ describe('REST API: users', () => {
     expect((await admin('GET', `/api/user/${user.id}`)).status).to.equal(404);
     expect((await admin('DELETE', `/api/user/${user.id}`)).status).to.equal(404);
     expect((await login(server, { code })).status).to.equal(404);
+  });
+
+  it("a deleted user's unused code does not log in a later user given the same id", async () => {
+    const id = '11111111-2222-4333-8444-555555555555';
+    expect((await admin('POST', `/api/user/${id}`, { user: { email: 'leaver@example.com' } })).status).to.equal(200);
+    const typed = await start(server, { applicationId: 'web', loginId: 'leaver@example.com', loginStrategy: 'FormField' });
+    expect((await admin('DELETE', `/api/user/${id}`)).status).to.equal(200);
+    expect((await admin('POST', `/api/user/${id}`, { user: { email: 'newcomer@example.com' } })).status).to.equal(200);
+    expect((await login(server, { code: typed.json!.code }))).to.include({ status: 404, text: '' });
+    expect((await login(server, { code: typed.json!.code, oneTimeCode: typed.json!.oneTimeCode })).status).to.equal(404);
+    expect((await call(server, 'POST', '/api/passwordless/send', { body: { code: typed.json!.code } })).status, 'nor can it be emailed to the newcomer').to.equal(400);
   });
 
   it('registers a user to an application with roles: the next login is a 200 with those roles', async () => {

@@ -13,6 +13,7 @@ import { TwoFactorService } from '../../src/accounts/two-factor.js';
 import { SecretBox } from '../../src/accounts/secret-box.js';
 import { createUser } from '../../src/accounts/admin.js';
 import { PasswordlessApi } from '../../src/passwordless/api-login.js';
+import { providerApplications } from '../../src/api/applications.js';
 import { RateLimiter } from '../../src/passwordless/rate-limits.js';
 import { ApiTokenSigner } from '../../src/tokens/jwt.js';
 import { ApiRefreshTokens } from '../../src/tokens/refresh.js';
@@ -145,6 +146,7 @@ describe('concurrent guesses (security)', () => {
           signer: new ApiTokenSigner(app.issuer, app.keys.jwks, app.config.api.jwtTimeToLiveInSeconds, app.config.api.jwtSigningAlgorithm),
           refreshTokens: new ApiRefreshTokens(app.store.refreshTokens, app.config.api.refreshTokenTimeToLiveInMinutes),
           limiter: new RateLimiter(app.store.counters, app.config.rateLimits),
+          applications: providerApplications(app.provider),
         });
         const user = await createUser(app.store.users, { email: `burst-${Date.now()}@example.com` });
         const issued = await app.codes.issue({ userId: user.id, clientId: null, withShortCode: true });

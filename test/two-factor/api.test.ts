@@ -67,6 +67,19 @@ describe('two-factor REST API', () => {
     expect((await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code: totpCode(user.secret, 1) })).status, 'a twoFactorId is spent').to.equal(404);
   });
 
+  it('answers 400 to an unknown applicationId without spending the twoFactorId or the code', async () => {
+    const user = await enrolledUser(server);
+    const first = await login(server, { code: await linkCode(user.email) });
+    expect(first.status).to.equal(242);
+    const code = totpCode(user.secret);
+    const refused = await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code, applicationId: 'nope' });
+    expect(refused.status).to.equal(400);
+    expect(refused.json!.fieldErrors.applicationId[0].code).to.equal('[invalid]applicationId');
+    const done = await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code, applicationId: 'web' });
+    expect(done.status, done.text).to.equal(200);
+    expect(decodeJwt(done.json!.token as string)).to.include({ sub: user.id, aud: 'web' });
+  });
+
   it('refuses a replayed code in its window', async () => {
     const user = await enrolledUser(server);
     const code = totpCode(user.secret);
@@ -133,6 +146,17 @@ describe('two-factor REST API', () => {
     expect((await call(server, 'DELETE', `/api/user/${user.id}`, { key: ADMIN_KEY })).status).to.equal(200);
     expect(await server.app.store.twoFactor.findByUser(user.id), 'the sealed secret is gone').to.equal(null);
     expect(await server.app.store.twoFactorTrusts.deleteByUser(user.id), 'no trusted device is left').to.equal(0);
+  });
+
+  it("deleting the user voids their login waiting for its second factor, so a later user given the same id cannot finish it", async () => {
+    const user = await enrolledUser(server);
+    const first = await login(server, { code: await linkCode(user.email) });
+    expect(first.status).to.equal(242);
+    expect((await call(server, 'DELETE', `/api/user/${user.id}`, { key: ADMIN_KEY })).status).to.equal(200);
+    // The newcomer takes the id and enrols the same secret: the old twoFactorId still leads nowhere.
+    expect((await call(server, 'POST', `/api/user/${user.id}`, { key: ADMIN_KEY, body: { user: { email: `heir-${user.email}` } } })).status).to.equal(200);
+    expect((await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: totpCode(user.secret), secretBase32Encoded: user.secret } })).status).to.equal(200);
+    expect((await twoFactorLogin({ twoFactorId: first.json!.twoFactorId, code: totpCode(user.secret, 1) })).status).to.equal(404);
   });
 
   it('disables with a current code instead of the method id', async () => {

@@ -111,6 +111,11 @@ describe('configuration', () => {
     expect(failure({ users: [{ email: 'a@example.com' }, { email: 'A@example.com' }] })).to.match(/duplicate email/);
   });
 
+  it('reads a seeded user id in capitals in lower case, as the API does', () => {
+    const config = loadConfig({ env: {}, overrides: { users: [{ id: 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE', email: 'a@example.com' }] } });
+    expect(config.users[0]!.id).to.equal('aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee');
+  });
+
   it('reports an unreadable or malformed CONFIG file clearly', () => {
     expect(failure({}, { CONFIG: '/nonexistent/config.json' })).to.match(/cannot read config file/);
     const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));

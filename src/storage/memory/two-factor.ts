@@ -74,6 +74,16 @@ export class MemoryTwoFactorLogins implements TwoFactorLoginRepository {
     record.status = 'used';
     return true;
   }
+
+  async deleteByUser(userId: string): Promise<number> {
+    let count = 0;
+    for (const [id, record] of this.#byId) {
+      if (record.userId !== userId) continue;
+      this.#byId.delete(id);
+      count += 1;
+    }
+    return count;
+  }
 }
 
 export class MemoryTwoFactorTrusts implements TwoFactorTrustRepository {

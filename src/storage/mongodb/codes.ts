@@ -121,4 +121,8 @@ export class MongoCodes implements CodeRepository {
     return document ? toRecord(document) : null;
   }
 
+  async deleteByUser(userId: string): Promise<number> {
+    const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    return result.deletedCount;
+  }
 }

@@ -29,7 +29,11 @@ export const TWO_FACTOR_LOGINS = 'two_factor_logins';
 export const TWO_FACTOR_TRUSTS = 'two_factor_trusts';
 
 export const twoFactorIndexes: IndexDescription[] = [{ key: { methodId: 1 }, name: 'methodId_1' }];
-export const twoFactorLoginIndexes: IndexDescription[] = [{ key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 }];
+export const twoFactorLoginIndexes: IndexDescription[] = [
+  // Serves deleteByUser.
+  { key: { userId: 1 }, name: 'userId_1' },
+  { key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 },
+];
 export const twoFactorTrustIndexes: IndexDescription[] = [
   { key: { userId: 1 }, name: 'userId_1' },
   { key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 },
@@ -112,6 +116,11 @@ export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
   async complete(id: string, now: number): Promise<boolean> {
     const result = await guarded(() => this.#collection.updateOne({ _id: id, status: 'pending', expiresAt: { $gt: now } }, { $set: { status: 'used' } }));
     return result.modifiedCount === 1;
+  }
+
+  async deleteByUser(userId: string): Promise<number> {
+    const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    return result.deletedCount;
   }
 }
 

@@ -1,8 +1,10 @@
-import type { Collection, Db, IndexDescription } from 'mongodb';
-import type { UserRecord, UserRepository } from '../types.js';
+import { randomUUID } from 'node:crypto';
+import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
+import type { UserRecord, UserRepository, UserRevision } from '../types.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
-type UserDocument = Omit<UserRecord, 'id'> & { _id: string };
+/** `revision` is renewed by every write (see UserRepository.findWithRevision); documents written before it existed lack it. */
+type UserDocument = Omit<UserRecord, 'id'> & { _id: string; revision?: string };
 
 export const USERS = 'users';
 
@@ -14,12 +16,18 @@ export const userIndexes: IndexDescription[] = [
 
 const DUPLICATES: DuplicateFields = { _id: 'id', emailNormalized: 'email' };
 
+/** A stored user with a new revision. */
 function toDocument({ id, ...rest }: UserRecord): UserDocument {
-  return { _id: id, ...rest };
+  return { _id: id, ...rest, revision: randomUUID() };
 }
 
-function toRecord({ _id, ...rest }: UserDocument): UserRecord {
+function toRecord({ _id, revision: _revision, ...rest }: UserDocument): UserRecord {
   return { id: _id, ...rest };
+}
+
+/** The user with this id while its revision is `revision` (a document without one, for null). */
+function unchangedFilter(id: string, revision: UserRevision): Filter<UserDocument> {
+  return { _id: id, revision: revision === null ? { $exists: false } : revision };
 }
 
 /** Users, keyed by their id; the normalised email is unique through an index. */
@@ -32,6 +40,11 @@ export class MongoUsers implements UserRepository {
 
   async insert(user: UserRecord): Promise<void> {
     await guarded(() => this.#collection.insertOne(toDocument(user)), DUPLICATES);
+  }
+
+  async findWithRevision(id: string): Promise<{ user: UserRecord; revision: UserRevision } | null> {
+    const document = await guarded(() => this.#collection.findOne({ _id: id }));
+    return document ? { user: toRecord(document), revision: document.revision ?? null } : null;
   }
 
   async findById(id: string): Promise<UserRecord | null> {
@@ -56,11 +69,18 @@ export class MongoUsers implements UserRepository {
     return result.matchedCount > 0;
   }
 
+  /** One conditional replaceOne: the database decides which of concurrent writers of one revision wins. */
+  async replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean> {
+    const { _id, ...replacement } = toDocument(user);
+    const result = await guarded(() => this.#collection.replaceOne(unchangedFilter(_id, revision), replacement), DUPLICATES);
+    return result.matchedCount > 0;
+  }
+
   async recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null> {
     const document = await guarded(() =>
       this.#collection.findOneAndUpdate(
         { _id: id },
-        { $set: { lastLoginInstant: now, ...(clientId === null ? {} : { 'registrations.$[registration].lastLoginInstant': now }) } },
+        { $set: { lastLoginInstant: now, revision: randomUUID(), ...(clientId === null ? {} : { 'registrations.$[registration].lastLoginInstant': now }) } },
         { returnDocument: 'after', ...(clientId === null ? {} : { arrayFilters: [{ 'registration.applicationId': clientId }] }) },
       ),
     );

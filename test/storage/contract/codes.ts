@@ -158,5 +158,25 @@ export function codesContract(harness: StoreHarness): void {
       expect((await store().codes.findById(superseded.id, now))?.attempts).to.equal(0);
       expect((await store().codes.findById(expired.id, now))?.attempts).to.equal(0);
     });
+
+    it('deleteByUser removes every code of one user, in any status, and only those', async () => {
+      const userId = uniqueId();
+      const interactionUid = uniqueId();
+      const mine = [makeCode({ userId }), makeCode({ userId, status: 'used' }), makeCode({ userId, status: 'superseded', interactionUid })];
+      const someoneElse = makeCode();
+      for (const code of [...mine, someoneElse]) await store().codes.insert(code);
+      expect(await store().codes.deleteByUser(userId)).to.equal(3);
+      for (const code of mine) expect(await store().codes.findById(code.id, code.createdAt)).to.equal(null);
+      expect(await store().codes.findLatestForInteraction(interactionUid, mine[2]!.createdAt)).to.equal(null);
+      expect(await store().codes.compareAndSet(mine[0]!.id, { status: 'active' }, { status: 'used' })).to.equal(null);
+      expect(await store().codes.findById(someoneElse.id, someoneElse.createdAt)).to.deep.equal(someoneElse);
+      expect(await store().codes.deleteByUser(userId)).to.equal(0);
+      // The user's next code is indexed afresh and superseding still works.
+      const next = makeCode({ userId });
+      const newer = makeCode({ userId });
+      await store().codes.insert(next);
+      await store().codes.insert(newer);
+      expect(await store().codes.supersedeActiveForUser(userId, newer.id)).to.equal(1);
+    });
   });
 }

@@ -98,6 +98,18 @@ export function twoFactorContract(harness: StoreHarness): void {
       expect((await store().twoFactorLogins.findById(record.id, Date.now()))!.attempts).to.equal(5);
     });
 
+    it('deleteByUser forgets every two-factor login of one user, pending or used, and only those', async () => {
+      const userId = uniqueId();
+      const mine = [pendingLogin({ userId }), pendingLogin({ userId, status: 'used' })];
+      const other = pendingLogin();
+      for (const record of [...mine, other]) await store().twoFactorLogins.insert(record);
+      expect(await store().twoFactorLogins.deleteByUser(userId)).to.equal(2);
+      for (const record of mine) expect(await store().twoFactorLogins.findById(record.id, Date.now())).to.equal(null);
+      expect(await store().twoFactorLogins.complete(mine[0]!.id, Date.now())).to.equal(false);
+      expect(await store().twoFactorLogins.findById(other.id, Date.now())).to.deep.equal(other);
+      expect(await store().twoFactorLogins.deleteByUser(userId)).to.equal(0);
+    });
+
     it('finds an unexpired trusted device and forgets all of one user only', async () => {
       const now = Date.now();
       const userId = uniqueId();

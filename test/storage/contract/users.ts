@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { DuplicateKeyError } from '../../../src/storage/types.js';
-import { makeUser, uniqueId, useStore, type StoreHarness } from './harness.js';
+import { modifyUser } from '../../../src/accounts/admin.js';
+import { makeUser, race, uniqueId, useStore, type StoreHarness } from './harness.js';
 
 async function expectDuplicate(operation: Promise<unknown>, field: string): Promise<void> {
   const error = await operation.then(
@@ -104,6 +105,53 @@ export function usersContract(harness: StoreHarness): void {
       expect(after).to.include({ active: false, lastLoginInstant: 1_700_000_900_000 });
       expect(await store().users.findById(user.id)).to.deep.equal(after);
       expect(await store().users.recordLogin(uniqueId(), 'app', 1)).to.equal(null);
+    });
+
+    it('replaceIfUnchanged writes only while nothing wrote the user since it was read', async () => {
+      const user = makeUser({ firstName: 'Old' });
+      await store().users.insert(user);
+      const read = await store().users.findWithRevision(user.id);
+      expect(read?.user).to.deep.equal(user);
+      expect(await store().users.replaceIfUnchanged({ ...user, firstName: 'First' }, read!.revision)).to.equal(true);
+      expect(await store().users.replaceIfUnchanged({ ...user, firstName: 'Stale' }, read!.revision), 'a second write of the same read').to.equal(false);
+      expect((await store().users.findById(user.id))?.firstName).to.equal('First');
+
+      // Every kind of write renews the revision: a read before it is stale after it.
+      for (const write of [() => store().users.replace({ ...user, firstName: 'Replaced' }), () => store().users.recordLogin(user.id, null, 1_700_000_900_000)]) {
+        const before = await store().users.findWithRevision(user.id);
+        await write();
+        expect(await store().users.replaceIfUnchanged({ ...before!.user, active: false }, before!.revision)).to.equal(false);
+        expect((await store().users.findById(user.id))?.active).to.equal(true);
+      }
+      const ghost = makeUser();
+      expect(await store().users.findWithRevision(ghost.id)).to.equal(null);
+      expect(await store().users.replaceIfUnchanged(ghost, null)).to.equal(false);
+      expect(await store().users.findById(ghost.id)).to.equal(null);
+    });
+
+    it('lets exactly one of 20 concurrent replaceIfUnchanged of one read win', async () => {
+      const user = makeUser();
+      await store().users.insert(user);
+      const read = await store().users.findWithRevision(user.id);
+      let n = 0;
+      const { fulfilled, rejected } = await race(20, () => store().users.replaceIfUnchanged({ ...read!.user, firstName: `writer-${(n += 1)}` }, read!.revision));
+      expect(rejected).to.deep.equal([]);
+      expect(fulfilled.filter(Boolean)).to.have.length(1);
+    });
+
+    it('loses none of 20 concurrent read-modify-writes of one user', async () => {
+      const user = makeUser({ data: {} });
+      await store().users.insert(user);
+      let n = 0;
+      const { rejected } = await race(20, () => {
+        const key = `k${(n += 1)}`;
+        return modifyUser(store().users, user.id, (current) => {
+          current.data = { ...current.data, [key]: true };
+          return null;
+        });
+      });
+      expect(rejected).to.deep.equal([]);
+      expect(Object.keys((await store().users.findById(user.id))!.data).sort()).to.deep.equal(Array.from({ length: 20 }, (_, i) => `k${i + 1}`).sort());
     });
 
     it('replace refuses an email another user holds', async () => {
