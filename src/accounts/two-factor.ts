@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashCode } from '../passwordless/hash.js';
+import { modifyUser } from './admin.js';
 import type { RateRule } from '../passwordless/rate-limits.js';
 import { DuplicateKeyError, type CounterRepository, type TwoFactorEnrolmentRecord, type TwoFactorMethodSummary, type TwoFactorRepository, type TwoFactorTrustRepository, type UserRecord, type UserRepository } from '../storage/types.js';
 import type { SecretBox } from './secret-box.js';
@@ -165,12 +166,13 @@ export class TwoFactorService {
     return record !== null && record.userId === userId;
   }
 
+  /** Through modifyUser, so an administrator's change made meanwhile is kept, not overwritten. */
   async #setMethods(userId: string, methods: TwoFactorMethodSummary[], now: number): Promise<void> {
-    const user = await this.stores.users.findById(userId);
-    if (!user) return;
-    user.twoFactor = { methods };
-    user.lastUpdateInstant = now;
-    await this.stores.users.replace(user);
+    await modifyUser(this.stores.users, userId, (user) => {
+      user.twoFactor = { methods };
+      user.lastUpdateInstant = now;
+      return null;
+    });
   }
 
   #windowKey(userId: string, rule: RateRule, now: number): { key: string; resetAt: number } {
