@@ -17,7 +17,7 @@ import {
 import { codeMeetsExpectation } from './expectations.js';
 import { MemoryTwoFactor, MemoryTwoFactorLogins, MemoryTwoFactorTrusts } from './memory/two-factor.js';
 import { MemoryOidcAdapter, MemoryOidcTable } from './memory/oidc.js';
-import { copy, type Expiring } from './memory/shared.js';
+import { copy, deleteUserRecords, type Expiring } from './memory/shared.js';
 
 /**
  * The embedded store: everything in this process's memory, lost on restart. Values are
@@ -289,13 +289,7 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    let count = 0;
-    for (const [hash, record] of this.#byHash) {
-      if (record.userId !== userId) continue;
-      this.#byHash.delete(hash);
-      count += 1;
-    }
-    return count;
+    return deleteUserRecords(this.#byHash, userId);
   }
 
   /** At most once a second: tokens live for weeks, and a full scan on every insert made issuing O(live tokens). */

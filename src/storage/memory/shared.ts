@@ -18,3 +18,14 @@ export interface Expiring<T> {
   value: T;
   expiresAt: number;
 }
+
+/** Removes the entries of `records` that belong to `userId`; how many there were. */
+export function deleteUserRecords<K>(records: Map<K, { userId: string }>, userId: string): number {
+  let count = 0;
+  for (const [key, record] of records) {
+    if (record.userId !== userId) continue;
+    records.delete(key);
+    count += 1;
+  }
+  return count;
+}

@@ -1,4 +1,4 @@
-import { copy } from './shared.js';
+import { copy, deleteUserRecords } from './shared.js';
 import {
   DuplicateKeyError,
   type TwoFactorEnrolmentRecord,
@@ -76,13 +76,7 @@ export class MemoryTwoFactorLogins implements TwoFactorLoginRepository {
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    let count = 0;
-    for (const [id, record] of this.#byId) {
-      if (record.userId !== userId) continue;
-      this.#byId.delete(id);
-      count += 1;
-    }
-    return count;
+    return deleteUserRecords(this.#byId, userId);
   }
 }
 
@@ -101,12 +95,6 @@ export class MemoryTwoFactorTrusts implements TwoFactorTrustRepository {
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    let count = 0;
-    for (const [id, record] of this.#byId) {
-      if (record.userId !== userId) continue;
-      this.#byId.delete(id);
-      count += 1;
-    }
-    return count;
+    return deleteUserRecords(this.#byId, userId);
   }
 }
