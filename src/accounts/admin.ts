@@ -78,6 +78,7 @@ function applyChanges(user: UserRecord, changes: UserChanges, now: number): void
   if (changes.preferredLanguages !== undefined) user.preferredLanguages = [...changes.preferredLanguages];
   if (changes.data !== undefined) user.data = { ...user.data, ...changes.data };
   if (changes.active !== undefined) user.active = changes.active;
+  if (changes.active === false) user.lockedAt = now;
   if (changes.verified !== undefined) user.verified = changes.verified;
   if (changes.expiry === null) delete user.expiry;
   else if (changes.expiry !== undefined) user.expiry = changes.expiry;

@@ -69,6 +69,19 @@ export function isExpired(user: UserRecord, now = Date.now()): boolean {
   return user.expiry !== undefined && user.expiry <= now;
 }
 
+/**
+ * Whether an OIDC session or token issued at `issuedAtSeconds` (node-oidc-provider's `iat` /
+ * `loginTs`, whole seconds) still belongs to this user: not issued before the user was created
+ * (a session of a deleted user must not pass to a later one given the same id), nor before or in
+ * the second the user was last locked. Nothing is issued to a locked user, so the lock's own
+ * second can only hold what came just before it; a sign-in in that same second after an unlock
+ * is asked to sign in once more.
+ */
+export function issuedToThisUser(user: UserRecord, issuedAtSeconds: number): boolean {
+  if (issuedAtSeconds < Math.floor(user.insertInstant / 1000)) return false;
+  return user.lockedAt === undefined || issuedAtSeconds > Math.floor(user.lockedAt / 1000);
+}
+
 /** Whether the account may sign in at all: not locked and not expired. */
 export function canSignIn(user: UserRecord, now = Date.now()): boolean {
   return user.active && !isExpired(user, now);

@@ -2,11 +2,12 @@ import Provider, { interactionPolicy, type Configuration, type KoaContextWithOID
 import type { Config } from '../config/schema.js';
 import type { Store, UserRepository } from '../storage/types.js';
 import { claimsOf, scopeClaims } from '../accounts/claims.js';
-import { canSignIn } from '../accounts/users.js';
+import { canSignIn, issuedToThisUser } from '../accounts/users.js';
+import { mayUseClient } from '../passwordless/magic-link.js';
 import type { Views } from '../render/views.js';
 import { describeError, log } from '../log.js';
 import type { KeyMaterial } from './keys.js';
-import { EXTRA_CLIENT_METADATA, providerClients } from './clients.js';
+import { EXTRA_CLIENT_METADATA, clientPolicy, providerClients } from './clients.js';
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
 import { answerUnavailable, isStoreUnavailable } from './unavailable.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
@@ -32,11 +33,21 @@ function requiresPkce(client: OidcClient): boolean {
   return client.clientAuthMethod === 'none' || (client as unknown as Record<string, unknown>).require_pkce === true;
 }
 
+/**
+ * The account behind a session (authorization requests) or a token (code and refresh grants,
+ * userinfo). Answers none — so node-oidc-provider asks for a new sign-in, or refuses the token —
+ * when the user cannot sign in (locked, expired, deleted), when the client's own rules refuse
+ * the user (require_registration, passwordless_enabled: a session from another client must not
+ * get around them), or when the session or token was issued before the user was last locked.
+ */
 function findAccount(users: UserRepository): NonNullable<Configuration['findAccount']> {
-  return async (_ctx, sub) => {
+  return async (ctx, sub, token) => {
     const user = await users.findById(sub);
-    // A locked, expired or deleted user loses their sessions: node-oidc-provider ends a session whose account is gone.
     if (!user || !canSignIn(user)) return undefined;
+    const issuedAt = token ? token.iat : ctx.oidc.session?.loginTs;
+    if (issuedAt !== undefined && !issuedToThisUser(user, issuedAt)) return undefined;
+    const client = ctx.oidc.client;
+    if (client && !mayUseClient(user, clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]))) return undefined;
     const claims = { ...claimsOf(user), sub: user.id };
     return { accountId: user.id, claims: () => claims };
   };
@@ -79,10 +90,10 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: OidcCl
 export function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config, issuer, store, keys, views } = deps;
   const policy = interactionPolicy.base();
-  // A session whose account can no longer sign in (locked, expired, deleted) must sign in again;
+  // A session whose account cannot sign in here (see findAccount) must sign in again;
   // without this node-oidc-provider goes on with no account and no grant, and fails with a 500.
   policy.get('login')!.checks.add(
-    new interactionPolicy.Check('account_unavailable', 'the signed-in account can no longer sign in', 'login_required', (ctx) =>
+    new interactionPolicy.Check('account_unavailable', 'the signed-in account cannot sign in to this client', 'login_required', (ctx) =>
       Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account,
     ),
   );

@@ -35,6 +35,11 @@ export interface UserRecord {
   expiry?: number;
   /** The user's second factors as the API shows them; the secrets live in {@link TwoFactorRepository}. */
   twoFactor?: { methods: TwoFactorMethodSummary[] };
+  /**
+   * When the user was last locked: OIDC sessions and tokens issued before it are not honoured
+   * again once the user is unlocked (an administrator locks a compromised account to end them).
+   */
+  lockedAt?: number;
 }
 
 /** One second factor of a user as FusionAuth's `user.twoFactor.methods[]` shows it. */
