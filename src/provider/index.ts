@@ -9,7 +9,7 @@ import { describeError, log } from '../log.js';
 import type { KeyMaterial } from './keys.js';
 import { EXTRA_CLIENT_METADATA, clientPolicy, providerClients } from './clients.js';
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
-import { answerUnavailable, isStoreUnavailable } from './unavailable.js';
+import { UNAVAILABLE_DESCRIPTION, answerUnavailable, isStoreUnavailable } from './unavailable.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
 import { ACR_MULTI_FACTOR, twoFactorPrompt } from './two-factor-prompt.js';
 import { trustForwardedFor } from '../http/client-ip.js';
@@ -150,6 +150,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
       return;
     }
     log.error('oidc.server_error', describeError(err));
+  });
+  // node-oidc-provider saves the session after a route has answered (ensureSessionSave), outside
+  // its own error handling: an outage there reached Koa's bare 500. This runs around every route.
+  provider.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (!isStoreUnavailable(err)) throw err;
+      log.warn('oidc.store_unavailable', { path: ctx.path, ...describeError(err) });
+      // A store error can only come from a route, which has set up ctx.oidc.
+      const routeCtx = ctx as unknown as KoaContextWithOIDC;
+      await renderProviderError(deps.views, routeCtx, { error: 'server_error', error_description: UNAVAILABLE_DESCRIPTION }, err);
+      answerUnavailable(routeCtx);
+    }
   });
   provider.on('authorization.error', (_ctx, err) => log.info('oidc.authorization_error', describeError(err)));
   provider.on('grant.error', (_ctx, err) => log.info('oidc.grant_error', describeError(err)));

@@ -156,6 +156,14 @@ describe('a MongoDB outage while serving', function () {
     expect(authorize.body).to.include('Temporarily unavailable');
     expectNoInternals(authorize.body);
 
+    // node-oidc-provider saves the session after its route has answered, outside its own error handling.
+    const logout = await new Browser(server!.issuer).get('/session/end');
+    expect(logout.status, 'RP-initiated logout without a session cookie').to.equal(503);
+    expect(logout.headers.get('retry-after')).to.equal('5');
+    expect(logout.headers.get('content-type')).to.include('text/html');
+    expect(logout.body).to.include('Temporarily unavailable');
+    expectNoInternals(logout.body);
+
     const token = await fetch(`${server!.issuer}/token`, {
       method: 'POST',
       headers: {
