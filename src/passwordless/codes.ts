@@ -66,6 +66,28 @@ export function describeCode(record: PasswordlessCodeRecord | null, now: number)
 }
 
 /**
+ * The instants this instance issues codes at: the clock, except that it never gives two codes of
+ * one owner the same millisecond. The newest of a user's codes is the one that stays valid, and
+ * stores break a tie of `createdAt` by the code's hash, which would void the later of two codes
+ * asked for one after the other within a millisecond half of the time. Only owners given an
+ * instant the clock has not yet passed are remembered.
+ */
+class IssueClock {
+  readonly #latest = new Map<string, number>();
+  #horizon = -Infinity;
+
+  stamp(owner: string, now = Date.now()): number {
+    // Every remembered instant is at most the horizon, so none can tie with a later `now`.
+    if (now > this.#horizon) this.#latest.clear();
+    const previous = this.#latest.get(owner);
+    const at = previous !== undefined && previous >= now ? previous + 1 : now;
+    this.#latest.set(owner, at);
+    this.#horizon = Math.max(this.#horizon, at);
+    return at;
+  }
+}
+
+/**
  * Magic-link codes: issue (only the newest per user stays valid), look up, and redeem
  * atomically. Plaintext codes leave this module only in the value returned by `issue`.
  */
@@ -76,11 +98,17 @@ export class PasswordlessCodes {
     readonly settings: CodeSettings,
   ) {}
 
-  /** Issues a new code for the user and supersedes every earlier one. */
-  async issue(request: IssueRequest, now = Date.now()): Promise<IssuedCode> {
+  readonly #clock = new IssueClock();
+
+  /**
+   * Issues a new code for the user and supersedes every earlier one. `now`, when given, is the
+   * code's creation instant exactly as given (tests set it to make expired codes).
+   */
+  async issue(request: IssueRequest, now?: number): Promise<IssuedCode> {
+    const createdAt = now ?? this.#clock.stamp(request.userId);
     const linkCode = generateCode(this.settings.linkCode);
     const shortCode = request.withShortCode ? deriveShortCode(linkCode, this.settings.shortCode) : null;
-    const expiresAt = now + this.settings.timeToLiveInSeconds * 1000;
+    const expiresAt = createdAt + this.settings.timeToLiveInSeconds * 1000;
     const record: PasswordlessCodeRecord = {
       id: hashCode(linkCode),
       shortHash: shortCode === null ? null : hashCode(shortCode),
@@ -90,13 +118,14 @@ export class PasswordlessCodes {
       state: request.state ?? null,
       status: 'active',
       attempts: 0,
-      createdAt: now,
+      createdAt,
       expiresAt,
       retainUntil: expiresAt + this.settings.retainSeconds * 1000,
     };
     if (request.extra) record.extra = request.extra;
     await this.codes.insert(record);
-    await this.codes.supersedeActiveForUser(request.userId, record.id);
+    // Not "all but mine": two issues for one user at once would then void each other's code.
+    await this.codes.supersedeAllButNewest(request.userId);
     return { linkCode, shortCode, record };
   }
 

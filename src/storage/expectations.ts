@@ -13,3 +13,12 @@ export function codeMeetsExpectation(record: PasswordlessCodeRecord, expect: Cod
 function extraFieldsMatch(extra: Record<string, unknown> | undefined, wanted: Record<string, string | number | boolean>): boolean {
   return Object.entries(wanted).every(([name, value]) => extra !== undefined && Object.hasOwn(extra, name) && extra[name] === value);
 }
+
+/**
+ * Whether code `a` was issued before code `b` in the order that decides which of a user's codes
+ * is the newest: `createdAt`, then `id` for codes of the same millisecond (any fixed tie-break
+ * will do, as long as every store and every instance uses the same one).
+ */
+export function codeIsOlder(a: Pick<PasswordlessCodeRecord, 'createdAt' | 'id'>, b: Pick<PasswordlessCodeRecord, 'createdAt' | 'id'>): boolean {
+  return a.createdAt < b.createdAt || (a.createdAt === b.createdAt && a.id < b.id);
+}

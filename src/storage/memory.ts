@@ -14,7 +14,7 @@ import {
   type UserRepository,
   type UserRevision,
 } from './types.js';
-import { codeMeetsExpectation } from './expectations.js';
+import { codeIsOlder, codeMeetsExpectation } from './expectations.js';
 import { MemoryTwoFactor, MemoryTwoFactorLogins, MemoryTwoFactorTrusts } from './memory/two-factor.js';
 import { MemoryOidcAdapter, MemoryOidcTable } from './memory/oidc.js';
 import { copy, deleteUserRecords, type Expiring } from './memory/shared.js';
@@ -152,17 +152,16 @@ class MemoryCodes implements CodeRepository {
     addTo(this.#byInteraction, record.interactionUid, record.id);
   }
 
-  async supersedeActiveForUser(userId: string, exceptId: string): Promise<number> {
-    let count = 0;
-    for (const id of this.#activeByUser.get(userId) ?? []) {
-      const record = this.#byId.get(id);
-      if (record && record.id !== exceptId && record.status === 'active') {
-        record.status = 'superseded';
-        removeFrom(this.#activeByUser, userId, id);
-        count += 1;
-      }
+  // One synchronous step, so no other call can come between finding the newest and superseding.
+  async supersedeAllButNewest(userId: string): Promise<number> {
+    const active = [...(this.#activeByUser.get(userId) ?? [])].flatMap((id) => this.#byId.get(id) ?? []).filter((record) => record.status === 'active');
+    const newest = active.reduce<PasswordlessCodeRecord | undefined>((kept, record) => (kept && codeIsOlder(record, kept) ? kept : record), undefined);
+    const older = active.filter((record) => record !== newest);
+    for (const record of older) {
+      record.status = 'superseded';
+      removeFrom(this.#activeByUser, userId, record.id);
     }
-    return count;
+    return older.length;
   }
 
   async findById(id: string, now: number): Promise<PasswordlessCodeRecord | null> {

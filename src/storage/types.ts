@@ -128,8 +128,14 @@ export interface CodeExpectation {
 
 export interface CodeRepository {
   insert(record: PasswordlessCodeRecord): Promise<void>;
-  /** Marks every active code of the user except `exceptId` superseded; returns how many. */
-  supersedeActiveForUser(userId: string, exceptId: string): Promise<number>;
+  /**
+   * Marks every active code of the user superseded except the newest one, and returns how many.
+   * Newest means the last in the order of `createdAt`, then `id` for codes created in the same
+   * millisecond. Codes newer than the newest active one this call saw (inserted meanwhile) are
+   * never touched, so however the inserts and calls of concurrent issuers interleave, once each
+   * issuer has called this after its insert exactly one of the user's codes is active: the newest.
+   */
+  supersedeAllButNewest(userId: string): Promise<number>;
   /** A retained record (even if expired or used); null when unknown or past `retainUntil`. */
   findById(id: string, now: number): Promise<PasswordlessCodeRecord | null>;
   /** The newest retained record issued for an interaction. */

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { PasswordlessCodes } from '../../src/passwordless/codes.js';
 import { hashCode } from '../../src/passwordless/hash.js';
+import { codeIsOlder } from '../../src/storage/expectations.js';
 
 function service(store = new MemoryStore()) {
   return {
@@ -61,6 +62,24 @@ describe('passwordless codes', () => {
     expect(await codes.inspect(first.linkCode)).to.include({ usable: false, problem: 'superseded' });
     expect((await codes.inspect(other.linkCode)).usable).to.equal(true);
     expect((await codes.inspect(second.linkCode)).usable).to.equal(true);
+  });
+
+  it('keeps exactly one of 10 concurrent codes for one user valid: the newest', async () => {
+    const { codes } = service();
+    const issued = await Promise.all(Array.from({ length: 10 }, () => codes.issue({ userId: 'u1', clientId: 'c', withShortCode: false })));
+    const newest = issued.reduce((kept, code) => (codeIsOlder(code.record, kept.record) ? kept : code));
+    const usable = [];
+    for (const code of issued) if ((await codes.inspect(code.linkCode)).usable) usable.push(code.linkCode);
+    expect(usable).to.deep.equal([newest.linkCode]);
+  });
+
+  it('keeps the last of codes asked for one after another valid, even within one millisecond', async () => {
+    const { codes } = service();
+    const issued = [];
+    for (let i = 0; i < 50; i += 1) issued.push(await codes.issue({ userId: 'u1', clientId: 'c', withShortCode: false }));
+    const usable = [];
+    for (const code of issued) if ((await codes.inspect(code.linkCode)).usable) usable.push(code.linkCode);
+    expect(usable).to.deep.equal([issued.at(-1)!.linkCode]);
   });
 
   it('refuses an expired code and tells it apart from an unknown one', async () => {

@@ -38,6 +38,11 @@ function expectationFilter(id: string, expect: CodeExpectation): Filter<CodeDocu
   return filter;
 }
 
+/** The filter for codes issued before `code`, in the order of `codeIsOlder`. */
+function olderThan(code: Pick<CodeDocument, '_id' | 'createdAt'>): Filter<CodeDocument> {
+  return { $or: [{ createdAt: { $lt: code.createdAt } }, { createdAt: code.createdAt, _id: { $lt: code._id } }] };
+}
+
 /** The `$set` of a conditional update; a new `retainUntil` moves the purge date with it. */
 function changesOf(set: Partial<Omit<PasswordlessCodeRecord, 'id'>>): Partial<CodeDocument> {
   const { id: _ignored, ...changes } = set as Partial<PasswordlessCodeRecord>;
@@ -58,10 +63,25 @@ export class MongoCodes implements CodeRepository {
     await guarded(() => this.#collection.insertOne(toDocument(record)), DUPLICATES);
   }
 
-  async supersedeActiveForUser(userId: string, exceptId: string): Promise<number> {
+  /**
+   * Two steps, each atomic per document: read the newest active code, then supersede the active
+   * codes strictly older than it. A code inserted in between is superseded when it is older than
+   * the one read, and left alone when it is newer: its own issuer's call then supersedes the rest.
+   * A user has only a code or two active at a time, so the userId_1_status_1 index makes both
+   * steps cheap (the sort is over those few).
+   */
+  async supersedeAllButNewest(userId: string): Promise<number> {
+    const [newest] = await guarded(() =>
+      this.#collection
+        .find({ userId, status: 'active' }, { projection: { _id: 1, createdAt: 1 } })
+        .sort({ createdAt: -1, _id: -1 })
+        .limit(1)
+        .toArray(),
+    );
+    if (!newest) return 0;
     const result = await guarded(() =>
       this.#collection.updateMany(
-        { userId, status: 'active', _id: { $ne: exceptId } },
+        { userId, status: 'active', ...olderThan(newest) },
         { $set: { status: 'superseded' } },
       ),
     );

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import type { CodeExpectation } from '../../../src/storage/types.js';
+import { codeIsOlder } from '../../../src/storage/expectations.js';
+import type { CodeExpectation, PasswordlessCodeRecord } from '../../../src/storage/types.js';
 import { expectDuplicate } from './users.js';
 import { makeCode, race, uniqueId, useStore, type StoreHarness } from './harness.js';
 
@@ -38,20 +39,72 @@ export function codesContract(harness: StoreHarness): void {
       expect(await store().codes.findLatestForInteraction(uniqueId(), t)).to.equal(null);
     });
 
-    it("supersedes a user's other active codes, and only those", async () => {
+    it("supersedes every active code of a user but the newest, and only those", async () => {
       const userId = uniqueId();
-      const kept = makeCode({ userId });
-      const older = [makeCode({ userId }), makeCode({ userId })];
-      const used = makeCode({ userId, status: 'used' });
-      const someoneElse = makeCode();
-      for (const code of [kept, ...older, used, someoneElse]) await store().codes.insert(code);
-      expect(await store().codes.supersedeActiveForUser(userId, kept.id)).to.equal(2);
-      const statusOf = async (id: string): Promise<string | undefined> => (await store().codes.findById(id, kept.createdAt))?.status;
+      const t = Date.now();
+      const kept = makeCode({ userId, createdAt: t + 2000 });
+      const older = [makeCode({ userId, createdAt: t }), makeCode({ userId, createdAt: t + 1000 })];
+      // Newer, but no longer active: it is not the code that stays valid.
+      const used = makeCode({ userId, status: 'used', createdAt: t + 3000 });
+      const someoneElse = makeCode({ createdAt: t + 4000 });
+      for (const code of [older[0]!, kept, used, older[1]!, someoneElse]) await store().codes.insert(code);
+      expect(await store().codes.supersedeAllButNewest(userId)).to.equal(2);
+      const statusOf = async (id: string): Promise<string | undefined> => (await store().codes.findById(id, t))?.status;
       expect(await statusOf(kept.id)).to.equal('active');
       expect(await Promise.all(older.map((code) => statusOf(code.id)))).to.deep.equal(['superseded', 'superseded']);
       expect(await statusOf(used.id)).to.equal('used');
       expect(await statusOf(someoneElse.id)).to.equal('active');
-      expect(await store().codes.supersedeActiveForUser(userId, kept.id)).to.equal(0);
+      expect(await store().codes.supersedeAllButNewest(userId)).to.equal(0);
+      expect(await store().codes.supersedeAllButNewest(uniqueId()), 'a user without codes').to.equal(0);
+    });
+
+    it('breaks a tie of createdAt by id: the greater id is the newer code', async () => {
+      const userId = uniqueId();
+      const createdAt = Date.now();
+      const [lower, higher] = [makeCode({ userId, createdAt }), makeCode({ userId, createdAt })].sort((a, b) => (codeIsOlder(a, b) ? -1 : 1));
+      await store().codes.insert(higher!);
+      await store().codes.insert(lower!);
+      expect(await store().codes.supersedeAllButNewest(userId)).to.equal(1);
+      expect((await store().codes.findById(higher!.id, createdAt))?.status).to.equal('active');
+      expect((await store().codes.findById(lower!.id, createdAt))?.status).to.equal('superseded');
+    });
+
+    /** Codes of one user, some created in the same millisecond, in no particular order. */
+    function codesOfOneUser(count: number): PasswordlessCodeRecord[] {
+      const userId = uniqueId();
+      const t = Date.now();
+      return Array.from({ length: count }, (_, i) => makeCode({ userId, createdAt: t + ((i * 7) % 5) }));
+    }
+
+    /** Checks that exactly one of the codes is active, and that it is the newest of them. */
+    async function expectOnlyNewestActive(codes: PasswordlessCodeRecord[]): Promise<void> {
+      const newest = codes.reduce((kept, code) => (codeIsOlder(code, kept) ? kept : code));
+      const statuses = await Promise.all(codes.map(async (code) => (await store().codes.findById(code.id, code.createdAt))?.status));
+      const active = codes.filter((_, i) => statuses[i] === 'active').map((code) => code.id);
+      expect(active, 'the active codes').to.deep.equal([newest.id]);
+      expect(statuses.filter((status) => status === 'superseded')).to.have.length(codes.length - 1);
+    }
+
+    it('leaves exactly one active code, the newest, when every issuer inserts before any supersedes', async () => {
+      // The interleaving of concurrent issues that voided every code when each issuer
+      // superseded "all but its own".
+      const codes = codesOfOneUser(10);
+      await Promise.all(codes.map((code) => store().codes.insert(code)));
+      const { rejected } = await race(codes.length, () => store().codes.supersedeAllButNewest(codes[0]!.userId));
+      expect(rejected).to.deep.equal([]);
+      await expectOnlyNewestActive(codes);
+    });
+
+    it('leaves exactly one active code, the newest, after 10 concurrent insert-then-supersede issues for one user', async () => {
+      const codes = codesOfOneUser(10);
+      const outcomes = await Promise.allSettled(
+        codes.map(async (code) => {
+          await store().codes.insert(code);
+          return store().codes.supersedeAllButNewest(code.userId);
+        }),
+      );
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected')).to.deep.equal([]);
+      await expectOnlyNewestActive(codes);
     });
 
     it('compareAndSet applies the change and returns the updated record when every expectation holds', async () => {
@@ -173,10 +226,11 @@ export function codesContract(harness: StoreHarness): void {
       expect(await store().codes.deleteByUser(userId)).to.equal(0);
       // The user's next code is indexed afresh and superseding still works.
       const next = makeCode({ userId });
-      const newer = makeCode({ userId });
+      const newer = makeCode({ userId, createdAt: next.createdAt + 1 });
       await store().codes.insert(next);
       await store().codes.insert(newer);
-      expect(await store().codes.supersedeActiveForUser(userId, newer.id)).to.equal(1);
+      expect(await store().codes.supersedeAllButNewest(userId)).to.equal(1);
+      expect((await store().codes.findById(newer.id, newer.createdAt))?.status).to.equal('active');
     });
   });
 }
