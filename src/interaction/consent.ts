@@ -1,18 +1,18 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
 import { finishInteraction, type Interaction } from './session.js';
 
 interface ConsentDeps {
   provider: Provider;
-  views: Views;
   csrf: CsrfTokens;
   parseForm: Middleware;
   formField: (ctx: Context, name: string) => unknown;
   requireBrowserInteraction: (ctx: Context) => Promise<{ interaction: Interaction; client: ClientPolicy } | null>;
+  /** The page of the step the sign-in is at, with a status and message (see interactionRoutes). */
+  renderCurrentStep: (ctx: Context, interaction: Interaction, client: ClientPolicy, status?: number, error?: string) => Promise<void>;
 }
 
 /** What the consent prompt says is missing, as plain lists. */
@@ -28,8 +28,11 @@ export function consentRoutes(router: Router, deps: ConsentDeps): void {
   router.post('/consent', deps.parseForm, async (ctx) => {
     const found = await deps.requireBrowserInteraction(ctx);
     if (!found) return;
-    const { interaction } = found;
-    if (interaction.prompt.name !== 'consent' || !csrf.verify('consent', interaction.uid, deps.formField(ctx, 'csrf'))) {
+    const { interaction, client } = found;
+    // A forged or expired token is refused like on every other form; nothing is granted.
+    if (!csrf.verify('consent', interaction.uid, deps.formField(ctx, 'csrf'))) return deps.renderCurrentStep(ctx, interaction, client, 403, 'form.expired');
+    // A genuine consent form of a sign-in that has moved on: show the step it is at now.
+    if (interaction.prompt.name !== 'consent') {
       ctx.redirect(`/interaction/${interaction.uid}`);
       return;
     }

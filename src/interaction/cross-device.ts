@@ -8,6 +8,7 @@ import { AppError } from '../http/errors.js';
 import type { PasswordlessCodes, CodeProblem } from '../passwordless/codes.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
 import {
+  continueProgressOf,
   crossDeviceOf,
   progressOf,
   PAIR_NUMBER_PATTERN,
@@ -169,7 +170,7 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
       return deps.renderCheckInbox(ctx, { ...page, pairNumber: '', status: 403, error: 'form.expired' });
     }
     const latest = await codes.latestForInteraction(interaction.uid);
-    const progress = progressOf(latest.record, Date.now());
+    const progress = continueProgressOf(latest.record, Date.now());
     if (progress === 'approved' && latest.record) {
       const redeemed = await approvals.redeemApproved(latest.record);
       if (redeemed.ok) log.info('code.redeemed', { user: redeemed.record.userId, client: client.clientId, method: 'cross_device' });
@@ -183,8 +184,11 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
 }
 
 /** What the original tab says when it cannot continue yet (catalogue keys). */
-function continueMessage(progress: ReturnType<typeof progressOf>): { error?: CatalogueMessage; notice?: CatalogueMessage } {
+function continueMessage(progress: ReturnType<typeof continueProgressOf>): { error?: CatalogueMessage; notice?: CatalogueMessage } {
   switch (progress) {
+    case 'expired':
+      // Like the page of an expired link: says so, and the page's "Send a new link" sends a fresh one for this sign-in.
+      return { error: 'continue.expired' };
     case 'void':
       return { error: 'continue.void' };
     case 'used':

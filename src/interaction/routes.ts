@@ -65,6 +65,27 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       csrf: csrf.issue('email', interaction.uid),
     });
 
+  const renderConsent = (ctx: Context, interaction: Interaction, client: ClientPolicy, status = 200, error = '') =>
+    renderPage(ctx, views, status, 'pages/consent', {
+      uid: interaction.uid,
+      client,
+      scopes: [...new Set(String(interaction.params.scope ?? '').split(' ').filter(Boolean))],
+      error,
+      csrf: csrf.issue('consent', interaction.uid),
+      abortCsrf: csrf.issue('abort', interaction.uid),
+    });
+
+  /**
+   * The page of the step the sign-in is at (the email form or the consent), with fresh form tokens;
+   * with a status and message when a form of it was refused (e.g. an expired token), which changed nothing.
+   */
+  async function renderCurrentStep(ctx: Context, interaction: Interaction, client: ClientPolicy, status = 200, error = '') {
+    if (interaction.prompt.name === 'login') return renderEmailForm(ctx, interaction, client, status, '', error);
+    if (interaction.prompt.name === 'consent') return renderConsent(ctx, interaction, client, status, error);
+    log.warn('interaction.unknown_prompt', { prompt: interaction.prompt.name });
+    return renderGone(ctx);
+  }
+
   const renderCheckInbox = (ctx: Context, view: CheckInboxView) =>
     renderPage(ctx, views, view.status ?? 200, 'pages/check-inbox', {
       uid: view.uid,
@@ -127,19 +148,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get('/', async (ctx) => {
     const found = await requireBrowserInteraction(ctx);
     if (!found) return;
-    const { interaction, client } = found;
-    if (interaction.prompt.name === 'login') return renderEmailForm(ctx, interaction, client);
-    if (interaction.prompt.name === 'consent') {
-      return renderPage(ctx, views, 200, 'pages/consent', {
-        uid: interaction.uid,
-        client,
-        scopes: [...new Set(String(interaction.params.scope ?? '').split(' ').filter(Boolean))],
-        csrf: csrf.issue('consent', interaction.uid),
-        abortCsrf: csrf.issue('abort', interaction.uid),
-      });
-    }
-    log.warn('interaction.unknown_prompt', { prompt: interaction.prompt.name });
-    return renderGone(ctx);
+    return renderCurrentStep(ctx, found.interaction, found.client);
   });
 
   router.post('/email', parseForm, async (ctx) => {
@@ -269,11 +278,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/abort', parseForm, async (ctx) => {
     const found = await requireBrowserInteraction(ctx);
     if (!found) return;
-    if (!csrf.verify('abort', found.interaction.uid, formField(ctx, 'csrf'))) return renderGone(ctx);
+    // The sign-in goes on: say the form expired on the page it is at, as every other form does.
+    if (!csrf.verify('abort', found.interaction.uid, formField(ctx, 'csrf'))) return renderCurrentStep(ctx, found.interaction, found.client, 403, 'form.expired');
     await finishInteraction(provider, ctx, { error: 'access_denied', error_description: 'The user cancelled the sign-in.' });
   });
 
-  consentRoutes(router, { provider, views, csrf, requireBrowserInteraction, parseForm, formField });
+  consentRoutes(router, { provider, csrf, requireBrowserInteraction, renderCurrentStep, parseForm, formField });
   return router;
 }
 

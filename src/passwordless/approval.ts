@@ -81,6 +81,21 @@ export function progressOf(record: PasswordlessCodeRecord | null, now: number): 
   return approval === 'approved' || approval === 'void' ? approval : 'waiting';
 }
 
+/**
+ * What the original tab's "continue" button is told: what the poll says, except that a code which
+ * expired after the other device approved it (or typed a wrong number) is `expired`. Only someone
+ * who opened the emailed link can bring a code there, so saying so tells nothing about the address;
+ * a code nobody acted on still reads `waiting` once expired, like the sign-in of an unknown address.
+ */
+export function continueProgressOf(record: PasswordlessCodeRecord | null, now: number): SignInProgress | 'expired' {
+  const progress = progressOf(record, now);
+  if (progress !== 'waiting' || !record) return progress;
+  const lookup = describeCode(record, now);
+  if (lookup.usable || lookup.problem !== 'expired') return progress;
+  const approval = crossDeviceOf(record)?.approval;
+  return approval === 'approved' || approval === 'void' ? 'expired' : progress;
+}
+
 export class CrossDeviceApprovals {
   constructor(private readonly codes: CodeRepository) {}
 

@@ -16,6 +16,9 @@ export interface RateLimitSettings {
   typedCodesPerAccount: RateRule;
 }
 
+/** One limit to ask: the rule's name, whose budget it is (hashed into the key), the rule. */
+type RateCheck = [name: string, subject: string, rule: RateRule];
+
 export type RateDecision = { allowed: true } | { allowed: false; rule: string; retryAfterSeconds: number };
 
 /** Counter keys never hold an address or IP in the clear. */
@@ -42,7 +45,11 @@ export const accountBudget = (userId: string): string => `user:${userId}`;
 
 /**
  * Fixed-window limits kept in the store, so every instance counts against the same budget.
- * Each check counts the event; a denied event still counts, so hammering does not help.
+ * One rule for every check of several limits: the narrowest limit is asked first, and a request
+ * it refuses goes no further, so it consumes nothing of the wider limits. A refused request still
+ * counts against the limit that refused it (hammering does not help), but one client can never
+ * spend budgets it shares with others (the global email budget, another address's budget) with
+ * requests its own limit already refuses.
  */
 export class RateLimiter {
   constructor(
@@ -50,45 +57,46 @@ export class RateLimiter {
     readonly settings: RateLimitSettings,
   ) {}
 
-  /** Counts one email send for this address and IP against the per-address, per-IP and global limits. */
+  /**
+   * Counts one email send for this IP, then this address, then everyone (narrowest first): the IP's
+   * budget belongs to the one client asking, the address's is shared by everyone who types it, and the
+   * global one by all. The caller asks before looking the address up, so known and unknown addresses count alike.
+   */
   async allowSend(address: string, ip: string, now = Date.now()): Promise<RateDecision> {
-    return this.#checkAll(
+    return this.#spendInOrder(
       [
-        ['sendGlobal', 'all', this.settings.sendGlobal],
         ['sendPerIp', ip, this.settings.sendPerIp],
         ['sendPerAddress', address.trim().toLowerCase(), this.settings.sendPerAddress],
+        ['sendGlobal', 'all', this.settings.sendGlobal],
       ],
       now,
     );
   }
 
   /**
-   * Takes one typed-code try from the budget of each subject (e.g. the address and the account)
-   * BEFORE the code is compared, so concurrent guesses cannot all pass a check made earlier.
-   * Denied when any one budget is spent; a denied try still counts, so hammering does not help.
-   * A try that turns out not to be a wrong code is given back with {@link refundCodeTry}.
+   * Takes one typed-code try from the budget of each subject, narrowest first (e.g. the address, then
+   * the account it may belong to, which the API shares), BEFORE the code is compared, so concurrent
+   * guesses cannot all pass a check made earlier. Denied when any one budget is spent; a denied try
+   * is never compared, still counts against the budget that refused it, and takes nothing from the
+   * budgets after it. A try that turns out not to be a wrong code is given back with {@link refundCodeTry}.
    */
   async spendCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
-    if (!this.settings.enabled) return { allowed: true };
     const rule = this.settings.typedCodesPerAccount;
-    let decision: RateDecision = { allowed: true };
-    // Every subject is charged, even after one refused: each budget counts every try made against it.
-    for (const subject of accountKeys) {
-      const { key, resetAt } = this.#window('typedCodesPerAccount', subject, rule, now);
-      const count = await this.counters.increment(key, resetAt);
-      if (count > rule.limit && decision.allowed) decision = denied('typedCodesPerAccount', resetAt, now);
-    }
-    return decision;
+    return this.#spendInOrder(
+      accountKeys.map((subject): RateCheck => ['typedCodesPerAccount', subject, rule]),
+      now,
+    );
   }
 
-  /** Gives back a try taken by {@link spendCodeTry} that was not a wrong code (it was right, or never compared). */
+  /** Gives back a try taken (from every budget) by an allowed {@link spendCodeTry} that was not a wrong code (it was right, or never compared). */
   async refundCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<void> {
     if (!this.settings.enabled) return;
     const rule = this.settings.typedCodesPerAccount;
     for (const subject of accountKeys) await this.counters.decrement(this.#window('typedCodesPerAccount', subject, rule, now).key, now);
   }
 
-  async #checkAll(checks: [string, string, RateRule][], now: number): Promise<RateDecision> {
+  /** Counts the event against each limit in turn, narrowest first, and stops at the first that refuses it. */
+  async #spendInOrder(checks: readonly RateCheck[], now: number): Promise<RateDecision> {
     if (!this.settings.enabled) return { allowed: true };
     for (const [name, subject, rule] of checks) {
       const { key, resetAt } = this.#window(name, subject, rule, now);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type * as client from 'openid-client';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/server.js';
-import { authorizationRequest, discover, exchange, requestLink } from '../helpers/oidc.js';
+import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink } from '../helpers/oidc.js';
 import { codeRecordOf, interactionUidOf, otherNumber, pairNumberOn, progressIn, startSignIn } from '../helpers/cross-device.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 
@@ -278,6 +278,41 @@ describe('cross-device sign-in: expiry', () => {
     expect(stuck.status).to.equal(409);
     expect(landedWithCode(stuck.url)).to.equal(false);
     expect((await codeRecordOf(server, started.uid)).status).to.equal('active');
+  });
+
+  it('tells the original tab the link expired after the other device approved it (or typed a wrong number), and sends a fresh link from there', async () => {
+    for (const typed of ['right', 'wrong'] as const) {
+      const a = new Browser(server.issuer);
+      const started = await startSignIn(server, config, a);
+      const b = new Browser(server.issuer, SAFARI_ON_IPHONE);
+      await b.submit(await b.get(started.link), '/approve', { number: typed === 'right' ? started.number : otherNumber(started.number) });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await b.get(started.link)).body, 'what the other device says').to.include('This link has expired');
+      const stuck = await a.submit(started.inbox, '/continue');
+      expect(stuck.status, typed).to.equal(409);
+      expect(stuck.body, typed).to.include('This link has expired: sign-in links work for a few minutes only.');
+      expect(stuck.body, typed).not.to.include('Nothing has been approved yet');
+      // What the expired-link page offers: a fresh link for the same sign-in, which then works.
+      const before = (await lastMailTo(server, ALICE.email))!;
+      const resent = await a.submit(stuck, '/email');
+      expect(resent.status, typed).to.equal(200);
+      const fresh = (await lastMailTo(server, ALICE.email))!;
+      expect(fresh.id, typed).to.not.equal(before.id);
+      expect(landedWithCode((await a.get(linkOf(fresh))).url), typed).to.equal(true);
+    }
+  });
+
+  it('still says "nothing approved yet" for an expired code nobody acted on, as for an unknown address', async () => {
+    const known = new Browser(server.issuer);
+    const started = await startSignIn(server, config, known);
+    const unknown = new Browser(server.issuer);
+    const inboxUnknown = await requestLink(unknown, await authorizationRequest(config), 'nobody@example.com');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const continueKnown = await known.submit(started.inbox, '/continue');
+    const continueUnknown = await unknown.submit(inboxUnknown, '/continue');
+    expect(continueKnown.status).to.equal(continueUnknown.status).and.equal(409);
+    expect(continueKnown.body).to.include('Nothing has been approved yet');
+    expect(continueUnknown.body).to.include('Nothing has been approved yet');
   });
 
   it('gives a fresh link of the same sign-in the same number and context, with approval open again', async () => {

@@ -312,6 +312,33 @@ describe('hosted magic-link sign-in (end to end)', () => {
     expect(tokens.refresh_token, 'no refresh token without the refresh_token grant').to.equal(undefined);
   });
 
+  it('refuses a consent or cancel with a wrong or missing token with a 403 "form expired" consent page in the sign-in’s language, and changes nothing', async () => {
+    const partner = await discover(server, THIRD_PARTY_CLIENT.client_id, THIRD_PARTY_CLIENT.client_secret);
+    const browser = new Browser(server.issuer, undefined, { 'accept-language': 'en' });
+    const rp = await authorizationRequest(partner, { ui_locales: 'de' }, THIRD_PARTY_CLIENT.redirect_uris[0]);
+    await requestLink(browser, rp, ALICE.email);
+    const consent = await browser.get(linkOf((await lastMailTo(server, ALICE.email))!));
+    const uid = new URL(consent.url).pathname.split('/')[2]!;
+    expect(consent.body).to.include('Partner App möchte');
+    for (const path of ['consent', 'abort']) {
+      for (const form of [{ csrf: 'wrong' }, {}] as Record<string, string>[]) {
+        const refused = await browser.post(`${server.issuer}/interaction/${uid}/${path}`, form);
+        const what = `${path} ${JSON.stringify(form)}`;
+        expect(refused.status, what).to.equal(403);
+        expect(refused.url, what).to.equal(`${server.issuer}/interaction/${uid}/${path}`);
+        expect(refused.body, what).to.include('<html lang="de">');
+        expect(refused.body, what).to.include('Dieses Formular ist abgelaufen. Bitte versuchen Sie es noch einmal.');
+        expect(refused.body, `${what}: the consent page again, to try again`).to.include('Partner App möchte');
+      }
+    }
+    // Nothing was granted or cancelled: the sign-in is still at its consent, whose fresh form works.
+    const again = await browser.get(`/interaction/${uid}`);
+    expect(again.status).to.equal(200);
+    const landed = await browser.submit(again, '/consent');
+    const tokens = await exchange(rp, landed.url);
+    expect(tokens.claims()!.email).to.equal(ALICE.email);
+  });
+
   it('shows a readable page for an unknown sign-in request or a malformed link', async () => {
     const browser = new Browser(server.issuer);
     const gone = await browser.get('/interaction/does-not-exist');

@@ -122,6 +122,25 @@ describe('rate limits (hosted pages and API)', () => {
       }
     });
 
+    it('lets one client that hammers past its own limit use up none of the global budget: another client still gets its email', async () => {
+      const server = await startTestServer({
+        config: { proxy: true, ...limits({ sendPerIp: { limit: 3, windowSeconds: 900 }, sendGlobal: { limit: 5, windowSeconds: 60 } }) },
+      });
+      try {
+        const config = await discover(server);
+        await awayFromWindowEnd([900, 60]);
+        const statuses: number[] = [];
+        // Made-up addresses and a known one: the client's own limit refuses all but three, whatever it names.
+        for (let i = 0; i < 20; i += 1) statuses.push(await askVia(server, config, '203.0.113.66', i % 5 ? `hammer-${i}@example.com` : BOB.email));
+        expect(statuses.filter((status) => status === 200)).to.have.length(3);
+        expect(statuses.slice(3).every((status) => status === 429)).to.equal(true);
+        expect(await askVia(server, config, '192.0.2.10', ALICE.email), 'a sign-in from another IP').to.equal(200);
+        expect(await lastMailTo(server, ALICE.email), 'its email was sent').to.not.equal(undefined);
+      } finally {
+        await server.stop();
+      }
+    });
+
     it('takes the client from the right of X-Forwarded-For (`proxyHops`), so a forged entry on its left changes nothing', async () => {
       // What proxies that append (nginx $proxy_add_x_forwarded_for, cloud balancers) forward: "<what the client sent>, <the client>".
       for (const [hops, client] of [[1, '203.0.113.10'], [2, '203.0.113.20']] as const) {

@@ -36,6 +36,25 @@ describe('rate limits', () => {
     expect((denied as { retryAfterSeconds: number }).retryAfterSeconds).to.be.within(1, 60);
   });
 
+  it('asks the narrowest limit first: a send the per-IP limit refuses takes nothing from the address or global budgets', async () => {
+    const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, sendPerIp: { limit: 2, windowSeconds: 900 }, sendGlobal: { limit: 4, windowSeconds: 60 } });
+    const now = 1_800_000_000_000;
+    for (let i = 0; i < 2; i += 1) expect((await limiter.allowSend(`n${i}@x.com`, '10.4.0.1', now)).allowed).to.equal(true);
+    for (let i = 0; i < 20; i += 1) expect(await limiter.allowSend('victim@x.com', '10.4.0.1', now)).to.deep.include({ allowed: false, rule: 'sendPerIp' });
+    // Two of the four global sends are left, and the address the refused requests named still has its own three.
+    for (let i = 0; i < 2; i += 1) expect((await limiter.allowSend('victim@x.com', `10.4.1.${i}`, now)).allowed).to.equal(true);
+    expect(await limiter.allowSend('victim@x.com', '10.4.2.1', now)).to.deep.include({ allowed: false, rule: 'sendGlobal' });
+  });
+
+  it('a send the per-address limit refuses takes nothing from the global budget', async () => {
+    const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, sendGlobal: { limit: 4, windowSeconds: 60 } });
+    const now = 1_800_000_000_000;
+    for (let i = 0; i < 3; i += 1) expect((await limiter.allowSend('a@x.com', `10.5.0.${i}`, now)).allowed).to.equal(true);
+    for (let i = 0; i < 10; i += 1) expect(await limiter.allowSend('a@x.com', `10.5.1.${i}`, now)).to.deep.include({ allowed: false, rule: 'sendPerAddress' });
+    expect((await limiter.allowSend('b@x.com', '10.5.2.1', now)).allowed, 'the fourth global send').to.equal(true);
+    expect(await limiter.allowSend('c@x.com', '10.5.2.2', now)).to.deep.include({ allowed: false, rule: 'sendGlobal' });
+  });
+
   it('opens again in the next window', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
     const start = 1_800_000_000_000 - (1_800_000_000_000 % 900_000);
@@ -49,6 +68,18 @@ describe('rate limits', () => {
     for (let i = 0; i < 4; i += 1) expect((await limiter.spendCodeTry(['user-1'])).allowed).to.equal(true);
     expect((await limiter.spendCodeTry(['user-1'])).allowed).to.equal(false);
     expect((await limiter.spendCodeTry(['user-2'])).allowed).to.equal(true);
+  });
+
+  it('a typed-code try the first (address) budget refuses takes nothing from the account budget after it', async () => {
+    const limiter = new RateLimiter(new MemoryStore().counters, settings);
+    const now = 1_800_000_000_000;
+    for (let i = 0; i < 4; i += 1) expect((await limiter.spendCodeTry(['address:a@x.com', 'user:1'], now)).allowed).to.equal(true);
+    await limiter.refundCodeTry(['address:a@x.com', 'user:1'], now);
+    for (let i = 0; i < 4; i += 1) expect((await limiter.spendCodeTry(['address:other@x.com'], now)).allowed).to.equal(true);
+    for (let i = 0; i < 10; i += 1) expect((await limiter.spendCodeTry(['address:other@x.com', 'user:1'], now)).allowed).to.equal(false);
+    // user:1 spent three tries of four; the ten refused by the address budget took none of it.
+    expect((await limiter.spendCodeTry(['user:1'], now)).allowed).to.equal(true);
+    expect((await limiter.spendCodeTry(['user:1'], now)).allowed).to.equal(false);
   });
 
   it('gives at most the budget of 20 concurrent tries, and refunds a try that was not wrong', async () => {
