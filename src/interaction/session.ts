@@ -32,6 +32,20 @@ export async function interactionById(provider: Provider, uid: string): Promise<
   return (await provider.Interaction.find(uid)) ?? null;
 }
 
+/**
+ * The id (cookie value) of the browser session an interaction started from, when it had a
+ * signed-in account; node-oidc-provider renews it at every new login.
+ */
+export function loginSessionId(interaction: Interaction): string | null {
+  return interaction.session?.accountId && interaction.session.cookie ? interaction.session.cookie : null;
+}
+
+/** When a browser session ends (ms), or null when it is gone. */
+export async function sessionEndsAt(provider: Provider, sessionId: string): Promise<number | null> {
+  const session = await provider.Session.find(sessionId);
+  return typeof session?.exp === 'number' ? session.exp * 1000 : null;
+}
+
 /** The client a sign-in is for, with our sign-in rules. */
 export async function clientOf(provider: Provider, interaction: Interaction): Promise<ClientPolicy | null> {
   const clientId = interaction.params.client_id;

@@ -7,8 +7,8 @@ import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { renderPage, useInteractionLocale } from '../http/page.js';
 import { log } from '../log.js';
-import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT } from '../provider/two-factor-prompt.js';
-import { clientOf, finishInteraction, interactionOfBrowser, type Interaction } from './session.js';
+import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, SecondFactorTries, TRUST_COOKIE, TWO_FACTOR_PROMPT } from '../provider/two-factor-prompt.js';
+import { clientOf, finishInteraction, interactionOfBrowser, loginSessionId, sessionEndsAt, type Interaction } from './session.js';
 import { formText, parseForm } from './forms.js';
 
 export interface TwoFactorPageDeps {
@@ -19,9 +19,12 @@ export interface TwoFactorPageDeps {
   counters: CounterRepository;
   /** Wrong codes before this sign-in's second-factor step is void. */
   maxAttempts: number;
-  /** How long the interaction (and so its wrong-code count) lives. */
+  /** How long an interaction lives: the count's lifetime when its session is already gone. */
   interactionTtlSeconds: number;
 }
+
+/** A sign-in at the second-factor step, with the id of the browser session holding its login. */
+type PendingStep = Interaction & { sessionId: string };
 
 /**
  * The hosted second-factor step (the `two_factor` prompt): asks for a TOTP or recovery code,
@@ -33,27 +36,34 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
   const { provider, views, csrf, service } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
   const trustDays = Math.max(1, Math.round(service.settings.trustTimeToLiveInSeconds / 86400));
-  const attemptsKey = (uid: string) => `2fa-interaction:${uid}`;
+  // Counted per login (the browser session), not per interaction: see SecondFactorTries.
+  const tries = new SecondFactorTries(deps.counters, deps.maxAttempts);
 
   /** This browser's sign-in, when it is at the second-factor step. */
-  async function pendingStep(ctx: Context): Promise<Interaction | null> {
+  async function pendingStep(ctx: Context): Promise<PendingStep | null> {
     const uid = (ctx.params as Record<string, string>).uid ?? '';
     const interaction = await interactionOfBrowser(provider, ctx, uid);
-    if (!interaction || interaction.prompt.name !== TWO_FACTOR_PROMPT || !interaction.session?.accountId) return null;
+    const sessionId = interaction ? loginSessionId(interaction) : null;
+    if (!interaction || interaction.prompt.name !== TWO_FACTOR_PROMPT || !sessionId) return null;
     useInteractionLocale(ctx, interaction.params);
-    return interaction;
+    return Object.assign(interaction, { sessionId });
+  }
+
+  /** The counts of a login last as long as its session, so a void step stays void. */
+  async function countsEndAt(sessionId: string): Promise<number> {
+    return (await sessionEndsAt(provider, sessionId)) ?? Date.now() + deps.interactionTtlSeconds * 1000;
   }
 
   const renderGone = (ctx: Context) => renderPage(ctx, views, 400, 'pages/sign-in-gone', {});
 
-  async function renderStep(ctx: Context, interaction: Interaction, status = 200, error: string | { key: string; vars?: Record<string, number> } = '') {
+  async function renderStep(ctx: Context, interaction: PendingStep, status = 200, error: string | { key: string; vars?: Record<string, number> } = '') {
     const client = await clientOf(provider, interaction);
     if (!client) return renderGone(ctx);
     const uid = interaction.uid;
     if (interaction.prompt.reasons.includes(REASON_UNAVAILABLE)) {
       return renderPage(ctx, views, 403, 'pages/two-factor-stop', { client, heading: 'twoFactor.unavailableHeading', text: 'twoFactor.unavailable', uid, csrf: csrf.issue('two-factor-decline', uid) });
     }
-    if ((await deps.counters.get(attemptsKey(uid), Date.now())) >= deps.maxAttempts) {
+    if (await tries.voided(interaction.sessionId)) {
       return renderPage(ctx, views, 429, 'pages/two-factor-stop', { client, heading: 'twoFactor.voidHeading', text: 'twoFactor.void', uid, csrf: csrf.issue('two-factor-decline', uid) });
     }
     return renderPage(ctx, views, status, 'pages/two-factor', { client, uid, error, trustDays, csrf: csrf.issue('two-factor', uid), declineCsrf: csrf.issue('two-factor-decline', uid) });
@@ -70,22 +80,21 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     if (!interaction || interaction.prompt.reasons.includes(REASON_UNAVAILABLE)) return renderGone(ctx);
     const uid = interaction.uid;
     if (!csrf.verify('two-factor', uid, formText(ctx, 'csrf'))) return renderStep(ctx, interaction, 403, 'form.expired');
-    const key = attemptsKey(uid);
     // Past the limit even a right code is refused: the step is void.
-    if ((await deps.counters.get(key, Date.now())) >= deps.maxAttempts) return renderStep(ctx, interaction);
+    if (await tries.voided(interaction.sessionId)) return renderStep(ctx, interaction);
     const code = formText(ctx, 'code').slice(0, 64);
     if (code.trim() === '') return renderStep(ctx, interaction, 400, 'twoFactor.missing');
 
     // The try is counted before the code is checked: of a burst of answers only the first
     // `maxAttempts` counted are checked, and the rest are refused like any answer past the limit.
-    const tries = await deps.counters.increment(key, Date.now() + deps.interactionTtlSeconds * 1000);
-    if (tries > deps.maxAttempts) return renderStep(ctx, interaction);
+    const count = await tries.count(interaction.sessionId, await countsEndAt(interaction.sessionId));
+    if (count > deps.maxAttempts) return renderStep(ctx, interaction);
     const accountId = interaction.session!.accountId;
     const verified = await service.verify(accountId, code);
     if (!verified.ok) {
       log.info('two_factor.rejected', { channel: 'hosted', reason: verified.problem });
       if (verified.problem === 'limited') return renderStep(ctx, interaction, 429, 'twoFactor.limited');
-      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - tries) } });
+      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - count) } });
     }
 
     log.info('two_factor.accepted', { channel: 'hosted', user: accountId, factor: verified.kind });
@@ -106,11 +115,16 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     await finishInteraction(provider, ctx, { login: { ...earlier, accountId, amr, acr: ACR_MULTI_FACTOR }, [TWO_FACTOR_PROMPT]: { factor: verified.kind } }, true);
   });
 
-  /** Leaves the sign-in: the client hears why (no second factor to give, or too many wrong codes). */
+  /**
+   * Leaves the sign-in: the client hears why (no second factor to give, or too many wrong codes).
+   * A user who had to give a code and did not must start again with a new magic link; a user who
+   * has no second factor keeps the login, which is complete without one.
+   */
   router.post('/two-factor/decline', parseForm, async (ctx) => {
     const interaction = await pendingStep(ctx);
     if (!interaction || !csrf.verify('two-factor-decline', interaction.uid, formText(ctx, 'csrf'))) return renderGone(ctx);
     const unavailable = interaction.prompt.reasons.includes(REASON_UNAVAILABLE);
+    if (!unavailable) await tries.decline(interaction.sessionId, await countsEndAt(interaction.sessionId));
     await finishInteraction(
       provider,
       ctx,

@@ -11,7 +11,7 @@ import { EXTRA_CLIENT_METADATA, clientPolicy, providerClients } from './clients.
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
 import { UNAVAILABLE_DESCRIPTION, answerUnavailable, isStoreUnavailable } from './unavailable.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
-import { ACR_MULTI_FACTOR, twoFactorPrompt } from './two-factor-prompt.js';
+import { ACR_MULTI_FACTOR, SecondFactorTries, twoFactorPrompt, voidedLoginCheck } from './two-factor-prompt.js';
 import { trustForwardedFor } from '../http/client-ip.js';
 
 export interface ProviderDeps {
@@ -97,6 +97,8 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
       Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account,
     ),
   );
+  // A login whose second-factor step is void (too many wrong codes, declined) needs a new magic link.
+  policy.get('login')!.checks.add(voidedLoginCheck(new SecondFactorTries(store.counters, config.twoFactor.maxAttempts)));
   // After login (the magic link), before consent.
   policy.add(twoFactorPrompt(store.users, deps.twoFactor), 1);
   return {

@@ -1,5 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { UserRepository } from '../storage/types.js';
+import type { CounterRepository, UserRepository } from '../storage/types.js';
 import { hasAuthenticator, type TwoFactorService } from '../accounts/two-factor.js';
 
 /**
@@ -23,6 +23,56 @@ export const TRUST_COOKIE = 'oml.2fa-trust';
 
 function sessionHasSecondFactor(ctx: KoaContextWithOIDC): boolean {
   return (ctx.oidc.session?.amr ?? []).includes(AMR_SECOND_FACTOR);
+}
+
+/**
+ * The second-factor step belongs to a login (one magic link), not to one interaction: the
+ * browser's session keeps that login, and every new authorization request from it opens a new
+ * interaction at the step. So its wrong codes and a decline are counted under the session's
+ * id (its cookie value), which node-oidc-provider renews at every new login; in the store, so
+ * every instance sees them. A void login must sign in again (see voidedLoginCheck).
+ */
+export class SecondFactorTries {
+  constructor(
+    private readonly counters: CounterRepository,
+    /** Wrong codes before a login's second-factor step is void. */
+    readonly maxAttempts: number,
+  ) {}
+
+  private static wrongKey = (sessionId: string) => `2fa-login:${sessionId}:wrong`;
+  private static declinedKey = (sessionId: string) => `2fa-login:${sessionId}:declined`;
+
+  /** Whether this login's step is void: too many wrong codes, or the user declined it. */
+  async voided(sessionId: string, now = Date.now()): Promise<boolean> {
+    const [wrong, declined] = await Promise.all([
+      this.counters.get(SecondFactorTries.wrongKey(sessionId), now),
+      this.counters.get(SecondFactorTries.declinedKey(sessionId), now),
+    ]);
+    return wrong >= this.maxAttempts || declined > 0;
+  }
+
+  /** Counts a try before its code is checked; returns the count. Kept until `expiresAt`, the session's end. */
+  count(sessionId: string, expiresAt: number): Promise<number> {
+    return this.counters.increment(SecondFactorTries.wrongKey(sessionId), expiresAt);
+  }
+
+  /** The user left the step: this login cannot go on. */
+  async decline(sessionId: string, expiresAt: number): Promise<void> {
+    await this.counters.increment(SecondFactorTries.declinedKey(sessionId), expiresAt);
+  }
+}
+
+/**
+ * For the login prompt: a session whose login lacks the second factor and whose step is void
+ * (too many wrong codes, or declined) must sign in again with a new magic link; without this a
+ * new authorization request from the same browser would give the step fresh tries.
+ */
+export function voidedLoginCheck(tries: SecondFactorTries): InstanceType<typeof interactionPolicy.Check> {
+  return new interactionPolicy.Check('second_factor_void', 'the second factor of this sign-in was not given', 'login_required', async (ctx: KoaContextWithOIDC) => {
+    const session = ctx.oidc.session;
+    if (!session?.accountId || sessionHasSecondFactor(ctx)) return false;
+    return tries.voided(session.jti);
+  });
 }
 
 function multiFactorDemanded(ctx: KoaContextWithOIDC): boolean {
