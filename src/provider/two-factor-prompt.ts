@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { CounterRepository, UserRepository } from '../storage/types.js';
 import { hasAuthenticator, type TwoFactorService } from '../accounts/two-factor.js';
@@ -39,8 +40,10 @@ export class SecondFactorTries {
     readonly maxAttempts: number,
   ) {}
 
-  private static wrongKey = (sessionId: string) => `2fa-login:${sessionId}:wrong`;
-  private static declinedKey = (sessionId: string) => `2fa-login:${sessionId}:declined`;
+  // The session id is its cookie value, a bearer secret: the keys hold a digest of it.
+  private static loginKey = (sessionId: string) => `2fa-login:${createHash('sha256').update(sessionId).digest('base64url')}`;
+  private static wrongKey = (sessionId: string) => `${SecondFactorTries.loginKey(sessionId)}:wrong`;
+  private static declinedKey = (sessionId: string) => `${SecondFactorTries.loginKey(sessionId)}:declined`;
 
   /** Whether this login's step is void: too many wrong codes, or the user declined it. */
   async voided(sessionId: string, now = Date.now()): Promise<boolean> {

@@ -79,53 +79,6 @@ describe('hosted sign-in with a second factor', () => {
     expect(new URL(back.url).searchParams.get('error')).to.equal('access_denied');
   });
 
-  const isEmailForm = (page: Page) => page.status === 200 && page.body.includes('name="email"') && !page.body.includes('name="code"');
-  const errorOf = (page: Page) => new URL(page.url).searchParams.get('error');
-
-  /** What a browser whose sign-in lost its second-factor step meets next: it must start again at the email form. */
-  async function expectSignInOver(browser: Browser, user: { email: string; secret: string }, stalePages: Page[]): Promise<void> {
-    const again = await browser.get((await authorizationRequest(config)).url.href);
-    expect(isEmailForm(again), `a new request starts at the email form, not at the code: ${again.status} ${again.body.slice(0, 300)}`).to.equal(true);
-    const silent = await browser.get((await authorizationRequest(config, { prompt: 'none' })).url.href);
-    expect(errorOf(silent)).to.equal('login_required');
-    for (const stale of stalePages) {
-      const refused = await browser.submit(stale, '/two-factor', { code: totpCode(user.secret) });
-      expect(landedWithCode(refused), 'the right code finishes nothing').to.equal(false);
-    }
-    // A new magic link starts a new login, with its own step and its own tries.
-    const fresh = await throughLink(browser, user.email);
-    expect(isStep(fresh.page), fresh.page.body).to.equal(true);
-    expect((await browser.submit(fresh.page, '/two-factor', { code: wrongTotpCodes(user.secret)[0]! })).body).to.include('4 tries left');
-    const done = await browser.submit(fresh.page, '/two-factor', { code: totpCode(user.secret) });
-    expect(landedWithCode(done), done.body).to.equal(true);
-    expect((await exchange(fresh.rp, done.url)).claims()!.amr).to.deep.equal(['email', 'otp']);
-  }
-
-  it('after 5 wrong codes the sign-in is over: going back to the app asks for the email again, not for more codes', async () => {
-    const user = await enrolledUser(server);
-    const browser = new Browser(server.issuer);
-    let { page } = await throughLink(browser, user.email);
-    // A second request from the same browser, opened before the wrong codes, shares their count.
-    const parallel = await browser.get((await authorizationRequest(config)).url.href);
-    expect(isStep(parallel)).to.equal(true);
-    for (const code of wrongTotpCodes(user.secret, 5)) page = await browser.submit(page, '/two-factor', { code });
-    expect(page.status).to.equal(429);
-    const stillOpen = await browser.get(parallel.url);
-    expect(stillOpen.status, 'the other request is void as well').to.equal(429);
-    expect(stillOpen.body).to.include('Too many wrong codes');
-    await expectSignInOver(browser, user, [parallel]);
-  });
-
-  it('declining the step ends the sign-in: going back to the app asks for the email again', async () => {
-    const user = await enrolledUser(server);
-    const browser = new Browser(server.issuer);
-    const { page } = await throughLink(browser, user.email);
-    const parallel = await browser.get((await authorizationRequest(config)).url.href);
-    const back = await browser.submit(page, '/two-factor/decline');
-    expect(errorOf(back)).to.equal('access_denied');
-    await expectSignInOver(browser, user, [parallel]);
-  });
-
   it('takes a recovery code once', async () => {
     const user = await enrolledUser(server);
     const recovery = user.recoveryCodes[0]!;
