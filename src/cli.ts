@@ -233,14 +233,19 @@ async function apiKeysCommand(store: Store, args: string[], options: Options): P
   }
 }
 
-/** Opens the configured store as the server sees it (seed applied), runs `work`, closes it. */
-async function withStore(config: Config, work: (store: Store) => Promise<void>): Promise<void> {
+/**
+ * Opens the configured store, runs `work`, closes it. The `users` seed is written by the
+ * server's start and by `migrate` only (`seed`), so that other commands (even the read-only
+ * ones) never write it into a lasting store; a memory store lives only for this command, so it
+ * gets the seed to look as the server would see it.
+ */
+async function withStore(config: Config, work: (store: Store) => Promise<void>, seed = false): Promise<void> {
   if (io.store) return work(io.store);
   const store = await openStore(config);
   try {
     if (store.kind === 'memory') io.err('note: the memory store is in use; changes are lost when this command exits (set MONGODB_URI)\n');
     await store.init();
-    await applyUserSeed(store.users, config.users);
+    if (seed || store.kind === 'memory') await applyUserSeed(store.users, config.users);
     await work(store);
   } finally {
     await store.close();
@@ -276,7 +281,7 @@ export async function runCli(argv: string[], context: CliContext = processContex
     const config = loadConfig();
     switch (command) {
       case 'migrate':
-        await withStore(config, async (store) => print(`store ready (${store.kind})`));
+        await withStore(config, async (store) => print(`store ready (${store.kind})`), true);
         return 0;
       case 'users':
         await withStore(config, (store) => usersCommand(store, config, rest, options));
