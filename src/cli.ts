@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { apiKeyPermissions, type Config } from './config/schema.js';
 import { openStore } from './storage/index.js';
 import { DuplicateKeyError, type Store, type UserRecord } from './storage/types.js';
 import { applyUserSeed } from './accounts/users.js';
@@ -115,8 +115,12 @@ export function parsePermissions(values: readonly string[]): Permissions {
     const match = /^([^=\s]+)=([A-Za-z*,]+)$/.exec(value);
     if (!match) throw new UsageError(`--permission takes PATH=METHOD[,METHOD], e.g. /api/passwordless/start=POST; got ${JSON.stringify(value)}`);
     const [, path, methods] = match as unknown as [string, string, string];
-    if (path !== '*' && !path.startsWith('/api/')) throw new UsageError(`a permission path is * or starts with /api/, got ${JSON.stringify(path)}`);
     permissions[path] = [...new Set([...(permissions[path] ?? []), ...methods.split(',').filter(Boolean).map((m) => m.toUpperCase())])];
+  }
+  // The rules of keys in the configuration, so the CLI cannot store a key that grants nothing.
+  const checked = apiKeyPermissions.safeParse(permissions);
+  if (!checked.success) {
+    throw new UsageError(`--permission: ${checked.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(' ')}: ${issue.message}` : issue.message)).join('; ')}`);
   }
   return permissions;
 }

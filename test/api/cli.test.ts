@@ -133,7 +133,17 @@ describe('command line (child processes)', function () {
 
   it('parses permissions as PATH=METHODS', () => {
     expect(parsePermissions(['/api/user=get,patch', '/api/user=DELETE', '*=*'])).to.deep.equal({ '/api/user': ['GET', 'PATCH', 'DELETE'], '*': ['*'] });
-    expect(() => parsePermissions(['/elsewhere=GET'])).to.throw(/starts with \/api\//);
+    expect(() => parsePermissions(['/elsewhere=GET'])).to.throw(/starting with \/api\//);
+  });
+
+  it('api-keys create refuses a key that grants nothing or names a method that is not one, and stores nothing', async () => {
+    for (const permission of ['/api/user=,', '/api/user=FOO', '/api/user=GET,FOO']) {
+      const run = await cli(['api-keys', 'create', '--permission', permission]);
+      expect(run.code, permission).to.equal(2);
+      expect(run.stdout, permission).to.not.include('key ');
+      expect(run.stderr, permission).to.match(permission === '/api/user=,' ? /grants nothing/ : /a method is one of GET, POST, PUT, PATCH, DELETE/);
+    }
+    expect(() => parsePermissions(['/api/user=FOO'])).to.throw(/a method is one of/);
   });
 
   describe('effects on the store (in process, same commands)', () => {
