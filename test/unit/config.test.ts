@@ -124,6 +124,15 @@ describe('configuration', () => {
   });
 });
 
+describe('the example configuration', () => {
+  it('loads, and carries what the README\'s API walkthrough uses: example-web, ada@example.com registered to it, a key that may start logins', () => {
+    const config = loadConfig({ env: { CONFIG: path.join(import.meta.dirname, '../../config/development.example.json') } });
+    expect(config.clients.map((c) => c.client_id)).to.include('example-web');
+    expect(config.users.find((u) => u.email === 'ada@example.com')?.registrations?.map((r) => r.applicationId)).to.include('example-web');
+    expect(config.apiKeys.some((k) => k.key === 'dev-only-start-key-change-me' && k.permissions['/api/passwordless/start']?.includes('POST'))).to.equal(true);
+  });
+});
+
 describe('production guard', () => {
   it('drops the development users seed of default.json in production, but keeps users a CONFIG file lists', () => {
     expect(loadConfig({ env: {} }).users.map((u) => u.email)).to.deep.equal(['demo@example.com']);
