@@ -120,7 +120,8 @@ export function parsePermissions(values: readonly string[]): Permissions {
   // The rules of keys in the configuration, so the CLI cannot store a key that grants nothing.
   const checked = apiKeyPermissions.safeParse(permissions);
   if (!checked.success) {
-    throw new UsageError(`--permission: ${checked.error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join(' ')}: ${issue.message}` : issue.message)).join('; ')}`);
+    // An issue's path is [endpoint] or [endpoint, index of the method]: name the endpoint.
+    throw new UsageError(`--permission: ${checked.error.issues.map((issue) => (issue.path.length > 0 ? `${String(issue.path[0])}: ${issue.message}` : issue.message)).join('; ')}`);
   }
   return permissions;
 }
