@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { apiKeyPermissions, type Config } from './config/schema.js';
 import { openStore } from './storage/index.js';
 import { DuplicateKeyError, type Store, type UserRecord } from './storage/types.js';
 import { applyUserSeed } from './accounts/users.js';
@@ -115,8 +115,13 @@ export function parsePermissions(values: readonly string[]): Permissions {
     const match = /^([^=\s]+)=([A-Za-z*,]+)$/.exec(value);
     if (!match) throw new UsageError(`--permission takes PATH=METHOD[,METHOD], e.g. /api/passwordless/start=POST; got ${JSON.stringify(value)}`);
     const [, path, methods] = match as unknown as [string, string, string];
-    if (path !== '*' && !path.startsWith('/api/')) throw new UsageError(`a permission path is * or starts with /api/, got ${JSON.stringify(path)}`);
     permissions[path] = [...new Set([...(permissions[path] ?? []), ...methods.split(',').filter(Boolean).map((m) => m.toUpperCase())])];
+  }
+  // The rules of keys in the configuration, so the CLI cannot store a key that grants nothing.
+  const checked = apiKeyPermissions.safeParse(permissions);
+  if (!checked.success) {
+    // An issue's path is [endpoint] or [endpoint, index of the method]: name the endpoint.
+    throw new UsageError(`--permission: ${checked.error.issues.map((issue) => (issue.path.length > 0 ? `${String(issue.path[0])}: ${issue.message}` : issue.message)).join('; ')}`);
   }
   return permissions;
 }
@@ -233,14 +238,19 @@ async function apiKeysCommand(store: Store, args: string[], options: Options): P
   }
 }
 
-/** Opens the configured store as the server sees it (seed applied), runs `work`, closes it. */
-async function withStore(config: Config, work: (store: Store) => Promise<void>): Promise<void> {
+/**
+ * Opens the configured store, runs `work`, closes it. The `users` seed is written by the
+ * server's start and by `migrate` only (`seed`), so that other commands (even the read-only
+ * ones) never write it into a lasting store; a memory store lives only for this command, so it
+ * gets the seed to look as the server would see it.
+ */
+async function withStore(config: Config, work: (store: Store) => Promise<void>, seed = false): Promise<void> {
   if (io.store) return work(io.store);
   const store = await openStore(config);
   try {
     if (store.kind === 'memory') io.err('note: the memory store is in use; changes are lost when this command exits (set MONGODB_URI)\n');
     await store.init();
-    await applyUserSeed(store.users, config.users);
+    if (seed || store.kind === 'memory') await applyUserSeed(store.users, config.users);
     await work(store);
   } finally {
     await store.close();
@@ -276,7 +286,7 @@ export async function runCli(argv: string[], context: CliContext = processContex
     const config = loadConfig();
     switch (command) {
       case 'migrate':
-        await withStore(config, async (store) => print(`store ready (${store.kind})`));
+        await withStore(config, async (store) => print(`store ready (${store.kind})`), true);
         return 0;
       case 'users':
         await withStore(config, (store) => usersCommand(store, config, rest, options));

@@ -6,10 +6,10 @@ import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { renderPage, useInteractionLocale } from '../http/page.js';
-import type { UserRepository } from '../storage/types.js';
-import type { PasswordlessCodes } from '../passwordless/codes.js';
-import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
-import { mayUseClient } from '../passwordless/magic-link.js';
+import type { UserRecord, UserRepository } from '../storage/types.js';
+import type { CodeProblem, PasswordlessCodes } from '../passwordless/codes.js';
+import type { ApplicationDirectory, ApplicationInfo, PasswordlessApi } from '../passwordless/api-login.js';
+import { mayUseClient, type ClientPolicy } from '../passwordless/magic-link.js';
 import { clientOf, finishInteraction, interactionOfBrowser } from '../interaction/session.js';
 import { log } from '../log.js';
 import { withStateParameters } from '../mail/links.js';
@@ -27,6 +27,10 @@ import { withStateParameters } from '../mail/links.js';
  * 3. Only the button's POST (CSRF-bound to the interaction) redeems the code and finishes the
  *    login; node-oidc-provider then redirects to the redirect URI with a code and the state.
  *
+ * Each step first checks that the user may use the client (not locked or expired, registered
+ * where the client requires it): a refused user gets a page that says so, and the code stays
+ * unspent, as `/api/passwordless/login` keeps it for a locked user.
+ *
  * A link scanner that follows every GET creates at most an unused interaction: no code is spent.
  */
 
@@ -40,7 +44,11 @@ export function emailedLink(issuer: string, linkCode: string, state: Record<stri
 }
 
 /** The authorization request a code's state asks for, when it names a client and a registered redirect URI. */
-async function authorizationParams(applications: ApplicationDirectory, clientId: string | null, state: Record<string, unknown> | null): Promise<Record<string, string> | null> {
+async function authorizationRequest(
+  applications: ApplicationDirectory,
+  clientId: string | null,
+  state: Record<string, unknown> | null,
+): Promise<{ application: ApplicationInfo; params: Record<string, string> } | null> {
   const client_id = state?.client_id;
   const redirect_uri = state?.redirect_uri;
   if (typeof client_id !== 'string' || typeof redirect_uri !== 'string' || client_id !== clientId) return null;
@@ -51,7 +59,7 @@ async function authorizationParams(applications: ApplicationDirectory, clientId:
     const value = state?.[name];
     if (typeof value === 'string' && value.length > 0) params[name] = value;
   }
-  return params;
+  return { application, params };
 }
 
 /** A digest of the parameters that make an authorization request this one and no other. */
@@ -82,8 +90,16 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   const { provider, views, csrf } = deps;
   const router = new Router();
 
-  const renderUnusable = (ctx: Context) =>
-    renderPage(ctx, views, 410, 'pages/error', { title: 'apiLink.unusable.title', error: 'link_invalid', description: 'apiLink.unusable.text' });
+  // The hosted flow's page, which says which problem it is; no "email me a new link": only the app can start one.
+  const renderUnusable = (ctx: Context, problem: CodeProblem) => renderPage(ctx, views, 410, 'pages/link-problem', { uid: '', problem, linkCode: null, csrf: '' });
+
+  /** Whether the user may sign in to the client; a refusal is logged (ids only) and its page rendered. */
+  async function refused(ctx: Context, user: UserRecord, client: ClientPolicy): Promise<boolean> {
+    if (mayUseClient(user, client)) return false;
+    log.info('login.failure', { user: user.id, client: client.clientId, reason: 'not_allowed', method: 'api_link' });
+    await renderPage(ctx, views, 403, 'pages/error', { title: 'apiLink.refused.title', error: 'access_denied', description: 'apiLink.refused.text' });
+    return true;
+  }
 
   const clearCookie = (ctx: Context) => ctx.cookies.set(COOKIE, null, { path: '/interaction', signed: true });
 
@@ -98,13 +114,15 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
 
   router.get('/passwordless/:code', async (ctx) => {
     const linkCode = (ctx.params as Record<string, string>).code ?? '';
-    const found = linkCodeParam.test(linkCode) ? await deps.api.usableCode(linkCode) : null;
+    const found = linkCodeParam.test(linkCode) ? await deps.api.lookupCode(linkCode) : ({ usable: false, problem: 'unknown' } as const);
     // The page speaks the state's ui_locales, as the email did; the link's query carries the
     // same state, which is all there is once the code is spent.
-    useInteractionLocale(ctx, found?.record.state ?? ctx.query);
-    if (!found) return renderUnusable(ctx);
-    const params = await authorizationParams(deps.applications, found.record.clientId, found.record.state);
-    if (!params) return renderPage(ctx, views, 400, 'pages/error', { title: 'apiLink.noClient.title', error: 'no_client', description: 'apiLink.noClient.text' });
+    useInteractionLocale(ctx, (found.usable ? found.record.state : null) ?? ctx.query);
+    if (!found.usable) return renderUnusable(ctx, found.problem);
+    const request = await authorizationRequest(deps.applications, found.record.clientId, found.record.state);
+    if (!request) return renderPage(ctx, views, 400, 'pages/error', { title: 'apiLink.noClient.title', error: 'no_client', description: 'apiLink.noClient.text' });
+    if (await refused(ctx, found.user, request.application)) return;
+    const { params } = request;
     ctx.cookies.set(COOKIE, `${linkCode}.${bindingOf(params)}`, {
       path: '/interaction',
       httpOnly: true,
@@ -124,12 +142,13 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
     if (!pending) return next();
     // The authorization request carries the state's ui_locales (see PASSED_PARAMS).
     useInteractionLocale(ctx, pending.interaction.params);
-    const found = await deps.api.usableCode(pending.linkCode);
+    const found = await deps.api.lookupCode(pending.linkCode);
     const client = await clientOf(provider, pending.interaction);
-    if (!found || !client) {
+    if (!found.usable || !client) {
       clearCookie(ctx);
-      return renderUnusable(ctx);
+      return renderUnusable(ctx, found.usable ? 'unknown' : found.problem);
     }
+    if (await refused(ctx, found.user, client)) return clearCookie(ctx);
     return renderPage(ctx, views, 200, 'pages/api-link-continue', {
       uid: pending.interaction.uid,
       client,
@@ -143,16 +162,23 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
     const pending = await pendingLink(ctx, uid);
     if (pending) useInteractionLocale(ctx, pending.interaction.params);
     const token = (ctx.request.body as Record<string, unknown> | undefined)?.csrf;
-    if (!pending || !csrf.verify('api-link', uid, token)) return renderUnusable(ctx);
+    if (!pending || !csrf.verify('api-link', uid, token)) return renderUnusable(ctx, 'unknown');
     clearCookie(ctx);
     const client = await clientOf(provider, pending.interaction);
-    const redeemed = client ? await deps.codes.redeemLink(pending.linkCode) : null;
-    const record = redeemed?.usable ? redeemed.record : null;
-    const user = record && record.clientId === client?.clientId && record.interactionUid === null ? await deps.users.findById(record.userId) : null;
-    if (!client || !user || !mayUseClient(user, client)) {
-      log.info('code.rejected', { reason: record ? 'not_allowed' : 'unusable', method: 'api_link' });
-      return renderUnusable(ctx);
+    const found = client ? await deps.api.lookupCode(pending.linkCode) : null;
+    // The binding makes the interaction's client the state's; a code of another client is not for this request.
+    if (!client || !found?.usable || found.record.clientId !== client.clientId) {
+      log.info('code.rejected', { reason: 'unusable', method: 'api_link' });
+      return renderUnusable(ctx, found && !found.usable ? found.problem : 'unknown');
     }
+    // Checked before the code is spent, so it still works once the account is fixed.
+    if (await refused(ctx, found.user, client)) return;
+    const redeemed = await deps.codes.redeemLink(pending.linkCode);
+    if (!redeemed.usable) {
+      log.info('code.rejected', { reason: 'unusable', method: 'api_link' });
+      return renderUnusable(ctx, redeemed.problem);
+    }
+    const user = found.user;
     await deps.users.recordLogin(user.id, client.clientId, Date.now());
     log.info('login.success', { user: user.id, client: client.clientId, method: 'api_link' });
     await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });

@@ -1,7 +1,9 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { CounterRepository } from '../storage/types.js';
-import type { MagicLinkMailer } from '../passwordless/magic-link.js';
+import { mayUseClient, type MagicLinkMailer } from '../passwordless/magic-link.js';
+import { canSignIn } from '../accounts/users.js';
+import { log } from '../log.js';
 import type { RateLimiter } from '../passwordless/rate-limits.js';
 import { AppError } from '../http/errors.js';
 import type { ApplicationDirectory, ApplicationInfo, LoginOutcome, PasswordlessApi } from '../passwordless/api-login.js';
@@ -109,11 +111,17 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     if (input.code === null) return;
     const found = await api.usableCode(input.code);
     if (!found) throw fieldError('code', 'invalid', 'The code is unknown, expired or already used.');
+    const application = found.record.clientId ? await applications.find(found.record.clientId) : null;
+    // As the hosted sign-in: an email goes out only to a user who may use the code's application
+    // (its login would be refused anyway). The answer stays 200, as when it is sent.
+    if (!(application ? mayUseClient(found.user, application) : found.record.clientId === null && canSignIn(found.user))) {
+      log.info('code.not_sent', { reason: 'not_allowed', user: found.user.id, client: found.record.clientId, method: 'api' });
+      return answerEmpty(ctx, 200);
+    }
     const sends = await deps.counters.increment(`api-send:${found.record.id}`, found.record.expiresAt);
     if (sends > SENDS_PER_CODE) throw tooManyRequests(ctx, Math.max(1, Math.ceil((found.record.expiresAt - Date.now()) / 1000)));
     const limit = await deps.limiter.allowSend(found.user.email, ctx.ip);
     if (!limit.allowed) throw tooManyRequests(ctx, limit.retryAfterSeconds);
-    const application = found.record.clientId ? await applications.find(found.record.clientId) : null;
     // Waits for the mail server (with retries); an outage becomes a 503 through the error handler.
     await deps.mailer.sendNow({
       user: found.user,

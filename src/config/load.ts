@@ -154,9 +154,13 @@ export function resolveIssuer(config: Config, boundPort: number): string {
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   let merged = stripDocumentation(readJsonFile(path.join(projectRoot, 'config/default.json'))) as Json;
-  if (env.CONFIG) merged = deepMerge(merged, stripDocumentation(readJsonFile(path.resolve(env.CONFIG))) as Json);
+  const file = env.CONFIG ? (stripDocumentation(readJsonFile(path.resolve(env.CONFIG))) as Json) : {};
+  merged = deepMerge(merged, file);
   merged = deepMerge(merged, envOverrides(env));
   if (options.overrides) merged = deepMerge(merged, options.overrides);
+  const production = env.NODE_ENV === 'production';
+  // default.json's `users` is the development seed (demo@example.com): production never seeds it.
+  if (production && !('users' in file) && !(options.overrides && 'users' in options.overrides)) merged.users = [];
 
   merged = readKeyFiles(merged);
   const environmentProblems = checkEnvironment(env);
@@ -167,7 +171,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const config: Config = {
     ...parsed.data,
     issuer: parsed.data.issuer?.replace(/\/+$/, '') ?? null,
-    production: env.NODE_ENV === 'production',
+    production,
   };
   const problems = [...environmentProblems, ...checkCrossFieldRules(config)];
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);

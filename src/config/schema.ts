@@ -53,19 +53,32 @@ const client = z
   // Any other node-oidc-provider client metadata passes through; the provider validates it.
   .loose();
 
+/** The methods a permission may name (any letter case); `*` is every method, and GET covers HEAD. */
+export const API_KEY_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', '*'] as const;
+
+/**
+ * An API key's permissions, endpoint path (or `*`) → methods: the same rules for keys in the
+ * configuration and keys made by `api-keys create`.
+ */
+export const apiKeyPermissions = z
+  .record(z.string(), z.array(z.string().refine((method) => (API_KEY_METHODS as readonly string[]).includes(method.toUpperCase()), `a method is one of ${API_KEY_METHODS.join(', ')}`)))
+  .superRefine((permissions, context) => {
+    for (const endpoint of Object.keys(permissions)) {
+      if (endpoint !== '*' && !endpoint.startsWith('/api/')) context.addIssue({ code: 'custom', path: [endpoint], message: 'an endpoint is * or a path starting with /api/' });
+    }
+    // No implicit "all" (FusionAuth's reading of no permissions): a key that grants nothing is a mistake to stop at.
+    if (!Object.values(permissions).some((methods) => methods.length > 0)) {
+      context.addIssue({ code: 'custom', message: 'the key grants nothing; name its endpoints and methods, e.g. {"/api/passwordless/start": ["POST"]}, or {"*": ["*"]} for everything' });
+    }
+  });
+
 const apiKey = z
   .object({
     key: z.string().min(16, 'an API key needs at least 16 characters'),
     description: z.string().optional(),
-    permissions: z.record(z.string(), z.array(z.string())),
+    permissions: apiKeyPermissions,
   })
-  .strict()
-  // No implicit "all" (FusionAuth's reading of no permissions): a key that grants nothing is a mistake to stop at.
-  .superRefine((key, context) => {
-    if (Object.values(key.permissions).some((methods) => methods.length > 0)) return;
-    const name = key.description ? `the API key "${key.description}"` : 'this API key';
-    context.addIssue({ code: 'custom', path: ['permissions'], message: `${name} has no permissions; name its endpoints and methods, e.g. {"/api/passwordless/start": ["POST"]}, or {"*": ["*"]} for everything` });
-  });
+  .strict();
 
 /** 32 random bytes in base64url (or base64): the AES-256-GCM key that seals TOTP secrets. */
 const encryptionKey = z

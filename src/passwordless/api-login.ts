@@ -4,7 +4,7 @@ import { registrationFor } from '../accounts/users.js';
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
-import { countsAsWrongCode, type PasswordlessCodes } from './codes.js';
+import { countsAsWrongCode, type CodeProblem, type PasswordlessCodes } from './codes.js';
 import type { ClientPolicy } from './magic-link.js';
 import { accountBudget, type RateLimiter } from './rate-limits.js';
 
@@ -121,12 +121,19 @@ export class PasswordlessApi {
 
   /** An API-started code that can still be used, with its user; null otherwise. Read-only. */
   async usableCode(linkCode: string): Promise<{ record: PasswordlessCodeRecord; user: UserRecord } | null> {
+    const found = await this.lookupCode(linkCode);
+    return found.usable ? found : null;
+  }
+
+  /** As {@link usableCode}, but says why a code cannot be used (for the pages of the emailed link). Read-only. */
+  async lookupCode(linkCode: string): Promise<{ usable: true; record: PasswordlessCodeRecord; user: UserRecord } | { usable: false; problem: CodeProblem }> {
     const lookup = await this.deps.codes.inspect(linkCode);
+    if (!lookup.usable) return { usable: false, problem: lookup.problem };
     // Codes of the hosted flow belong to a browser's sign-in; the API never hands them out.
-    if (!lookup.usable || lookup.record.interactionUid !== null) return null;
+    if (lookup.record.interactionUid !== null) return { usable: false, problem: 'unknown' };
     const user = await this.deps.users.findById(lookup.record.userId);
-    if (!user) return null;
-    return { record: lookup.record, user };
+    if (!user) return { usable: false, problem: 'unknown' };
+    return { usable: true, record: lookup.record, user };
   }
 
   /** The one-time code that goes with a link code (for the email /send sends); null when it has none. */

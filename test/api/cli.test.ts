@@ -9,6 +9,7 @@ import { MemoryStore } from '../../src/storage/memory.js';
 import { createUser } from '../../src/accounts/admin.js';
 import { ApiKeyAuthority } from '../../src/api/api-keys.js';
 import { ApiRefreshTokens } from '../../src/tokens/refresh.js';
+import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
 
 interface Run {
   code: number;
@@ -132,7 +133,17 @@ describe('command line (child processes)', function () {
 
   it('parses permissions as PATH=METHODS', () => {
     expect(parsePermissions(['/api/user=get,patch', '/api/user=DELETE', '*=*'])).to.deep.equal({ '/api/user': ['GET', 'PATCH', 'DELETE'], '*': ['*'] });
-    expect(() => parsePermissions(['/elsewhere=GET'])).to.throw(/starts with \/api\//);
+    expect(() => parsePermissions(['/elsewhere=GET'])).to.throw(/starting with \/api\//);
+  });
+
+  it('api-keys create refuses a key that grants nothing or names a method that is not one, and stores nothing', async () => {
+    for (const permission of ['/api/user=,', '/api/user=FOO', '/api/user=GET,FOO']) {
+      const run = await cli(['api-keys', 'create', '--permission', permission]);
+      expect(run.code, permission).to.equal(2);
+      expect(run.stdout, permission).to.not.include('key ');
+      expect(run.stderr, permission).to.match(permission === '/api/user=,' ? /grants nothing/ : /a method is one of GET, POST, PUT, PATCH, DELETE/);
+    }
+    expect(() => parsePermissions(['/api/user=FOO'])).to.throw(/a method is one of/);
   });
 
   describe('effects on the store (in process, same commands)', () => {
@@ -178,6 +189,47 @@ describe('command line (child processes)', function () {
       expect(await authority.permissionsOf(key)).to.deep.equal({ '/api/user': ['GET'] });
       expect(await run('api-keys', 'revoke', record!.id)).to.equal(0);
       expect(await authority.permissionsOf(key)).to.equal(null);
+    });
+  });
+
+  describe('the users seed on MongoDB (child processes)', () => {
+    let target: MongoTarget | null = null;
+    let dir: string;
+
+    before(async function () {
+      target = await startMongoTarget();
+      if (!target) return this.skip();
+      dir = mkdtempSync(path.join(tmpdir(), 'oml-cli-seed-'));
+    });
+    after(async () => target?.stop());
+
+    function cliWith(env: NodeJS.ProcessEnv, config: Record<string, unknown>, args: string[]): Promise<Run> {
+      const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(file, JSON.stringify({ dataDirectory: path.join(dir, 'data'), ...config }));
+      return new Promise((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', '--no-warnings', 'src/cli.ts', ...args], { cwd: root, env: { ...process.env, LOG_LEVEL: 'silent', NODE_ENV: '', ...env, CONFIG: file } }, (error, stdout, stderr) => {
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    }
+
+    it('production never writes the development seed (demo@example.com), not even from migrate', async () => {
+      const env = { NODE_ENV: 'production', MONGODB_URI: target!.freshUri() };
+      expect((await cliWith(env, {}, ['api-keys', 'list'])).code).to.equal(0);
+      expect((await cliWith(env, {}, ['migrate'])).code).to.equal(0);
+      const listed = await cliWith(env, {}, ['users', 'list']);
+      expect(listed.code).to.equal(0);
+      expect(listed.stdout).to.not.include('demo@example.com');
+      expect((await cliWith(env, {}, ['users', 'show', 'demo@example.com'])).code, 'demo@example.com does not exist').to.equal(1);
+    });
+
+    it('production seeds users its own CONFIG lists, at migrate; read-only commands write no seed', async () => {
+      const env = { NODE_ENV: 'production', MONGODB_URI: target!.freshUri() };
+      const config = { users: [{ email: 'operator@example.com' }] };
+      expect((await cliWith(env, config, ['api-keys', 'list'])).code).to.equal(0);
+      expect((await cliWith(env, config, ['users', 'list'])).stdout, 'users list wrote no seed').to.not.include('operator@example.com');
+      expect((await cliWith(env, config, ['migrate'])).code).to.equal(0);
+      expect((await cliWith(env, config, ['users', 'list'])).stdout).to.include('operator@example.com').and.not.include('demo@example.com');
     });
   });
 });

@@ -100,8 +100,15 @@ describe('REST API: bodies, errors, API keys, OpenAPI', () => {
       expect(() => loadConfig({ env: {}, overrides: { apiKeys: [{ key: 'a-key-without-any-permissions' }] } })).to.throw(ConfigError, /apiKeys\.0\.permissions/);
       for (const permissions of [{}, { '/api/user': [] }]) {
         const apiKeys = [{ key: 'a-key-for-the-backend-000', description: 'web backend', permissions: { '*': ['*'] } }, { key: 'a-key-with-empty-permissions', description: 'reporting job', permissions }];
-        expect(() => loadConfig({ env: {}, overrides: { apiKeys } }), JSON.stringify(permissions)).to.throw(ConfigError, /apiKeys\.1\.permissions.*"reporting job" has no permissions/);
+        expect(() => loadConfig({ env: {}, overrides: { apiKeys } }), JSON.stringify(permissions)).to.throw(ConfigError, /apiKeys\.1\.permissions.*grants nothing/);
       }
+    });
+
+    it('refuses to start with a configured key whose method or endpoint cannot be granted', () => {
+      const refused = (permissions: Record<string, string[]>) => () => loadConfig({ env: {}, overrides: { apiKeys: [{ key: 'a-key-for-the-backend-000', permissions }] } });
+      expect(refused({ '/api/user': ['GET', 'FOO'] })).to.throw(ConfigError, /apiKeys\.0\.permissions\.\/api\/user\.1: a method is one of GET, POST/);
+      expect(refused({ '/elsewhere': ['GET'] })).to.throw(ConfigError, /apiKeys\.0\.permissions\.\/elsewhere.*starting with \/api\//);
+      expect(() => refused({ '/api/user': ['get', 'HEAD'], '*': ['*'] })()).to.not.throw();
     });
   });
 

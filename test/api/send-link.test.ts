@@ -7,7 +7,7 @@ import { Browser } from '../helpers/browser.js';
 import type { TestServer } from '../helpers/server.js';
 import { ALICE, WEB_CLIENT } from '../helpers/server.js';
 import { discover } from '../helpers/oidc.js';
-import { START_KEY, call, login, start, startApiServer } from './helpers.js';
+import { ADMIN_KEY, START_KEY, call, login, start, startApiServer } from './helpers.js';
 
 interface Received {
   to: string;
@@ -142,10 +142,10 @@ describe('REST API: /api/passwordless/send and the emailed link', () => {
     const used = await english.get(link);
     expect(used.status).to.equal(410);
     expect(used.body).to.include('<html lang="de">');
-    expect(used.body).to.include('Dieser Link kann nicht mehr verwendet werden');
+    expect(used.body).to.include('Dieser Link wurde bereits verwendet');
     const cut = await new Browser(server.issuer, undefined, { 'accept-language': 'de' }).get(`${server.issuer}/passwordless/nope`);
     expect(cut.status).to.equal(410);
-    expect(cut.body).to.include('Gehen Sie zurück zur App und fordern Sie einen neuen an.');
+    expect(cut.body).to.include('Dieser Link ist ungültig');
 
     const { mail: noClient } = await sendFor({ state: { foo: 'bar' } });
     const orphan = await new Browser(server.issuer, undefined, { 'accept-language': 'de' }).get(linkIn(noClient.text, server.issuer));
@@ -255,5 +255,98 @@ describe('REST API: /api/passwordless/send and the emailed link', () => {
     const unknown = await call(server, 'POST', '/api/passwordless/send', { body: { ...body, loginId: 'nobody@example.com' }, key: START_KEY });
     expect(unknown.status).to.equal(200);
     expect(smtp.received.length).to.equal(before + 1);
+  });
+
+  it('says which problem an unusable link has: used, superseded by a newer one, or not valid', async () => {
+    const rp = await oauthState();
+    const browser = new Browser(server.issuer);
+    const usedLink = linkIn((await sendFor({ state: rp.payload })).mail.text, server.issuer);
+    await browser.submit(await browser.get(usedLink), '/api-link');
+    const used = await new Browser(server.issuer).get(usedLink);
+    expect(used.status).to.equal(410);
+    expect(used.body).to.include('This link has already been used').and.not.include('newer');
+
+    const older = linkIn((await sendFor({ state: rp.payload })).mail.text, server.issuer);
+    const olderPage = await browser.get(older);
+    expect(olderPage.body).to.include('Continue');
+    await sendFor({ state: rp.payload });
+    const superseded = await new Browser(server.issuer).get(older);
+    expect(superseded.status).to.equal(410);
+    expect(superseded.body).to.include('A newer link was sent');
+    // The Continue page opened before the newer link was sent says the same when pressed.
+    const late = await browser.submit(olderPage, '/api-link');
+    expect(late.status).to.equal(410);
+    expect(late.body).to.include('A newer link was sent');
+
+    const invalid = await new Browser(server.issuer).get(`${server.issuer}/passwordless/nope`);
+    expect(invalid.body).to.include('This link is not valid');
+  });
+
+  describe('a user the client refuses', () => {
+    async function newUser(email: string): Promise<string> {
+      const created = await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email } } });
+      expect(created.status).to.equal(200);
+      return created.json!.user.id as string;
+    }
+    const setActive = async (id: string, active: boolean) => expect((await call(server, 'PATCH', `/api/user/${id}`, { key: ADMIN_KEY, body: { user: { active } } })).status).to.equal(200);
+
+    it('/send emails nothing to a locked user or to one not registered to a client that requires it, and still answers 200', async () => {
+      const id = await newUser('locked-before-send@example.com');
+      const started = await start(server, { applicationId: 'web', loginId: 'locked-before-send@example.com' });
+      await setActive(id, false);
+      const before = smtp.received.length;
+      const sent = await call(server, 'POST', '/api/passwordless/send', { body: { code: started.json!.code } });
+      expect(sent.status).to.equal(200);
+      expect(sent.text).to.equal('');
+      const partner = { client_id: 'partner', redirect_uri: 'http://127.0.0.1:9999/partner-cb' };
+      const unregistered = await start(server, { applicationId: 'partner', loginId: 'bob@example.com', state: partner });
+      expect((await call(server, 'POST', '/api/passwordless/send', { body: { code: unregistered.json!.code } })).status).to.equal(200);
+      expect(smtp.received.length, 'no email went out').to.equal(before);
+      // A user who may use the client still gets it.
+      const registered = await start(server, { applicationId: 'partner', loginId: ALICE.email, state: partner });
+      expect((await call(server, 'POST', '/api/passwordless/send', { body: { code: registered.json!.code } })).status).to.equal(200);
+      expect(smtp.received.length).to.equal(before + 1);
+    });
+
+    it('the emailed link of a user locked after it was sent shows a refusal, before or after Continue, and spends nothing', async () => {
+      const id = await newUser('locked-after-send@example.com');
+      const rp = await oauthState();
+      const started = await start(server, { applicationId: 'web', loginId: 'locked-after-send@example.com', state: rp.payload });
+      await call(server, 'POST', '/api/passwordless/send', { body: { code: started.json!.code } });
+      const link = linkIn(smtp.received.at(-1)!.text, server.issuer);
+      const code = started.json!.code as string;
+
+      const browser = new Browser(server.issuer);
+      const page = await browser.get(link);
+      expect(page.body).to.include('Continue');
+      await setActive(id, false);
+      const pressed = await browser.submit(page, '/api-link');
+      expect(pressed.status).to.equal(403);
+      expect(pressed.body).to.include('You cannot sign in here with this account').and.not.include('newer one');
+      expect((await server.app.codes.inspect(code)).usable, 'Continue spent nothing').to.equal(true);
+
+      const opened = await new Browser(server.issuer).get(link);
+      expect(opened.status).to.equal(403);
+      expect(opened.body).to.include('You cannot sign in here with this account').and.not.include('Continue');
+      const german = await new Browser(server.issuer, undefined, { 'accept-language': 'de' }).get(link);
+      expect(german.body).to.include('Mit diesem Konto können Sie sich hier nicht anmelden');
+      expect((await server.app.codes.inspect(code)).usable).to.equal(true);
+
+      // Unlocked, the same code works (through the API: a browser session in the second of the lock would not count).
+      await setActive(id, true);
+      expect((await login(server, { code, applicationId: 'web' })).status, 'logged in (202: not registered to web)').to.equal(202);
+    });
+
+    it('the link of a client that requires a registration the user lacks shows a refusal and spends nothing', async () => {
+      const partner = { client_id: 'partner', redirect_uri: 'http://127.0.0.1:9999/partner-cb', state: 'p' };
+      const started = await start(server, { applicationId: 'partner', loginId: 'bob@example.com', state: partner });
+      const code = started.json!.code as string;
+      // /send emails no link to Bob; the app may still build the link itself from the code.
+      const page = await new Browser(server.issuer).get(`${server.issuer}/passwordless/${encodeURIComponent(code)}`);
+      expect(page.status).to.equal(403);
+      expect(page.body).to.include('You cannot sign in here with this account').and.not.include('Continue');
+      expect((await server.app.codes.inspect(code)).usable).to.equal(true);
+      expect((await login(server, { code, applicationId: 'partner' })).status, 'the API answers the same code with 409').to.equal(409);
+    });
   });
 });

@@ -124,7 +124,26 @@ describe('configuration', () => {
   });
 });
 
+describe('the example configuration', () => {
+  it('loads, and carries what the README\'s API walkthrough uses: example-web, ada@example.com registered to it, a key that may start logins', () => {
+    const config = loadConfig({ env: { CONFIG: path.join(import.meta.dirname, '../../config/development.example.json') } });
+    expect(config.clients.map((c) => c.client_id)).to.include('example-web');
+    expect(config.users.find((u) => u.email === 'ada@example.com')?.registrations?.map((r) => r.applicationId)).to.include('example-web');
+    expect(config.apiKeys.some((k) => k.key === 'dev-only-start-key-change-me' && k.permissions['/api/passwordless/start']?.includes('POST'))).to.equal(true);
+  });
+});
+
 describe('production guard', () => {
+  it('drops the development users seed of default.json in production, but keeps users a CONFIG file lists', () => {
+    expect(loadConfig({ env: {} }).users.map((u) => u.email)).to.deep.equal(['demo@example.com']);
+    expect(loadConfig({ env: { NODE_ENV: 'production' } }).users).to.deep.equal([]);
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));
+    const file = path.join(dir, 'users.json');
+    writeFileSync(file, JSON.stringify({ users: [{ email: 'operator@example.com' }] }));
+    expect(loadConfig({ env: { NODE_ENV: 'production', CONFIG: file } }).users.map((u) => u.email)).to.deep.equal(['operator@example.com']);
+    expect(loadConfig({ env: { NODE_ENV: 'production' }, overrides: { users: [{ email: 'x@example.com' }] } }).users).to.have.length(1);
+  });
+
   it('refuses development defaults under NODE_ENV=production and lists every one of them', () => {
     const config = loadConfig({ env: { NODE_ENV: 'production' } });
     expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*twoFactor\.encryptionKey[\s\S]*ISSUER/);
