@@ -9,10 +9,25 @@ export function productionGaps(config: Config): string[] {
   if (!config.jwks) gaps.push('jwks: configure signing keys (generate them with `npm run cli -- keys generate`)');
   if (!config.cookieKeys) gaps.push('cookieKeys: configure cookie secrets (generate them with `npm run cli -- keys generate`)');
   if (!config.twoFactor.encryptionKey) gaps.push('twoFactor.encryptionKey: configure the key that seals TOTP secrets (generate it with `npm run cli -- keys generate`)');
+  gaps.push(...examplePlaceholders(config));
   if (!config.issuer) gaps.push('issuer: set ISSUER to the public https URL');
   else if (config.issuer.startsWith('http:') && !config.allowInsecureIssuer) {
     gaps.push('issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)');
   }
+  return gaps;
+}
+
+/** The example configuration's secrets say "change-me": published secrets must not guard production. */
+const PLACEHOLDER = /change-me/i;
+
+function examplePlaceholders(config: Config): string[] {
+  const gaps: string[] = [];
+  config.clients.forEach((client, i) => {
+    if (typeof client.client_secret === 'string' && PLACEHOLDER.test(client.client_secret)) gaps.push(`clients.${i}.client_secret: still the example's placeholder; set a long random secret`);
+  });
+  config.apiKeys.forEach((apiKey, i) => {
+    if (PLACEHOLDER.test(apiKey.key)) gaps.push(`apiKeys.${i}.key: still the example's placeholder; create keys with \`npm run cli -- api-keys create\` or set a long random one`);
+  });
   return gaps;
 }
 

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { ConfigError, loadConfig, projectRoot } from '../../src/config/load.js';
 import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
 import { loadKeys } from '../../src/provider/keys.js';
 import { log, setLogLevel } from '../../src/log.js';
@@ -164,6 +164,23 @@ describe('production guard', () => {
     ]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, allowInsecureIssuer: true } }))).to.deep.equal([]);
     expect(productionGaps(loadConfig({ env, overrides: { ...ready, issuer: 'https://id.example.com' } }))).to.deep.equal([]);
+  });
+
+  it('refuses in production the placeholder secrets of the example configuration, naming each', () => {
+    const { '//': _comment, ...example } = JSON.parse(readFileSync(path.join(projectRoot, 'config/development.example.json'), 'utf8')) as Record<string, unknown>;
+    const ready = {
+      ...example,
+      issuer: 'https://id.example.com',
+      storage: { mongodbUri: 'mongodb://db/x' },
+      mail: { smtpUrl: 'smtp://mail:25' },
+      jwks: { keys: [{ kty: 'RSA' }] },
+      cookieKeys: ['0123456789abcdef0123'],
+      twoFactor: { encryptionKey: 'A'.repeat(43) },
+    };
+    const gaps = productionGaps(loadConfig({ env: { NODE_ENV: 'production' }, overrides: ready }));
+    expect(gaps).to.have.length(2);
+    expect(gaps[0]).to.match(/^clients\.0\.client_secret: still the example's placeholder/);
+    expect(gaps[1]).to.match(/^apiKeys\.0\.key: still the example's placeholder/);
   });
 
   it('never makes or keeps development keys in production (a cluster primary, the CLI)', async () => {
