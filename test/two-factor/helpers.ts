@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { Secret, TOTP } from 'otpauth';
 import { createUser } from '../../src/accounts/admin.js';
 import type { TestServer } from '../helpers/server.js';
+import type { Browser, Page } from '../helpers/browser.js';
 import { ADMIN_KEY, call } from '../api/helpers.js';
 
 const STEP_MS = 30_000;
@@ -67,4 +68,13 @@ export async function plainUser(server: TestServer): Promise<{ id: string; email
   const email = `plain-${Date.now()}-${(counter += 1)}@example.com`;
   const user = await createUser(server.app.store.users, { email, registrations: [{ applicationId: 'web', roles: [] }] });
   return { id: user.id, email };
+}
+
+/** Types five wrong codes into the hosted step `page`; the page that says the step is void (429). */
+export async function exhaustStepTries(browser: Browser, page: Page, secretBase32: string): Promise<Page> {
+  let last = page;
+  for (const code of wrongTotpCodes(secretBase32, 5)) last = await browser.submit(last, '/two-factor', { code });
+  expect(last.status).to.equal(429);
+  expect(last.body).to.include('Too many wrong codes');
+  return last;
 }
