@@ -43,25 +43,24 @@ export class SecondFactorTries {
   // The session id is its cookie value, a bearer secret: the keys hold a digest of it.
   private static loginKey = (sessionId: string) => `2fa-login:${createHash('sha256').update(sessionId).digest('base64url')}`;
   private static wrongKey = (sessionId: string) => `${SecondFactorTries.loginKey(sessionId)}:wrong`;
-  private static declinedKey = (sessionId: string) => `${SecondFactorTries.loginKey(sessionId)}:declined`;
+  /** Set once the step is void, so the check that runs on every authorization request reads one key. */
+  private static voidKey = (sessionId: string) => `${SecondFactorTries.loginKey(sessionId)}:void`;
 
   /** Whether this login's step is void: too many wrong codes, or the user declined it. */
   async voided(sessionId: string, now = Date.now()): Promise<boolean> {
-    const [wrong, declined] = await Promise.all([
-      this.counters.get(SecondFactorTries.wrongKey(sessionId), now),
-      this.counters.get(SecondFactorTries.declinedKey(sessionId), now),
-    ]);
-    return wrong >= this.maxAttempts || declined > 0;
+    return (await this.counters.get(SecondFactorTries.voidKey(sessionId), now)) > 0;
   }
 
   /** Counts a try before its code is checked; returns the count. Kept until `expiresAt`, the session's end. */
-  count(sessionId: string, expiresAt: number): Promise<number> {
-    return this.counters.increment(SecondFactorTries.wrongKey(sessionId), expiresAt);
+  async count(sessionId: string, expiresAt: number): Promise<number> {
+    const count = await this.counters.increment(SecondFactorTries.wrongKey(sessionId), expiresAt);
+    if (count >= this.maxAttempts) await this.counters.increment(SecondFactorTries.voidKey(sessionId), expiresAt);
+    return count;
   }
 
   /** The user left the step: this login cannot go on. */
   async decline(sessionId: string, expiresAt: number): Promise<void> {
-    await this.counters.increment(SecondFactorTries.declinedKey(sessionId), expiresAt);
+    await this.counters.increment(SecondFactorTries.voidKey(sessionId), expiresAt);
   }
 }
 
