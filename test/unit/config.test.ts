@@ -17,6 +17,17 @@ function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}
   throw new Error('expected the configuration to be refused');
 }
 
+
+/** Everything production needs besides what a test varies: its gaps list is empty. */
+const PRODUCTION_READY = {
+  issuer: 'https://id.example.com',
+  storage: { mongodbUri: 'mongodb://db/x' },
+  mail: { smtpUrl: 'smtp://mail:25' },
+  jwks: { keys: [{ kty: 'RSA' }] },
+  cookieKeys: ['0123456789abcdef0123'],
+  twoFactor: { encryptionKey: 'A'.repeat(43) },
+};
+
 describe('configuration', () => {
   it('loads the documented defaults', () => {
     const config = loadConfig({ env: {} });
@@ -150,14 +161,7 @@ describe('production guard', () => {
   });
 
   it('refuses an http issuer in production unless allowInsecureIssuer is set', () => {
-    const ready = {
-      issuer: 'http://id.example.com',
-      storage: { mongodbUri: 'mongodb://db/x' },
-      mail: { smtpUrl: 'smtp://mail:25' },
-      jwks: { keys: [{ kty: 'RSA' }] },
-      cookieKeys: ['0123456789abcdef0123'],
-      twoFactor: { encryptionKey: 'A'.repeat(43) },
-    };
+    const ready = { ...PRODUCTION_READY, issuer: 'http://id.example.com' };
     const env = { NODE_ENV: 'production' };
     expect(productionGaps(loadConfig({ env, overrides: ready }))).to.deep.equal([
       'issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)',
@@ -168,15 +172,7 @@ describe('production guard', () => {
 
   it('refuses in production the placeholder secrets of the example configuration, naming each', () => {
     const { '//': _comment, ...example } = JSON.parse(readFileSync(path.join(projectRoot, 'config/development.example.json'), 'utf8')) as Record<string, unknown>;
-    const ready = {
-      ...example,
-      issuer: 'https://id.example.com',
-      storage: { mongodbUri: 'mongodb://db/x' },
-      mail: { smtpUrl: 'smtp://mail:25' },
-      jwks: { keys: [{ kty: 'RSA' }] },
-      cookieKeys: ['0123456789abcdef0123'],
-      twoFactor: { encryptionKey: 'A'.repeat(43) },
-    };
+    const ready = { ...example, ...PRODUCTION_READY };
     const gaps = productionGaps(loadConfig({ env: { NODE_ENV: 'production' }, overrides: ready }));
     expect(gaps).to.have.length(2);
     expect(gaps[0]).to.match(/^clients\.0\.client_secret: still the example's placeholder/);
