@@ -164,7 +164,9 @@ export class PasswordlessCodes {
     if (record.shortHash === null) return { ok: false, problem: 'none' };
     const reserved = await this.codes.reserveAttempt(record.id, this.settings.maxAttempts, now);
     if (!reserved) return this.#whyNoTry(record.id, now);
-    const redeemed = await this.#redeemWithTry(record.id, hashCode(typed), now);
+    // The short code never changes once issued: a wrong guess needs no write to find out.
+    const typedHash = hashCode(typed);
+    const redeemed = typedHash === reserved.shortHash ? await this.#redeemWithTry(record.id, typedHash, now) : null;
     if (redeemed) return { ok: true, record: redeemed };
     if (reserved.attempts >= this.settings.maxAttempts) return this.#exhaust(record.id);
     return { ok: false, problem: 'wrong', attemptsLeft: this.settings.maxAttempts - reserved.attempts };
