@@ -11,7 +11,8 @@ import { EXTRA_CLIENT_METADATA, clientPolicy, providerClients } from './clients.
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
 import { UNAVAILABLE_DESCRIPTION, answerUnavailable, isStoreUnavailable } from './unavailable.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
-import { ACR_MULTI_FACTOR, SecondFactorTries, twoFactorPrompt, voidedLoginCheck } from './two-factor-prompt.js';
+import { ACR_MULTI_FACTOR, HAS_SECOND_FACTOR, SecondFactorTries, twoFactorPrompt, voidedLoginCheck } from './two-factor-prompt.js';
+import { hasAuthenticator } from '../accounts/two-factor.js';
 import { trustForwardedFor } from '../http/client-ip.js';
 
 export interface ProviderDeps {
@@ -49,7 +50,7 @@ function findAccount(users: UserRepository): NonNullable<Configuration['findAcco
     const client = ctx.oidc.client;
     if (client && !mayUseClient(user, clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]))) return undefined;
     const claims = { ...claimsOf(user), sub: user.id };
-    return { accountId: user.id, claims: () => claims };
+    return { accountId: user.id, claims: () => claims, [HAS_SECOND_FACTOR]: hasAuthenticator(user) };
   };
 }
 

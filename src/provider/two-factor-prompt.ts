@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { CounterRepository, UserRepository } from '../storage/types.js';
 import { hasAuthenticator, type TwoFactorService } from '../accounts/two-factor.js';
@@ -41,28 +41,33 @@ export class SecondFactorTries {
   ) {}
 
   // The session id is its cookie value, a bearer secret: the keys hold a digest of it.
-  private static loginKey = (sessionId: string) => `2fa-login:${createHash('sha256').update(sessionId).digest('base64url')}`;
-  private static wrongKey = (sessionId: string) => `${SecondFactorTries.loginKey(sessionId)}:wrong`;
-  /** Set once the step is void, so the check that runs on every authorization request reads one key. */
-  private static voidKey = (sessionId: string) => `${SecondFactorTries.loginKey(sessionId)}:void`;
+  private static loginKey = (sessionId: string) => `2fa-login:${hash('sha256', sessionId, 'base64url')}`;
 
   /** Whether this login's step is void: too many wrong codes, or the user declined it. */
   async voided(sessionId: string, now = Date.now()): Promise<boolean> {
-    return (await this.counters.get(SecondFactorTries.voidKey(sessionId), now)) > 0;
+    return (await this.counters.get(`${SecondFactorTries.loginKey(sessionId)}:void`, now)) > 0;
   }
 
-  /** Counts a try before its code is checked; returns the count. Kept until `expiresAt`, the session's end. */
+  /**
+   * Counts a try before its code is checked; returns the count. Kept until `expiresAt`, the
+   * session's end. The try that reaches the limit also sets the void key, so the check that
+   * runs on authorization requests reads one key.
+   */
   async count(sessionId: string, expiresAt: number): Promise<number> {
-    const count = await this.counters.increment(SecondFactorTries.wrongKey(sessionId), expiresAt);
-    if (count >= this.maxAttempts) await this.counters.increment(SecondFactorTries.voidKey(sessionId), expiresAt);
+    const login = SecondFactorTries.loginKey(sessionId);
+    const count = await this.counters.increment(`${login}:wrong`, expiresAt);
+    if (count >= this.maxAttempts) await this.counters.increment(`${login}:void`, expiresAt);
     return count;
   }
 
   /** The user left the step: this login cannot go on. */
   async decline(sessionId: string, expiresAt: number): Promise<void> {
-    await this.counters.increment(SecondFactorTries.voidKey(sessionId), expiresAt);
+    await this.counters.increment(`${SecondFactorTries.loginKey(sessionId)}:void`, expiresAt);
   }
 }
+
+/** Set by findAccount on the account node-oidc-provider keeps for the request: whether the user has a second factor. */
+export const HAS_SECOND_FACTOR = 'hasSecondFactor';
 
 /**
  * For the login prompt: a session whose login lacks the second factor and whose step is void
@@ -72,7 +77,8 @@ export class SecondFactorTries {
 export function voidedLoginCheck(tries: SecondFactorTries): InstanceType<typeof interactionPolicy.Check> {
   return new interactionPolicy.Check('second_factor_void', 'the second factor of this sign-in was not given', 'login_required', async (ctx: KoaContextWithOIDC) => {
     const session = ctx.oidc.session;
-    if (!session?.accountId || sessionHasSecondFactor(ctx)) return false;
+    // Only a user with a second factor has a step that can be void: the others cost no read.
+    if (!session?.accountId || sessionHasSecondFactor(ctx) || ctx.oidc.account?.[HAS_SECOND_FACTOR] !== true) return false;
     return tries.voided(session.jti);
   });
 }
