@@ -16,7 +16,12 @@ const ADMIN_CLIENT = {
   require_registration: true,
 };
 const ADMIN_USER = { email: 'dora@example.com', firstName: 'Dora', registrations: [{ applicationId: ADMIN_CLIENT.client_id }] };
+/** A client that does not let its users sign in with a magic link. */
+const CLOSED_CLIENT = { ...ADMIN_CLIENT, client_id: 'closed-app', client_secret: 'closed-secret-that-is-long-enough', redirect_uris: ['http://127.0.0.1:9999/closed-cb'], require_registration: false, passwordless_enabled: false };
 const USER_KEY = 'u'.repeat(40);
+
+/** Waits into the next whole second: sessions and tokens carry their instants in whole seconds. */
+const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
 
 /** Signs `email` in to the web client in `browser`; the tokens the client gets. */
 async function signInToWeb(server: TestServer, browser: Browser, email: string) {
@@ -38,9 +43,9 @@ describe('sessions and tokens: who they still belong to', () => {
   before(async () => {
     server = await startTestServer({
       config: {
-        clients: [WEB_CLIENT, ADMIN_CLIENT],
+        clients: [WEB_CLIENT, ADMIN_CLIENT, CLOSED_CLIENT],
         users: [ALICE, BOB, ADMIN_USER],
-        apiKeys: [{ key: USER_KEY, description: 'user admin', permissions: { '/api/user': ['GET', 'PATCH'] } }],
+        apiKeys: [{ key: USER_KEY, description: 'user admin', permissions: { '/api/user': ['GET', 'POST', 'PATCH', 'DELETE'] } }],
       },
     });
   });
@@ -84,10 +89,39 @@ describe('sessions and tokens: who they still belong to', () => {
     expect(userinfo.status, 'access token from before the lock').to.equal(401);
     expect((await silentSignIn(browser, config)).searchParams.get('error'), 'session from before the lock').to.equal('login_required');
 
-    // Signing in again works (in a later second than the lock: tokens and sessions carry whole seconds).
-    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
+    // Signing in again works (in a later second than the lock).
+    await nextSecond();
     const again = await signInToWeb(server, new Browser(server.issuer), ALICE.email);
     expect(decodeJwt(again.tokens.id_token!).sub).to.equal(sub);
     expect((await client.refreshTokenGrant(config, again.tokens.refresh_token!)).access_token).to.be.a('string');
+  });
+
+  it('does not let a session from another client into a client with passwordless_enabled: false', async () => {
+    const closed = await discover(server, CLOSED_CLIENT.client_id, CLOSED_CLIENT.client_secret);
+    const bob = new Browser(server.issuer);
+    await signInToWeb(server, bob, BOB.email);
+    const silent = await silentSignIn(bob, closed, CLOSED_CLIENT.redirect_uris[0]);
+    expect(silent.searchParams.get('error')).to.equal('login_required');
+    expect(silent.searchParams.get('code')).to.equal(null);
+  });
+
+  it('does not pass a deleted user’s session or tokens to a later user given the same id', async () => {
+    const email = `gone-${Date.now()}@example.com`;
+    const created = await fetch(`${server.issuer}/api/user`, { method: 'POST', headers: { authorization: USER_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ user: { email } }) });
+    const id = ((await created.json()) as { user: { id: string } }).user.id;
+    const browser = new Browser(server.issuer);
+    const { config, tokens } = await signInToWeb(server, browser, email);
+
+    expect((await fetch(`${server.issuer}/api/user/${id}`, { method: 'DELETE', headers: { authorization: USER_KEY } })).status).to.equal(200);
+    await nextSecond();
+    const again = await fetch(`${server.issuer}/api/user/${id}`, { method: 'POST', headers: { authorization: USER_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ user: { email: `newcomer-${email}` } }) });
+    expect(again.status).to.equal(200);
+
+    expect((await silentSignIn(browser, config)).searchParams.get('error'), 'the earlier user’s session').to.equal('login_required');
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!).then(
+      () => 'accepted',
+      (err: { error?: string }) => err.error,
+    );
+    expect(refreshed, 'the earlier user’s refresh token').to.equal('invalid_grant');
   });
 });
