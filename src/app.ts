@@ -85,7 +85,6 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     maxAttempts: config.passwordless.maxAttempts,
     retainSeconds: config.ttl.Interaction ?? 3600,
   });
-  await applyUserSeed(store.users, config.users);
 
   const twoFactor = new TwoFactorService(store, new SecretBox(keys.secretKey), {
     issuerName: config.twoFactor.issuerName,
@@ -94,6 +93,8 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   });
   const provider = buildProvider({ config, issuer, store, keys, views, twoFactor });
   await assertClientsValid(provider, config);
+  // After every start-up check, so a refused start writes nothing into a lasting store.
+  await applyUserSeed(store.users, config.users);
   const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, delivery: mail, outbox, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
 

@@ -153,14 +153,14 @@ export function resolveIssuer(config: Config, boundPort: number): string {
 /** Reads default.json, the CONFIG file and the environment, validates, and resolves derived values. */
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
+  const production = env.NODE_ENV === 'production';
   let merged = stripDocumentation(readJsonFile(path.join(projectRoot, 'config/default.json'))) as Json;
-  const file = env.CONFIG ? (stripDocumentation(readJsonFile(path.resolve(env.CONFIG))) as Json) : {};
-  merged = deepMerge(merged, file);
+  // default.json's `users` is the development seed (demo@example.com): production never seeds
+  // it. Arrays are replaced, not merged, so users a CONFIG file lists still come through.
+  if (production) merged.users = [];
+  if (env.CONFIG) merged = deepMerge(merged, stripDocumentation(readJsonFile(path.resolve(env.CONFIG))) as Json);
   merged = deepMerge(merged, envOverrides(env));
   if (options.overrides) merged = deepMerge(merged, options.overrides);
-  const production = env.NODE_ENV === 'production';
-  // default.json's `users` is the development seed (demo@example.com): production never seeds it.
-  if (production && !('users' in file) && !(options.overrides && 'users' in options.overrides)) merged.users = [];
 
   merged = readKeyFiles(merged);
   const environmentProblems = checkEnvironment(env);
