@@ -10,7 +10,7 @@ import type { UserRecord, UserRepository } from '../storage/types.js';
 import type { CodeProblem, PasswordlessCodes } from '../passwordless/codes.js';
 import type { ApplicationDirectory, ApplicationInfo, PasswordlessApi } from '../passwordless/api-login.js';
 import { mayUseClient, type ClientPolicy } from '../passwordless/magic-link.js';
-import { clientOf, finishInteraction, interactionOfBrowser } from '../interaction/session.js';
+import { clientOf, interactionOfBrowser, signInWithEmail } from '../interaction/session.js';
 import { log } from '../log.js';
 import { withStateParameters } from '../mail/links.js';
 
@@ -178,10 +178,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
       log.info('code.rejected', { reason: 'unusable', method: 'api_link' });
       return renderUnusable(ctx, redeemed.problem);
     }
-    const user = found.user;
-    await deps.users.recordLogin(user.id, client.clientId, Date.now());
-    log.info('login.success', { user: user.id, client: client.clientId, method: 'api_link' });
-    await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
+    await signInWithEmail(provider, ctx, deps.users, found.user, client.clientId, 'api_link');
   });
 
   return router;

@@ -12,7 +12,7 @@ import type { CsrfTokens } from '../http/csrf.js';
 import { accountBudget, addressBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
 import { log } from '../log.js';
 import { responseDone } from '../mail/outbox.js';
-import { clientOf, finishInteraction, interactionById, interactionOfBrowser, type Interaction } from './session.js';
+import { clientOf, finishInteraction, interactionById, interactionOfBrowser, signInWithEmail, type Interaction } from './session.js';
 import { consentRoutes } from './consent.js';
 import { crossDeviceRoutes } from './cross-device.js';
 import { describeBrowser, describeNetwork } from './request-context.js';
@@ -129,9 +129,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       log.info('login.failure', { user: userId, client: client.clientId, method, reason: user ? 'not_allowed' : 'no_account' });
       return false;
     }
-    await deps.users.recordLogin(user.id, client.clientId, Date.now());
-    log.info('login.success', { user: user.id, client: client.clientId, method });
-    await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
+    await signInWithEmail(provider, ctx, deps.users, user, client.clientId, method);
     return true;
   }
 

@@ -2,6 +2,8 @@ import type { Context } from 'koa';
 import { errors, type default as Provider, type InteractionResults } from 'oidc-provider';
 import { clientPolicy } from '../provider/clients.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
+import type { UserRecord, UserRepository } from '../storage/types.js';
+import { log } from '../log.js';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -55,6 +57,16 @@ export async function clientOf(provider: Provider, interaction: Interaction): Pr
 }
 
 /** Hands a result back to node-oidc-provider and sends the browser on to the authorization endpoint. */
+/**
+ * Signs `user` in to `client` at the end of a magic-link step: records the login, logs it and
+ * hands node-oidc-provider the result. The caller has checked that the user may use the client.
+ */
+export async function signInWithEmail(provider: Provider, ctx: Context, users: Pick<UserRepository, 'recordLogin'>, user: UserRecord, clientId: string, method: string): Promise<void> {
+  await users.recordLogin(user.id, clientId, Date.now());
+  log.info('login.success', { user: user.id, client: clientId, method });
+  await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
+}
+
 export async function finishInteraction(provider: Provider, ctx: Context, result: InteractionResults, merge = false): Promise<void> {
   const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
   ctx.redirect(returnTo);
