@@ -56,14 +56,15 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
 
   const renderGone = (ctx: Context) => renderPage(ctx, views, 400, 'pages/sign-in-gone', {});
 
-  async function renderStep(ctx: Context, interaction: PendingStep, status = 200, error: string | { key: string; vars?: Record<string, number> } = '') {
+  /** `voided`: what the caller already knows of the login's step; read from the store when not given. */
+  async function renderStep(ctx: Context, interaction: PendingStep, status = 200, error: string | { key: string; vars?: Record<string, number> } = '', voided?: boolean) {
     const client = await clientOf(provider, interaction);
     if (!client) return renderGone(ctx);
     const uid = interaction.uid;
     if (interaction.prompt.reasons.includes(REASON_UNAVAILABLE)) {
       return renderPage(ctx, views, 403, 'pages/two-factor-stop', { client, heading: 'twoFactor.unavailableHeading', text: 'twoFactor.unavailable', uid, csrf: csrf.issue('two-factor-decline', uid) });
     }
-    if (await tries.voided(interaction.sessionId)) {
+    if (voided ?? (await tries.voided(interaction.sessionId))) {
       return renderPage(ctx, views, 429, 'pages/two-factor-stop', { client, heading: 'twoFactor.voidHeading', text: 'twoFactor.void', uid, csrf: csrf.issue('two-factor-decline', uid) });
     }
     return renderPage(ctx, views, status, 'pages/two-factor', { client, uid, error, trustDays, csrf: csrf.issue('two-factor', uid), declineCsrf: csrf.issue('two-factor-decline', uid) });
@@ -81,20 +82,22 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     const uid = interaction.uid;
     if (!csrf.verify('two-factor', uid, formText(ctx, 'csrf'))) return renderStep(ctx, interaction, 403, 'form.expired');
     // Past the limit even a right code is refused: the step is void.
-    if (await tries.voided(interaction.sessionId)) return renderStep(ctx, interaction);
+    if (await tries.voided(interaction.sessionId)) return renderStep(ctx, interaction, 200, '', true);
     const code = formText(ctx, 'code').slice(0, 64);
-    if (code.trim() === '') return renderStep(ctx, interaction, 400, 'twoFactor.missing');
+    if (code.trim() === '') return renderStep(ctx, interaction, 400, 'twoFactor.missing', false);
 
     // The try is counted before the code is checked: of a burst of answers only the first
     // `maxAttempts` counted are checked, and the rest are refused like any answer past the limit.
     const count = await tries.count(interaction.sessionId, await countsEndAt(interaction.sessionId));
-    if (count > deps.maxAttempts) return renderStep(ctx, interaction);
+    // The try that reached the limit voided the step (see SecondFactorTries.count).
+    const voided = count >= deps.maxAttempts;
+    if (count > deps.maxAttempts) return renderStep(ctx, interaction, 200, '', true);
     const accountId = interaction.session!.accountId;
     const verified = await service.verify(accountId, code);
     if (!verified.ok) {
       log.info('two_factor.rejected', { channel: 'hosted', reason: verified.problem });
-      if (verified.problem === 'limited') return renderStep(ctx, interaction, 429, 'twoFactor.limited');
-      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - count) } });
+      if (verified.problem === 'limited') return renderStep(ctx, interaction, 429, 'twoFactor.limited', voided);
+      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - count) } }, voided);
     }
 
     log.info('two_factor.accepted', { channel: 'hosted', user: accountId, factor: verified.kind });
