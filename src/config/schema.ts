@@ -131,19 +131,7 @@ const TTL_NAMES = [
 const lifetime = z.number().int().positive().optional();
 
 const ttl = z.strictObject(
-  {
-    AccessToken: lifetime,
-    AuthorizationCode: lifetime,
-    BackchannelAuthenticationRequest: lifetime,
-    ClientCredentials: lifetime,
-    DeviceCode: lifetime,
-    Grant: lifetime,
-    IdToken: lifetime,
-    Interaction: lifetime,
-    PreAuthorizedCode: lifetime,
-    RefreshToken: lifetime,
-    Session: lifetime,
-  } satisfies Record<(typeof TTL_NAMES)[number], typeof lifetime>,
+  Object.fromEntries(TTL_NAMES.map((name) => [name, lifetime])) as Record<(typeof TTL_NAMES)[number], typeof lifetime>,
   {
     error: (issue) =>
       issue.code === 'unrecognized_keys' ? `unknown ${issue.keys.map((key) => `"${key}"`).join(', ')}; the lifetimes are ${TTL_NAMES.join(', ')}` : undefined,
