@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashCode } from '../passwordless/hash.js';
 import { modifyUser } from './admin.js';
-import type { RateRule } from '../passwordless/rate-limits.js';
+import { fixedWindow, type RateRule } from '../passwordless/rate-limits.js';
 import { DuplicateKeyError, type CounterRepository, type TwoFactorEnrolmentRecord, type TwoFactorMethodSummary, type TwoFactorRepository, type TwoFactorTrustRepository, type UserRecord, type UserRepository } from '../storage/types.js';
 import type { SecretBox } from './secret-box.js';
 import { isBase32Secret, otpauthUri, totpStepOf } from './totp.js';
@@ -176,9 +176,7 @@ export class TwoFactorService {
   }
 
   #windowKey(userId: string, rule: RateRule, now: number): { key: string; resetAt: number } {
-    const windowMs = rule.windowSeconds * 1000;
-    const start = Math.floor(now / windowMs) * windowMs;
-    return { key: `2fa-wrong:${userId}:${start}`, resetAt: start + windowMs };
+    return fixedWindow(`2fa-wrong:${userId}`, rule, now);
   }
 
   /** Takes one try from the user's budget; false when it is spent (the refused try still counts). */

@@ -33,6 +33,13 @@ function denied(rule: string, resetAt: number, now: number): RateDecision {
   return { allowed: false, rule, retryAfterSeconds };
 }
 
+/** The clock-aligned window of `rule` that `now` falls in: its counter key (under `keyPrefix`) and when it ends. */
+export function fixedWindow(keyPrefix: string, rule: RateRule, now: number): { key: string; resetAt: number } {
+  const windowMs = rule.windowSeconds * 1000;
+  const start = Math.floor(now / windowMs) * windowMs;
+  return { key: `${keyPrefix}:${start}`, resetAt: start + windowMs };
+}
+
 /** Whole minutes to wait, at least one, for a page that says "please wait N minutes". */
 export function minutesToWait(retryAfterSeconds: number): number {
   return Math.max(1, Math.ceil(retryAfterSeconds / 60));
@@ -107,8 +114,6 @@ export class RateLimiter {
   }
 
   #window(name: string, subject: string, rule: RateRule, now: number): { key: string; resetAt: number } {
-    const windowMs = rule.windowSeconds * 1000;
-    const start = Math.floor(now / windowMs) * windowMs;
-    return { key: `rate:${name}:${subjectKey(subject)}:${start}`, resetAt: start + windowMs };
+    return fixedWindow(`rate:${name}:${subjectKey(subject)}`, rule, now);
   }
 }
