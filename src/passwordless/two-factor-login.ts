@@ -52,9 +52,9 @@ export class ApiSecondFactor implements SecondFactorGate {
   async answer(twoFactorId: string, code: string, now = Date.now()): Promise<SecondFactorAnswer> {
     const id = hashCode(twoFactorId);
     const answerHash = hashCode(`${id}:${code.trim()}`);
-    if ((await this.logins.reserveAttempt(id, answerHash, now, this.settings.maxAttempts)) === null) return this.#whyNoTry(id, answerHash, now);
-    const record = await this.logins.findById(id, now);
-    if (!record) return { kind: 'not_found' };
+    // The record comes back with the try: no second read.
+    const record = await this.logins.reserveAttempt(id, answerHash, now, this.settings.maxAttempts);
+    if (record === null) return this.#whyNoTry(id, answerHash, now);
     const verified = await this.service.verify(record.userId, code, now);
     if (!verified.ok) return verified.problem === 'not_enrolled' ? { kind: 'not_found' } : { kind: 'wrong' };
     if (!(await this.logins.complete(id, now))) return { kind: 'not_found' };

@@ -274,10 +274,10 @@ export interface TwoFactorLoginRepository {
    * Atomically takes one of a pending login's `maxAttempts` tries for the answer with this hash,
    * before the answer is checked: counts it on a pending login unexpired at `now` with fewer than
    * `maxAttempts` answers so far, unless it repeats the last answer counted (HTTP clients such as
-   * Node's fetch resend a request answered 421). The count after it (this call's own where the
-   * store gives exact update results), or null when no try was taken.
+   * Node's fetch resend a request answered 421). The record after it (its `attempts` this call's
+   * own count where the store gives exact update results), or null when no try was taken.
    */
-  reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<number | null>;
+  reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<TwoFactorLoginRecord | null>;
   /**
    * Atomically marks a pending, unexpired login used; true only for the call that did. The
    * caller has taken a try with {@link reserveAttempt} first, so the try limit is already kept.

@@ -60,12 +60,12 @@ export class MemoryTwoFactorLogins implements TwoFactorLoginRepository {
     return record && record.expiresAt > now ? copy(record) : null;
   }
 
-  async reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<number | null> {
+  async reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<TwoFactorLoginRecord | null> {
     const record = this.#byId.get(id);
     if (!record || record.status !== 'pending' || record.expiresAt <= now || record.attempts >= maxAttempts || record.lastWrongHash === answerHash) return null;
     record.attempts += 1;
     record.lastWrongHash = answerHash;
-    return record.attempts;
+    return copy(record);
   }
 
   async complete(id: string, now: number): Promise<boolean> {

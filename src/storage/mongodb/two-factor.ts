@@ -83,6 +83,10 @@ export class MongoTwoFactor implements TwoFactorRepository {
   }
 }
 
+function loginOf({ _id, purgeAt: _purgeAt, ...rest }: LoginDocument): TwoFactorLoginRecord {
+  return { id: _id, ...rest };
+}
+
 export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
   readonly #collection: Collection<LoginDocument>;
 
@@ -96,12 +100,10 @@ export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
 
   async findById(id: string, now: number): Promise<TwoFactorLoginRecord | null> {
     const document = await guarded(() => this.#collection.findOne({ _id: id, expiresAt: { $gt: now } }));
-    if (!document) return null;
-    const { _id, purgeAt: _purgeAt, ...rest } = document;
-    return { id: _id, ...rest };
+    return document ? loginOf(document) : null;
   }
 
-  async reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<number | null> {
+  async reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<TwoFactorLoginRecord | null> {
     const result = await guarded(() =>
       this.#collection.updateOne(
         { _id: id, status: 'pending', expiresAt: { $gt: now }, attempts: { $lt: maxAttempts }, lastWrongHash: { $ne: answerHash } },
@@ -110,7 +112,7 @@ export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
     );
     if (result.modifiedCount !== 1) return null;
     const document = await guarded(() => this.#collection.findOne({ _id: id }));
-    return document ? document.attempts : null;
+    return document ? loginOf(document) : null;
   }
 
   async complete(id: string, now: number): Promise<boolean> {
