@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { normalizeEmail, type UserRepository } from '../storage/types.js';
-import { countsAsWrongCode, type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
+import { type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import type { Views } from '../render/views.js';
 import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
@@ -192,15 +192,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // Budgets across codes: the address always (known or not, so answers stay alike), the account when there is one.
     const budgets = [addressBudget(normalizeEmail(email)), ...(latest.record ? [accountBudget(latest.record.userId)] : [])];
     // The try is taken from the budgets before the code is compared (so a burst cannot outrun them) and given back unless it was wrong.
-    const allowed = await deps.limiter.spendCodeTry(budgets);
-    if (!allowed.allowed) {
-      ctx.set('Retry-After', String(allowed.retryAfterSeconds));
-      return renderCheckInbox(ctx, { ...page, status: 429, error: { key: 'rateLimit.codes', vars: { count: minutesToWait(allowed.retryAfterSeconds) } } });
+    const tried = await deps.limiter.withCodeTry(budgets, () =>
+      latest.record ? codes.redeemShortCode(latest.record, typed.data) : codes.rejectShortCodeWithoutRecord(interaction.uid),
+    );
+    if (!tried.allowed) {
+      ctx.set('Retry-After', String(tried.retryAfterSeconds));
+      return renderCheckInbox(ctx, { ...page, status: 429, error: { key: 'rateLimit.codes', vars: { count: minutesToWait(tried.retryAfterSeconds) } } });
     }
-    const result: TypedCodeResult = latest.record
-      ? await codes.redeemShortCode(latest.record, typed.data)
-      : await codes.rejectShortCodeWithoutRecord(interaction.uid);
-    if (!countsAsWrongCode(result)) await deps.limiter.refundCodeTry(budgets);
+    const { result } = tried;
     if (result.ok) {
       log.info('code.redeemed', { user: result.record.userId, client: client.clientId, method: 'typed' });
       if (await completeLogin(ctx, result.record.userId, client, 'typed_code')) return;

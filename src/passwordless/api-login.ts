@@ -4,7 +4,7 @@ import { registrationFor } from '../accounts/users.js';
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
-import { countsAsWrongCode, type CodeProblem, type PasswordlessCodes } from './codes.js';
+import type { CodeProblem, PasswordlessCodes } from './codes.js';
 import type { ClientPolicy } from './magic-link.js';
 import { accountBudget, type RateLimiter } from './rate-limits.js';
 
@@ -77,11 +77,14 @@ export interface ApiLoginDeps {
   signer: ApiTokenSigner;
   refreshTokens: ApiRefreshTokens;
   secondFactor?: SecondFactorGate;
-  /** Counts wrong one-time codes per account, across codes; none: no such limit. */
-  limiter?: RateLimiter;
+  /** Counts wrong one-time codes per account, across codes (a disabled limiter counts none). */
+  limiter: RateLimiter;
   /** Where the application a code was started for is looked up: its rules bind every login with the code. */
   applications: ApplicationDirectory;
 }
+
+/** How spending the code of a login ended: spent, or the login's answer when it was not. */
+type Redeemed = { kind: 'redeemed'; record: PasswordlessCodeRecord } | Extract<LoginOutcome, { kind: 'not_found' | 'rate_limited' }>;
 
 /** Why one of the applications refuses this user outright (FusionAuth's 409 "login prevented"), or null. */
 function loginPreventedBy(user: UserRecord, applications: readonly (ApplicationInfo | null)[]): string | null {
@@ -161,14 +164,9 @@ export class PasswordlessApi {
       log.info('login.failure', { user: user.id, client, reason: 'prevented', method: 'api_passwordless' });
       return { kind: 'prevented', reason: prevented };
     }
-    if (request.oneTimeCode !== null && this.deps.limiter) {
-      // Taken before the code is compared, so a burst cannot outrun the budget; given back below unless wrong.
-      const budget = await this.deps.limiter.spendCodeTry([accountBudget(user.id)], now);
-      if (!budget.allowed) return { kind: 'rate_limited', retryAfterSeconds: budget.retryAfterSeconds };
-    }
-
-    const record = await this.#redeem(request, found.record, now);
-    if (!record) return { kind: 'not_found' };
+    const redeemed = await this.#redeem(request, found.record, now);
+    if (redeemed.kind !== 'redeemed') return redeemed;
+    const { record } = redeemed;
     log.info('code.redeemed', { user: user.id, client, method: request.oneTimeCode === null ? 'api_link' : 'api_typed' });
 
     const applicationId = request.application?.clientId ?? null;
@@ -203,17 +201,21 @@ export class PasswordlessApi {
     return loginPreventedBy(user, [startedFor, named]);
   }
 
-  async #redeem(request: LoginRequest, record: PasswordlessCodeRecord, now: number): Promise<PasswordlessCodeRecord | null> {
-    if (request.oneTimeCode === null) {
+  /** Spends the code: by its link alone, or by its one-time code under the account's budget of typed codes. */
+  async #redeem(request: LoginRequest, record: PasswordlessCodeRecord, now: number): Promise<Redeemed> {
+    const oneTimeCode = request.oneTimeCode;
+    if (oneTimeCode === null) {
       const result = await this.deps.codes.redeemLink(request.code, {}, now);
-      if (!result.usable) log.info('code.rejected', { reason: result.problem, method: 'api_link' });
-      return result.usable ? result.record : null;
+      if (result.usable) return { kind: 'redeemed', record: result.record };
+      log.info('code.rejected', { reason: result.problem, method: 'api_link' });
+      return { kind: 'not_found' };
     }
-    const result = await this.deps.codes.redeemShortCode(record, request.oneTimeCode, now);
-    if (!countsAsWrongCode(result)) await this.deps.limiter?.refundCodeTry([accountBudget(record.userId)], now);
-    if (result.ok) return result.record;
-    log.info('code.rejected', { reason: result.problem, method: 'api_typed' });
-    return null;
+    // The try is taken before the code is compared, so a burst cannot outrun the budget; given back unless wrong.
+    const tried = await this.deps.limiter.withCodeTry([accountBudget(record.userId)], () => this.deps.codes.redeemShortCode(record, oneTimeCode, now), now);
+    if (!tried.allowed) return { kind: 'rate_limited', retryAfterSeconds: tried.retryAfterSeconds };
+    if (tried.result.ok) return { kind: 'redeemed', record: tried.result.record };
+    log.info('code.rejected', { reason: tried.result.problem, method: 'api_typed' });
+    return { kind: 'not_found' };
   }
 
   async #complete(user: UserRecord, state: Record<string, unknown> | null, request: LoginRequest, now: number): Promise<LoginOutcome> {

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { CounterRepository } from '../storage/types.js';
 import { log } from '../log.js';
+import { countsAsWrongCode, type TypedCodeResult } from './codes.js';
 
 /** One limit: at most `limit` events per fixed window of `windowSeconds`. */
 export interface RateRule {
@@ -20,6 +21,9 @@ export interface RateLimitSettings {
 type RateCheck = [name: string, subject: string, rule: RateRule];
 
 export type RateDecision = { allowed: true } | { allowed: false; rule: string; retryAfterSeconds: number };
+
+/** How a typed code fared under the budgets: refused before it was compared, or compared, with the result. */
+export type CodeTry = { allowed: true; result: TypedCodeResult } | Extract<RateDecision, { allowed: false }>;
 
 /** Counter keys never hold an address or IP in the clear. */
 function subjectKey(subject: string): string {
@@ -85,7 +89,8 @@ export class RateLimiter {
    * the account it may belong to, which the API shares), BEFORE the code is compared, so concurrent
    * guesses cannot all pass a check made earlier. Denied when any one budget is spent; a denied try
    * is never compared, still counts against the budget that refused it, and takes nothing from the
-   * budgets after it. A try that turns out not to be a wrong code is given back with {@link refundCodeTry}.
+   * budgets after it. A try that turns out not to be a wrong code is given back with {@link refundCodeTry};
+   * {@link withCodeTry} does both around the comparison.
    */
   async spendCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
     const rule = this.settings.typedCodesPerAccount;
@@ -93,6 +98,21 @@ export class RateLimiter {
       accountKeys.map((subject): RateCheck => ['typedCodesPerAccount', subject, rule]),
       now,
     );
+  }
+
+  /**
+   * Compares a typed code under the typed-code budgets of `accountKeys` (narrowest first): takes the
+   * try with {@link spendCodeTry} BEFORE `attempt` compares the code, runs `attempt` only when the try
+   * is allowed, and gives the try back when the result is not a wrong code. An attempt that throws
+   * keeps its try: it has no verdict, and it may have compared the code before it failed, so giving
+   * the try back could hand out a free guess (fail closed, as for any wrong code).
+   */
+  async withCodeTry(accountKeys: readonly string[], attempt: () => Promise<TypedCodeResult>, now = Date.now()): Promise<CodeTry> {
+    const decision = await this.spendCodeTry(accountKeys, now);
+    if (!decision.allowed) return decision;
+    const result = await attempt();
+    if (!countsAsWrongCode(result)) await this.refundCodeTry(accountKeys, now);
+    return { allowed: true, result };
   }
 
   /** Gives back a try taken (from every budget) by an allowed {@link spendCodeTry} that was not a wrong code (it was right, or never compared). */

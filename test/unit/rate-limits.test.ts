@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { RateLimiter, type RateLimitSettings } from '../../src/passwordless/rate-limits.js';
+import type { TypedCodeResult } from '../../src/passwordless/codes.js';
 
 const settings: RateLimitSettings = {
   enabled: true,
@@ -91,6 +92,44 @@ describe('rate limits', () => {
     await fresh.refundCodeTry(['user-1']);
     expect((await fresh.spendCodeTry(['user-1'])).allowed).to.equal(true);
     expect((await fresh.spendCodeTry(['user-1'])).allowed).to.equal(false);
+  });
+
+  describe('withCodeTry', () => {
+    const wrong: TypedCodeResult = { ok: false, problem: 'wrong', attemptsLeft: 3 };
+    const used: TypedCodeResult = { ok: false, problem: 'used' };
+
+    it('takes the try before the attempt compares the code, and runs no attempt once the budget is spent', async () => {
+      const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, typedCodesPerAccount: { limit: 1, windowSeconds: 3600 } });
+      const now = 1_800_000_000_000;
+      let seenInside: boolean | null = null;
+      const first = await limiter.withCodeTry(['user-1'], async () => {
+        // A guess arriving while this one is compared finds the budget already taken.
+        seenInside = (await limiter.spendCodeTry(['user-1'], now)).allowed;
+        return wrong;
+      }, now);
+      expect(first).to.deep.equal({ allowed: true, result: wrong });
+      expect(seenInside, 'a concurrent try during the comparison').to.equal(false);
+      let ran = false;
+      const refused = await limiter.withCodeTry(['user-1'], async () => {
+        ran = true;
+        return used;
+      }, now);
+      expect(refused).to.deep.include({ allowed: false, rule: 'typedCodesPerAccount' });
+      expect(ran, 'the attempt of a refused try').to.equal(false);
+    });
+
+    it('gives the try back from every budget unless the code was wrong, and keeps it when the attempt throws', async () => {
+      const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, typedCodesPerAccount: { limit: 2, windowSeconds: 3600 } });
+      const now = 1_800_000_000_000;
+      for (let i = 0; i < 5; i += 1) expect(await limiter.withCodeTry(['address:a@x.com', 'user:1'], async () => used, now)).to.deep.equal({ allowed: true, result: used });
+      // A throw has no verdict and may come after the comparison: the try stays taken (fail closed).
+      let thrown: unknown = null;
+      await limiter.withCodeTry(['address:a@x.com', 'user:1'], async () => Promise.reject(new Error('store down')), now).catch((err: unknown) => (thrown = err));
+      expect(thrown).to.be.an('error');
+      expect(await limiter.withCodeTry(['address:a@x.com', 'user:1'], async () => ({ ok: false, problem: 'exhausted' }), now)).to.have.property('allowed', true);
+      expect(await limiter.withCodeTry(['user:1'], async () => used, now), 'the account budget too').to.deep.include({ allowed: false });
+      expect(await limiter.withCodeTry(['address:a@x.com'], async () => used, now)).to.deep.include({ allowed: false });
+    });
   });
 
   it('does nothing when disabled', async () => {
