@@ -18,6 +18,7 @@ import { CrossDeviceApprovals } from './passwordless/approval.js';
 import { applyUserSeed } from './accounts/users.js';
 import { loadKeys, type KeyMaterial } from './provider/keys.js';
 import { buildProvider } from './provider/index.js';
+import { SecondFactorTries } from './provider/two-factor-prompt.js';
 import { assertClientsValid, demoClientSecret, demoEnabled } from './provider/clients.js';
 import { interactionRoutes } from './interaction/routes.js';
 import { devMailboxRoutes } from './dev/mailbox-routes.js';
@@ -91,7 +92,9 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     trustTimeToLiveInSeconds: config.twoFactor.trustTimeToLiveInSeconds,
     wrongCodesPerAccount: config.rateLimits.enabled ? config.twoFactor.wrongCodesPerAccount : null,
   });
-  const provider = buildProvider({ config, issuer, store, keys, views, twoFactor });
+  // One count of each login's second-factor tries, read by the provider's login check and kept by the step's pages.
+  const secondFactorTries = new SecondFactorTries(store.counters, config.twoFactor.maxAttempts);
+  const provider = buildProvider({ config, issuer, store, keys, views, twoFactor, secondFactorTries });
   await assertClientsValid(provider, config);
   // After every start-up check, so a refused start writes nothing into a lasting store.
   await applyUserSeed(store.users, config.users);
@@ -111,8 +114,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     views,
     csrf,
     service: twoFactor,
-    counters: store.counters,
-    maxAttempts: config.twoFactor.maxAttempts,
+    tries: secondFactorTries,
     interactionTtlSeconds: config.ttl.Interaction ?? 3600,
   });
   ours.use(secondStep.routes(), secondStep.allowedMethods());

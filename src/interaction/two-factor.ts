@@ -1,13 +1,12 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import type { CounterRepository } from '../storage/types.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { renderPage, useInteractionLocale } from '../http/page.js';
 import { log } from '../log.js';
-import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, SecondFactorTries, TRUST_COOKIE, TWO_FACTOR_PROMPT } from '../provider/two-factor-prompt.js';
+import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT, type SecondFactorTries } from '../provider/two-factor-prompt.js';
 import { clientOf, finishInteraction, interactionOfBrowser, loginSessionId, sessionEndsAt, type Interaction } from './session.js';
 import { formText, parseForm } from './forms.js';
 
@@ -16,9 +15,12 @@ export interface TwoFactorPageDeps {
   views: Views;
   csrf: CsrfTokens;
   service: TwoFactorService;
-  counters: CounterRepository;
-  /** Wrong codes before this sign-in's second-factor step is void. */
-  maxAttempts: number;
+  /**
+   * The counted tries of each login's step, and how many make it void: the same instance the
+   * provider's login check reads (see voidedLoginCheck), so the two cannot disagree. Counted per
+   * login (the browser session), not per interaction: see SecondFactorTries.
+   */
+  tries: SecondFactorTries;
   /** How long an interaction lives: the count's lifetime when its session is already gone. */
   interactionTtlSeconds: number;
 }
@@ -33,11 +35,10 @@ type PendingStep = Interaction & { sessionId: string };
  * passes on to the sign-in routes.
  */
 export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
-  const { provider, views, csrf, service } = deps;
+  const { provider, views, csrf, service, tries } = deps;
+  const { maxAttempts } = tries;
   const router = new Router({ prefix: '/interaction/:uid' });
   const trustDays = Math.max(1, Math.round(service.settings.trustTimeToLiveInSeconds / 86400));
-  // Counted per login (the browser session), not per interaction: see SecondFactorTries.
-  const tries = new SecondFactorTries(deps.counters, deps.maxAttempts);
 
   /** This browser's sign-in, when it is at the second-factor step. */
   async function pendingStep(ctx: Context): Promise<PendingStep | null> {
@@ -90,14 +91,14 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     // `maxAttempts` counted are checked, and the rest are refused like any answer past the limit.
     const count = await tries.count(interaction.sessionId, await countsEndAt(interaction.sessionId));
     // The try that reached the limit voided the step (see SecondFactorTries.count).
-    const voided = count >= deps.maxAttempts;
-    if (count > deps.maxAttempts) return renderStep(ctx, interaction, 200, '', true);
+    const voided = count >= maxAttempts;
+    if (count > maxAttempts) return renderStep(ctx, interaction, 200, '', true);
     const accountId = interaction.session!.accountId;
     const verified = await service.verify(accountId, code);
     if (!verified.ok) {
       log.info('two_factor.rejected', { channel: 'hosted', reason: verified.problem });
       if (verified.problem === 'limited') return renderStep(ctx, interaction, 429, 'twoFactor.limited', voided);
-      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, deps.maxAttempts - count) } }, voided);
+      return renderStep(ctx, interaction, 400, { key: 'twoFactor.wrong', vars: { count: Math.max(0, maxAttempts - count) } }, voided);
     }
 
     log.info('two_factor.accepted', { channel: 'hosted', user: accountId, factor: verified.kind });

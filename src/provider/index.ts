@@ -11,7 +11,7 @@ import { EXTRA_CLIENT_METADATA, clientPolicy, providerClients } from './clients.
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
 import { UNAVAILABLE_DESCRIPTION, answerUnavailable, isStoreUnavailable } from './unavailable.js';
 import type { TwoFactorService } from '../accounts/two-factor.js';
-import { ACR_MULTI_FACTOR, HAS_SECOND_FACTOR, SecondFactorTries, twoFactorPrompt, voidedLoginCheck } from './two-factor-prompt.js';
+import { ACR_MULTI_FACTOR, HAS_SECOND_FACTOR, twoFactorPrompt, voidedLoginCheck, type SecondFactorTries } from './two-factor-prompt.js';
 import { hasAuthenticator } from '../accounts/two-factor.js';
 import { trustForwardedFor } from '../http/client-ip.js';
 
@@ -22,6 +22,8 @@ export interface ProviderDeps {
   keys: KeyMaterial;
   views: Views;
   twoFactor: TwoFactorService;
+  /** The counted tries of each login's second-factor step: the same instance the step's pages count with. */
+  secondFactorTries: SecondFactorTries;
 }
 
 type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
@@ -99,7 +101,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     ),
   );
   // A login whose second-factor step is void (too many wrong codes, declined) needs a new magic link.
-  policy.get('login')!.checks.add(voidedLoginCheck(new SecondFactorTries(store.counters, config.twoFactor.maxAttempts)));
+  policy.get('login')!.checks.add(voidedLoginCheck(deps.secondFactorTries));
   // After login (the magic link), before consent.
   policy.add(twoFactorPrompt(store.users, deps.twoFactor), 1);
   return {
