@@ -39,7 +39,7 @@ export interface CrossDeviceDeps {
   requireBrowserInteraction: (ctx: Context) => Promise<{ interaction: Interaction; client: ClientPolicy } | null>;
   completeLogin: (ctx: Context, userId: string, client: ClientPolicy, method?: string) => Promise<boolean>;
   renderCheckInbox: (ctx: Context, view: CheckInboxView) => Promise<void>;
-  renderLinkProblem: (ctx: Context, uid: string, problem: CodeProblem, linkCode: string | null) => Promise<void>;
+  renderLinkProblem: (ctx: Context, uid: string, problem: CodeProblem, linkCode: string | null, interactionAlive?: boolean) => Promise<void>;
 }
 
 /** What the other device is told after it typed a number or refused. */
@@ -107,7 +107,7 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
       return null;
     }
     if (!lookup.usable) {
-      await deps.renderLinkProblem(ctx, uid, lookup.problem, linkCode);
+      await deps.renderLinkProblem(ctx, uid, lookup.problem, linkCode, alive !== null);
       return null;
     }
     return { linkCode, record: lookup.record };

@@ -133,12 +133,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return true;
   }
 
-  async function renderLinkProblem(ctx: Context, uid: string, problem: CodeProblem, linkCode: string | null) {
-    const alive = linkCode !== null && problem !== 'unknown' && problem !== 'denied' && (await interactionById(provider, uid)) !== null;
+  /**
+   * The page of a link that cannot sign in. It offers a fresh link only while the sign-in is
+   * alive; `interactionAlive` says so when the caller already looked (one store read less).
+   */
+  async function renderLinkProblem(ctx: Context, uid: string, problem: CodeProblem, linkCode: string | null, interactionAlive?: boolean) {
+    const offerFreshLink =
+      linkCode !== null && problem !== 'unknown' && problem !== 'denied' && (interactionAlive ?? (await interactionById(provider, uid)) !== null);
     await renderPage(ctx, views, 410, 'pages/link-problem', {
       uid,
       problem,
-      linkCode: alive ? linkCode : null,
+      linkCode: offerFreshLink ? linkCode : null,
       csrf: csrf.issue('resend', uid),
     });
   }
@@ -238,7 +243,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       if (result.usable && (await completeLogin(ctx, result.record.userId, client))) return;
       const problem = result.usable ? 'unknown' : result.problem;
       log.info('code.rejected', { reason: problem, method: 'link' });
-      return renderLinkProblem(ctx, uid, problem, linkCode);
+      return renderLinkProblem(ctx, uid, problem, linkCode, true);
     }
 
     // This device has no cookie of the sign-in; every page here, problems included, speaks the sign-in's language.
@@ -246,7 +251,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (alive) useInteractionLocale(ctx, alive.params);
     const lookup = await codes.inspect(linkCode);
     if (lookup.record && lookup.record.interactionUid !== uid) return renderLinkProblem(ctx, uid, 'unknown', null);
-    if (!lookup.usable) return renderLinkProblem(ctx, uid, lookup.problem, linkCode);
+    if (!lookup.usable) return renderLinkProblem(ctx, uid, lookup.problem, linkCode, alive !== null);
     return crossDevice.renderLinkElsewhere(ctx, linkCode, lookup.record);
   });
 

@@ -424,4 +424,20 @@ describe('hosted sign-in: expired links', () => {
     expect(new URL(landed.url).searchParams.get('code'), 'fresh link completes the original request').to.be.a('string');
     expect((await exchange(rp, landed.url)).claims()!.email).to.equal(ALICE.email);
   });
+
+  it('offers no fresh link once the sign-in is over, on the device that used it or any other', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    const inbox = await requestLink(browser, rp, ALICE.email);
+    const mail = (await lastMailTo(server, ALICE.email))!;
+    const landed = await browser.submit(inbox, '/code', { code: shortCodeOf(mail) });
+    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+
+    for (const device of [browser, new Browser(server.issuer)]) {
+      const used = await device.get(linkOf(mail));
+      expect(used.status).to.equal(410);
+      expect(used.body).to.include('already been used');
+      expect(used.body, 'no "send a new link" for a sign-in that is over').to.not.include('/resend');
+    }
+  });
 });
