@@ -5,6 +5,12 @@ import { log } from '../log.js';
 const SECRET_AFTER = new Set(['magic', 'passwordless', 'approve']);
 
 /**
+ * The REST API's own endpoints under /api/passwordless/: their names are no secret, and the
+ * log must tell start, send and login apart. Any other segment there is redacted.
+ */
+const API_ENDPOINT_NAMES = new Set(['start', 'send', 'login']);
+
+/**
  * A segment as a router might read it: our routers match case-insensitively (/Magic/<code>
  * signs in as /magic/<code> does), so the name is compared in lower case, and percent-decoded.
  */
@@ -20,7 +26,7 @@ function segmentName(segment: string): string {
 export function redactPath(pathname: string): string {
   const parts = pathname.split('/');
   for (let i = 1; i < parts.length; i += 1) {
-    if (parts[i] && SECRET_AFTER.has(segmentName(parts[i - 1] ?? ''))) parts[i] = '[redacted]';
+    if (parts[i] && SECRET_AFTER.has(segmentName(parts[i - 1] ?? '')) && !API_ENDPOINT_NAMES.has(parts[i]!)) parts[i] = '[redacted]';
   }
   return parts.join('/');
 }

@@ -92,6 +92,16 @@ describe('structured logs (rule 10)', () => {
     expect(text).not.to.include(ALICE.email);
   });
 
+  it('names the REST API endpoint of each request: its paths carry no code', async () => {
+    const lines = await captureLogs('info', async () => {
+      const started = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: CAROL.email } })).json!;
+      const login = await call(server, 'POST', '/api/passwordless/login', { body: { code: started.code, applicationId: 'web' } });
+      expect(login.status).to.equal(200);
+    });
+    const paths = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.event === 'request').map((e) => e.path);
+    expect(paths).to.include.members(['/api/passwordless/start', '/api/passwordless/login']);
+  });
+
   it('redacts a link code in the path whatever the letter case the router accepted it in', async () => {
     const codes: string[] = [];
     const lines = await captureLogs('info', async () => {

@@ -8,6 +8,11 @@ describe('request log', () => {
     expect(redactPath('/interaction/abc123/email')).to.equal('/interaction/abc123/email');
   });
 
+  it('keeps the names of the REST API endpoints, and redacts anything else after passwordless', () => {
+    for (const endpoint of ['start', 'send', 'login']) expect(redactPath(`/api/passwordless/${endpoint}`)).to.equal(`/api/passwordless/${endpoint}`);
+    expect(redactPath('/api/passwordless/SECRETCODE')).to.equal('/api/passwordless/[redacted]');
+  });
+
   it('redacts whatever the letter case or percent-encoding of the segment before the code', () => {
     expect(redactPath('/interaction/abc123/Magic/SECRETCODE')).to.equal('/interaction/abc123/Magic/[redacted]');
     expect(redactPath('/PASSWORDLESS/SECRETCODE/')).to.equal('/PASSWORDLESS/[redacted]/');
