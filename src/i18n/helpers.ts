@@ -51,6 +51,27 @@ export function statedLifetime(seconds: number): StatedLifetime {
   return minutes >= 1 ? { unit: 'minutes', count: minutes, minutes } : { unit: 'seconds', count: Math.max(1, Math.floor(seconds)), minutes: 1 };
 }
 
+/** A span of time as a page states it: its largest whole unit, rounded down. */
+export interface StatedDuration {
+  unit: 'days' | 'hours' | 'minutes' | 'seconds';
+  count: number;
+}
+
+const DURATION_UNITS = [
+  ['days', 86_400],
+  ['hours', 3_600],
+  ['minutes', 60],
+] as const;
+
+/**
+ * How long something lasts, as told to a reader: in the largest unit it fills, rounded down,
+ * so it never promises more than it lasts (36 hours is "1 day", an hour is "1 hour", never "1 day").
+ */
+export function statedDuration(seconds: number): StatedDuration {
+  for (const [unit, size] of DURATION_UNITS) if (seconds >= size) return { unit, count: Math.floor(seconds / size) };
+  return { unit: 'seconds', count: Math.max(1, Math.floor(seconds)) };
+}
+
 const TIME_OPTIONS: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
 
 /**

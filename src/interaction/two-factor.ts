@@ -5,6 +5,7 @@ import type { TwoFactorService } from '../accounts/two-factor.js';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { renderPage, useInteractionLocale } from '../http/page.js';
+import { statedDuration } from '../i18n/helpers.js';
 import { log } from '../log.js';
 import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT, type SecondFactorTries } from '../provider/two-factor-prompt.js';
 import { clientOf, finishInteraction, interactionOfBrowser, loginSessionId, sessionEndsAt, type Interaction } from './session.js';
@@ -38,7 +39,11 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
   const { provider, views, csrf, service, tries } = deps;
   const { maxAttempts } = tries;
   const router = new Router({ prefix: '/interaction/:uid' });
-  const trustDays = Math.max(1, Math.round(service.settings.trustTimeToLiveInSeconds / 86400));
+  // The trust box states its real length (an hour is "1 hour"), in the catalogue's twoFactor.trust (days) or trustHours/Minutes/Seconds.
+  const trustFor = statedDuration(service.settings.trustTimeToLiveInSeconds);
+  const trustLabel = { key: trustFor.unit === 'days' ? 'twoFactor.trust' : `twoFactor.trust${trustFor.unit[0]!.toUpperCase()}${trustFor.unit.slice(1)}`, count: trustFor.count };
+  // Whole days for theme templates written before trustLabel: rounded down, at least 1.
+  const trustDays = Math.max(1, Math.floor(service.settings.trustTimeToLiveInSeconds / 86400));
 
   /** This browser's sign-in, when it is at the second-factor step. */
   async function pendingStep(ctx: Context): Promise<PendingStep | null> {
@@ -68,7 +73,7 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
     if (voided ?? (await tries.voided(interaction.sessionId))) {
       return renderPage(ctx, views, 429, 'pages/two-factor-stop', { client, heading: 'twoFactor.voidHeading', text: 'twoFactor.void', uid, csrf: csrf.issue('two-factor-decline', uid) });
     }
-    return renderPage(ctx, views, status, 'pages/two-factor', { client, uid, error, trustDays, csrf: csrf.issue('two-factor', uid), declineCsrf: csrf.issue('two-factor-decline', uid) });
+    return renderPage(ctx, views, status, 'pages/two-factor', { client, uid, error, trustDays, trustLabel, csrf: csrf.issue('two-factor', uid), declineCsrf: csrf.issue('two-factor-decline', uid) });
   }
 
   router.get('/', async (ctx: Context, next: Next) => {

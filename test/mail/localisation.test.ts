@@ -9,7 +9,7 @@ import { makeTheme } from '../helpers/theme.js';
 import { chooseLocale, parseAcceptLanguage, parseUiLocales } from '../../src/i18n/negotiate.js';
 import { Catalog } from '../../src/i18n/catalog.js';
 import { projectRoot } from '../../src/config/load.js';
-import { localeLocals, statedLifetime } from '../../src/i18n/helpers.js';
+import { localeLocals, statedDuration, statedLifetime } from '../../src/i18n/helpers.js';
 
 const KARL = { email: 'karl@example.com', firstName: 'Karl', preferredLanguages: ['de-AT'], timezone: 'Europe/Vienna' };
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
@@ -147,6 +147,15 @@ describe('the stated lifetime of a link', () => {
     expect(statedLifetime(60)).to.deep.equal({ unit: 'minutes', count: 1, minutes: 1 });
     expect(statedLifetime(59)).to.deep.equal({ unit: 'seconds', count: 59, minutes: 1 });
     expect(statedLifetime(1)).to.deep.equal({ unit: 'seconds', count: 1, minutes: 1 });
+  });
+
+  it('states a longer span (the trust of a second factor) in its largest whole unit, rounded down', () => {
+    expect(statedDuration(30 * 86_400)).to.deep.equal({ unit: 'days', count: 30 });
+    expect(statedDuration(36 * 3_600)).to.deep.equal({ unit: 'days', count: 1 });
+    expect(statedDuration(86_399)).to.deep.equal({ unit: 'hours', count: 23 });
+    expect(statedDuration(3_600)).to.deep.equal({ unit: 'hours', count: 1 });
+    expect(statedDuration(150)).to.deep.equal({ unit: 'minutes', count: 2 });
+    expect(statedDuration(2)).to.deep.equal({ unit: 'seconds', count: 2 });
   });
 
   for (const [ttl, page, mail, resent, german] of [

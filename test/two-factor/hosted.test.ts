@@ -91,6 +91,7 @@ describe('hosted sign-in with a second factor', () => {
     const user = await enrolledUser(server);
     const browser = new Browser(server.issuer);
     const one = await throughLink(browser, user.email);
+    expect(one.page.body, 'the trust box states the configured 2 s, not a day').to.include('Trust this device for 2 seconds');
     expect(landedWithCode(await browser.submit(one.page, '/two-factor', { code: totpCode(user.secret), trust: 'yes' }))).to.equal(true);
 
     const trusted = await throughLink(browser, user.email, { prompt: 'login' });
@@ -117,6 +118,7 @@ describe('hosted sign-in with a second factor', () => {
     const user = await enrolledUser(server);
     const browser = new Browser(server.issuer);
     const one = await throughLink(browser, user.email);
+    expect(one.page.body, 'the trust box states the configured 2 s, not a day').to.include('Trust this device for 2 seconds');
     expect(landedWithCode(await browser.submit(one.page, '/two-factor', { code: totpCode(user.secret), trust: 'yes' }))).to.equal(true);
     const methodId = (await server.app.store.twoFactor.findByUser(user.id))!.methodId;
     expect((await call(server, 'DELETE', `/api/user/two-factor/${user.id}?methodId=${methodId}`, { key: ADMIN_KEY })).status).to.equal(200);
