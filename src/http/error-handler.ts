@@ -5,6 +5,7 @@ import { MailUnavailableError } from '../mail/errors.js';
 import { describeError, log } from '../log.js';
 import { AppError } from './errors.js';
 import { pageLocals } from './page.js';
+import { redactPath } from './request-log.js';
 
 interface HttpLikeError {
   status?: number;
@@ -56,7 +57,7 @@ export function errorHandler(views: Views): Middleware {
       await next();
     } catch (err) {
       const error = toAppError(err);
-      if (error.status >= 500) log.error('request.failed', { method: ctx.method, path: ctx.path, status: error.status, ...describeError(err) });
+      if (error.status >= 500) log.error('request.failed', { method: ctx.method, path: redactPath(ctx.path), status: error.status, ...describeError(err) });
       ctx.status = error.status;
       ctx.set('Cache-Control', 'no-store');
       if (error.status === 503) ctx.set('Retry-After', '5');

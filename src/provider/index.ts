@@ -14,6 +14,7 @@ import type { TwoFactorService } from '../accounts/two-factor.js';
 import { ACR_MULTI_FACTOR, HAS_SECOND_FACTOR, twoFactorPrompt, voidedLoginCheck, type SecondFactorTries } from './two-factor-prompt.js';
 import { hasAuthenticator } from '../accounts/two-factor.js';
 import { trustForwardedFor } from '../http/client-ip.js';
+import { redactPath } from '../http/request-log.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -151,7 +152,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Emitted before the response is written, so the status can still change.
     if (isStoreUnavailable(err)) {
       answerUnavailable(ctx);
-      log.warn('oidc.store_unavailable', { path: ctx.path, ...describeError(err) });
+      log.warn('oidc.store_unavailable', { path: redactPath(ctx.path), ...describeError(err) });
       return;
     }
     log.error('oidc.server_error', describeError(err));
@@ -163,7 +164,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       await next();
     } catch (err) {
       if (!isStoreUnavailable(err)) throw err;
-      log.warn('oidc.store_unavailable', { path: ctx.path, ...describeError(err) });
+      log.warn('oidc.store_unavailable', { path: redactPath(ctx.path), ...describeError(err) });
       // A store error can only come from a route, which has set up ctx.oidc.
       const routeCtx = ctx as unknown as KoaContextWithOIDC;
       await renderProviderError(deps.views, routeCtx, { error: 'server_error', error_description: UNAVAILABLE_DESCRIPTION }, err);

@@ -4,6 +4,9 @@ import { Browser } from '../helpers/browser.js';
 import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { freshDatabaseName, spawnEngine, startMongoTarget, withDatabase, type EngineProcess, type MongoTarget } from '../helpers/mongo-engine.js';
+import { START_KEY, call, startApiServer } from '../api/helpers.js';
+import { captureLogs } from '../helpers/logs.js';
+import { createUser } from '../../src/accounts/admin.js';
 
 describe('hosted magic-link sign-in on MongoDB (end to end)', function () {
   // A busy machine and a JVM-based test engine: give the engine time, never the assertions.
@@ -117,7 +120,8 @@ describe('a MongoDB outage while serving', function () {
     }
     console.log(`      [storage] outage engine: jongodb at 127.0.0.1:${engine.port}`);
     uri = withDatabase(engine.serverUri, freshDatabaseName());
-    server = await startTestServer({ config: { storage: { mongodbUri: uri } } });
+    // With API keys: the emailed API link is one of the code-bearing paths an outage must not log.
+    server = await startApiServer({ config: { storage: { mongodbUri: uri } } });
   });
   after(async () => {
     await server?.stop();
@@ -189,6 +193,36 @@ describe('a MongoDB outage while serving', function () {
     const again = await new Browser(server!.issuer).get((await authorizationRequest(config)).url.href);
     expect(again.status, 'a new sign-in starts again').to.equal(200);
     expect(again.body).to.include('name="email"');
+  });
+
+  it('never logs a link code when opening it fails for the outage (rule 10)', async () => {
+    // Its own user: the engine restarted by another case comes back empty, seed users included.
+    const email = `outage-${Date.now()}@example.com`;
+    await createUser(server!.app.store.users, { email, registrations: [{ applicationId: WEB_CLIENT.client_id, roles: [] }] });
+    const browser = new Browser(server!.issuer);
+    const rp = await authorizationRequest(await discover(server!));
+    await requestLink(browser, rp, email);
+    const link = linkOf((await lastMailTo(server!, email))!);
+    const state = { client_id: WEB_CLIENT.client_id, redirect_uri: WEB_CLIENT.redirect_uris[0] };
+    const started = await call(server!, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: WEB_CLIENT.client_id, loginId: email, state } });
+    expect(started.status).to.equal(200);
+    const codes = [link.split('/magic/')[1]!, started.json!.code as string];
+
+    await engine!.stop();
+    const lines = await captureLogs('debug', async () => {
+      const hosted = await browser.get(link);
+      expect(hosted.status, 'the magic link').to.equal(503);
+      const emailed = await fetch(`${server!.issuer}/passwordless/${codes[1]}`, { redirect: 'manual' });
+      expect(emailed.status, 'the emailed API link').to.equal(503);
+    });
+    engine = await spawnEngine(engine!.port);
+    expect(engine, 'the engine restarts').to.not.equal(null);
+    await eventually(async () => (await fetch(`${server!.issuer}/ready`)).status === 200, 30_000);
+
+    const failed = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.event === 'request.failed');
+    expect(failed.map((e) => e.path)).to.include('/passwordless/[redacted]');
+    const text = lines.join('\n');
+    for (const code of codes) expect(text.includes(code), `a link code in the logs: ${code.slice(0, 6)}…`).to.equal(false);
   });
 });
 
