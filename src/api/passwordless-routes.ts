@@ -118,20 +118,31 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       log.info('code.not_sent', { reason: 'not_allowed', user: found.user.id, client: found.record.clientId, method: 'api' });
       return answerEmpty(ctx, 200);
     }
-    const sends = await deps.counters.increment(`api-send:${found.record.id}`, found.record.expiresAt);
-    if (sends > SENDS_PER_CODE) throw tooManyRequests(ctx, Math.max(1, Math.ceil((found.record.expiresAt - Date.now()) / 1000)));
-    const limit = await deps.limiter.allowSend(found.user.email, ctx.ip);
+    // Counted before the send, so concurrent sends cannot pass a limit together.
+    const countedAt = Date.now();
+    const sendsOfCode = `api-send:${found.record.id}`;
+    const sends = await deps.counters.increment(sendsOfCode, found.record.expiresAt);
+    if (sends > SENDS_PER_CODE) throw tooManyRequests(ctx, Math.max(1, Math.ceil((found.record.expiresAt - countedAt) / 1000)));
+    const limit = await deps.limiter.allowSend(found.user.email, ctx.ip, countedAt);
     if (!limit.allowed) throw tooManyRequests(ctx, limit.retryAfterSeconds);
-    // Waits for the mail server (with retries); an outage becomes a 503 through the error handler.
-    await deps.mailer.sendNow({
-      user: found.user,
-      link: emailedLink(deps.issuer, input.code, null),
-      code: api.shortCodeFor(input.code, found.record),
-      client: { id: application?.clientId ?? null, name: application?.name ?? 'your account' },
-      state: found.record.state,
-      expiresAt: new Date(found.record.expiresAt),
-      locale: { uiLocales: typeof found.record.state?.ui_locales === 'string' ? found.record.state.ui_locales.split(' ') : [], acceptLanguage: [] },
-    });
+    try {
+      // Waits for the mail server (with retries); an outage becomes a 503 through the error handler.
+      await deps.mailer.sendNow({
+        user: found.user,
+        link: emailedLink(deps.issuer, input.code, null),
+        code: api.shortCodeFor(input.code, found.record),
+        client: { id: application?.clientId ?? null, name: application?.name ?? 'your account' },
+        state: found.record.state,
+        expiresAt: new Date(found.record.expiresAt),
+        locale: { uiLocales: typeof found.record.state?.ui_locales === 'string' ? found.record.state.ui_locales.split(' ') : [], acceptLanguage: [] },
+      });
+    } catch (err) {
+      // Not sent (sendNow resolves only once the server took the message): the try gives back
+      // what it counted, or an outage would use up the code's sends and the address's emails.
+      await deps.counters.decrement(sendsOfCode, Date.now());
+      await deps.limiter.refundSend(found.user.email, ctx.ip, countedAt);
+      throw err;
+    }
     answerEmpty(ctx, 200);
   });
 

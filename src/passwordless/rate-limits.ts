@@ -74,14 +74,16 @@ export class RateLimiter {
    * global one by all. The caller asks before looking the address up, so known and unknown addresses count alike.
    */
   async allowSend(address: string, ip: string, now = Date.now()): Promise<RateDecision> {
-    return this.#spendInOrder(
-      [
-        ['sendPerIp', ip, this.settings.sendPerIp],
-        ['sendPerAddress', address.trim().toLowerCase(), this.settings.sendPerAddress],
-        ['sendGlobal', 'all', this.settings.sendGlobal],
-      ],
-      now,
-    );
+    return this.#spendInOrder(this.#sendChecks(address, ip), now);
+  }
+
+  /**
+   * Gives back an email counted at `countedAt` by an allowed {@link allowSend} that was not sent
+   * (the mail server was down or refused it): only emails that went out count. It is counted
+   * before the send, not after, so concurrent sends still cannot pass a limit together.
+   */
+  async refundSend(address: string, ip: string, countedAt: number): Promise<void> {
+    await this.#refund(this.#sendChecks(address, ip), countedAt);
   }
 
   /**
@@ -117,9 +119,26 @@ export class RateLimiter {
 
   /** Gives back a try taken (from every budget) by an allowed {@link spendCodeTry} that was not a wrong code (it was right, or never compared). */
   async refundCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<void> {
-    if (!this.settings.enabled) return;
     const rule = this.settings.typedCodesPerAccount;
-    for (const subject of accountKeys) await this.counters.decrement(this.#window('typedCodesPerAccount', subject, rule, now).key, now);
+    await this.#refund(
+      accountKeys.map((subject): RateCheck => ['typedCodesPerAccount', subject, rule]),
+      now,
+    );
+  }
+
+  /** The send limits, narrowest first: the IP's budget belongs to the one client asking, the address's to everyone who types it, the global one to all. */
+  #sendChecks(address: string, ip: string): RateCheck[] {
+    return [
+      ['sendPerIp', ip, this.settings.sendPerIp],
+      ['sendPerAddress', address.trim().toLowerCase(), this.settings.sendPerAddress],
+      ['sendGlobal', 'all', this.settings.sendGlobal],
+    ];
+  }
+
+  /** Takes back one event counted at `countedAt` (in that time's windows) by an allowed {@link #spendInOrder} of the same checks. */
+  async #refund(checks: readonly RateCheck[], countedAt: number): Promise<void> {
+    if (!this.settings.enabled) return;
+    for (const [name, subject, rule] of checks) await this.counters.decrement(this.#window(name, subject, rule, countedAt).key, countedAt);
   }
 
   /** Counts the event against each limit in turn, narrowest first, and stops at the first that refuses it. */

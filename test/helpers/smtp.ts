@@ -33,7 +33,8 @@ export class TestSmtpServer {
     readonly secure: boolean,
   ) {}
 
-  static async start(options: { secure?: boolean; users?: Record<string, string> } = {}): Promise<TestSmtpServer> {
+  /** On `port` (0, the default: any free one), e.g. the port of a {@link deadSmtpUrl} to end an outage. */
+  static async start(options: { secure?: boolean; users?: Record<string, string>; port?: number } = {}): Promise<TestSmtpServer> {
     let instance: TestSmtpServer | null = null;
     const config: SMTPServerOptions = {
       secure: options.secure ?? false,
@@ -60,7 +61,7 @@ export class TestSmtpServer {
     const server = new SMTPServer(config);
     // Clients that hang up mid-handshake (a refused certificate) are part of what is tested.
     server.on('error', () => {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', () => resolve()));
     const port = (server.server.address() as AddressInfo).port;
     instance = new TestSmtpServer(server, port, options.secure ?? false);
     return instance;

@@ -9,6 +9,9 @@ import { isTransientMailError } from '../../src/mail/errors.js';
 import { errorHandler, toAppError, apiErrorBody } from '../../src/http/error-handler.js';
 import type { UserRecord } from '../../src/storage/types.js';
 import { captureLogs } from '../helpers/logs.js';
+import { START_KEY, call, startApiServer } from '../api/helpers.js';
+import { awayFromWindowEnd } from '../helpers/rate-window.js';
+import { createUser } from '../../src/accounts/admin.js';
 
 const FAST_RETRY = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
 
@@ -147,6 +150,43 @@ describe('email delivery failures', () => {
       expect(smtp.received).to.have.length(0);
       expect(server.app.mail.stats.failedPermanent - before.failedPermanent).to.equal(1);
       expect(server.app.mail.stats.retried - before.retried).to.equal(0);
+    });
+  });
+
+  describe('the API’s /send while the mail server is down', () => {
+    const LIMIT = 3;
+    let server: TestServer;
+    let smtp: TestSmtpServer | null = null;
+    let smtpUrl: string;
+    before(async () => {
+      smtpUrl = await deadSmtpUrl();
+      server = await startApiServer({ config: { mail: { smtpUrl, retry: FAST_RETRY }, rateLimits: { sendPerAddress: { limit: LIMIT, windowSeconds: 900 } } } });
+      await createUser(server.app.store.users, { email: 'zed@example.com', registrations: [{ applicationId: 'web', roles: [] }] });
+    });
+    after(async () => {
+      await server.stop();
+      await smtp?.stop();
+    });
+
+    const startCode = async (): Promise<string> => (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: 'zed@example.com' } })).json!.code as string;
+    const send = async (code: string): Promise<number> => (await call(server, 'POST', '/api/passwordless/send', { body: { code } })).status;
+
+    it('counts only emails that went out: the same code is sent once the server is back, and the address limit is untouched', async () => {
+      // Every count below must fall in one window of sendPerAddress and of sendGlobal.
+      await awayFromWindowEnd([900, 60]);
+      const code = await startCode();
+      // More failed tries than the code may be sent (3) and than the address may get (LIMIT).
+      for (let i = 0; i < LIMIT + 2; i += 1) expect(await send(code), `try ${i + 1} during the outage`).to.equal(503);
+
+      smtp = await TestSmtpServer.start({ port: Number(new URL(smtpUrl).port) });
+      expect(await send(code), 'the same code once the server is back').to.equal(200);
+      expect(await send(code)).to.equal(200);
+      expect(await send(code)).to.equal(200);
+      expect(smtp.received, 'three emails of that code').to.have.length(3);
+      expect(await send(code), 'a fourth email of one code').to.equal(429);
+      // The address got LIMIT emails: the failed tries took none of its budget, and it still holds.
+      expect(await send(await startCode()), 'an email beyond the address limit').to.equal(429);
+      expect(smtp.received).to.have.length(LIMIT);
     });
   });
 

@@ -132,6 +132,18 @@ describe('rate limits', () => {
     });
   });
 
+  it('gives back, from every send budget, an email that was not sent', async () => {
+    const limiter = new RateLimiter(new MemoryStore().counters, settings);
+    const now = 1_800_000_000_000;
+    // 20 sends counted and given back (the mail server was down): the IP (5), the address (3) and everyone (100) kept their budget.
+    for (let i = 0; i < 20; i += 1) {
+      expect((await limiter.allowSend('a@x.com', '10.6.0.1', now)).allowed).to.equal(true);
+      await limiter.refundSend('a@x.com', '10.6.0.1', now);
+    }
+    for (let i = 0; i < 3; i += 1) expect((await limiter.allowSend('a@x.com', '10.6.0.1', now)).allowed).to.equal(true);
+    expect(await limiter.allowSend('a@x.com', '10.6.0.1', now)).to.deep.include({ allowed: false, rule: 'sendPerAddress' });
+  });
+
   it('does nothing when disabled', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, enabled: false });
     for (let i = 0; i < 10; i += 1) expect((await limiter.allowSend('a@x.com', '10.3.0.1')).allowed).to.equal(true);
