@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log.js';
-import { MailUnavailableError, isTransientMailError, responseCodeOf } from './errors.js';
+import { MailUnavailableError, causeOf, isCertificateRefused, isTransientMailError, responseCodeOf } from './errors.js';
 import type { MailMessage, MailTransport } from './types.js';
 
 export interface RetryPolicy {
@@ -25,8 +25,8 @@ export interface MailStats {
 
 /**
  * Hands messages to the transport with bounded retries and exponential backoff (with jitter,
- * so instances that failed together do not retry together). Logs outcomes by recipient domain
- * and SMTP reply code only: an email's subject, link and code never reach the log.
+ * so instances that failed together do not retry together). Logs outcomes by recipient domain,
+ * SMTP reply code and error codes only: an email's subject, link and code never reach the log.
  */
 export class MailDelivery {
   readonly stats: MailStats = { sent: 0, retried: 0, failedTransient: 0, failedPermanent: 0 };
@@ -48,7 +48,7 @@ export class MailDelivery {
         return;
       } catch (err) {
         const transient = isTransientMailError(err);
-        const facts = { purpose, attempt, domain: domainOf(message.to), smtpCode: responseCodeOf(err), errorCode: errorCodeOf(err) };
+        const facts = { purpose, attempt, domain: domainOf(message.to), smtpCode: responseCodeOf(err), errorCode: errorCodeOf(err), cause: causeOf(err), ...reasonOf(err) };
         if (transient && attempt < this.retry.attempts) {
           this.stats.retried += 1;
           log.warn('mail.retry', facts);
@@ -75,6 +75,11 @@ export class MailDelivery {
 
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** What an operator has to do, for the failures only configuration fixes. */
+function reasonOf(err: unknown): { reason?: string } {
+  return isCertificateRefused(err) ? { reason: 'tls_certificate_refused' } : {};
 }
 
 function errorCodeOf(err: unknown): string | null {

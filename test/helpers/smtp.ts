@@ -33,13 +33,20 @@ export class TestSmtpServer {
     readonly secure: boolean,
   ) {}
 
-  /** On `port` (0, the default: any free one), e.g. the port of a {@link deadSmtpUrl} to end an outage. */
-  static async start(options: { secure?: boolean; users?: Record<string, string>; port?: number } = {}): Promise<TestSmtpServer> {
+  /**
+   * On `port` (0, the default: any free one), e.g. the port of a {@link deadSmtpUrl} to end an
+   * outage. `secure`: TLS from the first byte (smtps://). `starttls`: plain, offering STARTTLS.
+   * Either uses `certificate`, else smtp-server's built-in one (self-signed, and expired).
+   */
+  static async start(
+    options: { secure?: boolean; starttls?: boolean; certificate?: { key: string; cert: string }; users?: Record<string, string>; port?: number } = {},
+  ): Promise<TestSmtpServer> {
     let instance: TestSmtpServer | null = null;
     const config: SMTPServerOptions = {
       secure: options.secure ?? false,
+      ...(options.certificate ? { key: options.certificate.key, cert: options.certificate.cert } : {}),
       logger: false,
-      disabledCommands: options.secure ? [] : ['STARTTLS'],
+      disabledCommands: options.secure || options.starttls ? [] : ['STARTTLS'],
       authOptional: !options.users,
       allowInsecureAuth: true,
       onAuth(auth, _session, callback) {

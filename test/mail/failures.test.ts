@@ -197,6 +197,10 @@ describe('email delivery failures', () => {
     expect(isTransientMailError({ responseCode: 535, code: 'EAUTH' })).to.equal(false);
     expect(isTransientMailError({ code: 'ECONNECTION' })).to.equal(true);
     expect(isTransientMailError({ code: 'ETIMEDOUT' })).to.equal(true);
+    expect(isTransientMailError({ code: 'ESOCKET', originalCode: 'ECONNREFUSED' })).to.equal(true);
+    // A certificate that does not verify is configuration: the next try would fail the same way.
+    expect(isTransientMailError({ code: 'ESOCKET', originalCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).to.equal(false);
+    expect(isTransientMailError({ code: 'ESOCKET', originalCode: 'ERR_TLS_CERT_ALTNAME_INVALID' })).to.equal(false);
     expect(isTransientMailError({ code: 'EAUTH' })).to.equal(false);
     expect(isTransientMailError(new Error('boom'))).to.equal(false);
   });

@@ -3,6 +3,8 @@ import { Browser } from '../helpers/browser.js';
 import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, requestLink } from '../helpers/oidc.js';
 import { TestSmtpServer, headerOf, linkInText } from '../helpers/smtp.js';
+import { selfSignedCertificate } from '../helpers/certificate.js';
+import { captureLogs } from '../helpers/logs.js';
 
 const FAST_RETRY = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
 
@@ -111,4 +113,34 @@ describe('email over smtps:// with TLS options', () => {
       await smtp.stop();
     }
   });
+
+  const refusedCertificates = [
+    { name: 'a self-signed certificate over smtps://', start: { secure: true, certificate: selfSignedCertificate() }, cause: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+    { name: 'a self-signed certificate over STARTTLS', start: { starttls: true, certificate: selfSignedCertificate() }, cause: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+    {
+      name: 'an expired certificate over smtps://',
+      start: { secure: true, certificate: selfSignedCertificate({ notBefore: new Date('2020-01-01T00:00:00Z'), notAfter: new Date('2021-01-01T00:00:00Z') }) },
+      cause: 'CERT_HAS_EXPIRED',
+    },
+  ];
+  for (const { name, start, cause } of refusedCertificates) {
+    it(`treats ${name} as configuration: one try, a permanent failure logged with its cause`, async () => {
+      const smtp = await TestSmtpServer.start(start);
+      const server = await startTestServer({ config: { mail: { smtpUrl: smtp.url(), retry: FAST_RETRY } } });
+      try {
+        const lines = await captureLogs('debug', async () => {
+          await requestLink(new Browser(server.issuer), await authorizationRequest(await discover(server)), ALICE.email);
+          await server.app.outbox.drain();
+        });
+        expect(smtp.received).to.have.length(0);
+        expect(server.app.mail.stats).to.deep.include({ sent: 0, retried: 0, failedTransient: 0, failedPermanent: 1 });
+        const mailLines = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => String(e.event).startsWith('mail.'));
+        expect(mailLines, 'one try, no mail.retry').to.have.length(1);
+        expect(mailLines[0]).to.include({ event: 'mail.failed', permanent: true, attempt: 1, reason: 'tls_certificate_refused', cause });
+      } finally {
+        await server.stop();
+        await smtp.stop();
+      }
+    });
+  }
 });
