@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -40,13 +40,46 @@ interface StoredDevKeys {
   secretKey?: string;
 }
 
+/**
+ * The development keys kept in `file`; none when there is no file yet. A file that cannot be
+ * read or is not what we wrote (truncated by a full disk or an interrupted write, edited by
+ * hand) refuses the start and stays as it is: new keys in its place would silently end every
+ * session and make every enrolled authenticator unusable.
+ */
 function readDevKeys(file: string): StoredDevKeys {
-  if (!existsSync(file)) return {};
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as StoredDevKeys;
-  } catch {
-    return {};
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw unusableDevKeys(file, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw unusableDevKeys(file, 'is not valid JSON (truncated or edited?)');
+  }
+  if (!isStoredDevKeys(parsed)) throw unusableDevKeys(file, 'does not hold development keys as they are written (jwks, cookieKeys, secretKey)');
+  return parsed;
+}
+
+function isStoredDevKeys(value: unknown): value is StoredDevKeys {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const { jwks, cookieKeys, secretKey } = value as Record<string, unknown>;
+  const isStrings = (list: unknown): boolean => Array.isArray(list) && list.every((item) => typeof item === 'string');
+  return (
+    (jwks === undefined || (typeof jwks === 'object' && jwks !== null && Array.isArray((jwks as { keys?: unknown }).keys))) &&
+    (cookieKeys === undefined || isStrings(cookieKeys)) &&
+    (secretKey === undefined || typeof secretKey === 'string')
+  );
+}
+
+function unusableDevKeys(file: string, problem: string): ConfigError {
+  return new ConfigError(
+    `${file} ${problem}. It holds the development keys (token signing, cookies, the key sealing authenticator secrets) and was left as it is: ` +
+      'restore it, or delete it to start with new keys (every session ends and every enrolled authenticator has to be enrolled again).',
+  );
 }
 
 /**

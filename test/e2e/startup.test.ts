@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Browser } from '../helpers/browser.js';
@@ -16,6 +16,32 @@ describe('starting the server', () => {
     expect(output).to.match(/dev mailbox\s+http:\/\/localhost:\d+\/dev\/mail/);
     expect(output).to.match(/demo\s+http:\/\/localhost:\d+\/demo/);
     expect(code).to.equal(0);
+  });
+
+  it('keeps the development keys it made, and refuses to start on a damaged key file, naming it and leaving it as it is', async function () {
+    // Three starts of the server process.
+    this.timeout(90_000);
+    const data = mkdtempSync(path.join(tmpdir(), 'oml-start-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: data }));
+    const env = { PORT: '0', CONFIG: path.join(dir, 'c.json') };
+    const file = path.join(data, 'dev-keys.json');
+
+    // No file yet: keys are made and kept; a second start uses them as they are.
+    expect((await runMain(env, /is running/)).code).to.equal(0);
+    const made = readFileSync(file, 'utf8');
+    expect(JSON.parse(made)).to.have.keys('jwks', 'cookieKeys', 'secretKey');
+    expect((await runMain(env, /is running/)).code).to.equal(0);
+    expect(readFileSync(file, 'utf8')).to.equal(made);
+
+    // Cut short, as by a full disk or an interrupted write.
+    const truncated = made.slice(0, -5);
+    writeFileSync(file, truncated);
+    const refused = await runMain(env, /is running/);
+    expect(refused.code).to.equal(1);
+    expect(refused.output).to.include(file).and.include('not valid JSON');
+    expect(refused.output).not.to.match(/is running/);
+    expect(readFileSync(file, 'utf8'), 'the file is left as it was').to.equal(truncated);
   });
 
   it('refuses an invalid configuration with a message naming the key, and a non-zero exit', async () => {
