@@ -118,9 +118,9 @@ export function openApiDocument(issuer: string): Json {
       '/api/passwordless/send': {
         post: {
           summary: 'Email the link (and one-time code) of a started login',
-          description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start.',
+          description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start. One code is emailed at most 3 times; a fourth send answers 400 [exhausted]code (start a new code). Only emails that went out count.',
           requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [schemaOf(sendRequest), schemaOf(legacySendRequest)] } } } },
-          responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': tryLater('This code was emailed too often, or too many emails went to this address or from this IP') }) },
+          responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': tryLater('Too many emails went to this address, or overall') }) },
         },
       },
       '/api/passwordless/login': {

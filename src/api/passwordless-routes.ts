@@ -118,13 +118,22 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       log.info('code.not_sent', { reason: 'not_allowed', user: found.user.id, client: found.record.clientId, method: 'api' });
       return answerEmpty(ctx, 200);
     }
-    // Counted before the send, so concurrent sends cannot pass a limit together.
+    // Counted before the send, so concurrent sends cannot pass a limit together; a send refused
+    // or failed gives back what it counted, so only emails that went out count.
     const countedAt = Date.now();
     const sendsOfCode = `api-send:${found.record.id}`;
     const sends = await deps.counters.increment(sendsOfCode, found.record.expiresAt);
-    if (sends > SENDS_PER_CODE) throw tooManyRequests(ctx, Math.max(1, Math.ceil((found.record.expiresAt - countedAt) / 1000)));
-    const limit = await deps.limiter.allowSend(found.user.email, ctx.ip, countedAt);
-    if (!limit.allowed) throw tooManyRequests(ctx, limit.retryAfterSeconds);
+    if (sends > SENDS_PER_CODE) {
+      await deps.counters.decrement(sendsOfCode, countedAt);
+      // Waiting would not help (the code expires first): the caller needs a new code.
+      throw fieldError('code', 'exhausted', `This code was already emailed ${SENDS_PER_CODE} times; start a new one.`);
+    }
+    // No per-IP budget: the caller is the integrator's server, sending for all its users (see RateLimiter.allowSend).
+    const limit = await deps.limiter.allowSend(found.user.email, null, countedAt);
+    if (!limit.allowed) {
+      await deps.counters.decrement(sendsOfCode, countedAt);
+      throw tooManyRequests(ctx, limit.retryAfterSeconds);
+    }
     try {
       // Waits for the mail server (with retries); an outage becomes a 503 through the error handler.
       await deps.mailer.sendNow({
@@ -140,7 +149,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       // Not sent (sendNow resolves only once the server took the message): the try gives back
       // what it counted, or an outage would use up the code's sends and the address's emails.
       await deps.counters.decrement(sendsOfCode, Date.now());
-      await deps.limiter.refundSend(found.user.email, ctx.ip, countedAt);
+      await deps.limiter.refundSend(found.user.email, null, countedAt);
       throw err;
     }
     answerEmpty(ctx, 200);

@@ -72,8 +72,9 @@ export class RateLimiter {
    * Counts one email send for this IP, then this address, then everyone (narrowest first): the IP's
    * budget belongs to the one client asking, the address's is shared by everyone who types it, and the
    * global one by all. The caller asks before looking the address up, so known and unknown addresses count alike.
+   * `ip` null skips the IP's budget: the REST API's /send, whose caller is a server of the integrator.
    */
-  async allowSend(address: string, ip: string, now = Date.now()): Promise<RateDecision> {
+  async allowSend(address: string, ip: string | null, now = Date.now()): Promise<RateDecision> {
     return this.#spendInOrder(this.#sendChecks(address, ip), now);
   }
 
@@ -82,7 +83,7 @@ export class RateLimiter {
    * (the mail server was down or refused it): only emails that went out count. It is counted
    * before the send, not after, so concurrent sends still cannot pass a limit together.
    */
-  async refundSend(address: string, ip: string, countedAt: number): Promise<void> {
+  async refundSend(address: string, ip: string | null, countedAt: number): Promise<void> {
     await this.#refund(this.#sendChecks(address, ip), countedAt);
   }
 
@@ -126,10 +127,14 @@ export class RateLimiter {
     );
   }
 
-  /** The send limits, narrowest first: the IP's budget belongs to the one client asking, the address's to everyone who types it, the global one to all. */
-  #sendChecks(address: string, ip: string): RateCheck[] {
+  /**
+   * The send limits, narrowest first: the IP's budget belongs to the one client asking, the address's
+   * to everyone who types it, the global one to all. No IP (`null`): the REST API's /send, whose
+   * caller is the integrator's own server, sending for all its users; its codes come from a keyed /start.
+   */
+  #sendChecks(address: string, ip: string | null): RateCheck[] {
     return [
-      ['sendPerIp', ip, this.settings.sendPerIp],
+      ...(ip === null ? [] : [['sendPerIp', ip, this.settings.sendPerIp] satisfies RateCheck]),
       ['sendPerAddress', address.trim().toLowerCase(), this.settings.sendPerAddress],
       ['sendGlobal', 'all', this.settings.sendGlobal],
     ];

@@ -272,4 +272,41 @@ describe('rate limits (hosted pages and API)', () => {
       expect(last!.headers.get('retry-after')).to.match(/^\d+$/);
     });
   });
+
+  describe('API /send: only emails that go out count, and no per-IP budget', () => {
+    let server: TestServer;
+    before(async () => {
+      const carol = { email: 'carol@example.com', firstName: 'Carol' };
+      server = await startApiServer({ config: { ...limits({ sendPerIp: { limit: 2, windowSeconds: 900 }, sendPerAddress: { limit: 1, windowSeconds: 2 } }), users: [ALICE, BOB, carol] } });
+    });
+    after(() => server.stop());
+
+    const startCode = async (email: string) => (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: email } })).json!.code as string;
+    const send = (code: string) => call(server, 'POST', '/api/passwordless/send', { body: { code } });
+    const nextAddressWindow = () => awayFromWindowEnd([2]);
+
+    it('sends for every user of the calling server past sendPerIp: the caller is the integrator, not one client', async () => {
+      await awayFromWindowEnd([900]);
+      await nextAddressWindow();
+      const statuses = [];
+      for (const email of [ALICE.email, BOB.email, 'carol@example.com']) statuses.push((await send(await startCode(email))).status);
+      expect(statuses, 'three users, one IP, sendPerIp 2').to.deep.equal([200, 200, 200]);
+    });
+
+    it('takes nothing of the three sends of a code when the address limit refuses, and answers 400 [exhausted]code after the third', async () => {
+      const code = await startCode(BOB.email);
+      await nextAddressWindow();
+      expect((await send(code)).status).to.equal(200);
+      for (let i = 0; i < 3; i += 1) expect((await send(code)).status, 'refused by sendPerAddress').to.equal(429);
+      for (const nth of ['second', 'third']) {
+        await nextAddressWindow();
+        expect((await send(code)).status, `the ${nth} email of the code`).to.equal(200);
+      }
+      await nextAddressWindow();
+      const fourth = await send(code);
+      expect(fourth.status).to.equal(400);
+      expect(fourth.json!.fieldErrors.code[0].code).to.equal('[exhausted]code');
+      expect(fourth.headers.get('retry-after'), 'waiting would not help').to.equal(null);
+    });
+  });
 });
