@@ -4,7 +4,7 @@ import { StoreUnavailableError, WriteConflictError } from '../storage/types.js';
 import { MailUnavailableError } from '../mail/errors.js';
 import { describeError, log } from '../log.js';
 import { AppError } from './errors.js';
-import { pageLocals } from './page.js';
+import { ERROR_VIEW, renderPage } from './page.js';
 import { redactPath } from './request-log.js';
 
 interface HttpLikeError {
@@ -65,9 +65,8 @@ export function errorHandler(views: Views): Middleware {
         ctx.body = apiErrorBody(error);
         return;
       }
-      ctx.type = 'html';
-      ctx.body = await views.render('pages/error', {
-        ...pageLocals(ctx),
+      // Never throws: a failing error page answers the built-in one with this status.
+      await renderPage(ctx, views, error.status, ERROR_VIEW, {
         title: error.status === 503 ? 'error.title.unavailable' : error.status >= 500 ? 'error.title.server' : 'error.title.client',
         error: error.code,
         // A 4xx message may be specific (shown as given); 5xx ones are generic and translated by code.

@@ -1,6 +1,11 @@
+import { STATUS_CODES } from 'node:http';
 import type { Context } from 'koa';
 import type { Views } from '../render/views.js';
 import { parseAcceptLanguage, parseUiLocales } from '../i18n/negotiate.js';
+import { describeError, log } from '../log.js';
+
+/** The view every error answer renders. */
+export const ERROR_VIEW = 'pages/error';
 
 /** What a request says about the reader's languages, strongest first. */
 export interface LocaleHints {
@@ -46,5 +51,49 @@ export async function renderPage(
   ctx.set('Cache-Control', 'no-store');
   // The same URL answers in different languages: caches (none should, but) must key on it.
   ctx.vary('Accept-Language');
-  ctx.body = await views.render(view, { ...pageLocals(ctx), ...locals });
+  ctx.body = view === ERROR_VIEW ? await errorPageBody(ctx, views, locals) : await views.render(view, { ...pageLocals(ctx), ...locals });
+}
+
+/**
+ * The error page's HTML for `ctx.status`. It is the last answer there is: when its template
+ * fails (a theme's broken error.ejs or a partial it includes), the failure is logged and the
+ * built-in page answers instead, with the status the error page was for. Thrown on, the failure
+ * reached Koa's own handler, which answers a bare 500 and drops every header set before it (the
+ * security headers too).
+ */
+export async function errorPageBody(ctx: Context, views: Views, locals: Record<string, unknown>): Promise<string> {
+  try {
+    return await views.render(ERROR_VIEW, { ...pageLocals(ctx), ...locals });
+  } catch (err) {
+    log.error('page.render_failed', { view: ERROR_VIEW, method: ctx.method, path: ctx.path, status: ctx.status, ...describeError(err) });
+    return builtInErrorPage(ctx.status, typeof locals.error === 'string' ? locals.error : '');
+  }
+}
+
+/** A plain page for an error status, from no template: nothing of a theme can break it. */
+export function builtInErrorPage(status: number, code: string): string {
+  const heading = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
+  const text =
+    status === 503
+      ? 'The service is temporarily unavailable. Please try again shortly.'
+      : status >= 500
+        ? 'Something went wrong on our side. Please try again later.'
+        : 'The request could not be completed. Please go back to the app and try again.';
+  return [
+    '<!doctype html>',
+    '<html lang="en">',
+    '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">',
+    `<title>${escapeHtml(heading)}</title></head>`,
+    '<body>',
+    `<h1>${escapeHtml(heading)}</h1>`,
+    `<p>${escapeHtml(text)}</p>`,
+    ...(code ? [`<p>Error: <code>${escapeHtml(code)}</code></p>`] : []),
+    '</body>',
+    '</html>',
+    '',
+  ].join('\n');
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

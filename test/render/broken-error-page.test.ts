@@ -1,0 +1,95 @@
+import { rmSync } from 'node:fs';
+import { expect } from 'chai';
+import { Browser, type Page } from '../helpers/browser.js';
+import { captureLogs } from '../helpers/logs.js';
+import { authorizationRequest, discover } from '../helpers/oidc.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { makeTheme } from '../helpers/theme.js';
+
+const HTML = { accept: 'text/html,application/xhtml+xml' };
+
+/** The headers every answer carries (rule 8), which Koa's own error answer used to drop. */
+function expectSecurityHeaders(headers: Headers, what: string): void {
+  expect(headers.get('content-security-policy'), `${what}: CSP`).to.include("frame-ancestors 'none'");
+  expect(headers.get('x-frame-options'), what).to.equal('DENY');
+  expect(headers.get('x-content-type-options'), what).to.equal('nosniff');
+  expect(headers.get('referrer-policy'), what).to.equal('no-referrer');
+  expect(headers.get('x-request-id'), what).to.be.a('string');
+}
+
+/** The built-in page: readable HTML for the status, nothing of the failure in it. */
+function expectBuiltInPage(page: Page, status: number, heading: string): void {
+  expect(page.status, page.url).to.equal(status);
+  expect(page.headers.get('content-type')).to.match(/^text\/html/);
+  expect(page.headers.get('cache-control')).to.equal('no-store');
+  expect(page.body).to.match(/^<!doctype html>/i);
+  expect(page.body).to.include(`<h1>${status} ${heading}</h1>`);
+  expect(page.body, 'no trace of the template error').not.to.match(/theme bug|error\.ejs|\bat .*\(|\.ts:\d/);
+  expectSecurityHeaders(page.headers, page.url);
+}
+
+/** Runs `work` and returns the render failures it logged. */
+async function renderFailuresDuring(work: () => Promise<void>): Promise<Record<string, unknown>[]> {
+  const lines = await captureLogs('info', work);
+  return lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.event === 'page.render_failed');
+}
+
+describe('an error page whose template throws', () => {
+  let server: TestServer;
+  let theme: string;
+
+  before(async () => {
+    theme = makeTheme({
+      // A partial of the error page that throws: the page itself is the theme's own.
+      'pages/error.ejs': "<%- include('partials/broken') %>",
+      'partials/broken.ejs': "<% throw new Error('theme bug') %>",
+      // The email form fails as well, for a 500 of our routes.
+      'pages/email-form.ejs': "<% throw new Error('theme bug in the form') %>",
+    });
+    server = await startTestServer({ config: { theme } });
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(theme, { recursive: true, force: true });
+  });
+
+  it('answers our own 404 with the built-in page, its status and the security headers, and logs the failure once', async () => {
+    let page: Page | undefined;
+    const failures = await renderFailuresDuring(async () => {
+      page = await new Browser(server.issuer).get('/interaction/nope/not/here', { headers: HTML });
+    });
+    expectBuiltInPage(page!, 404, 'Not Found');
+    expect(page!.body).to.include('<code>not_found</code>');
+    expect(failures).to.have.length(1);
+    expect(failures[0]).to.include({ view: 'pages/error', path: '/interaction/nope/not/here', status: 404 });
+    expect(failures[0], 'the name and message, not the stack').not.to.have.property('stack');
+  });
+
+  it('keeps the status of a 4xx error our error handler answers (a form too large, 413)', async () => {
+    const page = await new Browser(server.issuer).post('/interaction/nope/email', { email: 'a'.repeat(20_000) });
+    expectBuiltInPage(page, 413, 'Payload Too Large');
+  });
+
+  it('answers node-oidc-provider’s error page with its status (400) and the security headers', async () => {
+    let page: Page | undefined;
+    const failures = await renderFailuresDuring(async () => {
+      page = await new Browser(server.issuer).get('/auth?client_id=nope&response_type=code&scope=openid', { headers: HTML });
+    });
+    expectBuiltInPage(page!, 400, 'Bad Request');
+    expect(page!.body).to.include('<code>invalid_client</code>');
+    expect(failures).to.have.length(1);
+    expect(failures[0]).to.include({ view: 'pages/error', status: 400 });
+  });
+
+  it('answers a 500 with the built-in 500 page when a page fails and then the error page fails too', async () => {
+    const rp = await authorizationRequest(await discover(server));
+    let page: Page | undefined;
+    const failures = await renderFailuresDuring(async () => {
+      page = await new Browser(server.issuer).get(rp.url.href, { headers: HTML });
+    });
+    expectBuiltInPage(page!, 500, 'Internal Server Error');
+    expect(page!.body).to.include('Something went wrong on our side.');
+    expect(failures).to.have.length(1);
+    expect(failures[0]).to.include({ view: 'pages/error', status: 500 });
+  });
+});
