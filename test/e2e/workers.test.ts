@@ -20,6 +20,58 @@ function configFile(content: Record<string, unknown>): string {
   return file;
 }
 
+/** `src/main.ts` with WORKERS=2 in a child process, as `npm start` runs it. */
+function startCluster(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, WORKERS: '2', PORT: '0', LOG_LEVEL: 'warn', ISSUER: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  // A test that fails or times out must not leave the cluster running after mocha exits.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))).finally(() => process.off('exit', killOnExit));
+  return {
+    child,
+    exited,
+    output: () => output,
+    /** The primary's exit code; rejects with the output (and stops it) if it has not exited within `ms`. */
+    exitWithin(ms: number): Promise<number | null> {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGTERM');
+          reject(new Error(`still running after ${ms} ms:\n${output}`));
+        }, ms);
+      });
+      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    },
+    /** The first match of `pattern` in the output; rejects if the primary exits first. */
+    waitFor(pattern: RegExp): Promise<RegExpExecArray> {
+      return new Promise((resolve, reject) => {
+        const timer = setInterval(() => {
+          const found = pattern.exec(output);
+          if (found) {
+            clearInterval(timer);
+            resolve(found);
+          } else if (child.exitCode !== null) {
+            clearInterval(timer);
+            reject(new Error(`exited early:\n${output}`));
+          }
+        }, 50);
+      });
+    },
+    /** SIGTERM to one of the workers: it drains and exits 0, as a worker stopped by hand. */
+    stopOneWorker(): void {
+      const [worker] = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+      process.kill(worker!, 'SIGTERM');
+    },
+  };
+}
+
 describe('WORKERS: several processes on one port (node:cluster)', () => {
   it('refuses to share the in-memory store or the dev mailbox between workers', async () => {
     const { output, code } = await runMain({ WORKERS: '2', PORT: '0', MONGODB_URI: '', SMTP_URL: '' }, /$^/);
@@ -78,28 +130,9 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
       this.timeout(90_000);
       const keys = await testKeys();
       const file = configFile({ clients: [WEB_CLIENT], users: [ALICE], jwks: keys.jwks, cookieKeys: keys.cookieKeys, demo: { enabled: false } });
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-        cwd: root,
-        env: { ...process.env, WORKERS: '2', PORT: '0', CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url(), LOG_LEVEL: 'warn', ISSUER: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const cluster = startCluster({ CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url() });
       try {
-        const issuer = await new Promise<string>((resolve, reject) => {
-          const timer = setInterval(() => {
-            const found = /issuer\s+(http:\/\/localhost:\d+)[\s\S]*workers\s+2/.exec(output)?.[1];
-            if (found) {
-              clearInterval(timer);
-              resolve(found);
-            } else if (child.exitCode !== null) {
-              clearInterval(timer);
-              reject(new Error(`exited early:\n${output}`));
-            }
-          }, 50);
-        });
+        const issuer = (await cluster.waitFor(/issuer\s+(http:\/\/localhost:\d+)[\s\S]*workers\s+2/))[1]!;
         const config = await client.discovery(new URL(issuer), WEB_CLIENT.client_id, WEB_CLIENT.client_secret, undefined, {
           execute: [client.allowInsecureRequests],
         });
@@ -117,26 +150,37 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
         expect(tokens.claims()!.email).to.equal(ALICE.email);
 
         // A worker that ends after it was ready is logged with its exit code, and replaced.
-        const [worker] = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
-        process.kill(worker!, 'SIGTERM');
-        const died = await new Promise<Record<string, unknown>>((resolve, reject) => {
-          const timer = setInterval(() => {
-            const line = output.split('\n').find((l) => l.includes('"event":"cluster.worker_died"'));
-            if (line) {
-              clearInterval(timer);
-              resolve(JSON.parse(line) as Record<string, unknown>);
-            } else if (child.exitCode !== null) {
-              clearInterval(timer);
-              reject(new Error(`exited:\n${output}`));
-            }
-          }, 50);
-        });
+        cluster.stopOneWorker();
+        const died = JSON.parse((await cluster.waitFor(/^.*"event":"cluster\.worker_died".*$/m))[0]) as Record<string, unknown>;
         expect(died).to.include({ exitCode: 0, signal: null });
         expect((await fetch(`${issuer}/ready`)).status, 'the cluster still serves').to.equal(200);
       } finally {
-        child.kill('SIGTERM');
+        cluster.child.kill('SIGTERM');
       }
-      expect(await exited, output).to.equal(0);
+      expect(await cluster.exited, cluster.output()).to.equal(0);
+    });
+
+    it('stops with exit code 1 and the reason when the replacement of a worker that died fails to start', async function () {
+      if (!mongo) this.skip();
+      this.timeout(90_000);
+      const keys = await testKeys();
+      const file = configFile({ jwks: keys.jwks, cookieKeys: keys.cookieKeys, demo: { enabled: false } });
+      const cluster = startCluster({ CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url() });
+      try {
+        await cluster.waitFor(/workers\s+2/);
+        // The replacement reads the configuration again, as every worker does at start: an
+        // operator's broken edit of the file since start is what it finds.
+        writeFileSync(file, '{ not json');
+        cluster.stopOneWorker();
+        // Restarting the replacement forever would keep it running.
+        const code = await cluster.exitWithin(45_000);
+        const output = cluster.output();
+        expect(code, output).to.equal(1);
+        expect(output.split('"event":"cluster.worker_died"'), 'the first worker\'s end is logged, once').to.have.length(2);
+        expect(output.split(`config file ${file} is not valid JSON`), 'the replacement\'s reason, printed once').to.have.length(2);
+      } finally {
+        cluster.child.kill('SIGTERM');
+      }
     });
   });
 });
