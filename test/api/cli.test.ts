@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { parsePermissions, runCli } from '../../src/cli.js';
@@ -10,6 +9,7 @@ import { createUser } from '../../src/accounts/admin.js';
 import { ApiKeyAuthority } from '../../src/api/api-keys.js';
 import { ApiRefreshTokens } from '../../src/tokens/refresh.js';
 import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 
 interface Run {
   code: number;
@@ -21,20 +21,22 @@ const root = path.resolve(import.meta.dirname, '../..');
 
 describe('command line (child processes)', function () {
   this.timeout(60_000);
+  let configDir: string;
   let configFile: string;
 
   before(() => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-cli-'));
-    configFile = path.join(dir, 'config.json');
+    configDir = makeTempDir('oml-cli-');
+    configFile = path.join(configDir, 'config.json');
     writeFileSync(
       configFile,
       JSON.stringify({
-        dataDirectory: path.join(dir, 'data'),
+        dataDirectory: path.join(configDir, 'data'),
         clients: [{ client_id: 'app', client_secret: 'app-secret-that-is-long-enough', redirect_uris: ['http://127.0.0.1:1/cb'] }],
         users: [{ email: 'seed@example.com', firstName: 'Seed', registrations: [{ applicationId: 'app', roles: ['owner'] }] }],
       }),
     );
   });
+  after(() => removeTempDir(configDir));
 
   function cli(args: string[], entry = 'src/cli.ts'): Promise<Run> {
     return new Promise((resolve) => {
@@ -199,9 +201,12 @@ describe('command line (child processes)', function () {
     before(async function () {
       target = await startMongoTarget();
       if (!target) return this.skip();
-      dir = mkdtempSync(path.join(tmpdir(), 'oml-cli-seed-'));
+      dir = makeTempDir('oml-cli-seed-');
     });
-    after(async () => target?.stop());
+    after(async () => {
+      removeTempDir(dir);
+      await target?.stop();
+    });
 
     function cliWith(env: NodeJS.ProcessEnv, config: Record<string, unknown>, args: string[]): Promise<Run> {
       const file = path.join(dir, `config-${Math.random().toString(36).slice(2)}.json`);

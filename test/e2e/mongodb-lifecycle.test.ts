@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runMain } from '../helpers/main-process.js';
 import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
 import { startTestServer, WEB_CLIENT } from '../helpers/server.js';
+import { tempDirsPerTest } from '../helpers/temp.js';
 import { StoreUnavailableError } from '../../src/storage/types.js';
 
 /** A port nothing listens on: bound once by us, then released. */
@@ -18,8 +18,9 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function dataDirConfig(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'oml-mongo-start-'));
+/** A CONFIG file whose data directory is its own folder, made by `tempDir`. */
+function dataDirConfig(tempDir: (prefix: string) => string): string {
+  const dir = tempDir('oml-mongo-start-');
   writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: dir }));
   return path.join(dir, 'c.json');
 }
@@ -31,11 +32,12 @@ describe('starting and stopping on MongoDB (process level)', function () {
     target = await startMongoTarget();
   });
   after(() => target?.stop());
+  const tempDir = tempDirsPerTest();
 
   it('refuses to start when the database cannot be reached: a clear message, no password, exit 1, in bounded time', async () => {
     const port = await closedPort();
     const run = await runMain(
-      { PORT: '0', CONFIG: dataDirConfig(), MONGODB_URI: `mongodb://oml:s3cret-pw@127.0.0.1:${port}/oml_start` },
+      { PORT: '0', CONFIG: dataDirConfig(tempDir), MONGODB_URI: `mongodb://oml:s3cret-pw@127.0.0.1:${port}/oml_start` },
       /$^/,
     );
     expect(run.code).to.equal(1);
@@ -50,7 +52,7 @@ describe('starting and stopping on MongoDB (process level)', function () {
 
   it('serves from MongoDB and, on SIGTERM, stops cleanly with exit 0', async function () {
     if (!target) return this.skip();
-    const run = await runMain({ PORT: '0', CONFIG: dataDirConfig(), MONGODB_URI: target.freshUri(), LOG_LEVEL: 'info' }, /issuer\s+http/);
+    const run = await runMain({ PORT: '0', CONFIG: dataDirConfig(tempDir), MONGODB_URI: target.freshUri(), LOG_LEVEL: 'info' }, /issuer\s+http/);
     expect(run.code, run.output).to.equal(0);
     expect(run.output).to.not.include('storage.memory');
     expect(run.output).to.include('"event":"server.stopping"').and.include('"event":"server.stopped"');

@@ -1,15 +1,17 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { runMain } from '../helpers/main-process.js';
+import { tempDirsPerTest } from '../helpers/temp.js';
 
 describe('starting the server', () => {
+  const tempDir = tempDirsPerTest();
+
   it('prints the issuer, the dev mailbox and the demo, and stops cleanly on SIGTERM', async () => {
-    const data = mkdtempSync(path.join(tmpdir(), 'oml-start-'));
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    const data = tempDir('oml-start-');
+    const dir = tempDir('oml-start-cfg-');
     writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: data }));
     const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json') }, /demo\s+http/);
     expect(output).to.match(/issuer\s+http:\/\/localhost:\d+/);
@@ -21,8 +23,8 @@ describe('starting the server', () => {
   it('keeps the development keys it made, and refuses to start on a damaged key file, naming it and leaving it as it is', async function () {
     // Three starts of the server process.
     this.timeout(90_000);
-    const data = mkdtempSync(path.join(tmpdir(), 'oml-start-'));
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    const data = tempDir('oml-start-');
+    const dir = tempDir('oml-start-cfg-');
     writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: data }));
     const env = { PORT: '0', CONFIG: path.join(dir, 'c.json') };
     const file = path.join(data, 'dev-keys.json');
@@ -45,7 +47,7 @@ describe('starting the server', () => {
   });
 
   it('refuses an invalid configuration with a message naming the key, and a non-zero exit', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    const dir = tempDir('oml-start-cfg-');
     writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ passwordless: { timeToLiveInSeconds: 9000 } }));
     const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json') }, /$^/);
     expect(code).to.equal(1);
@@ -53,7 +55,7 @@ describe('starting the server', () => {
   });
 
   it('refuses, in one message naming each, settings that used to start and fail later or fail unnamed', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    const dir = tempDir('oml-start-cfg-');
     const ecOnly = { kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: 'e1', x: 'KmG14FWeLvc0fhd0IoztFrQDZ55PATMfZCf4F3Zc1tE', y: '-kmeZoith9n6EnjGVVEPDGNd1f21WUshLRmeBY3YRds', d: '-98ni2yExa3Hv-ExQwE619VG0tJeePr9Ie6URDENi2g' };
     writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: dir, jwks: { keys: [ecOnly] }, ttl: { Sesion: 60 } }));
     const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json'), ISSUER: 'ftp://login.example.com', LOG_LEVEL: 'verbose' }, /$^/);
@@ -66,7 +68,7 @@ describe('starting the server', () => {
   });
 
   it('refuses a client whose metadata node-oidc-provider rejects, naming the client and the field', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-start-cfg-'));
+    const dir = tempDir('oml-start-cfg-');
     const good = { client_id: 'good', client_secret: 'a-secret-that-is-long-enough', redirect_uris: ['https://app.example/cb'] };
     const bad = { ...good, client_id: 'bad', grant_types: ['password'] };
     writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: dir, clients: [good, bad] }));

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as client from 'openid-client';
 import { Browser } from '../helpers/browser.js';
@@ -10,15 +9,9 @@ import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
 import { TestSmtpServer, linkInText } from '../helpers/smtp.js';
 import { ALICE, WEB_CLIENT, testKeys } from '../helpers/server.js';
 import { authorizationRequest, exchange, requestLink } from '../helpers/oidc.js';
+import { tempDirsPerTest } from '../helpers/temp.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-
-function configFile(content: Record<string, unknown>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'oml-workers-'));
-  const file = path.join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify({ dataDirectory: dir, ...content }));
-  return file;
-}
 
 /** `src/main.ts` with WORKERS=2 in a child process, as `npm start` runs it. */
 function startCluster(env: NodeJS.ProcessEnv) {
@@ -73,6 +66,16 @@ function startCluster(env: NodeJS.ProcessEnv) {
 }
 
 describe('WORKERS: several processes on one port (node:cluster)', () => {
+  const tempDir = tempDirsPerTest();
+
+  /** A CONFIG file in a folder of its own, which is also the data directory (removed after the test). */
+  function configFile(content: Record<string, unknown>): string {
+    const dir = tempDir('oml-workers-');
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify({ dataDirectory: dir, ...content }));
+    return file;
+  }
+
   it('refuses to share the in-memory store or the dev mailbox between workers', async () => {
     const { output, code } = await runMain({ WORKERS: '2', PORT: '0', MONGODB_URI: '', SMTP_URL: '' }, /$^/);
     expect(code).to.equal(1);

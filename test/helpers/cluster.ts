@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { StoredMail } from '../../src/mail/dev-mailbox.js';
+import { makeTempDir, removeTempDir } from './temp.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const INSTANCE_START_TIMEOUT_MS = 60_000;
@@ -85,13 +85,13 @@ export interface Instance {
   output(): string;
   /** The newest email to `to` that is not in `seen`, waiting for background delivery. */
   nextMailTo(to: string, seen?: ReadonlySet<string>): Promise<StoredMail>;
-  /** SIGTERM, then the exit code once the process has drained and closed. */
+  /** SIGTERM, then the exit code once the process has drained and closed; its folder is removed then. */
   stop(): Promise<number | null>;
 }
 
-/** Starts `test/helpers/instance-main.ts` in a child process with `config` as its CONFIG file. */
+/** Starts `test/helpers/instance-main.ts` in a child process with `config` as its CONFIG file (in a temp folder, also its data directory). */
 export async function startInstance(name: string, config: Record<string, unknown>): Promise<Instance> {
-  const dir = mkdtempSync(path.join(tmpdir(), `oml-${name}-`));
+  const dir = makeTempDir(`oml-${name}-`);
   const configFile = path.join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify({ port: 0, dataDirectory: dir, ...config }), { mode: 0o600 });
   const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/instance-main.ts'], {
@@ -109,7 +109,10 @@ export async function startInstance(name: string, config: Record<string, unknown
   process.once('exit', killOnExit);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const port = await announcedPort(child, () => output, exited);
+  const port = await announcedPort(child, () => output, exited).catch((err: unknown) => {
+    removeTempDir(dir);
+    throw err;
+  });
   const origin = `http://127.0.0.1:${port}`;
   return {
     name,
@@ -123,6 +126,7 @@ export async function startInstance(name: string, config: Record<string, unknown
       const code = await exited;
       clearTimeout(timer);
       process.off('exit', killOnExit);
+      removeTempDir(dir);
       return code;
     },
   };

@@ -1,12 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { loadConfig, deepMerge } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { generateCookieKeys, generateSigningKeys } from '../../src/provider/keys.js';
 import type { MailTransport } from '../../src/mail/types.js';
 import type { Store } from '../../src/storage/types.js';
 import { DevMailbox, type StoredMail } from '../../src/mail/dev-mailbox.js';
+import { makeTempDir, removeTempDir } from './temp.js';
 
 process.env.LOG_LEVEL ??= 'silent';
 
@@ -66,28 +64,46 @@ export interface TestServerOptions {
   store?: Store;
 }
 
-/** The real server on a random port, with test clients and users, the memory store and the dev mailbox. */
+/**
+ * The real server on a random port, with test clients and users, the memory store and the dev
+ * mailbox. Its data directory (development keys land there) is removed by `stop()`.
+ */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const keys = await testKeys();
+  const dataDirectory = makeTempDir('oml-test-');
   const base = {
     port: 0,
     clients: [WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT],
     users: [ALICE, BOB],
     jwks: keys.jwks,
     cookieKeys: keys.cookieKeys,
-    dataDirectory: mkdtempSync(path.join(tmpdir(), 'oml-test-')),
+    dataDirectory,
     // Suites sign the same users in dozens of times; the limits have tests of their own.
     rateLimits: { sendPerAddress: { limit: 1000, windowSeconds: 900 }, sendPerIp: { limit: 10000, windowSeconds: 900 } },
   };
-  const config = loadConfig({ env: options.env ?? {}, overrides: deepMerge(base, options.config ?? {}) });
-  const running = await startServer(config, {
-    ...(options.transport ? { transport: options.transport } : {}),
-    ...(options.store ? { store: options.store } : {}),
-  });
+  let running: RunningServer;
+  try {
+    const config = loadConfig({ env: options.env ?? {}, overrides: deepMerge(base, options.config ?? {}) });
+    running = await startServer(config, {
+      ...(options.transport ? { transport: options.transport } : {}),
+      ...(options.store ? { store: options.store } : {}),
+    });
+  } catch (err) {
+    // A start a test expects to fail leaves nothing behind either.
+    removeTempDir(dataDirectory);
+    throw err;
+  }
   const mailbox = running.app.transport instanceof DevMailbox ? running.app.transport : null;
   return {
     ...running,
     mailbox,
+    async stop() {
+      try {
+        await running.stop();
+      } finally {
+        removeTempDir(dataDirectory);
+      }
+    },
     async mails() {
       await running.app.outbox.drain();
       return mailbox ? mailbox.list() : [];

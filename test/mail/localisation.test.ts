@@ -6,6 +6,7 @@ import { startTestServer, ALICE, BOB, type TestServer } from '../helpers/server.
 import { authorizationRequest, discover, lastMailTo, linkOf, requestLink } from '../helpers/oidc.js';
 import { TestSmtpServer, headerOf, type ReceivedMail } from '../helpers/smtp.js';
 import { makeTheme } from '../helpers/theme.js';
+import { tempDirsPerTest } from '../helpers/temp.js';
 import { chooseLocale, parseAcceptLanguage, parseUiLocales } from '../../src/i18n/negotiate.js';
 import { Catalog } from '../../src/i18n/catalog.js';
 import { projectRoot } from '../../src/config/load.js';
@@ -210,6 +211,7 @@ describe('locale negotiation', () => {
 
 describe('message catalogue', () => {
   const localesFolder = path.join(projectRoot, 'locales');
+  const tempDir = tempDirsPerTest();
 
   function keysOf(locale: string): string[] {
     const keys: string[] = [];
@@ -256,7 +258,7 @@ describe('message catalogue', () => {
 
   it('lets {count} choose the plural form in HTML messages too (tHtml), escaping text and values', () => {
     const polish = { inbox: { sent: { one: 'ONE {count} <{email}>', few: 'FEW {count}', many: 'MANY {count}', other: 'OTHER {count}' } } };
-    const theme = makeTheme({ 'locales/pl.json': JSON.stringify(polish) });
+    const theme = makeTheme({ 'locales/pl.json': JSON.stringify(polish) }, tempDir('oml-theme-'));
     const catalog = new Catalog([path.join(projectRoot, 'locales'), path.join(theme, 'locales')], 'en');
     const html = (locale: string, vars: Record<string, string | number>) =>
       localeLocals(locale, catalog.translator(locale)).tHtml('inbox.sent', { client: 'A&B', email: 'x@example.com', ...vars }, { email: ['<strong>', '</strong>'] });
@@ -270,7 +272,7 @@ describe('message catalogue', () => {
   });
 
   it('adds a locale from one file in the theme folder, falling back to the default for missing keys', async () => {
-    const theme = makeTheme({ 'locales/fr.json': JSON.stringify({ emailForm: { heading: 'Se connecter à {client}' }, email: { subject: 'Votre lien pour {client}' } }) });
+    const theme = makeTheme({ 'locales/fr.json': JSON.stringify({ emailForm: { heading: 'Se connecter à {client}' }, email: { subject: 'Votre lien pour {client}' } }) }, tempDir('oml-theme-'));
     const server = await startTestServer({ config: { theme } });
     try {
       const browser = new Browser(server.issuer);

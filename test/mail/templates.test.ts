@@ -4,6 +4,7 @@ import { startTestServer, ALICE, SPA_CLIENT, WEB_CLIENT, type TestServer } from 
 import { authorizationRequest, discover, requestLink } from '../helpers/oidc.js';
 import { TestSmtpServer, linkInText, type ReceivedMail } from '../helpers/smtp.js';
 import { makeTheme } from '../helpers/theme.js';
+import { removeTempDir } from '../helpers/temp.js';
 import { withStateParameters } from '../../src/mail/links.js';
 import { templateCandidates } from '../../src/mail/magic-link.js';
 import type { UserRecord } from '../../src/storage/types.js';
@@ -17,10 +18,11 @@ const INJECTOR = { email: 'eve@example.com', firstName: 'Eve\r\nBcc: victim@evil
 describe('email templates', () => {
   let smtp: TestSmtpServer;
   let server: TestServer;
+  let theme: string;
 
   before(async () => {
     smtp = await TestSmtpServer.start();
-    const theme = makeTheme({
+    theme = makeTheme({
       // Theme defaults for every client…
       'email/magic-link-subject.ejs': 'THEME subject for <%- client.name %>, expires at <%- formatTime(expiresAt, user.timezone) %>',
       'email/magic-link-text.ejs': 'THEME text <%- link %> code there: <%- code %>',
@@ -34,8 +36,9 @@ describe('email templates', () => {
     server = await startTestServer({ config: { theme, clients: [WEB_CLIENT, SPA_CLIENT, URN_CLIENT], users: [ALICE, HOSTILE, INJECTOR], mail: { smtpUrl: smtp.url(), retry: FAST_RETRY } } });
   });
   after(async () => {
-    await server.stop();
-    await smtp.stop();
+    await server?.stop();
+    await smtp?.stop();
+    removeTempDir(theme);
   });
   beforeEach(() => smtp.received.splice(0));
 

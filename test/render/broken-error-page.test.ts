@@ -1,10 +1,10 @@
-import { rmSync } from 'node:fs';
 import { expect } from 'chai';
 import { Browser, type Page } from '../helpers/browser.js';
 import { captureLogs } from '../helpers/logs.js';
 import { authorizationRequest, discover } from '../helpers/oidc.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { makeTheme } from '../helpers/theme.js';
+import { removeTempDir } from '../helpers/temp.js';
 
 const HTML = { accept: 'text/html,application/xhtml+xml' };
 
@@ -49,8 +49,8 @@ describe('an error page whose template throws', () => {
     server = await startTestServer({ config: { theme } });
   });
   after(async () => {
-    await server.stop();
-    rmSync(theme, { recursive: true, force: true });
+    await server?.stop();
+    removeTempDir(theme);
   });
 
   it('answers our own 404 with the built-in page, its status and the security headers, and logs the failure once', async () => {

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, BOB, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, requestLink } from '../helpers/oidc.js';
 import { makeTheme } from '../helpers/theme.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp.js';
 
 /** The email form a browser lands on when `server`'s web client asks for a sign-in. */
 async function emailForm(server: TestServer) {
@@ -18,9 +18,10 @@ async function emailForm(server: TestServer) {
 describe('page themes', () => {
   let themed: TestServer;
   let plain: TestServer;
+  let theme: string;
 
   before(async () => {
-    const theme = makeTheme({
+    theme = makeTheme({
       // Only the page header: every built-in page must pick it up.
       'partials/top.ejs': '<!doctype html>\n<html lang="<%= locale %>"><head><title><%= title %></title><link rel="stylesheet" href="/static/brand.css"></head><body><main class="brand-card">',
       // A page of the theme's own that uses a built-in partial (form-error) beside its own top,
@@ -32,8 +33,9 @@ describe('page themes', () => {
     plain = await startTestServer();
   });
   after(async () => {
-    await themed.stop();
-    await plain.stop();
+    await themed?.stop();
+    await plain?.stop();
+    removeTempDir(theme);
   });
 
   it('uses a theme’s partial in the built-in pages', async () => {
@@ -76,9 +78,11 @@ function rawGet(issuer: string, rawPath: string): Promise<{ status: number; type
 
 describe('theme static assets', () => {
   let server: TestServer;
+  let theme: string;
+  let outside: string;
 
   before(async () => {
-    const theme = makeTheme({
+    theme = makeTheme({
       'static/brand.css': 'body{color:red}',
       'static/style.css': 'THEME-STYLE',
       'static/logo.jpg': 'JPG',
@@ -97,7 +101,7 @@ describe('theme static assets', () => {
       'static/.secret.css': 'hidden',
       'secret.css': 'outside the static folder',
     });
-    const outside = mkdtempSync(path.join(tmpdir(), 'oml-outside-'));
+    outside = makeTempDir('oml-outside-');
     writeFileSync(path.join(outside, 'leak.css'), 'LEAK');
     symlinkSync(path.join(outside, 'leak.css'), path.join(theme, 'static', 'leak.css'));
     symlinkSync(outside, path.join(theme, 'static', 'out'));
@@ -105,7 +109,11 @@ describe('theme static assets', () => {
     symlinkSync(path.join(theme, 'static'), path.join(theme, 'static', 'img', 'loop'));
     server = await startTestServer({ config: { theme } });
   });
-  after(() => server.stop());
+  after(async () => {
+    await server?.stop();
+    removeTempDir(theme);
+    removeTempDir(outside);
+  });
 
   it('serves a theme’s images, fonts and subfolders with their types, theme first, then ours', async () => {
     const expected: [string, string, string][] = [

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot } from '../../src/config/load.js';
 import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
 import { loadKeys } from '../../src/provider/keys.js';
 import { log, setLogLevel } from '../../src/log.js';
+import { tempDirsPerTest } from '../helpers/temp.js';
 
 function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
   try {
@@ -29,6 +29,8 @@ const PRODUCTION_READY = {
 };
 
 describe('configuration', () => {
+  const tempDir = tempDirsPerTest();
+
   it('loads the documented defaults', () => {
     const config = loadConfig({ env: {} });
     expect(config.port).to.equal(3000);
@@ -42,7 +44,7 @@ describe('configuration', () => {
   });
 
   it('merges the CONFIG file over the defaults and lets the environment win', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));
+    const dir = tempDir('oml-config-');
     const file = path.join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ port: 4000, passwordless: { maxAttempts: 3 } }));
     const config = loadConfig({ env: { CONFIG: file, PORT: '5000', ISSUER: 'https://id.example.com/', SMTP_URL: 'smtp://mail:25' } });
@@ -66,7 +68,7 @@ describe('configuration', () => {
   });
 
   it('refuses a theme folder that does not exist, saying what a relative path was resolved against', () => {
-    const missing = path.join(mkdtempSync(path.join(tmpdir(), 'oml-config-')), 'no-such-theme');
+    const missing = path.join(tempDir('oml-config-'), 'no-such-theme');
     expect(failure({ theme: missing })).to.equal(`invalid configuration:\n  - theme: no folder at ${missing}`);
     expect(failure({ theme: 'no-such-theme-folder' })).to.equal(
       `invalid configuration:\n  - theme: no folder at ${path.resolve('no-such-theme-folder')} ("no-such-theme-folder" resolved against the working directory ${process.cwd()})`,
@@ -129,7 +131,7 @@ describe('configuration', () => {
 
   it('reports an unreadable or malformed CONFIG file clearly', () => {
     expect(failure({}, { CONFIG: '/nonexistent/config.json' })).to.match(/cannot read config file/);
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));
+    const dir = tempDir('oml-config-');
     writeFileSync(path.join(dir, 'bad.json'), '{ nope');
     expect(failure({}, { CONFIG: path.join(dir, 'bad.json') })).to.match(/not valid JSON/);
   });
@@ -145,10 +147,12 @@ describe('the example configuration', () => {
 });
 
 describe('production guard', () => {
+  const tempDir = tempDirsPerTest();
+
   it('drops the development users seed of default.json in production, but keeps users a CONFIG file lists', () => {
     expect(loadConfig({ env: {} }).users.map((u) => u.email)).to.deep.equal(['demo@example.com']);
     expect(loadConfig({ env: { NODE_ENV: 'production' } }).users).to.deep.equal([]);
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-config-'));
+    const dir = tempDir('oml-config-');
     const file = path.join(dir, 'users.json');
     writeFileSync(file, JSON.stringify({ users: [{ email: 'operator@example.com' }] }));
     expect(loadConfig({ env: { NODE_ENV: 'production', CONFIG: file } }).users.map((u) => u.email)).to.deep.equal(['operator@example.com']);
@@ -180,7 +184,7 @@ describe('production guard', () => {
   });
 
   it('never makes or keeps development keys in production (a cluster primary, the CLI)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-prod-keys-'));
+    const dir = tempDir('oml-prod-keys-');
     const config = loadConfig({ env: { NODE_ENV: 'production' }, overrides: { dataDirectory: dir, cookieKeys: ['0123456789abcdef0123'] } });
     const refused = await loadKeys(config).then(
       () => null,
@@ -200,8 +204,10 @@ describe('production guard', () => {
 });
 
 describe('key files', () => {
+  const tempDir = tempDirsPerTest();
+
   it('reads jwks and cookieKeys from the files named by jwksFile and cookieKeysFile', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-keys-'));
+    const dir = tempDir('oml-keys-');
     writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [{ kty: 'RSA', kid: 'k1' }] }));
     writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['a-cookie-secret-of-enough-length']));
     const config = loadConfig({ env: {}, overrides: { jwksFile: path.join(dir, 'jwks.json'), cookieKeysFile: path.join(dir, 'cookies.json') } });
@@ -211,7 +217,7 @@ describe('key files', () => {
 
   it('names the key of a missing or malformed key file', () => {
     expect(failure({ jwksFile: '/nonexistent/jwks.json' })).to.match(/jwksFile: cannot read/);
-    const dir = mkdtempSync(path.join(tmpdir(), 'oml-keys-'));
+    const dir = tempDir('oml-keys-');
     writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['short']));
     expect(failure({ cookieKeysFile: path.join(dir, 'cookies.json') })).to.match(/cookieKeys\.0/);
   });
