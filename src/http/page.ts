@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { Views } from '../render/views.js';
 import { parseAcceptLanguage, parseUiLocales } from '../i18n/negotiate.js';
 import { describeError, log } from '../log.js';
+import { redactPath } from './request-log.js';
 
 /** The view every error answer renders. */
 export const ERROR_VIEW = 'pages/error';
@@ -65,7 +66,7 @@ export async function errorPageBody(ctx: Context, views: Views, locals: Record<s
   try {
     return await views.render(ERROR_VIEW, { ...pageLocals(ctx), ...locals });
   } catch (err) {
-    log.error('page.render_failed', { view: ERROR_VIEW, method: ctx.method, path: ctx.path, status: ctx.status, ...describeError(err) });
+    log.error('page.render_failed', { view: ERROR_VIEW, method: ctx.method, path: redactPath(ctx.path), status: ctx.status, ...describeError(err) });
     return builtInErrorPage(ctx.status, typeof locals.error === 'string' ? locals.error : '');
   }
 }

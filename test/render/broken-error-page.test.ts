@@ -65,6 +65,15 @@ describe('an error page whose template throws', () => {
     expect(failures[0], 'the name and message, not the stack').not.to.have.property('stack');
   });
 
+  it('logs the path of a failure with its link code redacted (rule 10)', async () => {
+    const failures = await renderFailuresDuring(async () => {
+      const page = await new Browser(server.issuer).get('/interaction/nope/magic/SECRETLINKCODE123/extra', { headers: HTML });
+      expect(page.status).to.equal(404);
+    });
+    expect(failures).to.have.length(1);
+    expect(failures[0]).to.include({ path: '/interaction/nope/magic/[redacted]/extra' });
+  });
+
   it('keeps the status of a 4xx error our error handler answers (a form too large, 413)', async () => {
     const page = await new Browser(server.issuer).post('/interaction/nope/email', { email: 'a'.repeat(20_000) });
     expectBuiltInPage(page, 413, 'Payload Too Large');
