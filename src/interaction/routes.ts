@@ -16,7 +16,8 @@ import { clientOf, finishInteraction, interactionById, interactionOfBrowser, sig
 import { consentRoutes } from './consent.js';
 import { crossDeviceRoutes } from './cross-device.js';
 import { describeBrowser, describeNetwork } from './request-context.js';
-import { crossDeviceExtra, extraForFreshLink, newPairNumber, type CrossDeviceApprovals } from '../passwordless/approval.js';
+import { crossDeviceExtra, extraForFreshLink, newPairNumber, pairNumberOfRepeat, type CrossDeviceApprovals } from '../passwordless/approval.js';
+import { hashCode } from '../passwordless/hash.js';
 import { checkInboxBinding, codeFormBinding, formField, linkCodeParam, pairNumberOf, parseForm, uidOf } from './forms.js';
 
 export interface InteractionDeps {
@@ -166,6 +167,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const typed = typeof formField(ctx, 'email') === 'string' ? String(formField(ctx, 'email')).slice(0, 254) : '';
       return renderEmailForm(ctx, interaction, client, 400, typed, 'form.invalidEmail');
     }
+    // The same rendered form sent again (a reload, Back then Forward) while its code is live: the
+    // same page again, no email, no code, no count. Read before the limiter and from the sign-in's
+    // newest code alone, which every address has, so it tells no address from another.
+    const submission = submissionDigest(formField(ctx, 'csrf'), email.data);
+    const repeatedPair = pairNumberOfRepeat(await codes.latestForInteraction(interaction.uid), submission);
+    if (repeatedPair !== null) return renderCheckInbox(ctx, { uid: interaction.uid, client, email: email.data, pairNumber: repeatedPair });
     // Counted before anything looks the address up, so a limited answer reveals nothing.
     const limit = await deps.limiter.allowSend(email.data, ctx.ip);
     if (!limit.allowed) return renderRateLimited(ctx, limit);
@@ -174,7 +181,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // address is known: the page must look the same either way.
     const pairNumber = newPairNumber();
     const requestedFrom = { appName: client.name, browser: describeBrowser(ctx.get('user-agent')), network: describeNetwork(ctx.ip) };
-    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: localeHintsOf(ctx), extra: crossDeviceExtra(pairNumber, requestedFrom) }, responseDone(ctx.res));
+    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: localeHintsOf(ctx), extra: crossDeviceExtra(pairNumber, requestedFrom, submission) }, responseDone(ctx.res));
     return renderCheckInbox(ctx, { uid: interaction.uid, client, email: email.data, pairNumber });
   });
 
@@ -287,6 +294,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   consentRoutes(router, { provider, csrf, requireBrowserInteraction, renderCurrentStep, parseForm, formField });
   return router;
+}
+
+/** Names one submission of one rendered email form: its token is unique per render (see CsrfTokens). */
+function submissionDigest(token: unknown, email: string): string {
+  return hashCode(`${String(token)}\n${normalizeEmail(email)}`);
 }
 
 /** The catalogue message (key and variables) for a typed code that did not sign in. */

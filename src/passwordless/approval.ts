@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { CodeRepository, PasswordlessCodeRecord } from '../storage/types.js';
-import { describeCode, type CodeProblem } from './codes.js';
+import { describeCode, type CodeLookup, type CodeProblem } from './codes.js';
 
 /**
  * Cross-device approval by number matching (DESIGN.md §1.2). The state lives on the code
@@ -29,6 +29,11 @@ export interface CrossDeviceExtra {
   pairNumber: string;
   requestedFrom: RequestContext;
   approvedAt?: number;
+  /**
+   * Digest of the email-form submission that asked for the code (its per-render form token and the
+   * address), so a resubmission of that same form (a reload, Back then Forward) is recognised.
+   */
+  submission?: string;
 }
 
 /**
@@ -49,10 +54,21 @@ export function newPairNumber(): string {
   return String(randomInt(10, 100));
 }
 
-/** The `extra` of a new code for a hosted sign-in. */
-export function crossDeviceExtra(pairNumber: string, requestedFrom: RequestContext): Record<string, unknown> {
-  const extra: CrossDeviceExtra = { approval: 'pending', pairNumber, requestedFrom };
+/** The `extra` of a new code for a hosted sign-in; `submission` names the form submission that asked for it. */
+export function crossDeviceExtra(pairNumber: string, requestedFrom: RequestContext, submission?: string): Record<string, unknown> {
+  const extra: CrossDeviceExtra = { approval: 'pending', pairNumber, requestedFrom, ...(submission ? { submission } : {}) };
   return { ...extra };
+}
+
+/**
+ * The pair number to show again when `submission` is the one the sign-in's newest code was asked
+ * for and that code is still live (usable, its approval not voided); null when the submission
+ * deserves a new code. Unknown addresses get a code too, so this reads the same for every address.
+ */
+export function pairNumberOfRepeat(latest: CodeLookup, submission: string): string | null {
+  if (!latest.usable || latest.record.extra?.submission !== submission) return null;
+  const crossDevice = crossDeviceOf(latest.record);
+  return crossDevice && crossDevice.approval !== 'void' ? crossDevice.pairNumber : null;
 }
 
 /** The cross-device part of a record, or null when the code was not issued with one (e.g. API codes). */

@@ -5,6 +5,7 @@ import { Browser } from '../helpers/browser.js';
 import { buildUser } from '../../src/accounts/users.js';
 import { startTestServer, ALICE, BOB, WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
+import { codeRecordOf, interactionUidOf, pairNumberOn } from '../helpers/cross-device.js';
 
 describe('hosted magic-link sign-in (end to end)', () => {
   let server: TestServer;
@@ -222,6 +223,33 @@ describe('hosted magic-link sign-in (end to end)', () => {
     const landed = await browser.get(linkOf(second));
     expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
   });
+
+  for (const [who, email] of [['a known address', ALICE.email], ['an unknown address', 'reloader@example.com']] as const) {
+    it(`answers the same email form sent again (reload, Back then Forward) with the same page and no new code, for ${who}; a form rendered anew sends again`, async () => {
+      const browser = new Browser(server.issuer);
+      const rp = await authorizationRequest(config);
+      const form = await browser.get(rp.url.href);
+      const uid = interactionUidOf(form.url);
+      const before = (await server.mails()).length;
+      const first = await browser.submit(form, '/email', { email });
+      await server.mails();
+      const code = await codeRecordOf(server, uid);
+
+      // The browser re-posts the very form it rendered: same token, same address (case aside).
+      const again = await browser.submit(form, '/email', { email: email.toUpperCase() });
+      expect(again.status).to.equal(200);
+      expect(again.body).to.include('Check your inbox');
+      expect(pairNumberOn(again), 'the same number as the first page').to.equal(pairNumberOn(first));
+      expect((await server.mails()).length, 'no second email').to.equal(before + (email === ALICE.email ? 1 : 0));
+      expect((await codeRecordOf(server, uid)).id, 'no new code').to.equal(code.id);
+
+      // The form typed again is a new form: a new link.
+      const retyped = await browser.submit(await browser.get(`/interaction/${uid}`), '/email', { email });
+      expect(retyped.status).to.equal(200);
+      expect((await server.mails()).length).to.equal(before + (email === ALICE.email ? 2 : 0));
+      expect((await codeRecordOf(server, uid)).id, 'a new code').to.not.equal(code.id);
+    });
+  }
 
   it('signs in with the typed short code', async () => {
     const browser = new Browser(server.issuer);

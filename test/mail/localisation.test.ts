@@ -117,11 +117,11 @@ describe('localisation (en, de)', () => {
     const rp = await authorizationRequest(await discover(server), { ui_locales: 'de' });
     const form = await browser.get(rp.url.href);
     const linkOfMail = (mail: ReceivedMail | undefined) => /(http:\/\/\S+\/interaction\/\S+\/magic\/[\w-]+)/.exec(mail?.parsed.text as string)?.[1] as string;
-    await browser.submit(form, '/email', { email: ALICE.email });
+    const inbox = await browser.submit(form, '/email', { email: ALICE.email });
     await server.app.outbox.drain();
     const first = linkOfMail(smtp.received[0]);
-    // A second email for the same sign-in: only its link works now.
-    await browser.submit(form, '/email', { email: ALICE.email });
+    // A second email for the same sign-in ("Send a new link"): only its link works now.
+    await browser.submit(inbox, '/email');
     await server.app.outbox.drain();
     expect(smtp.received).to.have.length(2);
     expect(linkOfMail(smtp.received[1])).not.to.equal(first);
@@ -174,8 +174,8 @@ describe('the stated lifetime of a link', () => {
         expect(inbox.body).to.include(page);
         const first = linkOf((await lastMailTo(server, BOB.email))!);
         expect((await lastMailTo(server, BOB.email))!.text).to.include(mail);
-        // A second link supersedes the first; its problem page offers a new one.
-        await browser.submit(form, '/email', { email: BOB.email });
+        // A second link ("Send a new link") supersedes the first; its problem page offers a new one.
+        await browser.submit(inbox, '/email');
         await server.mails();
         const problem = await browser.get(first);
         expect(problem.status).to.equal(410);

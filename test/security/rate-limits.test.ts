@@ -80,6 +80,18 @@ describe('rate limits (hosted pages and API)', () => {
       expect(other.status).to.equal(200);
     });
 
+    it('does not count the same form sent again (a reload of "Check your inbox")', async () => {
+      const browser = new Browser(server.issuer);
+      const form = await browser.get((await authorizationRequest(config)).url.href);
+      const email = 'reloads@example.com';
+      const pages = [await browser.submit(form, '/email', { email })];
+      await server.mails();
+      for (let i = 0; i < 3; i += 1) pages.push(await browser.submit(form, '/email', { email }));
+      expect(pages.map((p) => p.status), 'a resubmission is answered, not limited').to.deep.equal([200, 200, 200, 200]);
+      // Two sends per address: the resubmissions took none, so the page's "Send a new link" still works once.
+      expect((await browser.submit(pages[3]!, '/email')).status).to.equal(200);
+    });
+
     it('answers the German page in German', async () => {
       const browser = new Browser(server.issuer);
       const page = await requestLink(browser, await authorizationRequest(config, { ui_locales: 'de' }), UNKNOWN);
