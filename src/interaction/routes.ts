@@ -16,7 +16,7 @@ import { clientOf, finishInteraction, interactionById, interactionOfBrowser, sig
 import { consentRoutes } from './consent.js';
 import { crossDeviceRoutes } from './cross-device.js';
 import { describeBrowser, describeNetwork } from './request-context.js';
-import { crossDeviceExtra, extraForFreshLink, newPairNumber, pairNumberOfRepeat, type CrossDeviceApprovals } from '../passwordless/approval.js';
+import { crossDeviceExtra, extraForFreshLink, newPairNumber, pairNumberOfLiveCode, pairNumberOfRepeat, type CrossDeviceApprovals } from '../passwordless/approval.js';
 import { hashCode } from '../passwordless/hash.js';
 import { checkInboxBinding, codeFormBinding, formField, linkCodeParam, pairNumberOf, parseForm, uidOf } from './forms.js';
 
@@ -117,11 +117,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   /**
    * The "please wait" page. It depends only on the limit that bit, never on whether the
-   * address has an account, so it is the same for known and unknown addresses.
+   * address has an account, so it is the same for known and unknown addresses. `startUid`, when
+   * this browser's sign-in is alive, gives it a link back to the sign-in's start.
    */
-  const renderRateLimited = (ctx: Context, decision: Extract<RateDecision, { allowed: false }>) => {
+  const renderRateLimited = (ctx: Context, decision: Extract<RateDecision, { allowed: false }>, startUid: string | null) => {
     ctx.set('Retry-After', String(decision.retryAfterSeconds));
-    return renderPage(ctx, views, 429, 'pages/rate-limited', { minutes: minutesToWait(decision.retryAfterSeconds) });
+    return renderPage(ctx, views, 429, 'pages/rate-limited', { minutes: minutesToWait(decision.retryAfterSeconds), startUid });
   };
 
   async function completeLogin(ctx: Context, userId: string, client: ClientPolicy, method = 'magic_link'): Promise<boolean> {
@@ -171,11 +172,19 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // same page again, no email, no code, no count. Read before the limiter and from the sign-in's
     // newest code alone, which every address has, so it tells no address from another.
     const submission = submissionDigest(formField(ctx, 'csrf'), email.data);
-    const repeatedPair = pairNumberOfRepeat(await codes.latestForInteraction(interaction.uid), submission);
+    const latest = await codes.latestForInteraction(interaction.uid);
+    const repeatedPair = pairNumberOfRepeat(latest, submission);
     if (repeatedPair !== null) return renderCheckInbox(ctx, { uid: interaction.uid, client, email: email.data, pairNumber: repeatedPair });
     // Counted before anything looks the address up, so a limited answer reveals nothing.
     const limit = await deps.limiter.allowSend(email.data, ctx.ip);
-    if (!limit.allowed) return renderRateLimited(ctx, limit);
+    if (!limit.allowed) {
+      // From "Check your inbox" while the code already sent works: that page again, so the user can still type it.
+      const livePair = formField(ctx, 'from') === 'check-inbox' ? pairNumberOfLiveCode(latest) : null;
+      if (livePair === null) return renderRateLimited(ctx, limit, interaction.uid);
+      ctx.set('Retry-After', String(limit.retryAfterSeconds));
+      const wait = { key: 'rateLimit.newLink', vars: { count: minutesToWait(limit.retryAfterSeconds) } };
+      return renderCheckInbox(ctx, { uid: interaction.uid, client, email: email.data, pairNumber: livePair, status: 429, error: wait });
+    }
     log.info('code.requested', { client: client.clientId, method: 'hosted' });
     // The number and the context are made here, in the browser that asks, whether or not the
     // address is known: the page must look the same either way.
@@ -277,7 +286,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     const user = await deps.users.findById(lookup.record.userId);
     const limit = await deps.limiter.allowSend(user?.email ?? lookup.record.userId, ctx.ip);
-    if (!limit.allowed) return renderRateLimited(ctx, limit);
+    if (!limit.allowed) return renderRateLimited(ctx, limit, (await interactionOfBrowser(provider, ctx, uid)) ? uid : null);
     log.info('code.requested', { client: client.clientId, method: 'resend' });
     const extra = extraForFreshLink(lookup.record);
     mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });

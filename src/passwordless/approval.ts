@@ -65,6 +65,11 @@ export function crossDeviceExtra(pairNumber: string, requestedFrom: RequestConte
  * for and that code is still live (usable, its approval not voided); null when the submission
  * deserves a new code. Unknown addresses get a code too, so this reads the same for every address.
  */
+/** The pair number of a sign-in's newest code while that code can still be used (typed, at least); null otherwise. */
+export function pairNumberOfLiveCode(latest: CodeLookup): string | null {
+  return latest.usable ? (crossDeviceOf(latest.record)?.pairNumber ?? null) : null;
+}
+
 export function pairNumberOfRepeat(latest: CodeLookup, submission: string): string | null {
   if (!latest.usable || latest.record.extra?.submission !== submission) return null;
   const crossDevice = crossDeviceOf(latest.record);

@@ -7,6 +7,7 @@ import { startTestServer, ALICE, BOB, type TestServer } from '../helpers/server.
 import { authorizationRequest, discover, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { call, startApiServer, START_KEY } from '../api/helpers.js';
 import { awayFromWindowEnd } from '../helpers/rate-window.js';
+import { pairNumberOn } from '../helpers/cross-device.js';
 
 const UNKNOWN = 'nobody-here@example.com';
 
@@ -49,33 +50,46 @@ describe('rate limits (hosted pages and API)', () => {
     });
     after(() => server.stop());
 
-    /** Asks three times for a link for `email` in one sign-in; returns the three pages. */
-    async function askThrice(email: string): Promise<Page[]> {
+    /** Asks three times for a link for `email` in one sign-in (then twice "Send a new link"); returns the three pages. */
+    async function askThrice(email: string): Promise<{ pages: Page[]; browser: Browser }> {
       const browser = new Browser(server.issuer);
       const first = await requestLink(browser, await authorizationRequest(config), email);
       const second = await browser.submit(first, '/email');
+      await server.mails();
       const third = await browser.submit(second, '/email');
-      return [first, second, third];
+      return { pages: [first, second, third], browser };
     }
 
-    it('answers the third request within 15 minutes with the same "please wait" page for known and unknown addresses', async () => {
-      const known = await askThrice(ALICE.email);
-      const unknown = await askThrice(UNKNOWN);
+    it('answers the third request within 15 minutes, from "Check your inbox", with that page again for known and unknown addresses: wait N minutes, the code sent still works', async () => {
+      const { pages: known, browser } = await askThrice(ALICE.email);
+      const { pages: unknown } = await askThrice(UNKNOWN);
       expect(known.map((p) => p.status)).to.deep.equal([200, 200, 429]);
       expect(unknown.map((p) => p.status)).to.deep.equal([200, 200, 429]);
       const limited = known[2]!;
-      expect(limited.body).to.match(/Please wait \d+ minutes? and try again/);
+      expect(limited.body).to.match(/Please wait \d+ minutes? before asking for another\. The code we already sent still works/);
       expect(Number(limited.headers.get('retry-after'))).to.be.within(1, 900);
-      expect(limited.body, 'the page does not repeat the address').not.to.include(ALICE.email);
+      expect(pairNumberOn(limited), 'the number of the code that still works').to.equal(pairNumberOn(known[1]!));
       expect(normalised(limited)).to.equal(normalised(unknown[2]!));
       const sent = (await server.mails()).filter((m) => m.to === ALICE.email);
       expect(sent, 'the limited request sent nothing').to.have.length(2);
+
+      // Not a dead end: the code of the last email, typed on the limited page, signs in.
+      const landed = await browser.submit(limited, '/code', { code: shortCodeOf(sent[0]!) });
+      expect(new URL(landed.url).searchParams.get('code'), 'signed in').to.be.a('string');
     });
 
     it('counts the address case-insensitively and leaves other addresses alone', async () => {
       const browser = new Browser(server.issuer);
       const limited = await requestLink(browser, await authorizationRequest(config), ALICE.email.toUpperCase());
       expect(limited.status).to.equal(429);
+      // From the email form: the "please wait" page, with a way back to the sign-in's start.
+      expect(limited.body).to.match(/Please wait \d+ minutes? and try again/);
+      expect(limited.body, 'the page does not repeat the address').not.to.include(ALICE.email);
+      const start = /<a href="(\/interaction\/[\w-]+)">Back to the sign-in<\/a>/.exec(limited.body)?.[1];
+      expect(start, 'a link back to the sign-in').to.equal(new URL(limited.url).pathname.replace(/\/email$/, ''));
+      const back = await browser.get(start!);
+      expect(back.status).to.equal(200);
+      expect(back.body).to.include('name="email"');
       const other = await requestLink(new Browser(server.issuer), await authorizationRequest(config), BOB.email);
       expect(other.status).to.equal(200);
     });
