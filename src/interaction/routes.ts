@@ -98,6 +98,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ttlMinutes,
       ttlSeconds: codes.settings.timeToLiveInSeconds,
       lifetime,
+      // A digits-only code gets the phone's number pad.
+      codeInputMode: codes.settings.shortCode.generator === 'randomDigits' ? 'numeric' : 'text',
       csrf: csrf.issue('code', codeFormBinding(view.uid, view.pairNumber, view.email)),
       csrfContinue: csrf.issue('continue', checkInboxBinding(view.uid, view.pairNumber)),
       csrfEmail: csrf.issue('email', view.uid),

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { CodeRepository, CounterRepository, PasswordlessCodeRecord } from '../storage/types.js';
-import { deriveShortCode, generateCode } from './generators.js';
+import { deriveShortCode, generateCode, typedCodeAsIssued } from './generators.js';
 import { hashCode } from './hash.js';
 
 /** Why a code cannot be used. `unknown` also covers codes past their retention. */
@@ -158,14 +158,15 @@ export class PasswordlessCodes {
    * Checks a typed short code against a specific code record. Each guess first takes one of the
    * code's `maxAttempts` tries, atomically, and only a guess that got a try is compared: however
    * many guesses arrive at once, at most `maxAttempts` are ever compared, and a guess past them
-   * fails even when it is right. A wrong guess that used the last try voids the code.
+   * fails even when it is right. A wrong guess that used the last try voids the code. Spaces and
+   * hyphens people type inside a code are ignored (see typedCodeAsIssued).
    */
   async redeemShortCode(record: PasswordlessCodeRecord, typed: string, now = Date.now()): Promise<TypedCodeResult> {
     if (record.shortHash === null) return { ok: false, problem: 'none' };
     const reserved = await this.codes.reserveAttempt(record.id, this.settings.maxAttempts, now);
     if (!reserved) return this.#whyNoTry(record.id, now);
     // The short code never changes once issued: a wrong guess needs no write to find out.
-    const typedHash = hashCode(typed);
+    const typedHash = hashCode(typedCodeAsIssued(typed, this.settings.shortCode));
     const redeemed = typedHash === reserved.shortHash ? await this.#redeemWithTry(record.id, typedHash, now) : null;
     if (redeemed) return { ok: true, record: redeemed };
     if (reserved.attempts >= this.settings.maxAttempts) return this.#exhaust(record.id);

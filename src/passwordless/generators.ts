@@ -18,6 +18,19 @@ function alphabetOf(generator: CodeGeneratorConfig['generator']): string | null 
   }
 }
 
+/** base64url: the characters of a `randomBytes` code. */
+const BASE64URL = `${ALPHANUMERIC}-_`;
+
+/**
+ * A typed code as it was issued: people group a code they type ("816 754", "816-754") or paste it
+ * with spaces around. Whitespace and hyphens are dropped wherever they stand, unless the configured
+ * alphabet has them (a `randomBytes` code may contain '-', which then stays).
+ */
+export function typedCodeAsIssued(typed: string, config: CodeGeneratorConfig): string {
+  const alphabet = alphabetOf(config.generator) ?? BASE64URL;
+  return typed.replace(/[\s-]/g, (separator) => (alphabet.includes(separator) ? separator : ''));
+}
+
 /** Bits of entropy a code of this configuration carries. */
 export function linkCodeEntropyBits(config: CodeGeneratorConfig): number {
   const alphabet = alphabetOf(config.generator);

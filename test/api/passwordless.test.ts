@@ -192,6 +192,15 @@ describe('REST API: /api/passwordless/start and /login', () => {
       expect((await login(server, { code, oneTimeCode, applicationId: 'web' })).status).to.equal(404);
     });
 
+    it('takes a one-time code typed in groups ("816 754", "816-754")', async () => {
+      for (const group of [(c: string) => `${c.slice(0, 3)} ${c.slice(3)}`, (c: string) => `${c.slice(0, 3)}-${c.slice(3)}`]) {
+        const started = await start(server, { applicationId: 'web', loginId: CAROL.email, loginStrategy: 'FormField' });
+        const { code, oneTimeCode } = started.json as { code: string; oneTimeCode: string };
+        const answer = await login(server, { code, oneTimeCode: group(oneTimeCode), applicationId: 'web' });
+        expect(answer.status, group(oneTimeCode)).to.equal(200);
+      }
+    });
+
     it('voids a FormField code after too many wrong one-time codes', async () => {
       const started = await start(server, { applicationId: 'web', loginId: CAROL.email, loginStrategy: 'FormField' });
       const { code, oneTimeCode } = started.json as { code: string; oneTimeCode: string };

@@ -263,6 +263,21 @@ describe('hosted magic-link sign-in (end to end)', () => {
     expect((await browser.get(linkOf(mail))).status).to.equal(410);
   });
 
+  it('takes the short code typed as people type it ("816 754", "816-754"), with a number pad and focus on the code box', async () => {
+    for (const group of [(c: string) => `${c.slice(0, 3)} ${c.slice(3)}`, (c: string) => ` ${c.slice(0, 3)}-${c.slice(3)} `]) {
+      const browser = new Browser(server.issuer);
+      const rp = await authorizationRequest(config);
+      const inbox = await requestLink(browser, rp, ALICE.email);
+      expect(codeBoxOf(inbox)).to.include('inputmode="numeric"').and.include('autofocus');
+      const mail = (await lastMailTo(server, ALICE.email))!;
+      const wrong = await browser.submit(inbox, '/code', { code: shortCodeOf(mail) === '000000' ? '111 111' : '000 000' });
+      expect(wrong.status).to.equal(400);
+      expect(codeBoxOf(wrong), 'the code box keeps the focus after a wrong code').to.include('autofocus');
+      const landed = await browser.submit(wrong, '/code', { code: group(shortCodeOf(mail)) });
+      expect(new URL(landed.url).searchParams.get('code'), group(shortCodeOf(mail))).to.be.a('string');
+    }
+  });
+
   it('voids the code after 5 wrong guesses, even for the right code afterwards', async () => {
     const browser = new Browser(server.issuer);
     const rp = await authorizationRequest(config);
@@ -421,6 +436,32 @@ describe('hosted magic-link sign-in (end to end)', () => {
       expect(page.headers.get('content-type'), unknown).to.match(/^text\/html/);
       expect(page.body, unknown).to.include('Seite nicht gefunden');
     }
+  });
+});
+
+/** The code box of a "check your inbox" page. */
+function codeBoxOf(page: { body: string }): string {
+  return /<input id="code"[^>]*>/.exec(page.body)?.[0] ?? '';
+}
+
+describe('hosted sign-in: a letters-only short code', () => {
+  let server: TestServer;
+  let config: client.Configuration;
+  before(async () => {
+    server = await startTestServer({ config: { passwordless: { shortCode: { generator: 'randomAlpha', length: 8 } } } });
+    config = await discover(server);
+  });
+  after(() => server.stop());
+
+  it('offers a text keyboard, and ignores spaces and hyphens inside the typed code', async () => {
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    const inbox = await requestLink(browser, rp, ALICE.email);
+    expect(codeBoxOf(inbox)).to.include('inputmode="text"').and.include('autofocus');
+    const code = shortCodeOf((await lastMailTo(server, ALICE.email))!);
+    expect(code).to.match(/^[A-Za-z]{8}$/);
+    const landed = await browser.submit(inbox, '/code', { code: `${code.slice(0, 4)}-${code.slice(4)}` });
+    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
   });
 });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { deriveShortCode, generateCode, linkCodeEntropyBits, randomBase64url } from '../../src/passwordless/generators.js';
+import { deriveShortCode, generateCode, linkCodeEntropyBits, randomBase64url, typedCodeAsIssued } from '../../src/passwordless/generators.js';
 
 describe('code generators', () => {
   it('randomBytes yields base64url of the configured number of bytes', () => {
@@ -53,5 +53,14 @@ describe('code generators', () => {
     const others = new Set(Array.from({ length: 500 }, () => deriveShortCode(generateCode({ generator: 'randomBytes', length: 32 }), config)));
     expect(others.size, '500 links give (almost) 500 different codes').to.be.above(490);
     expect(deriveShortCode(link, { generator: 'randomAlpha', length: 8 })).to.match(/^[A-Za-z]{8}$/);
+  });
+
+  it('reads a typed code as issued: spaces and hyphens inside it go, unless the alphabet has them', () => {
+    const digits = { generator: 'randomDigits', length: 6 } as const;
+    for (const typed of ['816754', '816 754', '816-754', ' 816 - 754 ', '8 1 6 7 5 4', '816\u00a0754']) expect(typedCodeAsIssued(typed, digits), typed).to.equal('816754');
+    expect(typedCodeAsIssued('abC-dEf', { generator: 'randomAlpha', length: 6 })).to.equal('abCdEf');
+    expect(typedCodeAsIssued('a1b 2c3', { generator: 'randomAlphaNumeric', length: 6 })).to.equal('a1b2c3');
+    // base64url has '-': it is part of the code and stays; a space is not.
+    expect(typedCodeAsIssued('aB-_ x9', { generator: 'randomBytes', length: 6 })).to.equal('aB-_x9');
   });
 });
