@@ -133,6 +133,22 @@ describe('cross-device sign-in in headless Chromium', function () {
     expect(await a.page.textContent('h1')).to.equal('This sign-in was refused');
   });
 
+  it('tells a waiting tab that the sign-in is finished once the link signed in from another tab of the same browser, with no dead buttons', async () => {
+    const a = await newDevice();
+    const { rp, link } = await startOnA(a.page);
+    const otherTab = await a.context.newPage();
+    await otherTab.goto(link);
+    await otherTab.waitForURL((url) => url.href.startsWith(REDIRECT_URI));
+    expect((await exchange(rp, otherTab.url())).claims()!.email).to.equal(ALICE.email);
+
+    await a.page.waitForSelector('[data-when="finished"]:not([hidden])', { timeout: 10_000 });
+    expect(await a.page.textContent('[data-when="finished"]')).to.include('This sign-in is finished or has expired');
+    for (const gone of ['#continue-form', 'form[action$="/email"]', 'form[action$="/code"]', '.pair-number', '[data-when="stopped"]']) {
+      expect(await a.page.isVisible(gone), `${gone} is hidden`).to.equal(false);
+    }
+    expect(a.cspErrors).to.deep.equal([]);
+  });
+
   it('without JavaScript, A continues with the "I approved it — continue" button', async () => {
     const a = await newDevice({ javaScriptEnabled: false });
     const b = await newDevice();
