@@ -251,6 +251,23 @@ describe('hosted magic-link sign-in (end to end)', () => {
     });
   }
 
+  it('says a typed code was replaced in words true also when the newer email was for another sign-in in this browser', async () => {
+    const browser = new Browser(server.issuer);
+    const first = await requestLink(browser, await authorizationRequest(config), ALICE.email);
+    const code = shortCodeOf((await lastMailTo(server, ALICE.email))!);
+    // A second sign-in (another tab, another app) emails the same address: the first code is replaced.
+    await requestLink(browser, await authorizationRequest(config), ALICE.email);
+    await server.mails();
+    const typed = await browser.submit(first, '/code', { code });
+    expect(typed.status).to.equal(400);
+    expect(typed.body).to.include('A newer sign-in email has been sent to this address since');
+    expect(typed.body).to.include('if it was for another sign-in, use “Send a new link” below');
+    // And that button does send a working link for this sign-in.
+    await browser.submit(typed, '/email');
+    const landed = await browser.get(linkOf((await lastMailTo(server, ALICE.email))!));
+    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+  });
+
   it('signs in with the typed short code', async () => {
     const browser = new Browser(server.issuer);
     const rp = await authorizationRequest(config);
