@@ -119,7 +119,7 @@ describe('headers, cookies and forms (rule 8)', () => {
       const inbox = await browser.submit(form, '/email', { email: ALICE.email });
       const mail = (await lastMailTo(server, ALICE.email))!;
       const code = /code there: (\S+)/.exec(mail.text)![1]!;
-      const emailToken = /action="\/interaction\/[\w-]+\/email">\s*<input type="hidden" name="csrf" value="([^"]*)"/.exec(inbox.body)![1]!;
+      const emailToken = /action="\/interaction\/[\w-]+\/email"[^>]*>\s*<input type="hidden" name="csrf" value="([^"]*)"/.exec(inbox.body)![1]!;
       const pair = /name="pair" value="(\d+)"/.exec(inbox.body)![1]!;
       const wrongForm = await browser.post(`${server.issuer}/interaction/${uid}/code`, { csrf: emailToken, email: ALICE.email, pair, code });
       expect(wrongForm.status, 'the email form token does not submit a code').to.equal(403);
