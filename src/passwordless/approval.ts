@@ -60,16 +60,16 @@ export function crossDeviceExtra(pairNumber: string, requestedFrom: RequestConte
   return { ...extra };
 }
 
-/**
- * The pair number to show again when `submission` is the one the sign-in's newest code was asked
- * for and that code is still live (usable, its approval not voided); null when the submission
- * deserves a new code. Unknown addresses get a code too, so this reads the same for every address.
- */
 /** The pair number of a sign-in's newest code while that code can still be used (typed, at least); null otherwise. */
 export function pairNumberOfLiveCode(latest: CodeLookup): string | null {
   return latest.usable ? (crossDeviceOf(latest.record)?.pairNumber ?? null) : null;
 }
 
+/**
+ * The pair number to show again when `submission` is the one the sign-in's newest code was asked
+ * for and that code is still live (usable, its approval not voided); null when the submission
+ * deserves a new code. Unknown addresses get a code too, so this reads the same for every address.
+ */
 export function pairNumberOfRepeat(latest: CodeLookup, submission: string): string | null {
   if (!latest.usable || latest.record.extra?.submission !== submission) return null;
   const crossDevice = crossDeviceOf(latest.record);
