@@ -270,11 +270,7 @@ describe('hosted magic-link sign-in (end to end)', () => {
 
   it('signs in with the typed short code', async () => {
     const browser = new Browser(server.issuer);
-    const rp = await authorizationRequest(config);
-    const inbox = await requestLink(browser, rp, ALICE.email);
-    const mail = (await lastMailTo(server, ALICE.email))!;
-    const landed = await browser.submit(inbox, '/code', { code: shortCodeOf(mail) });
-    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+    const { rp, mail, landed } = await signInWithTypedCode(server, config, browser, ALICE.email);
     expect((await exchange(rp, landed.url)).claims()!.email).to.equal(ALICE.email);
     // The link of that email is spent too: one email, one sign-in.
     expect((await browser.get(linkOf(mail))).status).to.equal(410);
@@ -457,6 +453,16 @@ describe('hosted magic-link sign-in (end to end)', () => {
 });
 
 /** The code box of a "check your inbox" page. */
+/** Asks for a link for `email` and types the emailed short code: the sign-in lands in the app with a code. */
+async function signInWithTypedCode(server: TestServer, config: client.Configuration, browser: Browser, email: string) {
+  const rp = await authorizationRequest(config);
+  const inbox = await requestLink(browser, rp, email);
+  const mail = (await lastMailTo(server, email))!;
+  const landed = await browser.submit(inbox, '/code', { code: shortCodeOf(mail) });
+  expect(new URL(landed.url).searchParams.get('code'), 'the typed code signed in').to.be.a('string');
+  return { rp, mail, landed };
+}
+
 function codeBoxOf(page: { body: string }): string {
   return /<input id="code"[^>]*>/.exec(page.body)?.[0] ?? '';
 }
@@ -513,11 +519,7 @@ describe('hosted sign-in: expired links', () => {
 
   it('offers no fresh link once the sign-in is over, on the device that used it or any other', async () => {
     const browser = new Browser(server.issuer);
-    const rp = await authorizationRequest(config);
-    const inbox = await requestLink(browser, rp, ALICE.email);
-    const mail = (await lastMailTo(server, ALICE.email))!;
-    const landed = await browser.submit(inbox, '/code', { code: shortCodeOf(mail) });
-    expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
+    const { mail } = await signInWithTypedCode(server, config, browser, ALICE.email);
 
     for (const device of [browser, new Browser(server.issuer)]) {
       const used = await device.get(linkOf(mail));
