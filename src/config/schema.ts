@@ -99,15 +99,20 @@ const jwks = z
     message: 'needs one RS256 signing key at least (kty "RSA", alg "RS256" or none): ID tokens are signed with RS256; `keys generate` prints one',
   });
 
-/** What node-oidc-provider takes as an issuer: an http(s) URL with a host and no query or fragment. */
+/**
+ * An issuer we can serve: an http(s) URL of a host's root, with no query or fragment. The
+ * provider answers at the root of its host (discovery at /.well-known/…, cookies scoped to
+ * /interaction/…), so an issuer with a path would publish endpoints and email links that miss it.
+ */
 function isWebIssuer(value: string): boolean {
   // Checked whether or not z.url() passed: it may not parse.
   if (!URL.canParse(value)) return true;
   const url = new URL(value);
-  return (url.protocol === 'https:' || url.protocol === 'http:') && url.host !== '' && !value.includes('?') && !value.includes('#');
+  const atRoot = url.pathname === '/' && !/^[a-z]+:\/\/[^/]+\/./i.test(value);
+  return (url.protocol === 'https:' || url.protocol === 'http:') && url.host !== '' && atRoot && !value.includes('?') && !value.includes('#');
 }
 
-const ISSUER_RULE = 'must be an http:// or https:// URL with no query or fragment, such as https://login.example.com (env ISSUER)';
+const ISSUER_RULE = 'must be an http:// or https:// URL of a host, with no path, query or fragment, such as https://login.example.com (env ISSUER); serve the provider from its own host name';
 const issuer = z.url({ error: ISSUER_RULE }).refine(isWebIssuer, ISSUER_RULE);
 
 /**

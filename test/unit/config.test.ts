@@ -88,11 +88,13 @@ describe('configuration', () => {
     expect(loadConfig({ env: {}, overrides: { jwks: { keys: [...ecOnly.keys, { kty: 'RSA', kid: 'r1' }] } } }).jwks!.keys).to.have.length(2);
   });
 
-  it('refuses an issuer node-oidc-provider cannot use, naming issuer and ISSUER', () => {
-    for (const issuer of ['ftp://login.example.com', 'https://login.example.com/?tenant=a', 'https://login.example.com/#x', 'login.example.com']) {
-      expect(failure({}, { ISSUER: issuer }), issuer).to.match(/- issuer: must be an http:\/\/ or https:\/\/ URL .*\(env ISSUER\)/);
+  it('refuses an issuer it cannot serve (another scheme, a query, a fragment, a path), naming issuer and ISSUER', () => {
+    // A path: discovery, endpoints, cookies and emailed links all live at the root of the host.
+    const refused = ['ftp://login.example.com', 'https://login.example.com/?tenant=a', 'https://login.example.com/#x', 'login.example.com', 'https://login.example.com/tenant', 'https://login.example.com/tenant/', 'https://login.example.com/./'];
+    for (const issuer of refused) {
+      expect(failure({}, { ISSUER: issuer }), issuer).to.match(/- issuer: must be an http:\/\/ or https:\/\/ URL of a host, with no path.*\(env ISSUER\)/);
     }
-    expect(loadConfig({ env: { ISSUER: 'https://login.example.com/tenant/' } }).issuer).to.equal('https://login.example.com/tenant');
+    expect(loadConfig({ env: { ISSUER: 'https://login.example.com:8443/' } }).issuer).to.equal('https://login.example.com:8443');
   });
 
   it('refuses a lifetime (ttl) name node-oidc-provider does not know, naming it', () => {
