@@ -1,4 +1,4 @@
-import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Store, UserRepository } from '../storage/types.js';
 import { claimsOf, scopeClaims } from '../accounts/claims.js';
@@ -130,8 +130,8 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     features: {
       devInteractions: { enabled: false },
       resourceIndicators: { enabled: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: revokedOnlyByItsClient },
+      introspection: { enabled: true, allowedPolicy: introspectedOnlyByItsClient },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
@@ -175,3 +175,23 @@ export function buildProvider(deps: ProviderDeps): Provider {
   provider.on('grant.error', (_ctx, err) => log.info('oidc.grant_error', describeError(err)));
   return provider;
 }
+
+type TokenPolicy = NonNullable<NonNullable<NonNullable<Configuration['features']>['introspection']>['allowedPolicy']>;
+
+/**
+ * Introspection tells a client about its own tokens only (RFC 7662 §4: the server decides who may
+ * learn about a token); another client's token reads `active: false`. node-oidc-provider's default
+ * answered any confidential client, and printed a notice on stdout asking to replace it.
+ */
+const introspectedOnlyByItsClient: TokenPolicy = async (_ctx, client, token) => token.clientId === client.clientId;
+
+/**
+ * A token is revoked only by the client it was issued to (RFC 7009 §2.1). A confidential client
+ * asking for another's is refused; a public one, which proves nothing, gets the answer an unknown
+ * token gets. Set here so node-oidc-provider prints no notice about its default.
+ */
+const revokedOnlyByItsClient: TokenPolicy = async (_ctx, client, token) => {
+  if (token.clientId === client.clientId) return true;
+  if (client.clientAuthMethod === 'none') return false;
+  throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+};

@@ -268,6 +268,19 @@ describe('hosted magic-link sign-in (end to end)', () => {
     expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
   });
 
+  it('lets only the client a token was issued to introspect or revoke it', async () => {
+    const { rp, landed } = await signInWithTypedCode(server, config, new Browser(server.issuer), ALICE.email);
+    const token = (await exchange(rp, landed.url)).access_token;
+    const partner = await discover(server, THIRD_PARTY_CLIENT.client_id, THIRD_PARTY_CLIENT.client_secret);
+    expect((await client.tokenIntrospection(partner, token)).active, 'another client learns nothing').to.equal(false);
+    expect(await client.tokenIntrospection(config, token)).to.include({ active: true, client_id: WEB_CLIENT.client_id });
+    const refused = await client.tokenRevocation(partner, token).then(() => null, (err: unknown) => err);
+    expect(refused, 'another client cannot revoke it').to.be.instanceOf(client.ResponseBodyError);
+    expect((await client.tokenIntrospection(config, token)).active, 'still valid after the refused revocation').to.equal(true);
+    await client.tokenRevocation(config, token);
+    expect((await client.tokenIntrospection(config, token)).active, 'revoked by its own client').to.equal(false);
+  });
+
   it('signs in with the typed short code', async () => {
     const browser = new Browser(server.issuer);
     const { rp, mail, landed } = await signInWithTypedCode(server, config, browser, ALICE.email);
