@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
@@ -64,6 +64,22 @@ function readDevKeys(file: string): StoredDevKeys {
   return parsed;
 }
 
+/**
+ * Keeps newly made development keys. Written whole to a temporary file and renamed into place, so
+ * another process starting at the same moment (a cluster worker, the CLI) never reads half a file.
+ */
+function writeDevKeys(file: string, keys: StoredDevKeys): void {
+  const partial = `${file}.${process.pid}.tmp`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(partial, JSON.stringify(keys), { mode: 0o600 });
+    renameSync(partial, file);
+  } catch {
+    // A read-only folder only costs sessions across restarts.
+    rmSync(partial, { force: true });
+  }
+}
+
 function isStoredDevKeys(value: unknown): value is StoredDevKeys {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const { jwks, cookieKeys, secretKey } = value as Record<string, unknown>;
@@ -103,19 +119,13 @@ export async function loadKeys(config: Config): Promise<KeyMaterial> {
   const cookieKeys = config.cookieKeys ?? stored.cookieKeys ?? generateCookieKeys();
   // Kept like the others: a new key on every start would make enrolled authenticators unusable.
   const secretKey = configuredSecret ?? stored.secretKey ?? generateSecretKey();
-  try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(
-      file,
-      JSON.stringify({
-        jwks: stored.jwks ?? (generated.jwks ? jwks : undefined),
-        cookieKeys: stored.cookieKeys ?? (generated.cookieKeys ? cookieKeys : undefined),
-        secretKey: stored.secretKey ?? (generated.secretKey ? secretKey : undefined),
-      }),
-      { mode: 0o600 },
-    );
-  } catch {
-    // A read-only folder only costs sessions across restarts.
+  const made = (generated.jwks && !stored.jwks) || (generated.cookieKeys && !stored.cookieKeys) || (generated.secretKey && !stored.secretKey);
+  if (made) {
+    writeDevKeys(file, {
+      jwks: stored.jwks ?? (generated.jwks ? jwks : undefined),
+      cookieKeys: stored.cookieKeys ?? (generated.cookieKeys ? cookieKeys : undefined),
+      secretKey: stored.secretKey ?? (generated.secretKey ? secretKey : undefined),
+    });
   }
   log.warn('keys.generated', {
     note: 'development keys in use; set jwks, cookieKeys and twoFactor.encryptionKey in the config for production',

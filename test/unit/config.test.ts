@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot } from '../../src/config/load.js';
 import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
@@ -222,5 +222,19 @@ describe('key files', () => {
     const dir = tempDir('oml-keys-');
     writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['short']));
     expect(failure({ cookieKeysFile: path.join(dir, 'cookies.json') })).to.match(/cookieKeys\.0/);
+  });
+
+  it('writes development keys only when it made new ones, whole, so a process starting beside it never reads half a file', async () => {
+    const dir = tempDir('oml-keys-');
+    const file = path.join(dir, 'dev-keys.json');
+    const config = loadConfig({ env: {}, overrides: { dataDirectory: dir } });
+    const first = await loadKeys(config);
+    const written = statSync(file);
+    expect(written.mode & 0o777, 'readable by its owner only').to.equal(0o600);
+    const again = await loadKeys(config);
+    expect(again.cookieKeys).to.deep.equal(first.cookieKeys);
+    const after = statSync(file);
+    expect([after.ino, after.mtimeMs], 'a start that made nothing leaves the file alone').to.deep.equal([written.ino, written.mtimeMs]);
+    expect(readdirSync(dir), 'no temporary file left').to.deep.equal(['dev-keys.json']);
   });
 });
