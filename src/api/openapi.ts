@@ -118,7 +118,7 @@ export function openApiDocument(issuer: string): Json {
       '/api/passwordless/send': {
         post: {
           summary: 'Email the link (and one-time code) of a started login',
-          description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start. One code is emailed at most 3 times; a fourth send answers 400 [exhausted]code (start a new code). Only emails that went out count.',
+          description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start. One code is emailed at most 3 times; a fourth send answers 400 [exhausted]code (start a new code). A send the mail server could not take for an outage counts against no limit.',
           requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [schemaOf(sendRequest), schemaOf(legacySendRequest)] } } } },
           responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': tryLater('Too many emails went to this address, or overall') }) },
         },

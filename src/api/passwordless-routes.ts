@@ -6,6 +6,7 @@ import { canSignIn } from '../accounts/users.js';
 import { log } from '../log.js';
 import type { RateLimiter } from '../passwordless/rate-limits.js';
 import { AppError } from '../http/errors.js';
+import { MailUnavailableError } from '../mail/errors.js';
 import type { ApplicationDirectory, ApplicationInfo, LoginOutcome, PasswordlessApi } from '../passwordless/api-login.js';
 import { answerEmpty } from './respond.js';
 import { emailedLink } from './emailed-link.js';
@@ -118,15 +119,15 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       log.info('code.not_sent', { reason: 'not_allowed', user: found.user.id, client: found.record.clientId, method: 'api' });
       return answerEmpty(ctx, 200);
     }
-    // Counted before the send, so concurrent sends cannot pass a limit together; a send refused
-    // or failed gives back what it counted, so only emails that went out count.
+    // Counted before the send, so concurrent sends cannot pass a limit together; a send a limit
+    // refused, or that an unreachable mail server could not take, gives back what it counted.
     const countedAt = Date.now();
     const sendsOfCode = `api-send:${found.record.id}`;
     const sends = await deps.counters.increment(sendsOfCode, found.record.expiresAt);
     if (sends > SENDS_PER_CODE) {
       await deps.counters.decrement(sendsOfCode, countedAt);
       // Waiting would not help (the code expires first): the caller needs a new code.
-      throw fieldError('code', 'exhausted', `This code was already emailed ${SENDS_PER_CODE} times; start a new one.`);
+      throw fieldError('code', 'exhausted', `This code was already sent ${SENDS_PER_CODE} times (sends in progress included); start a new one.`);
     }
     // No per-IP budget: the caller is the integrator's server, sending for all its users (see RateLimiter.allowSend).
     const limit = await deps.limiter.allowSend(found.user.email, null, countedAt);
@@ -146,10 +147,13 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
         locale: { uiLocales: typeof found.record.state?.ui_locales === 'string' ? found.record.state.ui_locales.split(' ') : [], acceptLanguage: [] },
       });
     } catch (err) {
-      // Not sent (sendNow resolves only once the server took the message): the try gives back
-      // what it counted, or an outage would use up the code's sends and the address's emails.
-      await deps.counters.decrement(sendsOfCode, Date.now());
-      await deps.limiter.refundSend(found.user.email, null, countedAt);
+      // Not sent because the mail server was out of reach or busy through every retry: the try
+      // gives back what it counted, or an outage would use up the code's sends and the address's
+      // emails. A refusal for good (5xx) stays counted, so a refused recipient cannot be hammered.
+      if (err instanceof MailUnavailableError && !err.permanent) {
+        await deps.counters.decrement(sendsOfCode, Date.now());
+        await deps.limiter.refundSend(found.user.email, null, countedAt);
+      }
       throw err;
     }
     answerEmpty(ctx, 200);

@@ -188,6 +188,19 @@ describe('email delivery failures', () => {
       expect(await send(await startCode()), 'an email beyond the address limit').to.equal(429);
       expect(smtp.received).to.have.length(LIMIT);
     });
+
+    it('counts a send the mail server refused for good (5xx): a refused recipient cannot be hammered without limit', async () => {
+      await awayFromWindowEnd([900, 60]);
+      smtp ??= await TestSmtpServer.start({ port: Number(new URL(smtpUrl).port) });
+      await createUser(server.app.store.users, { email: 'yan@example.com', registrations: [{ applicationId: 'web', roles: [] }] });
+      const code = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: 'yan@example.com' } })).json!.code as string;
+      smtp.refuseNext(...Array.from({ length: 5 }, () => ({ code: 550, message: 'Mailbox unavailable' })));
+      const attemptsBefore = smtp.attempts;
+      const statuses = [];
+      for (let i = 0; i < 5; i += 1) statuses.push(await send(code));
+      expect(statuses, 'three refused sends use up the code').to.deep.equal([503, 503, 503, 400, 400]);
+      expect(smtp.attempts - attemptsBefore, 'one SMTP try per counted send, no retries').to.equal(3);
+    });
   });
 
   it('tells transient SMTP errors from permanent ones', () => {
