@@ -108,6 +108,7 @@ function isWebIssuer(value: string): boolean {
   // Checked whether or not z.url() passed: it may not parse.
   if (!URL.canParse(value)) return true;
   const url = new URL(value);
+  // The raw text too: URL folds /./, /.. and /%2e into "/", which would pass the pathname check.
   const atRoot = url.pathname === '/' && !/^[a-z]+:\/\/[^/]+\/./i.test(value);
   return (url.protocol === 'https:' || url.protocol === 'http:') && url.host !== '' && atRoot && !value.includes('?') && !value.includes('#');
 }

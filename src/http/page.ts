@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import ejs from 'ejs';
 import type { Context } from 'koa';
 import type { Views } from '../render/views.js';
 import { parseAcceptLanguage, parseUiLocales } from '../i18n/negotiate.js';
@@ -62,7 +63,7 @@ export async function renderPage(
  * reached Koa's own handler, which answers a bare 500 and drops every header set before it (the
  * security headers too).
  */
-export async function errorPageBody(ctx: Context, views: Views, locals: Record<string, unknown>): Promise<string> {
+async function errorPageBody(ctx: Context, views: Views, locals: Record<string, unknown>): Promise<string> {
   try {
     return await views.render(ERROR_VIEW, { ...pageLocals(ctx), ...locals });
   } catch (err) {
@@ -84,17 +85,13 @@ export function builtInErrorPage(status: number, code: string): string {
     '<!doctype html>',
     '<html lang="en">',
     '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex">',
-    `<title>${escapeHtml(heading)}</title></head>`,
+    `<title>${ejs.escapeXML(heading)}</title></head>`,
     '<body>',
-    `<h1>${escapeHtml(heading)}</h1>`,
-    `<p>${escapeHtml(text)}</p>`,
-    ...(code ? [`<p>Error: <code>${escapeHtml(code)}</code></p>`] : []),
+    `<h1>${ejs.escapeXML(heading)}</h1>`,
+    `<p>${ejs.escapeXML(text)}</p>`,
+    ...(code ? [`<p>Error: <code>${ejs.escapeXML(code)}</code></p>`] : []),
     '</body>',
     '</html>',
     '',
   ].join('\n');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

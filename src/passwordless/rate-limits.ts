@@ -92,10 +92,10 @@ export class RateLimiter {
    * the account it may belong to, which the API shares), BEFORE the code is compared, so concurrent
    * guesses cannot all pass a check made earlier. Denied when any one budget is spent; a denied try
    * is never compared, still counts against the budget that refused it, and takes nothing from the
-   * budgets after it. A try that turns out not to be a wrong code is given back with {@link refundCodeTry};
+   * budgets after it. A try that turns out not to be a wrong code is given back with {@link #refundCodeTry};
    * {@link withCodeTry} does both around the comparison.
    */
-  async spendCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
+  async #spendCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
     const rule = this.settings.typedCodesPerAccount;
     return this.#spendInOrder(
       accountKeys.map((subject): RateCheck => ['typedCodesPerAccount', subject, rule]),
@@ -105,21 +105,21 @@ export class RateLimiter {
 
   /**
    * Compares a typed code under the typed-code budgets of `accountKeys` (narrowest first): takes the
-   * try with {@link spendCodeTry} BEFORE `attempt` compares the code, runs `attempt` only when the try
+   * try with {@link #spendCodeTry} BEFORE `attempt` compares the code, runs `attempt` only when the try
    * is allowed, and gives the try back when the result is not a wrong code. An attempt that throws
    * keeps its try: it has no verdict, and it may have compared the code before it failed, so giving
    * the try back could hand out a free guess (fail closed, as for any wrong code).
    */
   async withCodeTry(accountKeys: readonly string[], attempt: () => Promise<TypedCodeResult>, now = Date.now()): Promise<CodeTry> {
-    const decision = await this.spendCodeTry(accountKeys, now);
+    const decision = await this.#spendCodeTry(accountKeys, now);
     if (!decision.allowed) return decision;
     const result = await attempt();
-    if (!countsAsWrongCode(result)) await this.refundCodeTry(accountKeys, now);
+    if (!countsAsWrongCode(result)) await this.#refundCodeTry(accountKeys, now);
     return { allowed: true, result };
   }
 
-  /** Gives back a try taken (from every budget) by an allowed {@link spendCodeTry} that was not a wrong code (it was right, or never compared). */
-  async refundCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<void> {
+  /** Gives back a try taken (from every budget) by an allowed {@link #spendCodeTry} that was not a wrong code (it was right, or never compared). */
+  async #refundCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<void> {
     const rule = this.settings.typedCodesPerAccount;
     await this.#refund(
       accountKeys.map((subject): RateCheck => ['typedCodesPerAccount', subject, rule]),

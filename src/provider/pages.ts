@@ -1,26 +1,22 @@
 import type { KoaContextWithOIDC, ErrorOut } from 'oidc-provider';
 import type { Views } from '../render/views.js';
-import { errorPageBody, pageLocals } from '../http/page.js';
+import { ERROR_VIEW, pageLocals, renderPage } from '../http/page.js';
 import { isStoreUnavailable } from './unavailable.js';
 
 /**
  * node-oidc-provider's error page, in our look. Only the OAuth error code and its description are
- * shown. It never throws: node-oidc-provider has set the status, and a failing template answers
- * the built-in page with it (see {@link errorPageBody}).
+ * shown. It never throws: a failing template answers the built-in page (see renderPage).
  */
 export async function renderProviderError(views: Views, ctx: KoaContextWithOIDC, out: ErrorOut, error: Error): Promise<void> {
-  ctx.type = 'html';
   if (isStoreUnavailable(error)) {
-    // The same page our own routes show for an outage (the status follows in the server_error listener).
-    ctx.status = 503;
-    ctx.body = await errorPageBody(ctx, views, {
+    // The same page our own routes show for an outage.
+    return renderPage(ctx, views, 503, ERROR_VIEW, {
       title: 'error.title.unavailable',
       error: 'service_unavailable',
       description: 'error.message.service_unavailable',
     });
-    return;
   }
-  ctx.body = await errorPageBody(ctx, views, {
+  return renderPage(ctx, views, ctx.status, ERROR_VIEW, {
     title: 'error.title.provider',
     error: out.error,
     description: out.error_description ?? '',

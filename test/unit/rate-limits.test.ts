@@ -64,34 +64,40 @@ describe('rate limits', () => {
     expect((await limiter.allowSend('a@x.com', '10.2.1.1', start + 900_000)).allowed).to.equal(true);
   });
 
+  /** Tries of typed codes go through withCodeTry: a wrong guess keeps its try, any other result gives it back. */
+  const WRONG: TypedCodeResult = { ok: false, problem: 'wrong', attemptsLeft: 1 };
+  const NOT_WRONG: TypedCodeResult = { ok: false, problem: 'used' };
+  const guessWrong = async (limiter: RateLimiter, keys: string[], now?: number) => (await limiter.withCodeTry(keys, async () => WRONG, now)).allowed;
+  const guessNotWrong = async (limiter: RateLimiter, keys: string[], now?: number) => (await limiter.withCodeTry(keys, async () => NOT_WRONG, now)).allowed;
+
   it('takes typed-code tries per account across codes, before they are checked', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
-    for (let i = 0; i < 4; i += 1) expect((await limiter.spendCodeTry(['user-1'])).allowed).to.equal(true);
-    expect((await limiter.spendCodeTry(['user-1'])).allowed).to.equal(false);
-    expect((await limiter.spendCodeTry(['user-2'])).allowed).to.equal(true);
+    for (let i = 0; i < 4; i += 1) expect(await guessWrong(limiter, ['user-1'])).to.equal(true);
+    expect(await guessWrong(limiter, ['user-1'])).to.equal(false);
+    expect(await guessWrong(limiter, ['user-2'])).to.equal(true);
   });
 
   it('a typed-code try the first (address) budget refuses takes nothing from the account budget after it', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
     const now = 1_800_000_000_000;
-    for (let i = 0; i < 4; i += 1) expect((await limiter.spendCodeTry(['address:a@x.com', 'user:1'], now)).allowed).to.equal(true);
-    await limiter.refundCodeTry(['address:a@x.com', 'user:1'], now);
-    for (let i = 0; i < 4; i += 1) expect((await limiter.spendCodeTry(['address:other@x.com'], now)).allowed).to.equal(true);
-    for (let i = 0; i < 10; i += 1) expect((await limiter.spendCodeTry(['address:other@x.com', 'user:1'], now)).allowed).to.equal(false);
+    for (let i = 0; i < 3; i += 1) expect(await guessWrong(limiter, ['address:a@x.com', 'user:1'], now)).to.equal(true);
+    expect(await guessNotWrong(limiter, ['address:a@x.com', 'user:1'], now)).to.equal(true);
+    for (let i = 0; i < 4; i += 1) expect(await guessWrong(limiter, ['address:other@x.com'], now)).to.equal(true);
+    for (let i = 0; i < 10; i += 1) expect(await guessWrong(limiter, ['address:other@x.com', 'user:1'], now)).to.equal(false);
     // user:1 spent three tries of four; the ten refused by the address budget took none of it.
-    expect((await limiter.spendCodeTry(['user:1'], now)).allowed).to.equal(true);
-    expect((await limiter.spendCodeTry(['user:1'], now)).allowed).to.equal(false);
+    expect(await guessWrong(limiter, ['user:1'], now)).to.equal(true);
+    expect(await guessWrong(limiter, ['user:1'], now)).to.equal(false);
   });
 
-  it('gives at most the budget of 20 concurrent tries, and refunds a try that was not wrong', async () => {
+  it('gives at most the budget of 20 concurrent tries, and gives back a try that was not wrong', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
-    const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.spendCodeTry(['address', 'user-1'])));
-    expect(decisions.filter((d) => d.allowed)).to.have.length(4);
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => guessWrong(limiter, ['address', 'user-1'])));
+    expect(decisions.filter(Boolean)).to.have.length(4);
     const fresh = new RateLimiter(new MemoryStore().counters, settings);
-    for (let i = 0; i < 4; i += 1) await fresh.spendCodeTry(['user-1']);
-    await fresh.refundCodeTry(['user-1']);
-    expect((await fresh.spendCodeTry(['user-1'])).allowed).to.equal(true);
-    expect((await fresh.spendCodeTry(['user-1'])).allowed).to.equal(false);
+    for (let i = 0; i < 3; i += 1) await guessWrong(fresh, ['user-1']);
+    expect(await guessNotWrong(fresh, ['user-1'])).to.equal(true);
+    expect(await guessWrong(fresh, ['user-1'])).to.equal(true);
+    expect(await guessWrong(fresh, ['user-1'])).to.equal(false);
   });
 
   describe('withCodeTry', () => {
@@ -104,7 +110,7 @@ describe('rate limits', () => {
       let seenInside: boolean | null = null;
       const first = await limiter.withCodeTry(['user-1'], async () => {
         // A guess arriving while this one is compared finds the budget already taken.
-        seenInside = (await limiter.spendCodeTry(['user-1'], now)).allowed;
+        seenInside = await guessWrong(limiter, ['user-1'], now);
         return wrong;
       }, now);
       expect(first).to.deep.equal({ allowed: true, result: wrong });
