@@ -29,6 +29,7 @@ import { httpHandler, providerSegments } from './http/handler.js';
 import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
 import { trustForwardedFor } from './http/client-ip.js';
+import { answerAsIssuer } from './http/issuer-origin.js';
 import { restApi, type RestApi } from './api/index.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
@@ -103,6 +104,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
 
   const koa = new Koa();
   trustForwardedFor(koa, config);
+  answerAsIssuer(koa, issuer);
   koa.keys = [...keys.cookieKeys];
   koa.silent = true;
 
@@ -170,6 +172,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     return providerCallback(ctx.req, ctx.res);
   });
   const handler = httpHandler({
+    issuer,
     segments: providerSegments(provider),
     headers: securityHeaderList({ https: issuer.startsWith('https:') }),
     provider: providerCallback,

@@ -14,6 +14,7 @@ import type { TwoFactorService } from '../accounts/two-factor.js';
 import { ACR_MULTI_FACTOR, HAS_SECOND_FACTOR, twoFactorPrompt, voidedLoginCheck, type SecondFactorTries } from './two-factor-prompt.js';
 import { hasAuthenticator } from '../accounts/two-factor.js';
 import { trustForwardedFor } from '../http/client-ip.js';
+import { answerAsIssuer } from '../http/issuer-origin.js';
 import { redactPath } from '../http/request-log.js';
 
 export interface ProviderDeps {
@@ -148,6 +149,8 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
 export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(deps.issuer, providerConfiguration(deps));
   trustForwardedFor(provider, deps.config);
+  // Every URL node-oidc-provider publishes or redirects to is on the issuer (rule 7).
+  answerAsIssuer(provider, deps.issuer);
   provider.on('server_error', (ctx, err) => {
     // Emitted before the response is written, so the status can still change.
     if (isStoreUnavailable(err)) {
