@@ -1,11 +1,14 @@
 import type { Config } from './schema.js';
 import { ConfigError } from './load.js';
+import { isReservedDomain, senderDomain } from '../mail/sender.js';
 
 /** What a production deployment still lacks; empty when it may start. */
 export function productionGaps(config: Config): string[] {
   const gaps: string[] = [];
   if (!config.storage.mongodbUri) gaps.push('storage: set MONGODB_URI (the in-memory store loses everything on restart and cannot be shared)');
   if (!config.mail.smtpUrl) gaps.push('mail: set SMTP_URL (the dev mailbox sends nothing)');
+  const fromGap = senderGap(config.mail.from);
+  if (fromGap) gaps.push(fromGap);
   if (!config.jwks) gaps.push('jwks: configure signing keys (generate them with `npm run cli -- keys generate`)');
   if (!config.cookieKeys) gaps.push('cookieKeys: configure cookie secrets (generate them with `npm run cli -- keys generate`)');
   if (!config.twoFactor.encryptionKey) gaps.push('twoFactor.encryptionKey: configure the key that seals TOTP secrets (generate it with `npm run cli -- keys generate`)');
@@ -15,6 +18,14 @@ export function productionGaps(config: Config): string[] {
     gaps.push('issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)');
   }
   return gaps;
+}
+
+/** The default sender is at localhost: production mail must come from a domain that can take replies and bounces. */
+function senderGap(from: string): string | null {
+  const domain = senderDomain(from);
+  if (domain && !isReservedDomain(domain)) return null;
+  const what = domain ? `is at ${domain}, a name reserved for local use or examples that cannot receive mail` : 'carries no email address';
+  return `mail.from: ${what}; set mail.from to a sender at your own domain, such as "Sign-in <no-reply@login.your-company.com>"`;
 }
 
 /** The example configuration's secrets say "change-me": published secrets must not guard production. */

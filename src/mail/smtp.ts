@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import type { MailMessage, MailTransport } from './types.js';
+import { senderDomain } from './sender.js';
 
 export interface SmtpOptions {
   /** smtp:// (STARTTLS when offered) or smtps:// (TLS from the start); credentials in the URL. */
@@ -21,11 +22,6 @@ function singleLine(value: string): string {
   return value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
 }
 
-/** The domain of the From address, for Message-IDs that name their sender. */
-function senderDomain(from: string): string {
-  return /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
-}
-
 /** The message as nodemailer takes it (exported for `npm run bench:mail`). */
 export function nodemailerMessage(sender: Pick<SmtpOptions, 'from' | 'replyTo'>, message: MailMessage): SendMailOptions {
   // nodemailer encodes every structured field (addresses, names, subject) itself; only
@@ -38,7 +34,8 @@ export function nodemailerMessage(sender: Pick<SmtpOptions, 'from' | 'replyTo'>,
     text: message.text,
     html: message.html,
     date: new Date(),
-    messageId: `<${randomUUID()}@${senderDomain(sender.from)}>`,
+    // Message-IDs name their sender's domain.
+    messageId: `<${randomUUID()}@${senderDomain(sender.from) ?? 'localhost'}>`,
     headers: {
       'Auto-Submitted': 'auto-generated',
       // Asks Exchange/Outlook not to answer with out-of-office replies.

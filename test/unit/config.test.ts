@@ -22,7 +22,7 @@ function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}
 const PRODUCTION_READY = {
   issuer: 'https://id.example.com',
   storage: { mongodbUri: 'mongodb://db/x' },
-  mail: { smtpUrl: 'smtp://mail:25' },
+  mail: { smtpUrl: 'smtp://mail:25', from: 'Sign-in <no-reply@login.acme-corp.com>' },
   jwks: { keys: [{ kty: 'RSA' }] },
   cookieKeys: ['0123456789abcdef0123'],
   twoFactor: { encryptionKey: 'A'.repeat(43) },
@@ -183,6 +183,36 @@ describe('production guard', () => {
     expect(gaps).to.have.length(2);
     expect(gaps[0]).to.match(/^clients\.0\.client_secret: still the example's placeholder/);
     expect(gaps[1]).to.match(/^apiKeys\.0\.key: still the example's placeholder/);
+  });
+
+  it('refuses in production a mail.from at localhost or a reserved domain, which cannot receive mail, saying what to set', () => {
+    const env = { NODE_ENV: 'production' };
+    const gapsWith = (from: string) => productionGaps(loadConfig({ env, overrides: { ...PRODUCTION_READY, mail: { ...PRODUCTION_READY.mail, from } } }));
+    // The default is one of them: a configuration that sets everything else is still refused.
+    const { from: _from, ...mailWithoutFrom } = PRODUCTION_READY.mail;
+    const byDefault = productionGaps(loadConfig({ env, overrides: { ...PRODUCTION_READY, mail: mailWithoutFrom } }));
+    expect(byDefault).to.have.length(1);
+    expect(byDefault[0]).to.match(/^mail\.from: .*localhost.*; set mail\.from to /);
+    const reserved = [
+      'Sign-in <no-reply@localhost>',
+      'no-reply@LOCALHOST',
+      'no-reply@mail.localhost',
+      'Acme Sign-in <no-reply@login.acme.example>',
+      'no-reply@id.test',
+      'no-reply@nowhere.invalid',
+      'no-reply@example.com',
+      'Sign-in <no-reply@mail.example.org>',
+      'no-reply@example.net.',
+      'Sign-in without an address',
+    ];
+    for (const from of reserved) {
+      const gaps = gapsWith(from);
+      expect(gaps, from).to.have.length(1);
+      expect(gaps[0], from).to.match(/^mail\.from: /);
+    }
+    for (const from of ['Acme <no-reply@acme-corp.com>', 'no-reply@login.notexample.com', 'no-reply@example.company', 'no-reply@tested.io']) {
+      expect(gapsWith(from), from).to.deep.equal([]);
+    }
   });
 
   it('never makes or keeps development keys in production (a cluster primary, the CLI)', async () => {
