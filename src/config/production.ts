@@ -28,27 +28,44 @@ function senderGap(from: string): string | null {
   return `mail.from: ${what}; set mail.from to a sender at your own domain, such as "Sign-in <no-reply@login.your-company.com>"`;
 }
 
-/** The example configuration's secrets say "change-me": published secrets must not guard production. */
-const PLACEHOLDER = /change-me/i;
+/**
+ * Secrets anyone can read: the example configuration's say "change-me", and the README shows
+ * these as it teaches the format. A published value must not guard production.
+ */
+const EXAMPLE_PLACEHOLDER = /change-me/i;
+const EXAMPLE_VALUES: ReadonlySet<string> = new Set([
+  // README, "Adding a client".
+  'a-long-random-secret',
+  // README, API keys' permissions.
+  '…at least 16 characters…',
+]);
+
+function isExampleValue(value: string): boolean {
+  return EXAMPLE_PLACEHOLDER.test(value) || EXAMPLE_VALUES.has(value.trim());
+}
 
 function examplePlaceholders(config: Config): string[] {
   const gaps: string[] = [];
   config.clients.forEach((client, i) => {
-    if (typeof client.client_secret === 'string' && PLACEHOLDER.test(client.client_secret)) gaps.push(`clients.${i}.client_secret: still the example's placeholder; set a long random secret`);
+    if (typeof client.client_secret === 'string' && isExampleValue(client.client_secret)) gaps.push(`clients.${i}.client_secret: still an example value from the documentation; set a long random secret`);
   });
   config.apiKeys.forEach((apiKey, i) => {
-    if (PLACEHOLDER.test(apiKey.key)) gaps.push(`apiKeys.${i}.key: still the example's placeholder; create keys with \`npm run cli -- api-keys create\` or set a long random one`);
+    if (isExampleValue(apiKey.key)) gaps.push(`apiKeys.${i}.key: still an example value from the documentation; create keys with \`npm run cli -- api-keys create\` or set a long random one`);
   });
   return gaps;
 }
 
 /**
- * Settings a deployment may choose but must not miss: start-up prints them loudly. Only
- * rate limits so far (off is meant for load tests).
+ * Settings a deployment may choose but must not miss: start-up prints them loudly. Rate limits
+ * off (meant for load tests) and an SMTP certificate left unchecked (meant for a test server).
  */
 export function riskyChoices(config: Config): string[] {
   const risky: string[] = [];
   if (!config.rateLimits.enabled) risky.push('rateLimits.enabled is false: sign-in emails and typed codes are NOT rate-limited (meant for load tests only)');
+  // Only SMTP reads it; the development mailbox has no server to check.
+  if (config.mail.smtpUrl && !config.mail.smtp.tls.rejectUnauthorized) {
+    risky.push("mail.smtp.tls.rejectUnauthorized is false: the SMTP server's certificate is NOT checked, so whoever sits in between can read every sign-in link (meant for a test server only)");
+  }
   return risky;
 }
 

@@ -181,8 +181,33 @@ describe('production guard', () => {
     const ready = { ...example, ...PRODUCTION_READY };
     const gaps = productionGaps(loadConfig({ env: { NODE_ENV: 'production' }, overrides: ready }));
     expect(gaps).to.have.length(2);
-    expect(gaps[0]).to.match(/^clients\.0\.client_secret: still the example's placeholder/);
-    expect(gaps[1]).to.match(/^apiKeys\.0\.key: still the example's placeholder/);
+    expect(gaps[0]).to.match(/^clients\.0\.client_secret: still an example value/);
+    expect(gaps[1]).to.match(/^apiKeys\.0\.key: still an example value/);
+  });
+
+  it('refuses in production the example secrets and keys the README shows, pasted as they are, naming each', () => {
+    const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+    const secrets = [...readme.matchAll(/"client_secret": "([^"]+)"/g)].map((m) => m[1]!);
+    const keys = [...readme.matchAll(/"key": "([^"]+)"/g)].map((m) => m[1]!);
+    expect(secrets, 'the README shows an example client secret').to.include('a-long-random-secret');
+    expect(keys, 'the README shows an example API key').to.include('…at least 16 characters…');
+    for (const secret of secrets) {
+      for (const key of keys) {
+        const gaps = productionGaps(
+          loadConfig({
+            env: { NODE_ENV: 'production' },
+            overrides: {
+              ...PRODUCTION_READY,
+              clients: [{ client_id: 'my-app', client_secret: secret, redirect_uris: ['https://app.example.com/callback'] }],
+              apiKeys: [{ key, description: 'web app backend', permissions: { '/api/passwordless/start': ['POST'] } }],
+            },
+          }),
+        );
+        expect(gaps, `${secret} / ${key}`).to.have.length(2);
+        expect(gaps[0]).to.match(/^clients\.0\.client_secret: still an example value/);
+        expect(gaps[1]).to.match(/^apiKeys\.0\.key: still an example value/);
+      }
+    }
   });
 
   it('refuses in production a mail.from at localhost or a reserved domain, which cannot receive mail, saying what to set', () => {
@@ -232,6 +257,16 @@ describe('production guard', () => {
     const off = riskyChoices(loadConfig({ env: { NODE_ENV: 'production' }, overrides: { rateLimits: { enabled: false } } }));
     expect(off).to.have.length(1);
     expect(off[0]).to.match(/rateLimits\.enabled is false/);
+  });
+
+  it('names an unchecked SMTP server certificate as a risky choice (meant for a test server only)', () => {
+    const unchecked = { smtpUrl: 'smtps://mail.acme-corp.com:465', smtp: { tls: { rejectUnauthorized: false } } };
+    const risky = riskyChoices(loadConfig({ env: { NODE_ENV: 'production' }, overrides: { ...PRODUCTION_READY, mail: { ...PRODUCTION_READY.mail, ...unchecked } } }));
+    expect(risky).to.have.length(1);
+    expect(risky[0]).to.match(/^mail\.smtp\.tls\.rejectUnauthorized is false: /);
+    expect(riskyChoices(loadConfig({ env: {}, overrides: { mail: { smtpUrl: 'smtps://mail.acme-corp.com:465' } } })), 'checked by default').to.deep.equal([]);
+    // Without SMTP (the development mailbox) the setting does nothing.
+    expect(riskyChoices(loadConfig({ env: {}, overrides: { mail: { smtp: { tls: { rejectUnauthorized: false } } } } }))).to.deep.equal([]);
   });
 });
 
