@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { runMain } from '../helpers/main-process.js';
+import { runMain, startNpm } from '../helpers/main-process.js';
 import { tempDirsPerTest } from '../helpers/temp.js';
 
 describe('starting the server', () => {
@@ -18,6 +18,24 @@ describe('starting the server', () => {
     expect(output).to.match(/dev mailbox\s+http:\/\/localhost:\d+\/dev\/mail/);
     expect(output).to.match(/demo\s+http:\/\/localhost:\d+\/demo/);
     expect(code).to.equal(0);
+  });
+
+  it('stops on a SIGTERM sent to `npm start` alone, as a container runtime or process manager sends it', async function () {
+    // npm hands the signal to its script's shell only: the script must exec the server, or the
+    // server is left running (holding the port) after npm exits.
+    this.timeout(60_000);
+    const dir = tempDir('oml-start-cfg-');
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: dir }));
+    const run = startNpm(['start'], { PORT: '0', CONFIG: path.join(dir, 'c.json'), LOG_LEVEL: 'info' });
+    try {
+      await run.waitFor(/is running/, 45_000);
+      process.kill(run.pid, 'SIGTERM');
+      const ended = await run.ended(10_000);
+      expect(ended, `npm and the server it started close their output and exit within 10 s; output:\n${run.output()}`).to.deep.equal({ code: 0, signal: null });
+      expect(run.output()).to.match(/"event":"server\.stopping","signal":"SIGTERM"/).and.match(/"event":"server\.stopped"/);
+    } finally {
+      run.killGroup();
+    }
   });
 
   it('keeps the development keys it made, and refuses to start on a damaged key file, naming it and leaving it as it is', async function () {
