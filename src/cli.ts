@@ -242,10 +242,15 @@ async function apiKeysCommand(store: Store, args: string[], options: Options): P
  * Opens the configured store, runs `work`, closes it. The `users` seed is written by the
  * server's start and by `migrate` only (`seed`), so that other commands (even the read-only
  * ones) never write it into a lasting store; a memory store lives only for this command, so it
- * gets the seed to look as the server would see it.
+ * gets the seed to look as the server would see it. Under NODE_ENV=production there is no
+ * memory store: without MONGODB_URI the command is refused.
  */
 async function withStore(config: Config, work: (store: Store) => Promise<void>, seed = false): Promise<void> {
   if (io.store) return work(io.store);
+  // Production would otherwise "succeed" into a store that vanishes when the command exits.
+  if (config.production && !config.storage.mongodbUri) {
+    throw new CommandError('NODE_ENV=production: set MONGODB_URI to the server\'s database; the in-memory store would lose whatever this command does when it exits');
+  }
   const store = await openStore(config);
   try {
     if (store.kind === 'memory') io.err('note: the memory store is in use; changes are lost when this command exits (set MONGODB_URI)\n');

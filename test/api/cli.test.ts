@@ -121,6 +121,26 @@ describe('command line (child processes)', function () {
     expect(revoke.stderr).to.include('no API key');
   });
 
+  it('under NODE_ENV=production refuses every store command without MONGODB_URI, changing nothing; keys generate still works', async () => {
+    const production = (args: string[]): Promise<Run> =>
+      new Promise((resolve) => {
+        const env = { ...process.env, CONFIG: configFile, LOG_LEVEL: 'silent', NODE_ENV: 'production', MONGODB_URI: '' };
+        execFile(process.execPath, ['--import', 'tsx', '--no-warnings', 'src/cli.ts', ...args], { cwd: root, env }, (error, stdout, stderr) => {
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+        });
+      });
+    const commands = [['migrate'], ['users', 'add', 'new@example.com'], ['users', 'list'], ['users', 'lock', 'seed@example.com'], ['api-keys', 'create', '--all'], ['api-keys', 'list']];
+    for (const args of commands) {
+      const run = await production(args);
+      expect(run.code, args.join(' ')).to.equal(1);
+      expect(run.stdout, args.join(' ')).to.equal('');
+      expect(run.stderr, args.join(' ')).to.include('NODE_ENV=production').and.include('MONGODB_URI');
+    }
+    const keys = await production(['keys', 'generate']);
+    expect(keys.code).to.equal(0);
+    expect(JSON.parse(keys.stdout)).to.have.keys('jwks', 'cookieKeys', 'twoFactor');
+  });
+
   it('explains an unknown command or option, and runs through the npx launcher', async () => {
     const unknown = await cli(['frobnicate']);
     expect(unknown.code).to.equal(2);
