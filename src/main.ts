@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from './config/load.js';
 import { startServer } from './server.js';
 import type { Config } from './config/schema.js';
-import { riskyChoices } from './config/production.js';
+import { productionGaps, riskyChoices } from './config/production.js';
 import { describeError, log } from './log.js';
 import cluster from 'node:cluster';
 import { reportReady, reportStartFailure, superviseWorkers, workerCount } from './cluster.js';
@@ -20,7 +20,8 @@ function printBanner(lines: string[]): void {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  // A refused configuration lists the production gaps too: one failed start shows every fix.
+  const config = loadConfig({ productionGaps });
   const workers = workerCount(process.env);
   if (workers > 1 && cluster.isPrimary) {
     const { issuer, failure } = await superviseWorkers(config, workers);

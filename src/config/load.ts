@@ -120,29 +120,75 @@ function themeProblem(theme: string | null): string | null {
   }
 }
 
+/** The settings that may be read from a file, with what the file holds. */
+const KEY_FILES = [
+  { fileKey: 'jwksFile', valueKey: 'jwks', shape: 'a private JWKS ({"keys": [...]})' },
+  { fileKey: 'cookieKeysFile', valueKey: 'cookieKeys', shape: 'an array of cookie secrets' },
+] as const;
+
 /**
  * `jwksFile` / `cookieKeysFile` name JSON files (a private JWKS; an array of secrets) that
- * instances share, e.g. mounted secrets. Inline values win; the files are read once, here.
+ * instances share, e.g. mounted secrets. Inline values win; the files are read once, here. The
+ * saved output of `keys generate` ({ jwks, cookieKeys, twoFactor }) serves for both: each takes
+ * its own part. Returns the merged settings and the file each value came from.
  */
-function readKeyFiles(merged: Json): Json {
-  const out: Json = { ...merged };
-  for (const [fileKey, valueKey] of [['jwksFile', 'jwks'], ['cookieKeysFile', 'cookieKeys']] as const) {
-    const file = out[fileKey];
-    if (typeof file === 'string' && (out[valueKey] === null || out[valueKey] === undefined)) {
+function readKeyFiles(merged: Json): { settings: Json; sources: Map<string, string> } {
+  const settings: Json = { ...merged };
+  const sources = new Map<string, string>();
+  for (const { fileKey, valueKey } of KEY_FILES) {
+    const file = settings[fileKey];
+    if (typeof file === 'string' && (settings[valueKey] === null || settings[valueKey] === undefined)) {
+      let content: unknown;
       try {
-        out[valueKey] = JSON.parse(readFileSync(path.resolve(file), 'utf8')) as unknown;
+        content = JSON.parse(readFileSync(path.resolve(file), 'utf8')) as unknown;
       } catch (err) {
         throw new ConfigError(`invalid configuration:\n  - ${fileKey}: cannot read ${file}: ${(err as Error).message}`);
       }
+      settings[valueKey] = isKeysGenerateOutput(content, valueKey) ? content[valueKey] : content;
+      sources.set(valueKey, `${fileKey} ${file}`);
     }
   }
-  return out;
+  return { settings, sources };
+}
+
+/** A JWKS has `keys` and cookie keys are an array, so an object with the setting's own name is the `keys generate` file. */
+function isKeysGenerateOutput(content: unknown, valueKey: string): content is Json {
+  return isPlainObject(content) && valueKey in content && !('keys' in content);
+}
+
+/** Says, after a problem with a value read from a key file, which file it came from and what it must hold. */
+function nameKeyFiles(problems: string[], sources: ReadonlyMap<string, string>): string[] {
+  return problems.map((problem) => {
+    const key = KEY_FILES.find(({ valueKey }) => sources.has(valueKey) && new RegExp(`^  - ${valueKey}[.:]`).test(problem));
+    if (!key) return problem;
+    return `${problem} (read from ${sources.get(key.valueKey)}, which must hold ${key.shape} or the saved output of \`keys generate\`)`;
+  });
+}
+
+/**
+ * The top-level settings each problem is about (a root issue names unknown keys), so that a
+ * best-effort configuration can be made without them.
+ */
+function settingsAtFault(issues: readonly { path: readonly PropertyKey[]; keys?: readonly string[] }[]): Set<string> {
+  const keys = new Set<string>();
+  for (const issue of issues) {
+    if (issue.path.length > 0) keys.add(String(issue.path[0]));
+    else for (const key of issue.keys ?? []) keys.add(key);
+  }
+  return keys;
 }
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra settings merged last (tests). */
   overrides?: Json;
+  /**
+   * Under NODE_ENV=production, what a deployment still lacks (the server start passes
+   * `productionGaps`): when the configuration is refused, they are listed in the same message,
+   * so that a start does not have to fail once per kind of mistake. The caller still checks a
+   * configuration that loads.
+   */
+  productionGaps?: (config: Config) => string[];
 }
 
 /** The public issuer: the configured one, else http://localhost:<the port actually bound>. */
@@ -154,26 +200,51 @@ export function resolveIssuer(config: Config, boundPort: number): string {
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const production = env.NODE_ENV === 'production';
-  let merged = stripDocumentation(readJsonFile(path.join(projectRoot, 'config/default.json'))) as Json;
+  const defaults = stripDocumentation(readJsonFile(path.join(projectRoot, 'config/default.json'))) as Json;
   // default.json's `users` is the development seed (demo@example.com): production never seeds
   // it. Arrays are replaced, not merged, so users a CONFIG file lists still come through.
-  if (production) merged.users = [];
+  if (production) defaults.users = [];
+  let merged = defaults;
   if (env.CONFIG) merged = deepMerge(merged, stripDocumentation(readJsonFile(path.resolve(env.CONFIG))) as Json);
   merged = deepMerge(merged, envOverrides(env));
   if (options.overrides) merged = deepMerge(merged, options.overrides);
 
-  merged = readKeyFiles(merged);
+  const { settings, sources } = readKeyFiles(merged);
   const environmentProblems = checkEnvironment(env);
-  const parsed = configSchema.safeParse(merged);
+  const parsed = configSchema.safeParse(settings);
   if (!parsed.success) {
-    throw new ConfigError(`invalid configuration:\n${[describeIssues(parsed.error.issues), ...environmentProblems].join('\n')}`);
+    const problems = nameKeyFiles([describeIssues(parsed.error.issues), ...environmentProblems].join('\n').split('\n'), sources);
+    const gaps = production && options.productionGaps ? gapsBesides(settings, defaults, settingsAtFault(parsed.error.issues), options.productionGaps) : [];
+    throw refusal(problems, gaps);
   }
-  const config: Config = {
-    ...parsed.data,
-    issuer: parsed.data.issuer?.replace(/\/+$/, '') ?? null,
-    production,
-  };
+  const config = finish(parsed.data, production);
   const problems = [...environmentProblems, ...checkCrossFieldRules(config)];
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  if (problems.length > 0) throw refusal(problems, production && options.productionGaps ? options.productionGaps(config) : []);
   return config;
+}
+
+function finish(data: Omit<Config, 'production'>, production: boolean): Config {
+  return { ...data, issuer: data.issuer?.replace(/\/+$/, '') ?? null, production };
+}
+
+function refusal(problems: string[], gaps: string[]): ConfigError {
+  const message = `invalid configuration:\n${problems.join('\n')}`;
+  if (gaps.length === 0) return new ConfigError(message);
+  return new ConfigError(`${message}\nNODE_ENV=production also refuses development defaults:\n${gaps.map((g) => `  - ${g}`).join('\n')}`);
+}
+
+/**
+ * The production gaps of the configuration with the faulty settings put back to their defaults,
+ * leaving out gaps about those settings (their fault is already said); none if even that
+ * configuration does not load.
+ */
+function gapsBesides(settings: Json, defaults: Json, faulty: ReadonlySet<string>, productionGaps: (config: Config) => string[]): string[] {
+  const salvaged: Json = { ...settings };
+  for (const key of faulty) {
+    if (key in defaults) salvaged[key] = defaults[key];
+    else delete salvaged[key];
+  }
+  const parsed = configSchema.safeParse(salvaged);
+  if (!parsed.success) return [];
+  return productionGaps(finish(parsed.data, true)).filter((gap) => !faulty.has(/^[^.:]+/.exec(gap)?.[0] ?? ''));
 }

@@ -85,6 +85,14 @@ describe('starting the server', () => {
     expect(output).not.to.include('is running');
   });
 
+  it('under NODE_ENV=production lists the configuration errors and the production gaps in one refusal', async () => {
+    const dir = tempDir('oml-start-cfg-');
+    writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ dataDirectory: dir, proxyHops: 0 }));
+    const { output, code } = await runMain({ PORT: '0', CONFIG: path.join(dir, 'c.json'), NODE_ENV: 'production' }, /$^/);
+    expect(code, output).to.equal(1);
+    expect(output).to.match(/- proxyHops: [\s\S]*NODE_ENV=production also refuses development defaults:[\s\S]*- storage: set MONGODB_URI/);
+  });
+
   it('refuses a client whose metadata node-oidc-provider rejects, naming the client and the field', async () => {
     const dir = tempDir('oml-start-cfg-');
     const good = { client_id: 'good', client_secret: 'a-secret-that-is-long-enough', redirect_uris: ['https://app.example/cb'] };

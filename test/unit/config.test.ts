@@ -3,13 +3,15 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import { ConfigError, loadConfig, projectRoot } from '../../src/config/load.js';
 import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
-import { loadKeys } from '../../src/provider/keys.js';
+import { generateCookieKeys, generateSecretKey, generateSigningKeys, loadKeys } from '../../src/provider/keys.js';
+import type { Config } from '../../src/config/schema.js';
 import { log, setLogLevel } from '../../src/log.js';
 import { tempDirsPerTest } from '../helpers/temp.js';
 
-function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
+/** The refusal as the CLI gets it; `gaps` as a server start asks for the production gaps too. */
+function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, gaps?: (config: Config) => string[]): string {
   try {
-    loadConfig({ env, overrides });
+    loadConfig({ env, overrides, ...(gaps ? { productionGaps: gaps } : {}) });
   } catch (err) {
     expect(err).to.be.instanceOf(ConfigError);
     return (err as Error).message;
@@ -166,6 +168,19 @@ describe('production guard', () => {
     expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*twoFactor\.encryptionKey[\s\S]*ISSUER/);
   });
 
+  it('lists the production gaps in the same message as the errors of a refused configuration, leaving out gaps about settings at fault', () => {
+    const env = { NODE_ENV: 'production' };
+    const refused = failure({ proxyHops: 0, issuer: 'ftp://id.example.com', mail: { smtpUrl: 'smtp://mail:25' } }, env, productionGaps);
+    expect(refused).to.match(/^invalid configuration:\n {2}- issuer: must be an http/);
+    expect(refused).to.match(/\n {2}- proxyHops: /);
+    const [, gaps = ''] = refused.split('\nNODE_ENV=production also refuses development defaults:\n');
+    expect(gaps.split('\n').map((line) => /^ {2}- ([^:]+):/.exec(line)?.[1])).to.deep.equal(['storage', 'jwks', 'cookieKeys', 'twoFactor.encryptionKey']);
+    // Only a server start asks for them: the CLI and tests load a production configuration that lacks things.
+    expect(failure({ proxyHops: 0 }, env)).to.equal('invalid configuration:\n  - proxyHops: Too small: expected number to be >=1');
+    const crossField = failure({ ...PRODUCTION_READY, storage: {}, passwordless: { linkCode: { generator: 'randomDigits', length: 8 } } }, env, productionGaps);
+    expect(crossField).to.match(/- passwordless\.linkCode: [\s\S]*also refuses development defaults:\n {2}- storage: set MONGODB_URI/);
+  });
+
   it('refuses an http issuer in production unless allowInsecureIssuer is set', () => {
     const ready = { ...PRODUCTION_READY, issuer: 'http://id.example.com' };
     const env = { NODE_ENV: 'production' };
@@ -287,6 +302,26 @@ describe('key files', () => {
     const dir = tempDir('oml-keys-');
     writeFileSync(path.join(dir, 'cookies.json'), JSON.stringify(['short']));
     expect(failure({ cookieKeysFile: path.join(dir, 'cookies.json') })).to.match(/cookieKeys\.0/);
+  });
+
+  it("takes each setting's part of the saved output of keys generate, for jwksFile and cookieKeysFile alike", async () => {
+    const dir = tempDir('oml-keys-');
+    const file = path.join(dir, 'keys.json');
+    const generated = { jwks: await generateSigningKeys(), cookieKeys: generateCookieKeys(), twoFactor: { encryptionKey: generateSecretKey() } };
+    writeFileSync(file, JSON.stringify(generated, null, 2));
+    const config = loadConfig({ env: {}, overrides: { jwksFile: file, cookieKeysFile: file } });
+    expect(config.jwks).to.deep.equal(generated.jwks);
+    expect(config.cookieKeys).to.deep.equal(generated.cookieKeys);
+  });
+
+  it('names the file a key setting was read from, and what it must hold, when its content is refused', () => {
+    const dir = tempDir('oml-keys-');
+    const file = path.join(dir, 'other.json');
+    writeFileSync(file, JSON.stringify({ signing: [] }));
+    const message = failure({ jwksFile: file });
+    expect(message).to.include(`jwks.keys: `).and.include(`(read from jwksFile ${file}, which must hold a private JWKS ({"keys": [...]}) or the saved output of \`keys generate\`)`);
+    const cookies = failure({ cookieKeysFile: file });
+    expect(cookies).to.include(`cookieKeys: `).and.include(`(read from cookieKeysFile ${file}, which must hold an array of cookie secrets or the saved output of \`keys generate\`)`);
   });
 
   it('writes development keys only when it made new ones, whole, so a process starting beside it never reads half a file', async () => {
