@@ -174,7 +174,7 @@ describe('production guard', () => {
     expect(refused).to.match(/^invalid configuration:\n {2}- issuer: must be an http/);
     expect(refused).to.match(/\n {2}- proxyHops: /);
     const [, gaps = ''] = refused.split('\nNODE_ENV=production also refuses development defaults:\n');
-    expect(gaps.split('\n').map((line) => /^ {2}- ([^:]+):/.exec(line)?.[1])).to.deep.equal(['storage', 'jwks', 'cookieKeys', 'twoFactor.encryptionKey']);
+    expect(gaps.split('\n').map((line) => /^ {2}- ([^:]+):/.exec(line)?.[1])).to.deep.equal(['storage', 'mail.from', 'jwks', 'cookieKeys', 'twoFactor.encryptionKey']);
     // Only a server start asks for them: the CLI and tests load a production configuration that lacks things.
     expect(failure({ proxyHops: 0 }, env)).to.equal('invalid configuration:\n  - proxyHops: Too small: expected number to be >=1');
     const crossField = failure({ ...PRODUCTION_READY, storage: {}, passwordless: { linkCode: { generator: 'randomDigits', length: 8 } } }, env, productionGaps);
