@@ -28,10 +28,14 @@ function expectBuiltInPage(page: Page, status: number, heading: string): void {
   expectSecurityHeaders(page.headers, page.url);
 }
 
-/** Runs `work` and returns the render failures it logged. */
-async function renderFailuresDuring(work: () => Promise<void>): Promise<Record<string, unknown>[]> {
-  const lines = await captureLogs('info', work);
-  return lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.event === 'page.render_failed');
+/** Fetches a page and returns it with the render failures logged meanwhile. */
+async function fetchLoggingFailures(fetchPage: () => Promise<Page>): Promise<{ page: Page; failures: Record<string, unknown>[] }> {
+  let page: Page | undefined;
+  const lines = await captureLogs('info', async () => {
+    page = await fetchPage();
+  });
+  const failures = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.event === 'page.render_failed');
+  return { page: page!, failures };
 }
 
 describe('an error page whose template throws', () => {
@@ -54,22 +58,17 @@ describe('an error page whose template throws', () => {
   });
 
   it('answers our own 404 with the built-in page, its status and the security headers, and logs the failure once', async () => {
-    let page: Page | undefined;
-    const failures = await renderFailuresDuring(async () => {
-      page = await new Browser(server.issuer).get('/interaction/nope/not/here', { headers: HTML });
-    });
-    expectBuiltInPage(page!, 404, 'Not Found');
-    expect(page!.body).to.include('<code>not_found</code>');
+    const { page, failures } = await fetchLoggingFailures(() => new Browser(server.issuer).get('/interaction/nope/not/here', { headers: HTML }));
+    expectBuiltInPage(page, 404, 'Not Found');
+    expect(page.body).to.include('<code>not_found</code>');
     expect(failures).to.have.length(1);
     expect(failures[0]).to.include({ view: 'pages/error', path: '/interaction/nope/not/here', status: 404 });
     expect(failures[0], 'the name and message, not the stack').not.to.have.property('stack');
   });
 
   it('logs the path of a failure with its link code redacted (rule 10)', async () => {
-    const failures = await renderFailuresDuring(async () => {
-      const page = await new Browser(server.issuer).get('/interaction/nope/magic/SECRETLINKCODE123/extra', { headers: HTML });
-      expect(page.status).to.equal(404);
-    });
+    const { page, failures } = await fetchLoggingFailures(() => new Browser(server.issuer).get('/interaction/nope/magic/SECRETLINKCODE123/extra', { headers: HTML }));
+    expect(page.status).to.equal(404);
     expect(failures).to.have.length(1);
     expect(failures[0]).to.include({ path: '/interaction/nope/magic/[redacted]/extra' });
   });
@@ -80,24 +79,18 @@ describe('an error page whose template throws', () => {
   });
 
   it('answers node-oidc-provider’s error page with its status (400) and the security headers', async () => {
-    let page: Page | undefined;
-    const failures = await renderFailuresDuring(async () => {
-      page = await new Browser(server.issuer).get('/auth?client_id=nope&response_type=code&scope=openid', { headers: HTML });
-    });
-    expectBuiltInPage(page!, 400, 'Bad Request');
-    expect(page!.body).to.include('<code>invalid_client</code>');
+    const { page, failures } = await fetchLoggingFailures(() => new Browser(server.issuer).get('/auth?client_id=nope&response_type=code&scope=openid', { headers: HTML }));
+    expectBuiltInPage(page, 400, 'Bad Request');
+    expect(page.body).to.include('<code>invalid_client</code>');
     expect(failures).to.have.length(1);
     expect(failures[0]).to.include({ view: 'pages/error', status: 400 });
   });
 
   it('answers a 500 with the built-in 500 page when a page fails and then the error page fails too', async () => {
     const rp = await authorizationRequest(await discover(server));
-    let page: Page | undefined;
-    const failures = await renderFailuresDuring(async () => {
-      page = await new Browser(server.issuer).get(rp.url.href, { headers: HTML });
-    });
-    expectBuiltInPage(page!, 500, 'Internal Server Error');
-    expect(page!.body).to.include('Something went wrong on our side.');
+    const { page, failures } = await fetchLoggingFailures(() => new Browser(server.issuer).get(rp.url.href, { headers: HTML }));
+    expectBuiltInPage(page, 500, 'Internal Server Error');
+    expect(page.body).to.include('Something went wrong on our side.');
     expect(failures).to.have.length(1);
     expect(failures[0]).to.include({ view: 'pages/error', status: 500 });
   });
