@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { normalizeEmail, normalizeUserId, WriteConflictError, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
-import { buildUser, registrationFor, type NewUser } from './users.js';
+import { normalizeEmail, normalizeUserId, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
+import { buildUser, modifyUser, registrationFor, type NewUser } from './users.js';
 
-export { isExpired } from './users.js';
+export { isExpired, modifyUser } from './users.js';
 
 /**
  * User administration shared by the REST API and the command line: create, change, register,
@@ -42,29 +42,6 @@ function setOptional<K extends 'firstName' | 'lastName' | 'timezone'>(user: User
   else user[key] = value;
 }
 
-/**
- * How many times a change is applied to a newer read after another write to the user came
- * first. Each retry means another writer succeeded, so this many concurrent writers of one user
- * all get through; beyond that the caller is told to try again.
- */
-const MAX_WRITE_ATTEMPTS = 32;
-
-/**
- * Read-modify-write of one user that loses no concurrent change: `modify` changes the user as
- * read, and the result is stored only if nothing wrote the user since; otherwise it runs again
- * on the newer record. `modify` returns a reason to store nothing (it may run more than once).
- * The user as stored, the reason, or null when there is no such user.
- */
-export async function modifyUser<R extends string>(users: UserRepository, id: string, modify: (user: UserRecord) => R | null): Promise<{ user: UserRecord } | { refused: R } | null> {
-  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
-    const found = await users.findWithRevision(id);
-    if (!found) return null;
-    const refused = modify(found.user);
-    if (refused !== null) return { refused };
-    if (await users.replaceIfUnchanged(found.user, found.revision)) return { user: found.user };
-  }
-  throw new WriteConflictError(`user ${id} kept changing under ${MAX_WRITE_ATTEMPTS} attempts to write it`);
-}
 
 /** `changes` applied to `user` in place. */
 function applyChanges(user: UserRecord, changes: UserChanges, now: number): void {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashCode } from '../passwordless/hash.js';
-import { modifyUser } from './admin.js';
+import { modifyUser } from './users.js';
 import { fixedWindow, type RateRule } from '../passwordless/rate-limits.js';
 import { DuplicateKeyError, type CounterRepository, type TwoFactorEnrolmentRecord, type TwoFactorMethodSummary, type TwoFactorRepository, type TwoFactorTrustRepository, type UserRecord, type UserRepository } from '../storage/types.js';
 import type { SecretBox } from './secret-box.js';

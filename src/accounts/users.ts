@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SeedUser } from '../config/schema.js';
-import { DuplicateKeyError, normalizeEmail, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
+import { DuplicateKeyError, normalizeEmail, WriteConflictError, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
 
 /** Input for a new user; everything but the email is optional. */
 export interface NewUser {
@@ -85,4 +85,28 @@ export function issuedToThisUser(user: UserRecord, issuedAtSeconds: number): boo
 /** Whether the account may sign in at all: not locked and not expired. */
 export function canSignIn(user: UserRecord, now = Date.now()): boolean {
   return user.active && !isExpired(user, now);
+}
+
+/**
+ * How many times a change is applied to a newer read after another write to the user came
+ * first. Each retry means another writer succeeded, so this many concurrent writers of one user
+ * all get through; beyond that the caller is told to try again.
+ */
+const MAX_WRITE_ATTEMPTS = 32;
+
+/**
+ * Read-modify-write of one user that loses no concurrent change: `modify` changes the user as
+ * read, and the result is stored only if nothing wrote the user since; otherwise it runs again
+ * on the newer record. `modify` returns a reason to store nothing (it may run more than once).
+ * The user as stored, the reason, or null when there is no such user.
+ */
+export async function modifyUser<R extends string>(users: UserRepository, id: string, modify: (user: UserRecord) => R | null): Promise<{ user: UserRecord } | { refused: R } | null> {
+  for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt += 1) {
+    const found = await users.findWithRevision(id);
+    if (!found) return null;
+    const refused = modify(found.user);
+    if (refused !== null) return { refused };
+    if (await users.replaceIfUnchanged(found.user, found.revision)) return { user: found.user };
+  }
+  throw new WriteConflictError(`user ${id} kept changing under ${MAX_WRITE_ATTEMPTS} attempts to write it`);
 }

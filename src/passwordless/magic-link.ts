@@ -91,38 +91,32 @@ export class MagicLinkMailer {
   async #issueAndSend(request: HostedRequest): Promise<void> {
     const emailNormalized = normalizeEmail(request.email);
     const user = await this.deps.users.findByEmail(emailNormalized);
-    if (!user || !mayUseClient(user, request.client)) {
-      log.info('code.not_sent', { reason: user ? 'not_allowed' : 'unknown_address', client: request.client.clientId });
-      // A code that no one receives: codes typed in this sign-in then meet a code that counts its
-      // tries, expires, and is replaced by the next request, exactly as for an address with an
-      // account, so the answers cannot tell the two apart.
-      await this.deps.codes.issue({
-        userId: unsentCodeOwner(emailNormalized),
-        clientId: request.client.clientId,
-        interactionUid: request.interactionUid,
-        withShortCode: true,
-        ...(request.extra ? { extra: request.extra } : {}),
-      });
-      return;
-    }
+    const recipient = user && mayUseClient(user, request.client) ? user : null;
+    // Without a recipient the code is issued all the same, to no one: codes typed in this sign-in
+    // then meet a code that counts its tries, expires, and is replaced by the next request,
+    // exactly as for an address with an account, so the answers cannot tell the two apart.
     const issued = await this.deps.codes.issue({
-      userId: user.id,
+      userId: recipient ? recipient.id : unsentCodeOwner(emailNormalized),
       clientId: request.client.clientId,
       interactionUid: request.interactionUid,
       withShortCode: true,
       ...(request.extra ? { extra: request.extra } : {}),
     });
+    if (!recipient) {
+      log.info('code.not_sent', { reason: user ? 'not_allowed' : 'unknown_address', client: request.client.clientId });
+      return;
+    }
     const timeToLive = this.deps.codes.settings.timeToLiveInSeconds;
     const message = await composeMagicLinkMail(this.deps.views, {
       link: interactionLink(this.deps.issuer, request.interactionUid, issued.linkCode),
       code: issued.shortCode,
       crossDevice: crossDeviceOf(issued.record) !== null,
-      user,
+      user: recipient,
       client: { id: request.client.clientId, name: request.client.name },
       state: null,
       expiresAt: new Date(issued.record.expiresAt),
       timeToLive,
-      locale: chooseMailLocale(this.deps.views, request.locale, user),
+      locale: chooseMailLocale(this.deps.views, request.locale, recipient),
       issuer: this.deps.issuer,
     });
     try {
@@ -132,7 +126,7 @@ export class MagicLinkMailer {
       if (err instanceof MailUnavailableError) return;
       throw err;
     }
-    log.info('code.sent', { user: user.id, client: request.client.clientId });
+    log.info('code.sent', { user: recipient.id, client: request.client.clientId });
   }
 
   /**

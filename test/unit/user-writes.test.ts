@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { buildUser } from '../../src/accounts/users.js';
-import { modifyUser } from '../../src/accounts/admin.js';
+import { modifyUser } from '../../src/accounts/users.js';
 import { apiErrorBody, toAppError } from '../../src/http/error-handler.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { WriteConflictError, type UserRepository } from '../../src/storage/types.js';

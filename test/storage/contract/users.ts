@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { DuplicateKeyError } from '../../../src/storage/types.js';
-import { modifyUser } from '../../../src/accounts/admin.js';
+import { modifyUser } from '../../../src/accounts/users.js';
 import { makeUser, race, uniqueId, useStore, type StoreHarness } from './harness.js';
 
 async function expectDuplicate(operation: Promise<unknown>, field: string): Promise<void> {
