@@ -58,10 +58,10 @@ export function errorHandler(views: Views): Middleware {
     } catch (err) {
       const error = toAppError(err);
       if (error.status >= 500) log.error('request.failed', { method: ctx.method, path: redactPath(ctx.path), status: error.status, ...describeError(err) });
-      ctx.status = error.status;
-      ctx.set('Cache-Control', 'no-store');
       if (error.status === 503) ctx.set('Retry-After', '5');
       if (isApiPath(ctx.path)) {
+        ctx.status = error.status;
+        ctx.set('Cache-Control', 'no-store');
         ctx.body = apiErrorBody(error);
         return;
       }

@@ -15,6 +15,7 @@ const API_ENDPOINT_NAMES = new Set(['start', 'send', 'login']);
  * signs in as /magic/<code> does), so the name is compared in lower case, and percent-decoded.
  */
 function segmentName(segment: string): string {
+  if (!segment.includes('%')) return segment.toLowerCase();
   try {
     return decodeURIComponent(segment).toLowerCase();
   } catch {
@@ -22,11 +23,16 @@ function segmentName(segment: string): string {
   }
 }
 
+/** Whether segment `i` names one of the REST API's endpoints: /api/passwordless/<start|send|login>. */
+function isApiEndpoint(parts: readonly string[], i: number): boolean {
+  return i === 3 && segmentName(parts[1] ?? '') === 'api' && API_ENDPOINT_NAMES.has(parts[i]!);
+}
+
 /** The request path with every code-bearing segment replaced, and no query string. */
 export function redactPath(pathname: string): string {
   const parts = pathname.split('/');
   for (let i = 1; i < parts.length; i += 1) {
-    if (parts[i] && SECRET_AFTER.has(segmentName(parts[i - 1] ?? '')) && !API_ENDPOINT_NAMES.has(parts[i]!)) parts[i] = '[redacted]';
+    if (parts[i] && SECRET_AFTER.has(segmentName(parts[i - 1] ?? '')) && !isApiEndpoint(parts, i)) parts[i] = '[redacted]';
   }
   return parts.join('/');
 }

@@ -56,7 +56,6 @@ export async function clientOf(provider: Provider, interaction: Interaction): Pr
   return client ? clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]) : null;
 }
 
-/** Hands a result back to node-oidc-provider and sends the browser on to the authorization endpoint. */
 /**
  * Signs `user` in to `client` at the end of a magic-link step: records the login, logs it and
  * hands node-oidc-provider the result. The caller has checked that the user may use the client.
@@ -67,6 +66,7 @@ export async function signInWithEmail(provider: Provider, ctx: Context, users: P
   await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
 }
 
+/** Hands a result back to node-oidc-provider and sends the browser on to the authorization endpoint. */
 export async function finishInteraction(provider: Provider, ctx: Context, result: InteractionResults, merge = false): Promise<void> {
   const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
   ctx.redirect(returnTo);

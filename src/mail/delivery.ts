@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log.js';
-import { MailUnavailableError, causeOf, isCertificateRefused, isTransientMailError, responseCodeOf } from './errors.js';
+import { MailUnavailableError, causeOf, errorCodeOf, isCertificateRefused, isTransientMailError, responseCodeOf } from './errors.js';
 import type { MailMessage, MailTransport } from './types.js';
 
 export interface RetryPolicy {
@@ -80,9 +80,4 @@ function domainOf(address: string): string {
 /** What an operator has to do, for the failures only configuration fixes. */
 function reasonOf(err: unknown): { reason?: string } {
   return isCertificateRefused(err) ? { reason: 'tls_certificate_refused' } : {};
-}
-
-function errorCodeOf(err: unknown): string | null {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : null;
 }

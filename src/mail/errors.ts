@@ -54,10 +54,15 @@ export function causeOf(err: unknown): string | null {
   return typeof originalCode === 'string' ? originalCode : null;
 }
 
+/** nodemailer's (or Node's) code of a send error: ECONNECTION, ETIMEDOUT, EAUTH… */
+export function errorCodeOf(err: unknown): string | null {
+  const { code } = (err ?? {}) as { code?: unknown };
+  return typeof code === 'string' ? code : null;
+}
+
 /** Whether the send failed because the server's TLS certificate did not verify. */
 export function isCertificateRefused(err: unknown): boolean {
-  const { code } = (err ?? {}) as { code?: unknown };
-  return [causeOf(err), code].some((c) => typeof c === 'string' && CERTIFICATE_CODES.has(c));
+  return [causeOf(err), errorCodeOf(err)].some((c) => c !== null && CERTIFICATE_CODES.has(c));
 }
 
 /**
@@ -67,10 +72,11 @@ export function isCertificateRefused(err: unknown): boolean {
  * configuration has to change, not the moment) is not.
  */
 export function isTransientMailError(err: unknown): boolean {
-  const { responseCode, code } = (err ?? {}) as { responseCode?: unknown; code?: unknown };
-  if (typeof responseCode === 'number') return responseCode >= 400 && responseCode < 500;
+  const responseCode = responseCodeOf(err);
+  if (responseCode !== null) return responseCode >= 400 && responseCode < 500;
   if (isCertificateRefused(err)) return false;
-  return typeof code === 'string' && TRANSIENT_CODES.has(code);
+  const code = errorCodeOf(err);
+  return code !== null && TRANSIENT_CODES.has(code);
 }
 
 export function responseCodeOf(err: unknown): number | null {

@@ -11,6 +11,9 @@ describe('request log', () => {
   it('keeps the names of the REST API endpoints, and redacts anything else after passwordless', () => {
     for (const endpoint of ['start', 'send', 'login']) expect(redactPath(`/api/passwordless/${endpoint}`)).to.equal(`/api/passwordless/${endpoint}`);
     expect(redactPath('/api/passwordless/SECRETCODE')).to.equal('/api/passwordless/[redacted]');
+    // Only there: after a link's own segments every name is redacted, even an endpoint's.
+    expect(redactPath('/passwordless/start')).to.equal('/passwordless/[redacted]');
+    expect(redactPath('/interaction/abc123/magic/login')).to.equal('/interaction/abc123/magic/[redacted]');
   });
 
   it('redacts whatever the letter case or percent-encoding of the segment before the code', () => {
