@@ -172,7 +172,6 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     return providerCallback(ctx.req, ctx.res);
   });
   const handler = httpHandler({
-    issuer,
     segments: providerSegments(provider),
     headers: securityHeaderList({ https: issuer.startsWith('https:') }),
     provider: providerCallback,

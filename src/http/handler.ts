@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import { beginRequestLog } from './request-log.js';
-import { pinRequestToIssuer } from './issuer-origin.js';
+import { toOriginForm } from './issuer-origin.js';
 
 /** node-oidc-provider's named routes; those of features that are off do not resolve and are skipped. */
 const PROVIDER_ROUTES = [
@@ -45,19 +45,17 @@ function firstSegment(url: string): string {
  * a request log line here, whoever writes it. node-oidc-provider's own endpoints then go
  * straight to it; everything else goes to our Koa application. Those endpoints need none of our
  * routers, parsers or pages, and going through them cost each authorize, resume and token
- * request more CPU than node-oidc-provider's own work (see bench/README.md). Both see the
- * request pinned to the issuer's host first (rule 7).
+ * request more CPU than node-oidc-provider's own work (see bench/README.md). Both see an
+ * absolute-form target as its path first (see answerAsIssuer for rule 7).
  */
 export function httpHandler(options: {
-  issuer: string;
   segments: ReadonlySet<string>;
   headers: readonly (readonly [string, string])[];
   provider: RequestListener;
   app: RequestListener;
 }): RequestListener {
-  const issuerHost = new URL(options.issuer).host;
   return (req: IncomingMessage, res: ServerResponse) => {
-    pinRequestToIssuer(req, issuerHost);
+    toOriginForm(req);
     const url = req.url ?? '/';
     const entry = beginRequestLog(req.method ?? 'GET', url.split('?', 1)[0] ?? '/');
     res.setHeader('X-Request-Id', entry.id);

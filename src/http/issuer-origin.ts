@@ -7,16 +7,15 @@ import type Koa from 'koa';
  * logout form…) from Koa's `ctx.href`, that is the request's scheme and Host — or, behind a
  * trusted proxy, X-Forwarded-Proto and X-Forwarded-Host. A proxy that forwards its upstream Host,
  * or a client that sends its own Host, would then make discovery name another server.
+ * answerAsIssuer replaces `href`; the request's Host then goes unread (node-oidc-provider's only
+ * other reader, its default logout page, is replaced by ours).
  */
 
 /**
- * Makes the request name the issuer's host before anything reads it: Host becomes the issuer's,
- * X-Forwarded-Host goes, and an absolute-form target (`GET http://other.host/auth HTTP/1.1`,
- * which Koa would take as the whole `href`) becomes its path and query.
+ * An absolute-form target (`GET http://other.host/auth HTTP/1.1`) becomes its path and query
+ * before anything reads the request: `href` is the issuer's origin followed by the target.
  */
-export function pinRequestToIssuer(req: IncomingMessage, issuerHost: string): void {
-  req.headers.host = issuerHost;
-  delete req.headers['x-forwarded-host'];
+export function toOriginForm(req: IncomingMessage): void {
   if (req.url && !req.url.startsWith('/')) req.url = originForm(req.url);
 }
 
