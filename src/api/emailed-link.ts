@@ -5,7 +5,7 @@ import { linkCodeParam, parseForm } from '../interaction/forms.js';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
-import { renderPage, useInteractionLocale } from '../http/page.js';
+import { ERROR_VIEW, renderPage, useInteractionLocale } from '../http/page.js';
 import type { UserRecord, UserRepository } from '../storage/types.js';
 import type { CodeProblem, PasswordlessCodes } from '../passwordless/codes.js';
 import type { ApplicationDirectory, ApplicationInfo, PasswordlessApi } from '../passwordless/api-login.js';
@@ -97,7 +97,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
   async function refused(ctx: Context, user: UserRecord, client: ClientPolicy): Promise<boolean> {
     if (mayUseClient(user, client)) return false;
     log.info('login.failure', { user: user.id, client: client.clientId, reason: 'not_allowed', method: 'api_link' });
-    await renderPage(ctx, views, 403, 'pages/error', { title: 'apiLink.refused.title', error: 'access_denied', description: 'apiLink.refused.text' });
+    await renderPage(ctx, views, 403, ERROR_VIEW, { title: 'apiLink.refused.title', error: 'access_denied', description: 'apiLink.refused.text' });
     return true;
   }
 
@@ -120,7 +120,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
     useInteractionLocale(ctx, (found.usable ? found.record.state : null) ?? ctx.query);
     if (!found.usable) return renderUnusable(ctx, found.problem);
     const request = await authorizationRequest(deps.applications, found.record.clientId, found.record.state);
-    if (!request) return renderPage(ctx, views, 400, 'pages/error', { title: 'apiLink.noClient.title', error: 'no_client', description: 'apiLink.noClient.text' });
+    if (!request) return renderPage(ctx, views, 400, ERROR_VIEW, { title: 'apiLink.noClient.title', error: 'no_client', description: 'apiLink.noClient.text' });
     if (await refused(ctx, found.user, request.application)) return;
     const { params } = request;
     ctx.cookies.set(COOKIE, `${linkCode}.${bindingOf(params)}`, {

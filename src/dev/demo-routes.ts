@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
 import type { Views } from '../render/views.js';
-import { renderPage } from '../http/page.js';
+import { ERROR_VIEW, renderPage } from '../http/page.js';
 import { DEMO_CLIENT_ID } from '../provider/clients.js';
 
 const TX_COOKIE = 'demo_tx';
@@ -96,7 +96,7 @@ export function demoRoutes(options: { issuer: string; secret: string; views: Vie
       ctx.redirect('/demo');
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      await renderPage(ctx, views, 400, 'pages/error', { title: 'error.title.demo', error: 'demo_failed', description: message });
+      await renderPage(ctx, views, 400, ERROR_VIEW, { title: 'error.title.demo', error: 'demo_failed', description: message });
     }
   });
 

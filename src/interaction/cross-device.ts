@@ -3,7 +3,7 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
-import { renderPage, useInteractionLocale } from '../http/page.js';
+import { ERROR_VIEW, renderPage, useInteractionLocale } from '../http/page.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordlessCodes, CodeProblem } from '../passwordless/codes.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
@@ -81,7 +81,7 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
     });
 
   const renderFormExpired = (ctx: Context) =>
-    renderPage(ctx, views, 400, 'pages/error', {
+    renderPage(ctx, views, 400, ERROR_VIEW, {
       title: 'error.title.formExpired',
       error: 'invalid_request',
       description: 'error.message.openLinkAgain',

@@ -6,7 +6,7 @@ import { normalizeEmail, type UserRepository } from '../storage/types.js';
 import { type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
 import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import type { Views } from '../render/views.js';
-import { localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
+import { ERROR_VIEW, localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
 import { statedLifetime } from '../i18n/helpers.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { accountBudget, addressBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
@@ -277,7 +277,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const uid = uidOf(ctx);
     const linkCode = formField(ctx, 'code');
     if (!csrf.verify('resend', uid, formField(ctx, 'csrf')) || typeof linkCode !== 'string' || !linkCodeParam.test(linkCode)) {
-      return renderPage(ctx, views, 400, 'pages/error', { title: 'error.title.formExpired', error: 'invalid_request', description: 'error.message.startAgain' });
+      return renderPage(ctx, views, 400, ERROR_VIEW, { title: 'error.title.formExpired', error: 'invalid_request', description: 'error.message.startAgain' });
     }
     const lookup = await codes.inspect(linkCode);
     const interaction = await interactionById(provider, uid);
