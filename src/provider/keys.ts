@@ -109,7 +109,8 @@ export async function loadKeys(config: Config): Promise<KeyMaterial> {
     return { jwks: config.jwks as { keys: JWK[] }, cookieKeys: config.cookieKeys as string[], secretKey: Buffer.from(configuredSecret, 'base64url'), generated };
   }
   if (config.production) {
-    // Development keys are never made, read or written in production (a cluster primary, the CLI).
+    // Development keys are never made, read or written in production. The server's start refuses
+    // earlier (assertProductionReady); this guards what skips it, such as the CLI's `users 2fa`.
     const missing = [generated.jwks && 'jwks', generated.cookieKeys && 'cookieKeys', generated.secretKey && 'twoFactor.encryptionKey'].filter(Boolean);
     throw new ConfigError(`NODE_ENV=production refuses development keys: configure ${missing.join(', ')} (generate them with \`npm run cli -- keys generate\`)`);
   }
