@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashCode } from '../passwordless/hash.js';
 import { modifyUser } from './users.js';
-import { fixedWindow, type RateRule } from '../passwordless/rate-limits.js';
+import { withTry, type RateCheck, type RateRule } from '../passwordless/rate-limits.js';
 import { DuplicateKeyError, type CounterRepository, type TwoFactorEnrolmentRecord, type TwoFactorMethodSummary, type TwoFactorRepository, type TwoFactorTrustRepository, type UserRecord, type UserRepository } from '../storage/types.js';
 import type { SecretBox } from './secret-box.js';
 import { isBase32Secret, otpauthUri, totpStepOf } from './totp.js';
@@ -134,11 +134,10 @@ export class TwoFactorService {
   async verify(userId: string, code: string, now = Date.now()): Promise<VerifyResult> {
     const enrolment = await this.stores.twoFactor.findByUser(userId);
     if (!enrolment) return { ok: false, problem: 'not_enrolled' };
-    if (!(await this.#spendTry(userId, now))) return { ok: false, problem: 'limited' };
-    const kind = await this.#check(enrolment, code.trim(), now);
-    if (kind === null) return { ok: false, problem: 'wrong' };
-    await this.#refundTry(userId, now);
-    return { ok: true, kind };
+    const tried = await withTry(this.stores.counters, this.#wrongCodeChecks(userId), () => this.#check(enrolment, code.trim(), now), (kind) => kind === null, now);
+    if (!tried.allowed) return { ok: false, problem: 'limited' };
+    if (tried.result === null) return { ok: false, problem: 'wrong' };
+    return { ok: true, kind: tried.result };
   }
 
   /** Which factor `typed` is, spending it (a TOTP step or a recovery code is good once); null when wrong. */
@@ -175,21 +174,9 @@ export class TwoFactorService {
     });
   }
 
-  #windowKey(userId: string, rule: RateRule, now: number): { key: string; resetAt: number } {
-    return fixedWindow(`2fa-wrong:${userId}`, rule, now);
-  }
-
-  /** Takes one try from the user's budget; false when it is spent (the refused try still counts). */
-  async #spendTry(userId: string, now: number): Promise<boolean> {
+  /** The user's wrong-code budget across sign-ins (its counters keep their `2fa-wrong:` keys); none when rate limits are off. */
+  #wrongCodeChecks(userId: string): RateCheck[] {
     const rule = this.settings.wrongCodesPerAccount;
-    if (!rule) return true;
-    const { key, resetAt } = this.#windowKey(userId, rule, now);
-    return (await this.stores.counters.increment(key, resetAt)) <= rule.limit;
-  }
-
-  async #refundTry(userId: string, now: number): Promise<void> {
-    const rule = this.settings.wrongCodesPerAccount;
-    if (!rule) return;
-    await this.stores.counters.decrement(this.#windowKey(userId, rule, now).key, now);
+    return rule ? [['twoFactor.wrongCodesPerAccount', `2fa-wrong:${userId}`, rule]] : [];
   }
 }

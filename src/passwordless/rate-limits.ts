@@ -17,13 +17,22 @@ export interface RateLimitSettings {
   typedCodesPerAccount: RateRule;
 }
 
-/** One limit to ask: the rule's name, whose budget it is (hashed into the key), the rule. */
-type RateCheck = [name: string, subject: string, rule: RateRule];
+/**
+ * One limit to ask: the rule's name (what a refusal reports), the counter key prefix of the budget
+ * it counts against (whose budget it is), the rule.
+ */
+export type RateCheck = [name: string, keyPrefix: string, rule: RateRule];
+
+/** A limit of the {@link RateLimiter}: its rule's name, whose budget it is (hashed into the key), the rule. */
+type SubjectLimit = [name: string, subject: string, rule: RateRule];
 
 export type RateDecision = { allowed: true } | { allowed: false; rule: string; retryAfterSeconds: number };
 
+/** How an attempt fared under its budgets: refused before it ran, or run, with its result. */
+export type Tried<T> = { allowed: true; result: T } | Extract<RateDecision, { allowed: false }>;
+
 /** How a typed code fared under the budgets: refused before it was compared, or compared, with the result. */
-export type CodeTry = { allowed: true; result: TypedCodeResult } | Extract<RateDecision, { allowed: false }>;
+export type CodeTry = Tried<TypedCodeResult>;
 
 /** Counter keys never hold an address or IP in the clear. */
 function subjectKey(subject: string): string {
@@ -38,10 +47,48 @@ function denied(rule: string, resetAt: number, now: number): RateDecision {
 }
 
 /** The clock-aligned window of `rule` that `now` falls in: its counter key (under `keyPrefix`) and when it ends. */
-export function fixedWindow(keyPrefix: string, rule: RateRule, now: number): { key: string; resetAt: number } {
+function fixedWindow(keyPrefix: string, rule: RateRule, now: number): { key: string; resetAt: number } {
   const windowMs = rule.windowSeconds * 1000;
   const start = Math.floor(now / windowMs) * windowMs;
   return { key: `${keyPrefix}:${start}`, resetAt: start + windowMs };
+}
+
+/** Counts the event against each limit in turn, narrowest first, and stops at the first that refuses it (the refusal still counts there). */
+async function spendInOrder(counters: CounterRepository, checks: readonly RateCheck[], now: number): Promise<RateDecision> {
+  for (const [name, keyPrefix, rule] of checks) {
+    const { key, resetAt } = fixedWindow(keyPrefix, rule, now);
+    const count = await counters.increment(key, resetAt);
+    if (count > rule.limit) return denied(name, resetAt, now);
+  }
+  return { allowed: true };
+}
+
+/** Takes back one event counted at `countedAt` (in that time's windows) by an allowed {@link spendInOrder} of the same checks. */
+async function refund(counters: CounterRepository, checks: readonly RateCheck[], countedAt: number): Promise<void> {
+  for (const [, keyPrefix, rule] of checks) await counters.decrement(fixedWindow(keyPrefix, rule, countedAt).key, countedAt);
+}
+
+/**
+ * Runs `attempt` (which checks a secret: a typed code, a second factor) under the budgets of `checks`,
+ * narrowest first. It takes one try from each budget BEFORE the attempt runs, so concurrent guesses
+ * cannot all pass a check made earlier; a try a budget refuses never runs, still counts against that
+ * budget and takes nothing from the ones after it. A try whose result `isWrong` does not call wrong
+ * (right, or never compared) is given back. An attempt that throws keeps its try: it has no verdict,
+ * and it may have compared the secret before it failed, so giving the try back could hand out a free
+ * guess (fail closed, as for any wrong answer). No checks: the attempt runs, nothing is counted.
+ */
+export async function withTry<T>(
+  counters: CounterRepository,
+  checks: readonly RateCheck[],
+  attempt: () => Promise<T>,
+  isWrong: (result: T) => boolean,
+  now: number,
+): Promise<Tried<T>> {
+  const decision = await spendInOrder(counters, checks, now);
+  if (!decision.allowed) return decision;
+  const result = await attempt();
+  if (!isWrong(result)) await refund(counters, checks, now);
+  return { allowed: true, result };
 }
 
 /** Whole minutes to wait, at least one, for a page that says "please wait N minutes". */
@@ -75,7 +122,7 @@ export class RateLimiter {
    * `ip` null skips the IP's budget: the REST API's /send, whose caller is a server of the integrator.
    */
   async allowSend(address: string, ip: string | null, now = Date.now()): Promise<RateDecision> {
-    return this.#spendInOrder(this.#sendChecks(address, ip), now);
+    return spendInOrder(this.counters, this.#sendChecks(address, ip), now);
   }
 
   /**
@@ -84,47 +131,16 @@ export class RateLimiter {
    * before the send, not after, so concurrent sends still cannot pass a limit together.
    */
   async refundSend(address: string, ip: string | null, countedAt: number): Promise<void> {
-    await this.#refund(this.#sendChecks(address, ip), countedAt);
+    await refund(this.counters, this.#sendChecks(address, ip), countedAt);
   }
 
   /**
-   * Takes one typed-code try from the budget of each subject, narrowest first (e.g. the address, then
-   * the account it may belong to, which the API shares), BEFORE the code is compared, so concurrent
-   * guesses cannot all pass a check made earlier. Denied when any one budget is spent; a denied try
-   * is never compared, still counts against the budget that refused it, and takes nothing from the
-   * budgets after it. A try that turns out not to be a wrong code is given back with {@link #refundCodeTry};
-   * {@link withCodeTry} does both around the comparison.
-   */
-  async #spendCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<RateDecision> {
-    const rule = this.settings.typedCodesPerAccount;
-    return this.#spendInOrder(
-      accountKeys.map((subject): RateCheck => ['typedCodesPerAccount', subject, rule]),
-      now,
-    );
-  }
-
-  /**
-   * Compares a typed code under the typed-code budgets of `accountKeys` (narrowest first): takes the
-   * try with {@link #spendCodeTry} BEFORE `attempt` compares the code, runs `attempt` only when the try
-   * is allowed, and gives the try back when the result is not a wrong code. An attempt that throws
-   * keeps its try: it has no verdict, and it may have compared the code before it failed, so giving
-   * the try back could hand out a free guess (fail closed, as for any wrong code).
+   * Compares a typed code under the typed-code budgets of `accountKeys`, narrowest first (e.g. the
+   * address, then the account it may belong to, which the API shares), with {@link withTry}: the try
+   * is taken BEFORE `attempt` compares the code, and given back unless the code was wrong.
    */
   async withCodeTry(accountKeys: readonly string[], attempt: () => Promise<TypedCodeResult>, now = Date.now()): Promise<CodeTry> {
-    const decision = await this.#spendCodeTry(accountKeys, now);
-    if (!decision.allowed) return decision;
-    const result = await attempt();
-    if (!countsAsWrongCode(result)) await this.#refundCodeTry(accountKeys, now);
-    return { allowed: true, result };
-  }
-
-  /** Gives back a try taken (from every budget) by an allowed {@link #spendCodeTry} that was not a wrong code (it was right, or never compared). */
-  async #refundCodeTry(accountKeys: readonly string[], now = Date.now()): Promise<void> {
-    const rule = this.settings.typedCodesPerAccount;
-    await this.#refund(
-      accountKeys.map((subject): RateCheck => ['typedCodesPerAccount', subject, rule]),
-      now,
-    );
+    return withTry(this.counters, this.#codeChecks(accountKeys), attempt, countsAsWrongCode, now);
   }
 
   /**
@@ -133,31 +149,21 @@ export class RateLimiter {
    * caller is the integrator's own server, sending for all its users; its codes come from a keyed /start.
    */
   #sendChecks(address: string, ip: string | null): RateCheck[] {
-    return [
-      ...(ip === null ? [] : [['sendPerIp', ip, this.settings.sendPerIp] satisfies RateCheck]),
+    return this.#checks([
+      ...(ip === null ? [] : [['sendPerIp', ip, this.settings.sendPerIp] satisfies SubjectLimit]),
       ['sendPerAddress', address.trim().toLowerCase(), this.settings.sendPerAddress],
       ['sendGlobal', 'all', this.settings.sendGlobal],
-    ];
+    ]);
   }
 
-  /** Takes back one event counted at `countedAt` (in that time's windows) by an allowed {@link #spendInOrder} of the same checks. */
-  async #refund(checks: readonly RateCheck[], countedAt: number): Promise<void> {
-    if (!this.settings.enabled) return;
-    for (const [name, subject, rule] of checks) await this.counters.decrement(this.#window(name, subject, rule, countedAt).key, countedAt);
+  /** The typed-code budgets of `accountKeys`, in the caller's order (narrowest first). */
+  #codeChecks(accountKeys: readonly string[]): RateCheck[] {
+    return this.#checks(accountKeys.map((subject): SubjectLimit => ['typedCodesPerAccount', subject, this.settings.typedCodesPerAccount]));
   }
 
-  /** Counts the event against each limit in turn, narrowest first, and stops at the first that refuses it. */
-  async #spendInOrder(checks: readonly RateCheck[], now: number): Promise<RateDecision> {
-    if (!this.settings.enabled) return { allowed: true };
-    for (const [name, subject, rule] of checks) {
-      const { key, resetAt } = this.#window(name, subject, rule, now);
-      const count = await this.counters.increment(key, resetAt);
-      if (count > rule.limit) return denied(name, resetAt, now);
-    }
-    return { allowed: true };
-  }
-
-  #window(name: string, subject: string, rule: RateRule, now: number): { key: string; resetAt: number } {
-    return fixedWindow(`rate:${name}:${subjectKey(subject)}`, rule, now);
+  /** Limits named by rule and subject, keyed under the hashed subject; none when rate limits are off. */
+  #checks(limits: readonly SubjectLimit[]): RateCheck[] {
+    if (!this.settings.enabled) return [];
+    return limits.map(([name, subject, rule]): RateCheck => [name, `rate:${name}:${subjectKey(subject)}`, rule]);
   }
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MemoryStore } from '../../src/storage/memory.js';
-import { RateLimiter, type RateLimitSettings } from '../../src/passwordless/rate-limits.js';
+import { RateLimiter, withTry, type RateCheck, type RateLimitSettings } from '../../src/passwordless/rate-limits.js';
 import type { TypedCodeResult } from '../../src/passwordless/codes.js';
 
 const settings: RateLimitSettings = {
@@ -135,6 +135,36 @@ describe('rate limits', () => {
       expect(await limiter.withCodeTry(['address:a@x.com', 'user:1'], async () => ({ ok: false, problem: 'exhausted' }), now)).to.have.property('allowed', true);
       expect(await limiter.withCodeTry(['user:1'], async () => used, now), 'the account budget too').to.deep.include({ allowed: false });
       expect(await limiter.withCodeTry(['address:a@x.com'], async () => used, now)).to.deep.include({ allowed: false });
+    });
+  });
+
+  describe('withTry (the typed codes and the second factor)', () => {
+    const now = 1_800_000_000_000;
+    const twoTries: RateCheck[] = [['narrow', 'test:narrow', { limit: 2, windowSeconds: 60 }], ['wide', 'test:wide', { limit: 3, windowSeconds: 60 }]];
+    const isWrong = (answer: string | null) => answer === null;
+
+    it('takes a try from each budget before the attempt runs, keeps it for a wrong answer, gives it back for any other', async () => {
+      const { counters } = new MemoryStore();
+      let seenInside: unknown = null;
+      const first = await withTry(counters, twoTries, async () => {
+        seenInside = await counters.get('test:narrow:1800000000000', now);
+        return null;
+      }, isWrong, now);
+      expect(first).to.deep.equal({ allowed: true, result: null });
+      expect(seenInside, 'the narrow budget, while the attempt runs').to.equal(1);
+      for (let i = 0; i < 5; i += 1) expect(await withTry(counters, twoTries, async () => 'otp', isWrong, now)).to.deep.equal({ allowed: true, result: 'otp' });
+      expect(await withTry(counters, twoTries, async () => null, isWrong, now)).to.have.property('allowed', true);
+      let ran = false;
+      const refused = await withTry(counters, twoTries, async () => { ran = true; return 'otp'; }, isWrong, now);
+      expect(refused).to.deep.include({ allowed: false, rule: 'narrow' });
+      expect(ran, 'the attempt of a refused try').to.equal(false);
+      // The refusal counted on the narrow budget only: the wide one holds the two wrong answers.
+      expect(await counters.get('test:wide:1800000000000', now)).to.equal(2);
+    });
+
+    it('counts nothing without checks (rate limits off)', async () => {
+      const { counters } = new MemoryStore();
+      for (let i = 0; i < 10; i += 1) expect(await withTry(counters, [], async () => null, isWrong, now)).to.deep.equal({ allowed: true, result: null });
     });
   });
 
