@@ -67,7 +67,6 @@ export function restApi(deps: ApiDeps): RestApi {
     applications,
     mailer: deps.mailer,
     limiter: deps.limiter,
-    counters: store.counters,
     requireKey,
     authority,
     body,

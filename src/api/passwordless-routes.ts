@@ -1,10 +1,9 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import type { CounterRepository } from '../storage/types.js';
 import { mayUseClient, type MagicLinkMailer } from '../passwordless/magic-link.js';
 import { canSignIn } from '../accounts/users.js';
 import { log } from '../log.js';
-import type { RateLimiter } from '../passwordless/rate-limits.js';
+import { SENDS_PER_CODE_RULE, type RateLimiter } from '../passwordless/rate-limits.js';
 import { AppError } from '../http/errors.js';
 import { MailUnavailableError } from '../mail/errors.js';
 import type { ApplicationDirectory, ApplicationInfo, LoginOutcome, PasswordlessApi } from '../passwordless/api-login.js';
@@ -21,7 +20,6 @@ export interface PasswordlessRouteDeps {
   applications: ApplicationDirectory;
   mailer: MagicLinkMailer;
   limiter: RateLimiter;
-  counters: CounterRepository;
   requireKey: Middleware;
   /** For FusionAuth's deprecated one-call /send, which starts a login and so needs the start permission. */
   authority: ApiKeyAuthority;
@@ -121,18 +119,13 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     }
     // Counted before the send, so concurrent sends cannot pass a limit together; a send a limit
     // refused, or that an unreachable mail server could not take, gives back what it counted.
-    const countedAt = Date.now();
-    const sendsOfCode = `api-send:${found.record.id}`;
-    const sends = await deps.counters.increment(sendsOfCode, found.record.expiresAt);
-    if (sends > SENDS_PER_CODE) {
-      await deps.counters.decrement(sendsOfCode, countedAt);
-      // Waiting would not help (the code expires first): the caller needs a new code.
-      throw fieldError('code', 'exhausted', `This code was already sent ${SENDS_PER_CODE} times (sends in progress included); start a new one.`);
-    }
     // No per-IP budget: the caller is the integrator's server, sending for all its users (see RateLimiter.allowSend).
-    const limit = await deps.limiter.allowSend(found.user.email, null, countedAt);
+    const countedAt = Date.now();
+    const sendsOfCode = { key: `api-send:${found.record.id}`, limit: SENDS_PER_CODE, expiresAt: found.record.expiresAt };
+    const limit = await deps.limiter.allowSend(found.user.email, null, countedAt, sendsOfCode);
     if (!limit.allowed) {
-      await deps.counters.decrement(sendsOfCode, countedAt);
+      // Waiting would not help (the code expires first): the caller needs a new code.
+      if (limit.rule === SENDS_PER_CODE_RULE) throw fieldError('code', 'exhausted', `This code was already sent ${SENDS_PER_CODE} times (sends in progress included); start a new one.`);
       throw tooManyRequests(ctx, limit.retryAfterSeconds);
     }
     try {
@@ -150,10 +143,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       // Not sent because the mail server was out of reach or busy through every retry: the try
       // gives back what it counted, or an outage would use up the code's sends and the address's
       // emails. A refusal for good (5xx) stays counted, so a refused recipient cannot be hammered.
-      if (err instanceof MailUnavailableError && !err.permanent) {
-        await deps.counters.decrement(sendsOfCode, Date.now());
-        await deps.limiter.refundSend(found.user.email, null, countedAt);
-      }
+      if (err instanceof MailUnavailableError && !err.permanent) await deps.limiter.refundSend(found.user.email, null, countedAt, sendsOfCode);
       throw err;
     }
     answerEmpty(ctx, 200);

@@ -28,6 +28,20 @@ type SubjectLimit = [name: string, subject: string, rule: RateRule];
 
 export type RateDecision = { allowed: true } | { allowed: false; rule: string; retryAfterSeconds: number };
 
+/**
+ * A cap on the sends of one code over its life (the REST API's /send): at most `limit`, counted
+ * under `key` until `expiresAt` (the code's). It holds even with rate limits off: it is part of what
+ * a code allows, not a rate.
+ */
+export interface SendCap {
+  key: string;
+  limit: number;
+  expiresAt: number;
+}
+
+/** The rule an {@link RateLimiter.allowSend} refused by its {@link SendCap} names: waiting does not help, the code expires first. */
+export const SENDS_PER_CODE_RULE = 'sendsPerCode';
+
 /** How an attempt fared under its budgets: refused before it ran, or run, with its result. */
 export type Tried<T> = { allowed: true; result: T } | Extract<RateDecision, { allowed: false }>;
 
@@ -120,17 +134,26 @@ export class RateLimiter {
    * budget belongs to the one client asking, the address's is shared by everyone who types it, and the
    * global one by all. The caller asks before looking the address up, so known and unknown addresses count alike.
    * `ip` null skips the IP's budget: the REST API's /send, whose caller is a server of the integrator.
+   * `perCode`, the cap on the sends of one code, is counted first, and given back when it or a later
+   * limit refuses the send (a send refused is no send of the code); its refusal names
+   * {@link SENDS_PER_CODE_RULE} and is not logged as a limit hit.
    */
-  async allowSend(address: string, ip: string | null, now = Date.now()): Promise<RateDecision> {
-    return spendInOrder(this.counters, this.#sendChecks(address, ip), now);
+  async allowSend(address: string, ip: string | null, now = Date.now(), perCode: SendCap | null = null): Promise<RateDecision> {
+    if (perCode && !(await this.#takeCodeSend(perCode, now))) {
+      return { allowed: false, rule: SENDS_PER_CODE_RULE, retryAfterSeconds: Math.max(1, Math.ceil((perCode.expiresAt - now) / 1000)) };
+    }
+    const decision = await spendInOrder(this.counters, this.#sendChecks(address, ip), now);
+    if (!decision.allowed && perCode) await this.counters.decrement(perCode.key, now);
+    return decision;
   }
 
   /**
-   * Gives back an email counted at `countedAt` by an allowed {@link allowSend} that was not sent
-   * (the mail server was down or refused it): only emails that went out count. It is counted
-   * before the send, not after, so concurrent sends still cannot pass a limit together.
+   * Gives back an email counted at `countedAt` by an allowed {@link allowSend} (with the same
+   * `perCode`) that was not sent (the mail server was down or refused it): only emails that went
+   * out count. It is counted before the send, not after, so concurrent sends still cannot pass a limit together.
    */
-  async refundSend(address: string, ip: string | null, countedAt: number): Promise<void> {
+  async refundSend(address: string, ip: string | null, countedAt: number, perCode: SendCap | null = null): Promise<void> {
+    if (perCode) await this.counters.decrement(perCode.key, countedAt);
     await refund(this.counters, this.#sendChecks(address, ip), countedAt);
   }
 
@@ -141,6 +164,13 @@ export class RateLimiter {
    */
   async withCodeTry(accountKeys: readonly string[], attempt: () => Promise<TypedCodeResult>, now = Date.now()): Promise<CodeTry> {
     return withTry(this.counters, this.#codeChecks(accountKeys), attempt, countsAsWrongCode, now);
+  }
+
+  /** Counts one send of a code; one past the cap is taken back at once and refused. */
+  async #takeCodeSend({ key, limit, expiresAt }: SendCap, now: number): Promise<boolean> {
+    if ((await this.counters.increment(key, expiresAt)) <= limit) return true;
+    await this.counters.decrement(key, now);
+    return false;
   }
 
   /**

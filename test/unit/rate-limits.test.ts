@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MemoryStore } from '../../src/storage/memory.js';
-import { RateLimiter, withTry, type RateCheck, type RateLimitSettings } from '../../src/passwordless/rate-limits.js';
+import { RateLimiter, SENDS_PER_CODE_RULE, withTry, type RateCheck, type RateLimitSettings } from '../../src/passwordless/rate-limits.js';
 import type { TypedCodeResult } from '../../src/passwordless/codes.js';
 
 const settings: RateLimitSettings = {
@@ -178,6 +178,40 @@ describe('rate limits', () => {
     }
     for (let i = 0; i < 3; i += 1) expect((await limiter.allowSend('a@x.com', '10.6.0.1', now)).allowed).to.equal(true);
     expect(await limiter.allowSend('a@x.com', '10.6.0.1', now)).to.deep.include({ allowed: false, rule: 'sendPerAddress' });
+  });
+
+  describe('the sends of one code (perCode)', () => {
+    const now = 1_800_000_000_000;
+    const cap = { key: 'api-send:code-1', limit: 3, expiresAt: now + 600_000 };
+
+    it('caps the sends of a code, counted first, and a send it refuses stays uncounted and takes nothing of the address', async () => {
+      const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, sendPerAddress: { limit: 10, windowSeconds: 900 } });
+      for (let i = 0; i < 3; i += 1) expect((await limiter.allowSend('a@x.com', null, now, cap)).allowed).to.equal(true);
+      for (let i = 0; i < 5; i += 1) expect(await limiter.allowSend('a@x.com', null, now, cap)).to.deep.include({ allowed: false, rule: SENDS_PER_CODE_RULE });
+      // One of the three given back (the mail server was down): the code has one send again.
+      await limiter.refundSend('a@x.com', null, now, cap);
+      expect((await limiter.allowSend('a@x.com', null, now, cap)).allowed).to.equal(true);
+      expect((await limiter.allowSend('a@x.com', null, now, cap)).allowed).to.equal(false);
+      // The address counts the three sends that stand (the refund gave one back): seven of its ten are left.
+      for (let i = 0; i < 7; i += 1) expect((await limiter.allowSend('a@x.com', null, now)).allowed).to.equal(true);
+      expect(await limiter.allowSend('a@x.com', null, now)).to.deep.include({ allowed: false, rule: 'sendPerAddress' });
+    });
+
+    it('gives the send of the code back when a later limit refuses it', async () => {
+      const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, sendPerAddress: { limit: 1, windowSeconds: 900 } });
+      expect((await limiter.allowSend('a@x.com', null, now, cap)).allowed).to.equal(true);
+      for (let i = 0; i < 5; i += 1) expect(await limiter.allowSend('a@x.com', null, now, cap)).to.deep.include({ allowed: false, rule: 'sendPerAddress' });
+      // The next window: the code still has its two other sends.
+      const later = now + 900_000;
+      for (let i = 0; i < 2; i += 1) expect((await limiter.allowSend(`b${i}@x.com`, null, later, cap)).allowed).to.equal(true);
+      expect(await limiter.allowSend('c@x.com', null, later, cap)).to.deep.include({ allowed: false, rule: SENDS_PER_CODE_RULE });
+    });
+
+    it('holds with rate limits off', async () => {
+      const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, enabled: false });
+      for (let i = 0; i < 3; i += 1) expect((await limiter.allowSend('a@x.com', null, now, cap)).allowed).to.equal(true);
+      expect(await limiter.allowSend('a@x.com', null, now, cap)).to.deep.include({ allowed: false, rule: SENDS_PER_CODE_RULE });
+    });
   });
 
   it('does nothing when disabled', async () => {
