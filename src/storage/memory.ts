@@ -67,9 +67,9 @@ class MemoryUsers implements UserRepository {
       .map(copy);
   }
 
-  async replace(user: UserRecord): Promise<boolean> {
+  async replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean> {
     const current = this.#byId.get(user.id);
-    if (!current) return false;
+    if (!current || (this.#revisions.get(user.id) ?? null) !== revision) return false;
     const holder = this.#idByEmail.get(user.emailNormalized);
     if (holder !== undefined && holder !== user.id) throw new DuplicateKeyError('email');
     this.#idByEmail.delete(current.emailNormalized);
@@ -77,11 +77,6 @@ class MemoryUsers implements UserRepository {
     this.#byId.set(user.id, copy(user));
     this.#renewRevision(user.id);
     return true;
-  }
-
-  async replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean> {
-    if (!this.#byId.has(user.id) || (this.#revisions.get(user.id) ?? null) !== revision) return false;
-    return this.replace(user);
   }
 
   async recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null> {

@@ -59,20 +59,15 @@ export interface UserRepository {
   findByEmail(emailNormalized: string): Promise<UserRecord | null>;
   list(options: { limit: number; offset: number }): Promise<UserRecord[]>;
   /**
-   * The user and its revision, an opaque token that every write to the user (insert, replace,
+   * The user and its revision, an opaque token that every write to the user (insert,
    * replaceIfUnchanged, recordLogin) renews: for a read-modify-write with replaceIfUnchanged.
    */
   findWithRevision(id: string): Promise<{ user: UserRecord; revision: UserRevision } | null>;
   /**
-   * Replaces the whole record by id, whatever was written since it was read; false when absent.
-   * Throws {@link DuplicateKeyError} on an email clash. Prefer replaceIfUnchanged: this one
-   * overwrites a concurrent change.
-   */
-  replace(user: UserRecord): Promise<boolean>;
-  /**
    * Replaces the whole record only while its revision is still `revision` (nothing wrote the
    * user since it was read), atomically; false when it changed or is absent. Throws
-   * {@link DuplicateKeyError} on an email clash.
+   * {@link DuplicateKeyError} on an email clash. The only whole-record write: there is no blind
+   * replace, which would lose a change made since the read (accounts/users.ts `modifyUser` retries).
    */
   replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean>;
   /**

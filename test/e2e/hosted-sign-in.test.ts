@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { Browser } from '../helpers/browser.js';
-import { buildUser } from '../../src/accounts/users.js';
+import { buildUser, modifyUser } from '../../src/accounts/users.js';
 import { startTestServer, ALICE, BOB, WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { codeRecordOf, interactionUidOf, pairNumberOn } from '../helpers/cross-device.js';
@@ -122,7 +122,10 @@ describe('hosted magic-link sign-in (end to end)', () => {
     expect(new URL(landed.url).searchParams.get('code')).to.be.a('string');
 
     const user = (await server.app.store.users.findByEmail(email))!;
-    await server.app.store.users.replace({ ...user, expiry: Date.now() - 1000 });
+    await modifyUser(server.app.store.users, user.id, (current) => {
+      current.expiry = Date.now() - 1000;
+      return null;
+    });
     const before = (await server.mails()).length;
     await requestLink(new Browser(server.issuer), await authorizationRequest(config), email);
     expect((await server.mails()).length, 'no email to an expired account').to.equal(before);

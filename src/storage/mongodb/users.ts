@@ -63,12 +63,6 @@ export class MongoUsers implements UserRepository {
     return documents.map(toRecord);
   }
 
-  async replace(user: UserRecord): Promise<boolean> {
-    const { _id, ...replacement } = toDocument(user);
-    const result = await guarded(() => this.#collection.replaceOne({ _id }, replacement), DUPLICATES);
-    return result.matchedCount > 0;
-  }
-
   /** One conditional replaceOne: the database decides which of concurrent writers of one revision wins. */
   async replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean> {
     const { _id, ...replacement } = toDocument(user);

@@ -65,21 +65,26 @@ export function usersContract(harness: StoreHarness): void {
       expect(await store().users.findById(first.id)).to.deep.equal(first);
     });
 
-    it('replaces a user whole, moving the email lookup with it', async () => {
+    it('replaceIfUnchanged replaces a user whole, moving the email lookup with it', async () => {
       const user = makeUser({ firstName: 'Old', timezone: 'UTC' });
       await store().users.insert(user);
+      const { revision } = (await store().users.findWithRevision(user.id))!;
       const { timezone: _dropped, ...rest } = user;
       const replacement = { ...rest, firstName: 'New', email: 'moved@example.test', emailNormalized: 'moved@example.test' };
-      expect(await store().users.replace(replacement)).to.equal(true);
+      expect(await store().users.replaceIfUnchanged(replacement, revision)).to.equal(true);
       expect(await store().users.findById(user.id)).to.deep.equal(replacement);
       expect(await store().users.findByEmail(user.emailNormalized)).to.equal(null);
       expect((await store().users.findByEmail('moved@example.test'))?.id).to.equal(user.id);
     });
 
-    it('replace answers false for an unknown user and does not create it', async () => {
+    it('replaceIfUnchanged answers false for an unknown user and does not create it', async () => {
       const ghost = makeUser();
-      expect(await store().users.replace(ghost)).to.equal(false);
+      expect(await store().users.replaceIfUnchanged(ghost, null)).to.equal(false);
       expect(await store().users.findById(ghost.id)).to.equal(null);
+    });
+
+    it('offers no blind replace, which would lose a change written since the read', () => {
+      expect(store().users).to.not.respondTo('replace');
     });
 
     it('records a login on the user and on the registration of that client only, in one write', async () => {
@@ -100,7 +105,10 @@ export function usersContract(harness: StoreHarness): void {
     it('recording a login changes only the login instants (a lock stays), and answers null for an unknown user', async () => {
       const user = makeUser();
       await store().users.insert(user);
-      expect(await store().users.replace({ ...user, active: false })).to.equal(true);
+      expect(await modifyUser(store().users, user.id, (current) => {
+        current.active = false;
+        return null;
+      })).to.not.equal(null);
       const after = await store().users.recordLogin(user.id, null, 1_700_000_900_000);
       expect(after).to.include({ active: false, lastLoginInstant: 1_700_000_900_000 });
       expect(await store().users.findById(user.id)).to.deep.equal(after);
@@ -117,7 +125,11 @@ export function usersContract(harness: StoreHarness): void {
       expect((await store().users.findById(user.id))?.firstName).to.equal('First');
 
       // Every kind of write renews the revision: a read before it is stale after it.
-      for (const write of [() => store().users.replace({ ...user, firstName: 'Replaced' }), () => store().users.recordLogin(user.id, null, 1_700_000_900_000)]) {
+      const replaced = () => modifyUser(store().users, user.id, (current) => {
+        current.firstName = 'Replaced';
+        return null;
+      });
+      for (const write of [replaced, () => store().users.recordLogin(user.id, null, 1_700_000_900_000)]) {
         const before = await store().users.findWithRevision(user.id);
         await write();
         expect(await store().users.replaceIfUnchanged({ ...before!.user, active: false }, before!.revision)).to.equal(false);
@@ -154,12 +166,13 @@ export function usersContract(harness: StoreHarness): void {
       expect(Object.keys((await store().users.findById(user.id))!.data).sort()).to.deep.equal(Array.from({ length: 20 }, (_, i) => `k${i + 1}`).sort());
     });
 
-    it('replace refuses an email another user holds', async () => {
+    it('replaceIfUnchanged refuses an email another user holds', async () => {
       const holder = makeUser();
       const mover = makeUser();
       await store().users.insert(holder);
       await store().users.insert(mover);
-      await expectDuplicate(store().users.replace({ ...mover, emailNormalized: holder.emailNormalized }), 'email');
+      const { revision } = (await store().users.findWithRevision(mover.id))!;
+      await expectDuplicate(store().users.replaceIfUnchanged({ ...mover, emailNormalized: holder.emailNormalized }, revision), 'email');
       expect(await store().users.findById(mover.id)).to.deep.equal(mover);
     });
 
