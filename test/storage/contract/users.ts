@@ -83,10 +83,6 @@ export function usersContract(harness: StoreHarness): void {
       expect(await store().users.findById(ghost.id)).to.equal(null);
     });
 
-    it('offers no blind replace, which would lose a change written since the read', () => {
-      expect(store().users).to.not.respondTo('replace');
-    });
-
     it('records a login on the user and on the registration of that client only, in one write', async () => {
       const registered = { id: uniqueId(), applicationId: 'app', roles: ['admin'], insertInstant: 1 };
       const other = { id: uniqueId(), applicationId: 'other-app', roles: [], insertInstant: 1, lastLoginInstant: 5 };
