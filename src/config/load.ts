@@ -74,8 +74,25 @@ function checkEnvironment(env: NodeJS.ProcessEnv): string[] {
   return [`  - LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')} (any letter case), got ${JSON.stringify(env.LOG_LEVEL)}`];
 }
 
-function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
-  return issues.map((issue) => `  - ${issue.path.map(String).join('.') || '(root)'}: ${issue.message}`).join('\n');
+/** A problem with one setting: its path (a validation issue's, or a production gap's) and what is wrong. */
+export interface SettingProblem {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+/** `setting.path: message`, as refusals list problems. */
+export function describeProblem(problem: SettingProblem): string {
+  return `${problem.path.map(String).join('.') || '(root)'}: ${problem.message}`;
+}
+
+/** One line per issue; a value read from a key file says which file and what it must hold. */
+function describeIssues(issues: readonly SettingProblem[], sources: ReadonlyMap<string, string>): string[] {
+  return issues.map((issue) => {
+    const keyFile = KEY_FILES.find(({ valueKey }) => valueKey === issue.path[0]);
+    const source = keyFile && sources.get(keyFile.valueKey);
+    const note = keyFile && source ? ` (read from ${source}, which must hold ${keyFile.shape} or the saved output of \`keys generate\`)` : '';
+    return `  - ${describeProblem(issue)}${note}`;
+  });
 }
 
 function checkCrossFieldRules(config: Config): string[] {
@@ -156,15 +173,6 @@ function isKeysGenerateOutput(content: unknown, valueKey: string): content is Js
   return isPlainObject(content) && valueKey in content && !('keys' in content);
 }
 
-/** Says, after a problem with a value read from a key file, which file it came from and what it must hold. */
-function nameKeyFiles(problems: string[], sources: ReadonlyMap<string, string>): string[] {
-  return problems.map((problem) => {
-    const key = KEY_FILES.find(({ valueKey }) => sources.has(valueKey) && new RegExp(`^  - ${valueKey}[.:]`).test(problem));
-    if (!key) return problem;
-    return `${problem} (read from ${sources.get(key.valueKey)}, which must hold ${key.shape} or the saved output of \`keys generate\`)`;
-  });
-}
-
 /**
  * The top-level settings each problem is about (a root issue names unknown keys), so that a
  * best-effort configuration can be made without them.
@@ -188,7 +196,7 @@ export interface LoadOptions {
    * so that a start does not have to fail once per kind of mistake. The caller still checks a
    * configuration that loads.
    */
-  productionGaps?: (config: Config) => string[];
+  productionGaps?: (config: Config) => readonly SettingProblem[];
 }
 
 /** The public issuer: the configured one, else http://localhost:<the port actually bound>. */
@@ -213,7 +221,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const environmentProblems = checkEnvironment(env);
   const parsed = configSchema.safeParse(settings);
   if (!parsed.success) {
-    const problems = nameKeyFiles([describeIssues(parsed.error.issues), ...environmentProblems].join('\n').split('\n'), sources);
+    const problems = [...describeIssues(parsed.error.issues, sources), ...environmentProblems];
     const gaps = production && options.productionGaps ? gapsBesides(settings, defaults, settingsAtFault(parsed.error.issues), options.productionGaps) : [];
     throw refusal(problems, gaps);
   }
@@ -227,10 +235,10 @@ function finish(data: Omit<Config, 'production'>, production: boolean): Config {
   return { ...data, issuer: data.issuer?.replace(/\/+$/, '') ?? null, production };
 }
 
-function refusal(problems: string[], gaps: string[]): ConfigError {
+function refusal(problems: string[], gaps: readonly SettingProblem[]): ConfigError {
   const message = `invalid configuration:\n${problems.join('\n')}`;
   if (gaps.length === 0) return new ConfigError(message);
-  return new ConfigError(`${message}\nNODE_ENV=production also refuses development defaults:\n${gaps.map((g) => `  - ${g}`).join('\n')}`);
+  return new ConfigError(`${message}\nNODE_ENV=production also refuses development defaults:\n${gaps.map((g) => `  - ${describeProblem(g)}`).join('\n')}`);
 }
 
 /**
@@ -238,7 +246,12 @@ function refusal(problems: string[], gaps: string[]): ConfigError {
  * leaving out gaps about those settings (their fault is already said); none if even that
  * configuration does not load.
  */
-function gapsBesides(settings: Json, defaults: Json, faulty: ReadonlySet<string>, productionGaps: (config: Config) => string[]): string[] {
+function gapsBesides(
+  settings: Json,
+  defaults: Json,
+  faulty: ReadonlySet<string>,
+  productionGaps: (config: Config) => readonly SettingProblem[],
+): readonly SettingProblem[] {
   const salvaged: Json = { ...settings };
   for (const key of faulty) {
     if (key in defaults) salvaged[key] = defaults[key];
@@ -246,5 +259,5 @@ function gapsBesides(settings: Json, defaults: Json, faulty: ReadonlySet<string>
   }
   const parsed = configSchema.safeParse(salvaged);
   if (!parsed.success) return [];
-  return productionGaps(finish(parsed.data, true)).filter((gap) => !faulty.has(/^[^.:]+/.exec(gap)?.[0] ?? ''));
+  return productionGaps(finish(parsed.data, true)).filter((gap) => !faulty.has(String(gap.path[0])));
 }

@@ -1,31 +1,40 @@
 import type { Config } from './schema.js';
-import { ConfigError } from './load.js';
+import { ConfigError, describeProblem, type SettingProblem } from './load.js';
 import { isReservedDomain, senderDomain } from '../mail/sender.js';
 
+/**
+ * One thing a production deployment still lacks, tagged with the setting it is about, so that a
+ * refusal can leave out gaps about settings already at fault without reading them back out of
+ * the text.
+ */
+export type ProductionGap = SettingProblem;
+
+const gap = (setting: string, message: string): ProductionGap => ({ path: setting.split('.'), message });
+
 /** What a production deployment still lacks; empty when it may start. */
-export function productionGaps(config: Config): string[] {
-  const gaps: string[] = [];
-  if (!config.storage.mongodbUri) gaps.push('storage: set MONGODB_URI (the in-memory store loses everything on restart and cannot be shared)');
-  if (!config.mail.smtpUrl) gaps.push('mail: set SMTP_URL (the dev mailbox sends nothing)');
+export function productionGaps(config: Config): ProductionGap[] {
+  const gaps: ProductionGap[] = [];
+  if (!config.storage.mongodbUri) gaps.push(gap('storage', 'set MONGODB_URI (the in-memory store loses everything on restart and cannot be shared)'));
+  if (!config.mail.smtpUrl) gaps.push(gap('mail', 'set SMTP_URL (the dev mailbox sends nothing)'));
   const fromGap = senderGap(config.mail.from);
   if (fromGap) gaps.push(fromGap);
-  if (!config.jwks) gaps.push('jwks: configure signing keys (generate them with `npm run cli -- keys generate`)');
-  if (!config.cookieKeys) gaps.push('cookieKeys: configure cookie secrets (generate them with `npm run cli -- keys generate`)');
-  if (!config.twoFactor.encryptionKey) gaps.push('twoFactor.encryptionKey: configure the key that seals TOTP secrets (generate it with `npm run cli -- keys generate`)');
+  if (!config.jwks) gaps.push(gap('jwks', 'configure signing keys (generate them with `npm run cli -- keys generate`)'));
+  if (!config.cookieKeys) gaps.push(gap('cookieKeys', 'configure cookie secrets (generate them with `npm run cli -- keys generate`)'));
+  if (!config.twoFactor.encryptionKey) gaps.push(gap('twoFactor.encryptionKey', 'configure the key that seals TOTP secrets (generate it with `npm run cli -- keys generate`)'));
   gaps.push(...examplePlaceholders(config));
-  if (!config.issuer) gaps.push('issuer: set ISSUER to the public https URL');
+  if (!config.issuer) gaps.push(gap('issuer', 'set ISSUER to the public https URL'));
   else if (config.issuer.startsWith('http:') && !config.allowInsecureIssuer) {
-    gaps.push('issuer: must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)');
+    gaps.push(gap('issuer', 'must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)'));
   }
   return gaps;
 }
 
 /** The default sender is at localhost: production mail must come from a domain that can take replies and bounces. */
-function senderGap(from: string): string | null {
+function senderGap(from: string): ProductionGap | null {
   const domain = senderDomain(from);
   if (domain && !isReservedDomain(domain)) return null;
   const what = domain ? `is at ${domain}, a name reserved for local use or examples that cannot receive mail` : 'carries no email address';
-  return `mail.from: ${what}; set mail.from to a sender at your own domain, such as "Sign-in <no-reply@login.your-company.com>"`;
+  return gap('mail.from', `${what}; set mail.from to a sender at your own domain, such as "Sign-in <no-reply@login.your-company.com>"`);
 }
 
 /**
@@ -44,13 +53,13 @@ function isExampleValue(value: string): boolean {
   return EXAMPLE_PLACEHOLDER.test(value) || EXAMPLE_VALUES.has(value.trim());
 }
 
-function examplePlaceholders(config: Config): string[] {
-  const gaps: string[] = [];
+function examplePlaceholders(config: Config): ProductionGap[] {
+  const gaps: ProductionGap[] = [];
   config.clients.forEach((client, i) => {
-    if (typeof client.client_secret === 'string' && isExampleValue(client.client_secret)) gaps.push(`clients.${i}.client_secret: still an example value from the documentation; set a long random secret`);
+    if (typeof client.client_secret === 'string' && isExampleValue(client.client_secret)) gaps.push({ path: ['clients', i, 'client_secret'], message: 'still an example value from the documentation; set a long random secret' });
   });
   config.apiKeys.forEach((apiKey, i) => {
-    if (isExampleValue(apiKey.key)) gaps.push(`apiKeys.${i}.key: still an example value from the documentation; create keys with \`npm run cli -- api-keys create\` or set a long random one`);
+    if (isExampleValue(apiKey.key)) gaps.push({ path: ['apiKeys', i, 'key'], message: 'still an example value from the documentation; create keys with `npm run cli -- api-keys create` or set a long random one' });
   });
   return gaps;
 }
@@ -74,6 +83,6 @@ export function assertProductionReady(config: Config): void {
   if (!config.production) return;
   const gaps = productionGaps(config);
   if (gaps.length > 0) {
-    throw new ConfigError(`NODE_ENV=production refuses development defaults:\n${gaps.map((g) => `  - ${g}`).join('\n')}`);
+    throw new ConfigError(`NODE_ENV=production refuses development defaults:\n${gaps.map((g) => `  - ${describeProblem(g)}`).join('\n')}`);
   }
 }

@@ -1,15 +1,15 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig, projectRoot } from '../../src/config/load.js';
-import { assertProductionReady, productionGaps, riskyChoices } from '../../src/config/production.js';
+import { ConfigError, describeProblem, loadConfig, projectRoot } from '../../src/config/load.js';
+import { assertProductionReady, productionGaps as taggedProductionGaps, riskyChoices, type ProductionGap } from '../../src/config/production.js';
 import { generateCookieKeys, generateSecretKey, generateSigningKeys, loadKeys } from '../../src/provider/keys.js';
 import type { Config } from '../../src/config/schema.js';
 import { log, setLogLevel } from '../../src/log.js';
 import { tempDirsPerTest } from '../helpers/temp.js';
 
 /** The refusal as the CLI gets it; `gaps` as a server start asks for the production gaps too. */
-function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, gaps?: (config: Config) => string[]): string {
+function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, gaps?: (config: Config) => ProductionGap[]): string {
   try {
     loadConfig({ env, overrides, ...(gaps ? { productionGaps: gaps } : {}) });
   } catch (err) {
@@ -17,6 +17,11 @@ function failure(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}
     return (err as Error).message;
   }
   throw new Error('expected the configuration to be refused');
+}
+
+/** The production gaps as start-up lists them. */
+function productionGaps(config: Config): string[] {
+  return taggedProductionGaps(config).map(describeProblem);
 }
 
 
@@ -166,18 +171,20 @@ describe('production guard', () => {
   it('refuses development defaults under NODE_ENV=production and lists every one of them', () => {
     const config = loadConfig({ env: { NODE_ENV: 'production' } });
     expect(() => assertProductionReady(config)).to.throw(ConfigError, /MONGODB_URI[\s\S]*SMTP_URL[\s\S]*jwks[\s\S]*cookieKeys[\s\S]*twoFactor\.encryptionKey[\s\S]*ISSUER/);
+    // Each gap carries the setting it is about, which a refusal uses to leave out gaps about settings at fault.
+    expect(taggedProductionGaps(config).map((gap) => gap.path.join('.'))).to.deep.equal(['storage', 'mail', 'mail.from', 'jwks', 'cookieKeys', 'twoFactor.encryptionKey', 'issuer']);
   });
 
   it('lists the production gaps in the same message as the errors of a refused configuration, leaving out gaps about settings at fault', () => {
     const env = { NODE_ENV: 'production' };
-    const refused = failure({ proxyHops: 0, issuer: 'ftp://id.example.com', mail: { smtpUrl: 'smtp://mail:25' } }, env, productionGaps);
+    const refused = failure({ proxyHops: 0, issuer: 'ftp://id.example.com', mail: { smtpUrl: 'smtp://mail:25' } }, env, taggedProductionGaps);
     expect(refused).to.match(/^invalid configuration:\n {2}- issuer: must be an http/);
     expect(refused).to.match(/\n {2}- proxyHops: /);
     const [, gaps = ''] = refused.split('\nNODE_ENV=production also refuses development defaults:\n');
     expect(gaps.split('\n').map((line) => /^ {2}- ([^:]+):/.exec(line)?.[1])).to.deep.equal(['storage', 'mail.from', 'jwks', 'cookieKeys', 'twoFactor.encryptionKey']);
     // Only a server start asks for them: the CLI and tests load a production configuration that lacks things.
     expect(failure({ proxyHops: 0 }, env)).to.equal('invalid configuration:\n  - proxyHops: Too small: expected number to be >=1');
-    const crossField = failure({ ...PRODUCTION_READY, storage: {}, passwordless: { linkCode: { generator: 'randomDigits', length: 8 } } }, env, productionGaps);
+    const crossField = failure({ ...PRODUCTION_READY, storage: {}, passwordless: { linkCode: { generator: 'randomDigits', length: 8 } } }, env, taggedProductionGaps);
     expect(crossField).to.match(/- passwordless\.linkCode: [\s\S]*also refuses development defaults:\n {2}- storage: set MONGODB_URI/);
   });
 
