@@ -14,6 +14,8 @@ export interface LocaleLocals {
   tHtml: (key: string, vars?: MessageVars, wrap?: Record<string, readonly [string, string]>) => string;
   /** A time of day in this locale, in `timeZone` (an IANA name; invalid or missing means UTC), with the zone's short name. */
   formatTime: (date: Date, timeZone?: string | null) => string;
+  /** The key of the message stating a duration in its unit (see durationKey): `durationKey('email.validUntil', lifetime, 'minutes')`. */
+  durationKey: typeof durationKey;
 }
 
 /** The locals of one locale, built on a translate function. */
@@ -30,46 +32,68 @@ export function localeLocals(locale: string, t: Translate): LocaleLocals {
       });
     },
     formatTime: (date, timeZone) => formatTime(date, locale, timeZone),
+    durationKey,
   };
 }
 
-/** A lifetime as the pages and emails state it. */
-export interface StatedLifetime {
-  /** 'seconds' under a minute, else 'minutes'; a message with the `Seconds` suffix says seconds. */
-  unit: 'minutes' | 'seconds';
+/** Units a span of time is stated in, largest first, with their length in seconds. */
+const DURATION_UNITS = [
+  ['days', 86_400],
+  ['hours', 3_600],
+  ['minutes', 60],
+  ['seconds', 1],
+] as const;
+
+export type DurationUnit = (typeof DURATION_UNITS)[number][0];
+
+/** The units from `Largest` down to seconds. */
+type UnitsUpTo<Largest extends DurationUnit> = Largest extends 'days'
+  ? DurationUnit
+  : Largest extends 'hours'
+    ? 'hours' | 'minutes' | 'seconds'
+    : Largest extends 'minutes'
+      ? 'minutes' | 'seconds'
+      : 'seconds';
+
+/** A span of time as a page or email states it: its largest whole unit, rounded down. */
+export interface StatedDuration<Unit extends DurationUnit = DurationUnit> {
+  unit: Unit;
   count: number;
+}
+
+/**
+ * How long something lasts, as told to a reader: in the largest unit it fills, no larger than
+ * `largestUnit`, rounded down, so it never promises more than it lasts (36 hours is "1 day", an
+ * hour is "1 hour", never "1 day"; 90 s is "1 minute", never "2"). Never less than 1 second.
+ */
+export function statedDuration<Largest extends DurationUnit = 'days'>(seconds: number, largestUnit: Largest = 'days' as Largest): StatedDuration<UnitsUpTo<Largest>> {
+  const units = DURATION_UNITS.slice(DURATION_UNITS.findIndex(([unit]) => unit === largestUnit));
+  const [unit, size] = units.find(([, length]) => seconds >= length) ?? DURATION_UNITS[DURATION_UNITS.length - 1]!;
+  return { unit, count: Math.max(1, Math.floor(seconds / size)) } as StatedDuration<UnitsUpTo<Largest>>;
+}
+
+/**
+ * The catalogue key of a message that states `duration`: `key` itself when it is in
+ * `largestUnit` (the unit the message said before it learnt others), else `key` with the unit as
+ * a suffix: `email.validUntilSeconds`, `twoFactor.trustHours`.
+ */
+export function durationKey(key: string, duration: StatedDuration, largestUnit: DurationUnit): string {
+  return duration.unit === largestUnit ? key : `${key}${duration.unit[0]!.toUpperCase()}${duration.unit.slice(1)}`;
+}
+
+/** A lifetime as the pages and emails state it. */
+export interface StatedLifetime extends StatedDuration<'minutes' | 'seconds'> {
   /** Whole minutes, rounded down, at least 1 (the `minutes` / `ttlMinutes` of older templates). */
   minutes: number;
 }
 
 /**
- * How long a link lives, as told to its reader: rounded down, so it never promises more than
- * it lasts (90 s is "1 minute", never "2"), and in seconds under a minute.
+ * How long a link lives, as told to its reader: in whole minutes, rounded down, and in seconds
+ * under a minute (its messages' keys: `durationKey(key, lifetime, 'minutes')`).
  */
 export function statedLifetime(seconds: number): StatedLifetime {
-  const minutes = Math.floor(seconds / 60);
-  return minutes >= 1 ? { unit: 'minutes', count: minutes, minutes } : { unit: 'seconds', count: Math.max(1, Math.floor(seconds)), minutes: 1 };
-}
-
-/** A span of time as a page states it: its largest whole unit, rounded down. */
-export interface StatedDuration {
-  unit: 'days' | 'hours' | 'minutes' | 'seconds';
-  count: number;
-}
-
-const DURATION_UNITS = [
-  ['days', 86_400],
-  ['hours', 3_600],
-  ['minutes', 60],
-] as const;
-
-/**
- * How long something lasts, as told to a reader: in the largest unit it fills, rounded down,
- * so it never promises more than it lasts (36 hours is "1 day", an hour is "1 hour", never "1 day").
- */
-export function statedDuration(seconds: number): StatedDuration {
-  for (const [unit, size] of DURATION_UNITS) if (seconds >= size) return { unit, count: Math.floor(seconds / size) };
-  return { unit: 'seconds', count: Math.max(1, Math.floor(seconds)) };
+  const stated = statedDuration(seconds, 'minutes');
+  return { ...stated, minutes: stated.unit === 'minutes' ? stated.count : 1 };
 }
 
 const TIME_OPTIONS: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };

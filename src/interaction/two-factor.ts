@@ -5,7 +5,7 @@ import type { TwoFactorService } from '../accounts/two-factor.js';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { renderPage, useInteractionLocale } from '../http/page.js';
-import { statedDuration, type StatedDuration } from '../i18n/helpers.js';
+import { durationKey, statedDuration } from '../i18n/helpers.js';
 import { log } from '../log.js';
 import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT, type SecondFactorTries } from '../provider/two-factor-prompt.js';
 import { clientOf, finishInteraction, interactionOfBrowser, loginSessionId, sessionEndsAt, type Interaction } from './session.js';
@@ -35,21 +35,14 @@ type PendingStep = Interaction & { sessionId: string };
  * GET /interaction/:uid is answered here only while that prompt is pending; otherwise it
  * passes on to the sign-in routes.
  */
-/** The trust box's catalogue message per unit ('twoFactor.trust' kept its name from when it said days only). */
-const TRUST_MESSAGES: Record<StatedDuration['unit'], string> = {
-  days: 'twoFactor.trust',
-  hours: 'twoFactor.trustHours',
-  minutes: 'twoFactor.trustMinutes',
-  seconds: 'twoFactor.trustSeconds',
-};
-
 export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
   const { provider, views, csrf, service, tries } = deps;
   const { maxAttempts } = tries;
   const router = new Router({ prefix: '/interaction/:uid' });
   // The trust box states its real length (an hour is "1 hour", never "1 day").
   const trustFor = statedDuration(service.settings.trustTimeToLiveInSeconds);
-  const trustLabel = { key: TRUST_MESSAGES[trustFor.unit], count: trustFor.count };
+  // 'twoFactor.trust' kept its name from when it said days only; other units have their suffix.
+  const trustLabel = { key: durationKey('twoFactor.trust', trustFor, 'days'), count: trustFor.count };
   // Whole days for theme templates written before trustLabel: rounded down, at least 1.
   const trustDays = Math.max(1, Math.floor(service.settings.trustTimeToLiveInSeconds / 86400));
 

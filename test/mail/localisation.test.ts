@@ -10,7 +10,7 @@ import { tempDirsPerTest } from '../helpers/temp.js';
 import { chooseLocale, parseAcceptLanguage, parseUiLocales } from '../../src/i18n/negotiate.js';
 import { Catalog } from '../../src/i18n/catalog.js';
 import { projectRoot } from '../../src/config/load.js';
-import { localeLocals, statedDuration, statedLifetime } from '../../src/i18n/helpers.js';
+import { durationKey, localeLocals, statedDuration, statedLifetime } from '../../src/i18n/helpers.js';
 
 const KARL = { email: 'karl@example.com', firstName: 'Karl', preferredLanguages: ['de-AT'], timezone: 'Europe/Vienna' };
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 50 };
@@ -157,6 +157,18 @@ describe('the stated lifetime of a link', () => {
     expect(statedDuration(3_600)).to.deep.equal({ unit: 'hours', count: 1 });
     expect(statedDuration(150)).to.deep.equal({ unit: 'minutes', count: 2 });
     expect(statedDuration(2)).to.deep.equal({ unit: 'seconds', count: 2 });
+  });
+
+  it('states a span in no unit larger than asked, and picks its message: the plain key in that unit, else the unit as suffix', () => {
+    expect(statedDuration(2 * 86_400, 'minutes')).to.deep.equal({ unit: 'minutes', count: 2_880 });
+    expect(statedDuration(7_199, 'hours')).to.deep.equal({ unit: 'hours', count: 1 });
+    expect(statedDuration(59, 'minutes')).to.deep.equal({ unit: 'seconds', count: 59 });
+    expect(durationKey('email.validUntil', statedLifetime(180), 'minutes')).to.equal('email.validUntil');
+    expect(durationKey('email.validUntil', statedLifetime(30), 'minutes')).to.equal('email.validUntilSeconds');
+    expect(durationKey('twoFactor.trust', statedDuration(30 * 86_400), 'days')).to.equal('twoFactor.trust');
+    expect(durationKey('twoFactor.trust', statedDuration(3_600), 'days')).to.equal('twoFactor.trustHours');
+    expect(durationKey('twoFactor.trust', statedDuration(150), 'days')).to.equal('twoFactor.trustMinutes');
+    expect(durationKey('twoFactor.trust', statedDuration(2), 'days')).to.equal('twoFactor.trustSeconds');
   });
 
   for (const [ttl, page, mail, resent, german] of [
