@@ -9,6 +9,7 @@ import type { Store } from '../storage/types.js';
 import type { KeyMaterial } from '../provider/keys.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { AppError } from '../http/errors.js';
+import { allowedMethods } from '../http/allowed-methods.js';
 import { isApiPath } from '../http/error-handler.js';
 import type { PasswordlessCodes } from '../passwordless/codes.js';
 import { PasswordlessApi } from '../passwordless/api-login.js';
@@ -82,7 +83,7 @@ export function restApi(deps: ApiDeps): RestApi {
   // /api paths never reach node-oidc-provider: what the router did not take is a 405 or a 404 here.
   const fallback: Middleware = async (ctx, next) => {
     if (!isApiPath(ctx.path)) return next();
-    const allowed = [...new Set(router.match(ctx.path, ctx.method).path.flatMap((layer) => layer.methods))];
+    const allowed = allowedMethods([router], ctx.path);
     if (allowed.length > 0) {
       ctx.set('Allow', allowed.join(', '));
       throw new AppError(405, 'MethodNotAllowed', `${ctx.method} is not allowed here; use ${allowed.join(', ')}.`);

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
+import { allowedMethods } from '../http/allowed-methods.js';
 import { renderPage, useInteractionLocale } from '../http/page.js';
 import { interactionById, interactionOfBrowser } from './session.js';
 
@@ -19,7 +20,7 @@ export function interactionFallback(deps: { provider: Provider; views: Views; ro
     const interaction = await interactionById(provider, uid);
     if (interaction) useInteractionLocale(ctx, interaction.params);
 
-    const allowed = methodsFor(deps.routers, ctx.path);
+    const allowed = allowedMethods(deps.routers, ctx.path);
     if (allowed.length > 0) {
       ctx.set('Allow', allowed.join(', '));
       if ((ctx.method === 'GET' || ctx.method === 'HEAD') && allowed.includes('POST')) return renderFormLeft(ctx, uid);
@@ -39,11 +40,3 @@ export function interactionFallback(deps: { provider: Provider; views: Views; ro
   }
 }
 
-/** The methods our routers answer at `path` (none when no route has that path). */
-function methodsFor(routers: readonly Router[], path: string): string[] {
-  const methods = new Set<string>();
-  for (const router of routers) {
-    for (const layer of router.match(path, 'GET').path) for (const method of layer.methods) methods.add(method);
-  }
-  return [...methods].sort();
-}
