@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import type { Context, Middleware } from 'koa';
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import { allowedMethods } from '../http/allowed-methods.js';
@@ -17,13 +17,19 @@ export function interactionFallback(deps: { provider: Provider; views: Views; ro
   return async (ctx, next) => {
     if (ctx.path !== '/interaction' && !ctx.path.startsWith('/interaction/')) return next();
     const uid = ctx.path.split('/')[2] ?? '';
-    const interaction = await interactionById(provider, uid);
+    // This browser's sign-in (loaded once per request, maybe already by a sign-in route); else
+    // the sign-in by id, which gives a stranger's page its language but no way back.
+    const ongoing = await interactionOfBrowser(provider, ctx, uid);
+    const interaction = ongoing ?? (await interactionById(provider, uid));
     if (interaction) useInteractionLocale(ctx, interaction.params);
 
     const allowed = allowedMethods(deps.routers, ctx.path);
     if (allowed.length > 0) {
       ctx.set('Allow', allowed.join(', '));
-      if ((ctx.method === 'GET' || ctx.method === 'HEAD') && allowed.includes('POST')) return renderFormLeft(ctx, uid);
+      if ((ctx.method === 'GET' || ctx.method === 'HEAD') && allowed.includes('POST')) {
+        // A form's address opened again: nothing is sent twice; back to the sign-in when this browser is still in it.
+        return renderPage(ctx, views, 405, 'pages/form-left', { uid: ongoing ? ongoing.uid : null });
+      }
       return renderPage(ctx, views, 405, 'pages/error', { title: 'error.title.client', error: 'method_not_allowed', description: 'error.message.notFound' });
     }
     if (/^\/interaction\/[^/]+\/magic\/?$/.test(ctx.path)) {
@@ -32,11 +38,5 @@ export function interactionFallback(deps: { provider: Provider; views: Views; ro
     }
     return renderPage(ctx, views, 404, 'pages/error', { title: 'error.title.notFound', error: 'not_found', description: 'error.message.notFound' });
   };
-
-  /** A form's address opened again: nothing is sent twice; back to the sign-in when this browser is still in it. */
-  async function renderFormLeft(ctx: Context, uid: string) {
-    const ongoing = await interactionOfBrowser(provider, ctx, uid);
-    return renderPage(ctx, views, 405, 'pages/form-left', { uid: ongoing ? ongoing.uid : null });
-  }
 }
 

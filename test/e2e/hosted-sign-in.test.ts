@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import { decodeJwt } from 'jose';
 import { Browser } from '../helpers/browser.js';
 import { buildUser, modifyUser } from '../../src/accounts/users.js';
+import { MemoryStore } from '../../src/storage/memory.js';
 import { startTestServer, ALICE, BOB, WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { codeRecordOf, interactionUidOf, pairNumberOn } from '../helpers/cross-device.js';
@@ -464,6 +465,46 @@ describe('hosted magic-link sign-in (end to end)', () => {
       expect(page.status, unknown).to.equal(404);
       expect(page.headers.get('content-type'), unknown).to.match(/^text\/html/);
       expect(page.body, unknown).to.include('Seite nicht gefunden');
+    }
+  });
+
+  it('reads the sign-in of a reopened form address once, not once by id and again for the browser', async () => {
+    // Counts node-oidc-provider's reads of interactions in a real memory store.
+    const reads: string[] = [];
+    const inner = new MemoryStore();
+    const store = new Proxy(inner, {
+      get(object, property) {
+        if (property !== 'oidcAdapter') return Reflect.get(object, property, object) as unknown;
+        return (model: string) => {
+          const adapter = object.oidcAdapter(model);
+          if (model !== 'Interaction') return adapter;
+          return new Proxy(adapter, {
+            get(target, name) {
+              const value = Reflect.get(target, name, target) as unknown;
+              if (name !== 'find' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+              return (id: string) => {
+                reads.push(id);
+                return (value as (id: string) => unknown).call(target, id);
+              };
+            },
+          });
+        };
+      },
+    });
+    const counted = await startTestServer({ store });
+    try {
+      const browser = new Browser(counted.issuer, undefined, { 'accept-language': 'en' });
+      const rp = await authorizationRequest(await discover(counted), { ui_locales: 'de' });
+      const form = await browser.get(rp.url.href);
+      const uid = new URL(form.url).pathname.split('/')[2]!;
+      reads.length = 0;
+      const reopened = await browser.get(`/interaction/${uid}/email`);
+      expect(reopened.status).to.equal(405);
+      expect(reopened.body).to.include('Sie haben die Anmeldeseite verlassen');
+      expect(reopened.body).to.include(`href="/interaction/${uid}"`);
+      expect(reads).to.deep.equal([uid]);
+    } finally {
+      await counted.stop();
     }
   });
 });
