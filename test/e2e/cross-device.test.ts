@@ -3,7 +3,7 @@ import type * as client from 'openid-client';
 import { Browser } from '../helpers/browser.js';
 import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink } from '../helpers/oidc.js';
-import { codeRecordOf, interactionUidOf, otherNumber, pairNumberOn, progressIn, startSignIn } from '../helpers/cross-device.js';
+import { codeRecordOf, expireCode, interactionUidOf, otherNumber, pairNumberOn, progressIn, startSignIn } from '../helpers/cross-device.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 
 const CHROME_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
@@ -246,7 +246,7 @@ describe('cross-device sign-in: expiry', () => {
   let server: TestServer;
   let config: client.Configuration;
   before(async () => {
-    server = await startTestServer({ config: { passwordless: { timeToLiveInSeconds: 1 } } });
+    server = await startTestServer();
     config = await discover(server);
   });
   after(() => server.stop());
@@ -256,7 +256,7 @@ describe('cross-device sign-in: expiry', () => {
     const started = await startSignIn(server, config, a);
     const b = new Browser(server.issuer, SAFARI_ON_IPHONE);
     const page = await b.get(started.link);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await expireCode(server, started.uid);
     const late = await b.submit(page, '/approve', { number: started.number });
     expect(late.status).to.equal(410);
     expect(late.body).to.include('This link has expired');
@@ -272,7 +272,7 @@ describe('cross-device sign-in: expiry', () => {
     const b = new Browser(server.issuer, SAFARI_ON_IPHONE);
     const approved = await b.submit(await b.get(started.link), '/approve', { number: started.number });
     expect(approved.status).to.equal(200);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await expireCode(server, started.uid);
     expect((await progressIn(a, started.uid)).body).to.deep.equal({ state: 'waiting' });
     const stuck = await a.submit(started.inbox, '/continue');
     expect(stuck.status).to.equal(409);
@@ -286,7 +286,7 @@ describe('cross-device sign-in: expiry', () => {
       const started = await startSignIn(server, config, a);
       const b = new Browser(server.issuer, SAFARI_ON_IPHONE);
       await b.submit(await b.get(started.link), '/approve', { number: typed === 'right' ? started.number : otherNumber(started.number) });
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await expireCode(server, started.uid);
       expect((await b.get(started.link)).body, 'what the other device says').to.include('This link has expired');
       const stuck = await a.submit(started.inbox, '/continue');
       expect(stuck.status, typed).to.equal(409);
@@ -307,7 +307,7 @@ describe('cross-device sign-in: expiry', () => {
     const started = await startSignIn(server, config, known);
     const unknown = new Browser(server.issuer);
     const inboxUnknown = await requestLink(unknown, await authorizationRequest(config), 'nobody@example.com');
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await expireCode(server, started.uid);
     const continueKnown = await known.submit(started.inbox, '/continue');
     const continueUnknown = await unknown.submit(inboxUnknown, '/continue');
     expect(continueKnown.status).to.equal(continueUnknown.status).and.equal(409);
@@ -320,7 +320,7 @@ describe('cross-device sign-in: expiry', () => {
     const started = await startSignIn(server, config, a);
     const b = new Browser(server.issuer, SAFARI_ON_IPHONE);
     await b.submit(await b.get(started.link), '/approve', { number: otherNumber(started.number) });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await expireCode(server, started.uid);
     const expired = await b.get(started.link);
     expect(expired.body).to.include('This link has expired');
     await b.submit(expired, '/resend');
