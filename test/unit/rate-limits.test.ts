@@ -24,8 +24,9 @@ describe('rate limits', () => {
 
   it('limits sends per IP across addresses', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
-    for (let i = 0; i < 5; i += 1) expect((await limiter.allowSend(`u${i}@x.com`, '10.1.1.1')).allowed).to.equal(true);
-    expect(await limiter.allowSend('u9@x.com', '10.1.1.1')).to.deep.include({ allowed: false, rule: 'sendPerIp' });
+    const now = 1_800_000_000_000;
+    for (let i = 0; i < 5; i += 1) expect((await limiter.allowSend(`u${i}@x.com`, '10.1.1.1', now)).allowed).to.equal(true);
+    expect(await limiter.allowSend('u9@x.com', '10.1.1.1', now)).to.deep.include({ allowed: false, rule: 'sendPerIp' });
   });
 
   it('caps all sends together with the global ceiling, whatever the address and IP', async () => {
@@ -67,14 +68,16 @@ describe('rate limits', () => {
   /** Tries of typed codes go through withCodeTry: a wrong guess keeps its try, any other result gives it back. */
   const WRONG: TypedCodeResult = { ok: false, problem: 'wrong', attemptsLeft: 1 };
   const NOT_WRONG: TypedCodeResult = { ok: false, problem: 'used' };
-  const guessWrong = async (limiter: RateLimiter, keys: string[], now?: number) => (await limiter.withCodeTry(keys, async () => WRONG, now)).allowed;
-  const guessNotWrong = async (limiter: RateLimiter, keys: string[], now?: number) => (await limiter.withCodeTry(keys, async () => NOT_WRONG, now)).allowed;
+  // `now` is required: with the clock, the tries of one test could fall into two windows.
+  const guessWrong = async (limiter: RateLimiter, keys: string[], now: number) => (await limiter.withCodeTry(keys, async () => WRONG, now)).allowed;
+  const guessNotWrong = async (limiter: RateLimiter, keys: string[], now: number) => (await limiter.withCodeTry(keys, async () => NOT_WRONG, now)).allowed;
 
   it('takes typed-code tries per account across codes, before they are checked', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
-    for (let i = 0; i < 4; i += 1) expect(await guessWrong(limiter, ['user-1'])).to.equal(true);
-    expect(await guessWrong(limiter, ['user-1'])).to.equal(false);
-    expect(await guessWrong(limiter, ['user-2'])).to.equal(true);
+    const now = 1_800_000_000_000;
+    for (let i = 0; i < 4; i += 1) expect(await guessWrong(limiter, ['user-1'], now)).to.equal(true);
+    expect(await guessWrong(limiter, ['user-1'], now)).to.equal(false);
+    expect(await guessWrong(limiter, ['user-2'], now)).to.equal(true);
   });
 
   it('a typed-code try the first (address) budget refuses takes nothing from the account budget after it', async () => {
@@ -91,13 +94,14 @@ describe('rate limits', () => {
 
   it('gives at most the budget of 20 concurrent tries, and gives back a try that was not wrong', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, settings);
-    const decisions = await Promise.all(Array.from({ length: 20 }, () => guessWrong(limiter, ['address', 'user-1'])));
+    const now = 1_800_000_000_000;
+    const decisions = await Promise.all(Array.from({ length: 20 }, () => guessWrong(limiter, ['address', 'user-1'], now)));
     expect(decisions.filter(Boolean)).to.have.length(4);
     const fresh = new RateLimiter(new MemoryStore().counters, settings);
-    for (let i = 0; i < 3; i += 1) await guessWrong(fresh, ['user-1']);
-    expect(await guessNotWrong(fresh, ['user-1'])).to.equal(true);
-    expect(await guessWrong(fresh, ['user-1'])).to.equal(true);
-    expect(await guessWrong(fresh, ['user-1'])).to.equal(false);
+    for (let i = 0; i < 3; i += 1) await guessWrong(fresh, ['user-1'], now);
+    expect(await guessNotWrong(fresh, ['user-1'], now)).to.equal(true);
+    expect(await guessWrong(fresh, ['user-1'], now)).to.equal(true);
+    expect(await guessWrong(fresh, ['user-1'], now)).to.equal(false);
   });
 
   describe('withCodeTry', () => {
