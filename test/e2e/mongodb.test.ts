@@ -5,7 +5,7 @@ import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { freshDatabaseName, spawnEngine, startMongoTarget, withDatabase, type EngineProcess, type MongoTarget } from '../helpers/mongo-engine.js';
 import { START_KEY, call, startApiServer } from '../api/helpers.js';
-import { captureLogs } from '../helpers/logs.js';
+import { captureLogs, logEvents } from '../helpers/logs.js';
 import { createUser } from '../../src/accounts/admin.js';
 
 describe('hosted magic-link sign-in on MongoDB (end to end)', function () {
@@ -219,7 +219,7 @@ describe('a MongoDB outage while serving', function () {
     expect(engine, 'the engine restarts').to.not.equal(null);
     await eventually(async () => (await fetch(`${server!.issuer}/ready`)).status === 200, 30_000);
 
-    const failed = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.event === 'request.failed');
+    const failed = logEvents(lines, 'request.failed');
     expect(failed.map((e) => e.path)).to.include('/passwordless/[redacted]');
     const text = lines.join('\n');
     for (const code of codes) expect(text.includes(code), `a link code in the logs: ${code.slice(0, 6)}…`).to.equal(false);

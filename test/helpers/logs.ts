@@ -20,3 +20,18 @@ export async function captureLogs(level: 'debug' | 'info', work: () => Promise<v
   }
   return captured.split('\n').filter(Boolean);
 }
+
+/** A parsed log line: the event name and its fields. */
+export type LogEvent = Record<string, unknown>;
+
+/** The log lines as events, only those named `event` (a name, or a pattern of names) if given. */
+export function logEvents(lines: string[], event?: string | RegExp): LogEvent[] {
+  const events = lines.map((line) => JSON.parse(line) as LogEvent);
+  if (event === undefined) return events;
+  return events.filter((e) => (typeof event === 'string' ? e.event === event : event.test(String(e.event))));
+}
+
+/** Runs `work` with logging at `level` and returns the events it logged (see logEvents). */
+export async function captureLogEvents(level: 'debug' | 'info', work: () => Promise<void>, event?: string | RegExp): Promise<LogEvent[]> {
+  return logEvents(await captureLogs(level, work), event);
+}

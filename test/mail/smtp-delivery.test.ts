@@ -4,7 +4,7 @@ import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/
 import { authorizationRequest, discover, exchange, requestLink } from '../helpers/oidc.js';
 import { TestSmtpServer, headerOf, linkInText } from '../helpers/smtp.js';
 import { selfSignedCertificate } from '../helpers/certificate.js';
-import { captureLogs } from '../helpers/logs.js';
+import { captureLogEvents } from '../helpers/logs.js';
 
 const FAST_RETRY = { attempts: 3, initialDelayMs: 10, maxDelayMs: 50 };
 
@@ -128,13 +128,16 @@ describe('email over smtps:// with TLS options', () => {
       const smtp = await TestSmtpServer.start(start);
       const server = await startTestServer({ config: { mail: { smtpUrl: smtp.url(), retry: FAST_RETRY } } });
       try {
-        const lines = await captureLogs('debug', async () => {
-          await requestLink(new Browser(server.issuer), await authorizationRequest(await discover(server)), ALICE.email);
-          await server.app.outbox.drain();
-        });
+        const mailLines = await captureLogEvents(
+          'debug',
+          async () => {
+            await requestLink(new Browser(server.issuer), await authorizationRequest(await discover(server)), ALICE.email);
+            await server.app.outbox.drain();
+          },
+          /^mail\./,
+        );
         expect(smtp.received).to.have.length(0);
         expect(server.app.mail.stats).to.deep.include({ sent: 0, retried: 0, failedTransient: 0, failedPermanent: 1 });
-        const mailLines = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => String(e.event).startsWith('mail.'));
         expect(mailLines, 'one try, no mail.retry').to.have.length(1);
         expect(mailLines[0]).to.include({ event: 'mail.failed', permanent: true, attempt: 1, reason: 'tls_certificate_refused', cause });
       } finally {

@@ -1,21 +1,13 @@
 import { expect } from 'chai';
 import { Browser, type Page } from '../helpers/browser.js';
-import { captureLogs } from '../helpers/logs.js';
+import { captureLogEvents, type LogEvent } from '../helpers/logs.js';
+import { expectSecurityHeaders } from '../helpers/headers.js';
 import { authorizationRequest, discover } from '../helpers/oidc.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { makeTheme } from '../helpers/theme.js';
 import { removeTempDir } from '../helpers/temp.js';
 
 const HTML = { accept: 'text/html,application/xhtml+xml' };
-
-/** The headers every answer carries (rule 8), which Koa's own error answer used to drop. */
-function expectSecurityHeaders(headers: Headers, what: string): void {
-  expect(headers.get('content-security-policy'), `${what}: CSP`).to.include("frame-ancestors 'none'");
-  expect(headers.get('x-frame-options'), what).to.equal('DENY');
-  expect(headers.get('x-content-type-options'), what).to.equal('nosniff');
-  expect(headers.get('referrer-policy'), what).to.equal('no-referrer');
-  expect(headers.get('x-request-id'), what).to.be.a('string');
-}
 
 /** The built-in page: readable HTML for the status, nothing of the failure in it. */
 function expectBuiltInPage(page: Page, status: number, heading: string): void {
@@ -29,12 +21,15 @@ function expectBuiltInPage(page: Page, status: number, heading: string): void {
 }
 
 /** Fetches a page and returns it with the render failures logged meanwhile. */
-async function fetchLoggingFailures(fetchPage: () => Promise<Page>): Promise<{ page: Page; failures: Record<string, unknown>[] }> {
+async function fetchLoggingFailures(fetchPage: () => Promise<Page>): Promise<{ page: Page; failures: LogEvent[] }> {
   let page: Page | undefined;
-  const lines = await captureLogs('info', async () => {
-    page = await fetchPage();
-  });
-  const failures = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.event === 'page.render_failed');
+  const failures = await captureLogEvents(
+    'info',
+    async () => {
+      page = await fetchPage();
+    },
+    'page.render_failed',
+  );
   return { page: page!, failures };
 }
 

@@ -4,17 +4,7 @@ import * as client from 'openid-client';
 import { Browser, type Page } from '../helpers/browser.js';
 import { startTestServer, ALICE, WEB_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink } from '../helpers/oidc.js';
-
-/** Rule 8 for one response: the headers every answer carries. */
-function expectSafeHeaders(headers: Headers, what: string): void {
-  const csp = headers.get('content-security-policy') ?? '';
-  expect(csp, `${what}: CSP`).to.include("frame-ancestors 'none'");
-  expect(csp, `${what}: CSP`).to.match(/script-src 'self'/);
-  expect(csp, `${what}: no unsafe-inline`).not.to.include('unsafe-inline');
-  expect(csp, `${what}: no unsafe-eval`).not.to.include('unsafe-eval');
-  expect(headers.get('referrer-policy'), what).to.equal('no-referrer');
-  expect(headers.get('x-content-type-options'), what).to.equal('nosniff');
-}
+import { expectSecurityHeaders } from '../helpers/headers.js';
 
 /** The page needs nothing the CSP forbids: no inline script, inline style or event handler attribute. */
 function expectWorksUnderCsp(page: Page, what: string): void {
@@ -54,12 +44,12 @@ describe('headers, cookies and forms (rule 8)', () => {
         ['demo', await browser.get('/demo')],
       ];
       for (const [what, page] of pages) {
-        expectSafeHeaders(page.headers, what);
+        expectSecurityHeaders(page.headers, what);
         expectWorksUnderCsp(page, what);
       }
       for (const path of ['/.well-known/openid-configuration', '/jwks', '/health', '/api/openapi.json', '/static/style.css', '/api/nope']) {
         const response = await fetch(`${server.issuer}${path}`);
-        expectSafeHeaders(response.headers, path);
+        expectSecurityHeaders(response.headers, path);
         expect(response.headers.get('strict-transport-security'), path).to.equal(null);
       }
     });
@@ -72,14 +62,14 @@ describe('headers, cookies and forms (rule 8)', () => {
       const tokens = await exchange(rp, landed.url);
       const logout = await browser.get(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: WEB_CLIENT.post_logout_redirect_uris[0]! }).href);
       expect(logout.status).to.equal(200);
-      expectSafeHeaders(logout.headers, 'logout');
+      expectSecurityHeaders(logout.headers, 'logout');
       expectWorksUnderCsp(logout, 'logout');
 
       // Signed in again (a session exists), form_post answers with node-oidc-provider's auto-submitting page.
       const postRp = await authorizationRequest(config, { response_mode: 'form_post' });
       const posted = await browser.get(postRp.url.href);
       expect(posted.body).to.include('<form method="post"');
-      expectSafeHeaders(posted.headers, 'form_post');
+      expectSecurityHeaders(posted.headers, 'form_post');
       const script = /<script>([\s\S]*?)<\/script>/.exec(posted.body)?.[1] ?? '';
       const digest = createHash('sha256').update(script).digest('base64');
       expect(posted.headers.get('content-security-policy'), 'its one inline script is allowed by hash').to.include(`'sha256-${digest}'`);

@@ -5,7 +5,7 @@ import { startSignIn } from '../helpers/cross-device.js';
 import { ALICE, BOB, SPA_CLIENT, THIRD_PARTY_CLIENT, WEB_CLIENT, type TestServer } from '../helpers/server.js';
 import { ADMIN_KEY, START_KEY, call, startApiServer } from '../api/helpers.js';
 import { awayFromWindowEnd } from '../helpers/rate-window.js';
-import { captureLogs } from '../helpers/logs.js';
+import { captureLogEvents, captureLogs, logEvents } from '../helpers/logs.js';
 
 /** A user registered for the web client, so the API hands out refresh tokens too. */
 const CAROL = { email: 'carol@example.com', firstName: 'Carol', registrations: [{ applicationId: 'web', roles: ['admin'] }] };
@@ -68,8 +68,7 @@ describe('structured logs (rule 10)', () => {
       await server.mails();
     });
 
-    const events = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    const named = (event: string) => events.filter((e) => e.event === event);
+    const named = (event: string) => logEvents(lines, event);
     for (const event of ['code.requested', 'code.sent', 'code.redeemed', 'login.success', 'login.failure', 'apikey.denied', 'ratelimit.hit']) {
       expect(named(event), event).not.to.be.empty;
     }
@@ -93,12 +92,16 @@ describe('structured logs (rule 10)', () => {
   });
 
   it('names the REST API endpoint of each request: its paths carry no code', async () => {
-    const lines = await captureLogs('info', async () => {
-      const started = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: CAROL.email } })).json!;
-      const login = await call(server, 'POST', '/api/passwordless/login', { body: { code: started.code, applicationId: 'web' } });
-      expect(login.status).to.equal(200);
-    });
-    const paths = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.event === 'request').map((e) => e.path);
+    const requests = await captureLogEvents(
+      'info',
+      async () => {
+        const started = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: CAROL.email } })).json!;
+        const login = await call(server, 'POST', '/api/passwordless/login', { body: { code: started.code, applicationId: 'web' } });
+        expect(login.status).to.equal(200);
+      },
+      'request',
+    );
+    const paths = requests.map((e) => e.path);
     expect(paths).to.include.members(['/api/passwordless/start', '/api/passwordless/login']);
   });
 
@@ -122,7 +125,7 @@ describe('structured logs (rule 10)', () => {
       const landed = await browser.get(link.replace('/magic/', '/Magic/'));
       expect((await exchange(rp, landed.url)).claims()!.email, 'the mixed-case link signed in').to.equal(ALICE.email);
     });
-    const paths = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.event === 'request').map((e) => e.path);
+    const paths = logEvents(lines, 'request').map((e) => e.path);
     expect(paths).to.include('/Passwordless/[redacted]');
     expect(paths.some((p) => typeof p === 'string' && /^\/interaction\/[\w-]+\/Magic\/\[redacted\]$/.test(p))).to.equal(true);
     const text = lines.join('\n');
