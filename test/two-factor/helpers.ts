@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import type * as client from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { createUser } from '../../src/accounts/admin.js';
 import type { TestServer } from '../helpers/server.js';
 import type { Browser, Page } from '../helpers/browser.js';
 import { ADMIN_KEY, call } from '../api/helpers.js';
+import { authorizationRequest, lastMailTo, linkOf, requestLink, type Relying } from '../helpers/oidc.js';
 
 const STEP_MS = 30_000;
 /** Far more than an enrolment request takes, even on a busy machine (a few milliseconds). */
@@ -78,3 +80,17 @@ export async function exhaustStepTries(browser: Browser, page: Page, secretBase3
   expect(last.body).to.include('Too many wrong codes');
   return last;
 }
+
+/** Email → magic link in `browser`; returns the request and the page the link led to. */
+export async function throughLink(server: TestServer, config: client.Configuration, browser: Browser, email: string, params: Record<string, string> = {}): Promise<{ rp: Relying; page: Page }> {
+  const rp = await authorizationRequest(config, params);
+  await requestLink(browser, rp, email);
+  const mail = await lastMailTo(server, email);
+  return { rp, page: await browser.get(linkOf(mail!)) };
+}
+
+/** The hosted second-factor step: first shown (200) or again after a refused code (400). */
+export const isStep = (page: Page) => page.body.includes('name="code"') && page.url.includes('/interaction/') && page.body.includes('Enter your verification code');
+
+/** The browser landed back at the client with an authorization code: signed in. */
+export const landedWithCode = (page: { url: string }) => new URL(page.url).searchParams.get('code') !== null;
