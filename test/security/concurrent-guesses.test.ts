@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { Browser } from '../helpers/browser.js';
 import { ALICE, BOB, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
-import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
+import { onEachStore } from '../helpers/stores.js';
 import { call, startApiServer, START_KEY } from '../api/helpers.js';
 import { enrolledUser, landedWithCode, totpCode, wrongTotpCodes } from '../two-factor/helpers.js';
 import { awayFromWindowEnd } from '../helpers/rate-window.js';
@@ -54,37 +54,14 @@ function oneConnection(uri: string): string {
   return `${uri}${uri.includes('?') ? '&' : '?'}maxPoolSize=1`;
 }
 
-/** Runs `define` against a memory store and, when one can run here, the MongoDB engine the suite uses. */
-function onEachStore(config: Record<string, unknown>, define: (server: () => TestServer) => void): void {
-  describe('memory store', () => {
-    let server: TestServer;
-    before(async () => {
-      server = await startApiServer({ config });
-    });
-    after(() => server.stop());
-    define(() => server);
-  });
-
-  describe('MongoDB store', function () {
-    this.timeout(60_000);
-    let target: MongoTarget | null = null;
-    let server: TestServer | null = null;
-    before(async function () {
-      target = await startMongoTarget();
-      if (!target) return this.skip();
-      server = await startApiServer({ config: { ...config, storage: { mongodbUri: oneConnection(target.freshUri()) } } });
-    });
-    after(async () => {
-      await server?.stop();
-      await target?.stop();
-    });
-    define(() => server!);
-  });
+/** Starts the API server with `config` on the store onEachStore gives, MongoDB on one connection. */
+function apiServerWith(config: Record<string, unknown>): (mongodbUri: string | null) => Promise<TestServer> {
+  return (mongodbUri) => startApiServer({ config: mongodbUri ? { ...config, storage: { mongodbUri: oneConnection(mongodbUri) } } : config });
 }
 
 describe('concurrent guesses (security)', () => {
   describe('typed short codes, at the code service', () => {
-    onEachStore({}, (server) => {
+    onEachStore(apiServerWith({}), (server) => {
       it('compares at most 5 of 20 concurrent guesses; the right code sent last fails', async () => {
         const user = await server().app.store.users.findByEmail(ALICE.email);
         const issued = await server().app.codes.issue({ userId: user!.id, clientId: 'web', interactionUid: 'race-uid', withShortCode: true });
@@ -118,7 +95,7 @@ describe('concurrent guesses (security)', () => {
     /** Fewer tries an hour than a code has, so the budget is what stops a burst. */
     const BUDGET = 3;
     const limits = { rateLimits: { enabled: true, typedCodesPerAccount: { limit: BUDGET, windowSeconds: 3600 } } };
-    onEachStore(limits, (server) => {
+    onEachStore(apiServerWith(limits), (server) => {
       it('hosted form: of 20 guesses posted at once, compares at most the budget and refuses the rest with 429', async () => {
         await awayFromWindowEnd([3600]);
         const browser = new Browser(server().issuer);
@@ -177,7 +154,7 @@ describe('concurrent guesses (security)', () => {
   });
 
   describe('API second factor (twoFactorId)', () => {
-    onEachStore({}, (server) => {
+    onEachStore(apiServerWith({}), (server) => {
       it('checks at most 5 of 20 answers posted at once, and refuses the unchecked right code exactly like the unchecked wrong ones', async () => {
         const user = await enrolledUser(server());
         const started = await call(server(), 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: user.email } });
@@ -219,7 +196,7 @@ describe('concurrent guesses (security)', () => {
     });
   });
   describe('hosted second-factor step', () => {
-    onEachStore({}, (server) => {
+    onEachStore(apiServerWith({}), (server) => {
       it('checks at most 5 of 20 codes posted at once; a right code past them is refused like the rest', async () => {
         const user = await enrolledUser(server());
         const browser = new Browser(server().issuer);

@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { Browser, type Page } from '../helpers/browser.js';
 import { type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange } from '../helpers/oidc.js';
-import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
+import { onEachStore } from '../helpers/stores.js';
 import { startApiServer } from '../api/helpers.js';
 import { enrolledUser, exhaustStepTries, isStep, landedWithCode, throughLink, totpCode, wrongTotpCodes, type Enrolled } from './helpers.js';
 
@@ -11,23 +11,17 @@ import { enrolledUser, exhaustStepTries, isStep, landedWithCode, throughLink, to
  * The second-factor step belongs to the magic link's login, not to one interaction: once it is
  * void (five wrong codes) or declined, the browser cannot get more tries by going back to the app.
  */
-function voidedSignInSuite(storeName: string, storage: () => Promise<{ config: Record<string, unknown>; stop: () => Promise<void> } | null>) {
-  describe(`a void second-factor step ends the sign-in (${storeName})`, function () {
-    this.timeout(60_000);
+describe('a void second-factor step ends the sign-in', function () {
+  this.timeout(60_000);
+  const startServer = async (mongodbUri: string | null) => {
+    const server = await startApiServer({ config: mongodbUri ? { storage: { mongodbUri } } : {} });
+    return { server, config: await discover(server), stop: () => server.stop() };
+  };
+  onEachStore(startServer, (current) => {
     let server: TestServer;
     let config: client.Configuration;
-    let stopStore: () => Promise<void> = async () => {};
-
-    before(async function () {
-      const store = await storage();
-      if (!store) return this.skip();
-      stopStore = store.stop;
-      server = await startApiServer({ config: store.config });
-      config = await discover(server);
-    });
-    after(async () => {
-      await server?.stop();
-      await stopStore();
+    before(() => {
+      ({ server, config } = current());
     });
 
     const isEmailForm = (page: Page) => page.status === 200 && page.body.includes('name="email"') && !page.body.includes('name="code"');
@@ -87,12 +81,4 @@ function voidedSignInSuite(storeName: string, storage: () => Promise<{ config: R
       await expectSignInOver(browser, user, [parallel]);
     });
   });
-}
-
-voidedSignInSuite('memory store', async () => ({ config: {}, stop: async () => {} }));
-
-let target: MongoTarget | null = null;
-voidedSignInSuite('MongoDB', async () => {
-  target = await startMongoTarget();
-  return target && { config: { storage: { mongodbUri: target.freshUri() } }, stop: async () => target?.stop() };
 });
