@@ -1,65 +1,31 @@
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as client from 'openid-client';
 import { Browser } from '../helpers/browser.js';
-import { runMain } from '../helpers/main-process.js';
+import { runMain, startProcess, within } from '../helpers/main-process.js';
 import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
 import { TestSmtpServer, linkInText } from '../helpers/smtp.js';
 import { ALICE, WEB_CLIENT, testKeys } from '../helpers/server.js';
 import { authorizationRequest, exchange, requestLink } from '../helpers/oidc.js';
 import { tempDirsPerTest } from '../helpers/temp.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
-
 /** `src/main.ts` with WORKERS=2 in a child process, as `npm start` runs it. */
 function startCluster(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { ...process.env, WORKERS: '2', PORT: '0', LOG_LEVEL: 'warn', ISSUER: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  // A test that fails or times out must not leave the cluster running after mocha exits.
-  const killOnExit = (): void => void child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))).finally(() => process.off('exit', killOnExit));
+  const run = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { WORKERS: '2', PORT: '0', ISSUER: '', ...env });
   return {
-    child,
-    exited,
-    output: () => output,
+    ...run,
     /** The primary's exit code; rejects with the output (and stops it) if it has not exited within `ms`. */
-    exitWithin(ms: number): Promise<number | null> {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => {
-          child.kill('SIGTERM');
-          reject(new Error(`still running after ${ms} ms:\n${output}`));
-        }, ms);
-      });
-      return Promise.race([exited, late]).finally(() => clearTimeout(timer));
-    },
-    /** The first match of `pattern` in the output; rejects if the primary exits first. */
-    waitFor(pattern: RegExp): Promise<RegExpExecArray> {
-      return new Promise((resolve, reject) => {
-        const timer = setInterval(() => {
-          const found = pattern.exec(output);
-          if (found) {
-            clearInterval(timer);
-            resolve(found);
-          } else if (child.exitCode !== null) {
-            clearInterval(timer);
-            reject(new Error(`exited early:\n${output}`));
-          }
-        }, 50);
-      });
+    async exitWithin(ms: number): Promise<number | null> {
+      const exited = await within(run.exited, ms, () => null);
+      if (exited) return exited.code;
+      run.child.kill('SIGTERM');
+      throw new Error(`still running after ${ms} ms:\n${run.output()}`);
     },
     /** SIGTERM to one of the workers: it drains and exits 0, as a worker stopped by hand. */
     stopOneWorker(): void {
-      const [worker] = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+      const [worker] = execFileSync('ps', ['-o', 'pid=', '--ppid', String(run.pid)], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
       process.kill(worker!, 'SIGTERM');
     },
   };
@@ -135,7 +101,7 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
       const file = configFile({ clients: [WEB_CLIENT], users: [ALICE], jwks: keys.jwks, cookieKeys: keys.cookieKeys, demo: { enabled: false } });
       const cluster = startCluster({ CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url() });
       try {
-        const issuer = (await cluster.waitFor(/issuer\s+(http:\/\/localhost:\d+)[\s\S]*workers\s+2/))[1]!;
+        const issuer = (await cluster.waitFor(/issuer\s+(http:\/\/localhost:\d+)[\s\S]*workers\s+2/, 60_000))[1]!;
         const config = await client.discovery(new URL(issuer), WEB_CLIENT.client_id, WEB_CLIENT.client_secret, undefined, {
           execute: [client.allowInsecureRequests],
         });
@@ -154,13 +120,13 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
 
         // A worker that ends after it was ready is logged with its exit code, and replaced.
         cluster.stopOneWorker();
-        const died = JSON.parse((await cluster.waitFor(/^.*"event":"cluster\.worker_died".*$/m))[0]) as Record<string, unknown>;
+        const died = JSON.parse((await cluster.waitFor(/^.*"event":"cluster\.worker_died".*$/m, 20_000))[0]) as Record<string, unknown>;
         expect(died).to.include({ exitCode: 0, signal: null });
         expect((await fetch(`${issuer}/ready`)).status, 'the cluster still serves').to.equal(200);
       } finally {
         cluster.child.kill('SIGTERM');
       }
-      expect(await cluster.exited, cluster.output()).to.equal(0);
+      expect((await cluster.exited).code, cluster.output()).to.equal(0);
     });
 
     it('stops with exit code 1 and the reason when the replacement of a worker that died fails to start', async function () {
@@ -170,7 +136,7 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
       const file = configFile({ jwks: keys.jwks, cookieKeys: keys.cookieKeys, demo: { enabled: false } });
       const cluster = startCluster({ CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url() });
       try {
-        await cluster.waitFor(/workers\s+2/);
+        await cluster.waitFor(/workers\s+2/, 60_000);
         // The replacement reads the configuration again, as every worker does at start: an
         // operator's broken edit of the file since start is what it finds.
         writeFileSync(file, '{ not json');

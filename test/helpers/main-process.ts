@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -44,70 +44,95 @@ export function runMain(env: NodeJS.ProcessEnv, until: RegExp, timeoutMs = 60_00
   });
 }
 
-export interface NpmRun {
-  /** The npm process's id; its process group has the same id (it is spawned detached). */
+export interface ProcessEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A process of the project started by a test, its output collected. */
+export interface StartedProcess {
+  child: ChildProcess;
+  /** The process's id; its process group has the same id (it is spawned detached). */
   pid: number;
   output(): string;
-  /** Resolves once `pattern` is in the output; rejects if npm exits first or after `timeoutMs`. */
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<void>;
+  /** The first match of `pattern` in the output; rejects if the process exits first or after `timeoutMs`. */
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
+  /** How the process itself exited (its children may still run). */
+  exited: Promise<ProcessEnd>;
   /**
-   * How npm exited, once it has exited and its output streams have closed (they close only when
-   * every process holding them, the server included, has gone); null if not within `timeoutMs`.
+   * How it exited, once it has exited and its output streams have closed (they close only when
+   * every process holding them, a server or worker it started included, has gone); null if not
+   * within `timeoutMs`.
    */
-  ended(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | null>;
-  /** SIGKILLs whatever is left in npm's process group (anything a failed test orphaned). */
+  ended(timeoutMs: number): Promise<ProcessEnd | null>;
+  /** SIGKILLs whatever is left in its process group (anything a failed test orphaned). */
   killGroup(): void;
 }
 
-/** Runs `npm <args>` in the project, as CI or a process manager would, in a process group of its own. */
-export function startNpm(args: string[], env: NodeJS.ProcessEnv): NpmRun {
-  const child = spawn('npm', args, {
+/** `promise`, or what `onTimeout` gives if it has not settled within `timeoutMs`. */
+export function within<T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => T | Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(onTimeout()), timeoutMs)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Runs `command args` in the project, as CI or a process manager would, in a process group of
+ * its own (LOG_LEVEL warn unless `env` says otherwise). Whatever is left of the group is killed
+ * when mocha exits, so a test that fails or times out leaves nothing running.
+ */
+export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv): StartedProcess {
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`${command} could not be spawned`);
   let output = '';
   const onData = (chunk: Buffer): void => {
     output += chunk.toString();
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('close', (code, signal) => resolve({ code, signal })),
-  );
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('npm could not be spawned');
-  const within = <T>(promise: Promise<T>, timeoutMs: number, onTimeout: () => T | Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(onTimeout()), timeoutMs)));
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  const killGroup = (): void => {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // ESRCH: nothing left in the group.
+    }
   };
+  process.once('exit', killGroup);
+  const exited = new Promise<ProcessEnd>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const closed = new Promise<ProcessEnd>((resolve) => child.once('close', (code, signal) => resolve({ code, signal }))).finally(() => process.off('exit', killGroup));
   return {
+    child,
     pid,
     output: () => output,
     waitFor(pattern, timeoutMs) {
-      const matched = new Promise<void>((resolve, reject) => {
+      const matched = new Promise<RegExpExecArray>((resolve, reject) => {
         const check = (): void => {
-          if (!pattern.test(output)) return;
+          const found = pattern.exec(output);
+          if (!found) return;
           child.stdout.off('data', check);
           child.stderr.off('data', check);
-          resolve();
+          resolve(found);
         };
         child.stdout.on('data', check);
         child.stderr.on('data', check);
         check();
-        void closed.then(() => reject(new Error(`npm exited before ${pattern}; output:\n${output}`)));
+        void closed.then(() => reject(new Error(`${command} exited before ${pattern}; output:\n${output}`)));
       });
       return within(matched, timeoutMs, () => Promise.reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${output}`)));
     },
-    ended: (timeoutMs) => within<{ code: number | null; signal: NodeJS.Signals | null } | null>(closed, timeoutMs, () => null),
-    killGroup() {
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // ESRCH: nothing left in the group.
-      }
-    },
+    exited,
+    ended: (timeoutMs) => within<ProcessEnd | null>(closed, timeoutMs, () => null),
+    killGroup,
   };
+}
+
+/** Runs `npm <args>` in the project (see startProcess). */
+export function startNpm(args: string[], env: NodeJS.ProcessEnv): StartedProcess {
+  return startProcess('npm', args, env);
 }
