@@ -8,7 +8,7 @@ import { MailUnavailableError } from '../../src/mail/errors.js';
 import { isTransientMailError } from '../../src/mail/errors.js';
 import { errorHandler, toAppError, apiErrorBody } from '../../src/http/error-handler.js';
 import type { UserRecord } from '../../src/storage/types.js';
-import { captureLogs } from '../helpers/logs.js';
+import { captureLogs, logEvents } from '../helpers/logs.js';
 import { START_KEY, call, startApiServer } from '../api/helpers.js';
 import { awayFromWindowEnd } from '../helpers/rate-window.js';
 import { createUser } from '../../src/accounts/admin.js';
@@ -62,6 +62,11 @@ describe('email delivery failures', () => {
       const failed = lines.filter((l) => l.includes('"mail.failed"'));
       expect(failed).to.have.length(1);
       expect(JSON.parse(failed[0]!)).to.include({ level: 'error', permanent: false, domain: 'example.com', attempt: 3 });
+      // The CHANGELOG's promise: the retry and failure lines name the cause, here a refused connection.
+      expect(JSON.parse(failed[0]!)).to.include({ cause: 'ECONNREFUSED' });
+      const retries = logEvents(lines, 'mail.retry');
+      expect(retries, 'one mail.retry line per retry').to.have.length(FAST_RETRY.attempts - 1);
+      for (const retry of retries) expect(retry).to.include({ cause: 'ECONNREFUSED' });
       for (const line of lines) {
         expect(line).not.to.match(/\/magic\//);
         expect(line).not.to.match(/code there/);
