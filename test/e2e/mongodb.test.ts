@@ -185,6 +185,14 @@ describe('a MongoDB outage while serving', function () {
     expect(userinfo.status, 'the userinfo endpoint').to.equal(503);
     expect(((await userinfo.json()) as Record<string, string>).error_description).to.match(/temporarily unavailable/);
 
+    // The REST API, as its OpenAPI document promises for every call: 503, Retry-After, FusionAuth's error JSON.
+    const api = await call(server!, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: WEB_CLIENT.client_id, loginId: ALICE.email } });
+    expect(api.status, 'a keyed /api call').to.equal(503);
+    expect(api.headers.get('retry-after')).to.equal('5');
+    expect(api.headers.get('content-type')).to.include('application/json');
+    expect(api.json).to.deep.equal({ generalErrors: [{ code: '[service_unavailable]', message: 'The service is temporarily unavailable. Please try again shortly.' }] });
+    expectNoInternals(api.text);
+
     // Back on the same port. The test engine keeps nothing on disk, so it comes back empty:
     // what resumes is service for new requests, through the driver's own reconnection.
     engine = await spawnEngine(engine!.port);
