@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as client from 'openid-client';
 import { Browser } from '../helpers/browser.js';
 import { runMain, startProcess, within } from '../helpers/main-process.js';
@@ -79,6 +80,25 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
     expect(output.split('oidc-magic-link could not start: MongoDB storage at 127.0.0.1:1')).to.have.length(2);
     expect(output).not.to.include('oidc-magic-link is running');
     expect(output).not.to.include('cluster.worker_died');
+  });
+
+  it('stops with exit code 1, once, when a worker dies before it is ready without saying why', async function () {
+    this.timeout(60_000);
+    const keys = await testKeys();
+    const file = configFile({ jwks: keys.jwks, cookieKeys: keys.cookieKeys });
+    // Loaded by the primary and by every worker it forks (they inherit NODE_OPTIONS): a worker
+    // then ends at once, before it reports anything, as one killed by a native crash would.
+    const dieEarly = path.join(path.dirname(file), 'die-early.mjs');
+    writeFileSync(dieEarly, "import cluster from 'node:cluster';\nif (cluster.isWorker) process.exit(3);\n");
+    const { output, code } = await runMain(
+      { WORKERS: '2', PORT: '0', CONFIG: file, MONGODB_URI: 'mongodb://127.0.0.1:1/x', SMTP_URL: 'smtp://127.0.0.1:1', ISSUER: '', NODE_OPTIONS: `--import=${pathToFileURL(dieEarly).href}` },
+      /$^/,
+      45_000,
+    );
+    expect(code, output).to.equal(1);
+    expect(output.match(/could not start: worker \d+ exited \(code 3\) before it was ready/g), output).to.have.length(1);
+    expect(output).not.to.include('is running');
+    expect(output, 'a worker that was never ready is not reported as one that died').not.to.include('cluster.worker_died');
   });
 
   describe('on MongoDB and SMTP', () => {
