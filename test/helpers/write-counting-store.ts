@@ -3,7 +3,7 @@ import type { Store } from '../../src/storage/types.js';
 /** Methods that always write. */
 const WRITES = new Set(['insert', 'increment', 'decrement', 'upsert', 'destroy', 'revokeByGrantId']);
 /** Methods that write only when they say so (a record, `true` or a count above zero); a miss changes nothing. */
-const CONDITIONAL_WRITES = new Set(['replace', 'replaceIfUnchanged', 'delete', 'supersedeAllButNewest', 'compareAndSet', 'reserveAttempt', 'consume', 'deleteByUser', 'claimStep', 'useRecoveryCode', 'complete']);
+const CONDITIONAL_WRITES = new Set(['replaceIfUnchanged', 'delete', 'supersedeAllButNewest', 'compareAndSet', 'reserveAttempt', 'consume', 'deleteByUser', 'claimStep', 'useRecoveryCode', 'complete']);
 
 /** Calls a method on its real object, so private fields keep working behind the proxy. */
 function counted<T extends object>(target: T, area: string, writes: Map<string, number>): T {
