@@ -3,8 +3,10 @@ import path from 'node:path';
 import Koa from 'koa';
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
+import { magicLink, type MagicLink, type MailStats } from './index.js';
 import type { Config } from './config/schema.js';
 import { projectRoot } from './config/load.js';
+import { magicLinkOptions } from './config/magic-link.js';
 import { StoreUnavailableError, type Store } from './storage/types.js';
 import { Views } from './render/views.js';
 import { createTransport, MailDelivery, type MailTransport } from './mail/index.js';
@@ -14,27 +16,24 @@ import { Outbox } from './mail/outbox.js';
 import { PasswordlessCodes } from './passwordless/codes.js';
 import { MagicLinkMailer } from './passwordless/magic-link.js';
 import { RateLimiter } from './passwordless/rate-limits.js';
-import { CrossDeviceApprovals } from './passwordless/approval.js';
 import { applyUserSeed } from './accounts/users.js';
+import { userAccounts } from './accounts/directory.js';
 import { loadKeys, type KeyMaterial } from './provider/keys.js';
 import { buildProvider } from './provider/index.js';
-import { SecondFactorTries } from './provider/two-factor-prompt.js';
 import { assertClientsValid, demoClientSecret, demoEnabled } from './provider/clients.js';
-import { interactionRoutes } from './interaction/routes.js';
 import { devMailboxRoutes } from './dev/mailbox-routes.js';
 import { demoRoutes } from './dev/demo-routes.js';
 import { errorHandler } from './http/error-handler.js';
 import { securityHeaderList } from './http/security-headers.js';
 import { httpHandler, providerSegments } from './http/handler.js';
-import { staticAssets } from './http/static.js';
 import { CsrfTokens } from './http/csrf.js';
+import { useBase } from './http/page.js';
 import { trustForwardedFor } from './http/client-ip.js';
 import { answerAsIssuer } from './http/issuer-origin.js';
 import { restApi, type RestApi } from './api/index.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
 import { ApiSecondFactor } from './passwordless/two-factor-login.js';
-import { twoFactorRoutes } from './interaction/two-factor.js';
 import { interactionFallback } from './interaction/fallback.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
@@ -47,11 +46,12 @@ export interface Application {
   issuer: string;
   store: Store;
   transport: MailTransport;
-  /** Sends with retries; counts outcomes. */
-  mail: MailDelivery;
-  /** The hosted sender; its `sendNow` is what the API's /send uses. */
+  /** Mail counts of the hosted pages and the API together. */
+  mail: { readonly stats: MailStats };
+  /** The API's sender (its `sendNow` is what /send uses). */
   mailer: MagicLinkMailer;
-  outbox: Outbox;
+  /** `drain()` waits for every email queued so far, hosted or API. */
+  outbox: { drain(): Promise<void> };
   codes: PasswordlessCodes;
   keys: KeyMaterial;
   /** The REST API's routers (the OpenAPI test reads its routes). */
@@ -70,7 +70,7 @@ export interface BuildOptions {
   transport?: MailTransport;
 }
 
-/** Builds the whole application on an opened store. */
+/** Builds the whole application on an opened store: the magic-link plugin on our provider, plus the server's own parts. */
 export async function buildApplication(options: BuildOptions): Promise<Application> {
   const { config, issuer, store } = options;
   const keys = await loadKeys(config);
@@ -78,8 +78,21 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   const catalog = new Catalog([path.join(projectRoot, 'locales'), ...(config.theme ? [path.join(path.resolve(config.theme), 'locales')] : [])], config.mail.defaultLocale);
   const views = new Views(path.join(projectRoot, 'views'), config.theme, catalog);
   const transport = options.transport ?? createTransport(config);
+  const twoFactor = new TwoFactorService(store, new SecretBox(keys.secretKey), {
+    issuerName: config.twoFactor.issuerName,
+    trustTimeToLiveInSeconds: config.twoFactor.trustTimeToLiveInSeconds,
+    wrongCodesPerAccount: config.rateLimits.enabled ? config.twoFactor.wrongCodesPerAccount : null,
+  });
+  // The hosted sign-in is the plugin, through the same doors a host uses.
+  const magic = magicLink(magicLinkOptions({ config, store, keys, transport, twoFactor }));
+  const provider = buildProvider({ config, issuer, store, keys, views, interactions: magic.interactions() });
+  magic.mount(provider);
+  await assertClientsValid(provider, config);
+  // After every start-up check, so a refused start writes nothing into a lasting store.
+  await applyUserSeed(store.users, config.users);
+
+  // The REST API's own sender and codes: the same store, so its codes and the hosted ones are one set.
   const mail = new MailDelivery(transport, config.mail.retry);
-  const outbox = new Outbox();
   const codes = new PasswordlessCodes(store.codes, store.counters, {
     timeToLiveInSeconds: config.passwordless.timeToLiveInSeconds,
     linkCode: config.passwordless.linkCode,
@@ -87,20 +100,10 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     maxAttempts: config.passwordless.maxAttempts,
     retainSeconds: config.ttl.Interaction ?? 3600,
   });
-
-  const twoFactor = new TwoFactorService(store, new SecretBox(keys.secretKey), {
-    issuerName: config.twoFactor.issuerName,
-    trustTimeToLiveInSeconds: config.twoFactor.trustTimeToLiveInSeconds,
-    wrongCodesPerAccount: config.rateLimits.enabled ? config.twoFactor.wrongCodesPerAccount : null,
-  });
-  // One count of each login's second-factor tries, read by the provider's login check and kept by the step's pages.
-  const secondFactorTries = new SecondFactorTries(store.counters, config.twoFactor.maxAttempts);
-  const provider = buildProvider({ config, issuer, store, keys, views, twoFactor, secondFactorTries });
-  await assertClientsValid(provider, config);
-  // After every start-up check, so a refused start writes nothing into a lasting store.
-  await applyUserSeed(store.users, config.users);
-  const mailer = new MagicLinkMailer({ config, issuer, users: store.users, codes, delivery: mail, outbox, views });
+  const outbox = new Outbox();
+  const mailer = new MagicLinkMailer({ issuer, accounts: userAccounts(store.users), codes, delivery: mail, outbox, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
+  const base = new URL(issuer).pathname.replace(/\/$/, '');
 
   const koa = new Koa();
   trustForwardedFor(koa, config);
@@ -110,20 +113,6 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
 
   const limiter = new RateLimiter(store.counters, config.rateLimits);
   const ours = new Router();
-  // Before the sign-in routes: it takes GET /interaction/:uid only while the second-factor step is pending.
-  const secondStep = twoFactorRoutes({
-    provider,
-    views,
-    csrf,
-    service: twoFactor,
-    tries: secondFactorTries,
-    interactionTtlSeconds: config.ttl.Interaction ?? 3600,
-  });
-  ours.use(secondStep.routes(), secondStep.allowedMethods());
-  const approvals = new CrossDeviceApprovals(store.codes);
-  const interaction = interactionRoutes({ provider, views, users: store.users, codes, mailer, csrf, approvals, limiter });
-
-  ours.use(interaction.routes(), interaction.allowedMethods());
   if (transport instanceof DevMailbox && !config.production) {
     const dev = devMailboxRoutes(transport, views);
     ours.use(dev.routes(), dev.allowedMethods());
@@ -148,9 +137,12 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     }
     ctx.body = { status: 'ready', store: store.kind };
   });
-  ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? '/demo' : '/.well-known/openid-configuration'));
+  ours.get('/', (ctx) => ctx.redirect(demoEnabled(config) ? `${base}/demo` : `${base}/.well-known/openid-configuration`));
 
-  koa.use(staticAssets([...(config.theme ? [path.join(path.resolve(config.theme), 'static')] : []), path.join(projectRoot, 'views/static')]));
+  koa.use(async (ctx, next) => {
+    useBase(ctx, base);
+    return next();
+  });
   koa.use(errorHandler(views));
   const secondFactor = new ApiSecondFactor(store.twoFactorLogins, twoFactor, {
     twoFactorIdTimeToLiveInSeconds: config.twoFactor.twoFactorIdTimeToLiveInSeconds,
@@ -159,13 +151,13 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf, secondFactor });
   koa.use(api.router.routes());
   koa.use(api.fallback);
-  // Before ours: the emailed API link takes over the login page of the interaction it started.
+  // Before the plugin's pages (inside the provider): the emailed API link takes over the login page of the interaction it started.
   koa.use(api.links.routes());
+  // The API link's form address opened with another method: its page here; every other /interaction address is the plugin's.
+  koa.use(interactionFallback({ provider, views, routers: [api.links], onlyTheirPaths: true }));
   koa.use(ours.routes());
-  // The sign-in's addresses are ours, matched or not: a readable page rather than the provider's 404.
-  koa.use(interactionFallback({ provider, views, routers: [ours, api.links] }));
   koa.use(ours.allowedMethods());
-  // Everything else is node-oidc-provider's, untouched (no body parser in front of it).
+  // Everything else is node-oidc-provider's, with the plugin mounted on it (no body parser in front of it).
   const providerCallback = provider.callback();
   koa.use((ctx) => {
     ctx.respond = false;
@@ -186,17 +178,33 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     issuer,
     store,
     transport,
-    mail,
+    mail: combinedStats(magic, mail),
     mailer,
-    outbox,
+    outbox: { drain: async () => Promise.all([magic.settled(), outbox.drain()]).then(() => undefined) },
     codes,
     keys,
     api,
     routers: [ours, api.router, api.links],
     async close() {
       await outbox.drain();
+      await magic.close();
       await mail.close();
       await store.close();
+    },
+  };
+}
+
+/** Counts of both senders (the hosted pages' and the API's), for /health pages and tests. */
+function combinedStats(magic: MagicLink, api: MailDelivery): { readonly stats: MailStats } {
+  return {
+    get stats() {
+      const hosted = magic.mailStats;
+      return {
+        sent: hosted.sent + api.stats.sent,
+        retried: hosted.retried + api.stats.retried,
+        failedTransient: hosted.failedTransient + api.stats.failedTransient,
+        failedPermanent: hosted.failedPermanent + api.stats.failedPermanent,
+      };
     },
   };
 }

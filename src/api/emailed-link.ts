@@ -178,7 +178,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
       log.info('code.rejected', { reason: 'unusable', method: 'api_link' });
       return renderUnusable(ctx, redeemed.problem);
     }
-    await signInWithEmail(provider, ctx, deps.users, found.user, client.clientId, 'api_link');
+    await signInWithEmail(provider, ctx, { accountId: found.user.id, clientId: client.clientId, method: 'api_link' }, () => deps.users.recordLogin(found.user.id, client.clientId, Date.now()));
   });
 
   return router;

@@ -8,7 +8,8 @@ import { normalizeUserId } from '../storage/types.js';
 
 const generatorName = z.enum(['randomBytes', 'randomAlpha', 'randomAlphaNumeric', 'randomDigits']);
 
-const codeGenerator = z
+/** A code generator and its length (link codes, typed codes); shared with the plugin's options. */
+export const codeGenerator = z
   .object({ generator: generatorName, length: z.number().int() })
   .strict()
   .superRefine((value, ctx) => {

@@ -34,10 +34,27 @@ export function localeHintsOf(ctx: Context): LocaleHints {
   };
 }
 
-/** Locals every page gets: the locale is chosen from them by the renderer (ui_locales, then Accept-Language, then the default). */
+/**
+ * Where the pages are mounted: '' at a host's root, '/oidc' when the provider is mounted there.
+ * Set for the request by whoever mounts our routes (see useBase); every link and form of a page
+ * starts with it.
+ */
+export function baseOf(ctx: Context): string {
+  const base = (ctx.state as { base?: unknown } | undefined)?.base;
+  return typeof base === 'string' ? base : '';
+}
+
+export function useBase(ctx: Context, base: string): void {
+  ctx.state.base = base;
+}
+
+/**
+ * Locals every page gets: `base` (see baseOf) and the locale hints the renderer chooses from
+ * (ui_locales, then Accept-Language, then the default).
+ */
 export function pageLocals(ctx: Context): Record<string, unknown> {
   const hints = localeHintsOf(ctx);
-  return { localeHints: [...hints.uiLocales, ...hints.acceptLanguage] };
+  return { base: baseOf(ctx), localeHints: [...hints.uiLocales, ...hints.acceptLanguage] };
 }
 
 /** Renders an HTML page with a status. */

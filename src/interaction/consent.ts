@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { baseOf } from '../http/page.js';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { CsrfTokens } from '../http/csrf.js';
@@ -33,7 +34,7 @@ export function consentRoutes(router: Router, deps: ConsentDeps): void {
     if (!csrf.verify('consent', interaction.uid, deps.formField(ctx, 'csrf'))) return deps.renderCurrentStep(ctx, interaction, client, 403, 'form.expired');
     // A genuine consent form of a sign-in that has moved on: show the step it is at now.
     if (interaction.prompt.name !== 'consent') {
-      ctx.redirect(`/interaction/${interaction.uid}`);
+      ctx.redirect(`${baseOf(ctx)}/interaction/${interaction.uid}`);
       return;
     }
     const accountId = interaction.session?.accountId;

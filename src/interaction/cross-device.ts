@@ -7,6 +7,7 @@ import { ERROR_VIEW, renderPage, useInteractionLocale } from '../http/page.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordlessCodes, CodeProblem } from '../passwordless/codes.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
+import type { SignInMethod } from '../passwordless/accounts.js';
 import {
   continueProgressOf,
   crossDeviceOf,
@@ -37,7 +38,7 @@ export interface CrossDeviceDeps {
   csrf: CsrfTokens;
   parseForm: Middleware;
   requireBrowserInteraction: (ctx: Context) => Promise<{ interaction: Interaction; client: ClientPolicy } | null>;
-  completeLogin: (ctx: Context, userId: string, client: ClientPolicy, method?: string) => Promise<boolean>;
+  completeLogin: (ctx: Context, userId: string, client: ClientPolicy, method?: SignInMethod) => Promise<boolean>;
   renderCheckInbox: (ctx: Context, view: CheckInboxView) => Promise<void>;
   renderLinkProblem: (ctx: Context, uid: string, problem: CodeProblem, linkCode: string | null, interactionAlive?: boolean) => Promise<void>;
 }

@@ -12,10 +12,20 @@ import { interactionById, interactionOfBrowser } from './session.js';
  * the address bar keeps a form's URL after its POST (a reload or a restored tab GETs it), and a
  * link can be cut off in the mail client (…/magic). Each gets a page in the sign-in's language.
  */
-export function interactionFallback(deps: { provider: Provider; views: Views; routers: readonly Router[] }): Middleware {
+export function interactionFallback(deps: {
+  provider: Provider;
+  views: Views;
+  routers: readonly Router[];
+  /** Answer only addresses the routers have (with another method), passing the rest on: the server's API link before the plugin's pages. */
+  onlyTheirPaths?: boolean;
+}): Middleware {
   const { provider, views } = deps;
   return async (ctx, next) => {
     if (ctx.path !== '/interaction' && !ctx.path.startsWith('/interaction/')) return next();
+    if (deps.onlyTheirPaths) {
+      const theirs = allowedMethods(deps.routers, ctx.path);
+      if (theirs.length === 0 || theirs.includes(ctx.method)) return next();
+    }
     const uid = ctx.path.split('/')[2] ?? '';
     // This browser's sign-in (loaded once per request, maybe already by a sign-in route); else
     // the sign-in by id, which gives a stranger's page its language but no way back.

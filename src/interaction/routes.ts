@@ -2,11 +2,12 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { normalizeEmail, type UserRepository } from '../storage/types.js';
+import { normalizeEmail } from '../storage/types.js';
+import type { AccountDirectory, SignInMethod } from '../passwordless/accounts.js';
 import { type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
-import { mayUseClient, type ClientPolicy, type MagicLinkMailer } from '../passwordless/magic-link.js';
+import type { ClientPolicy, MagicLinkMailer } from '../passwordless/magic-link.js';
 import type { Views } from '../render/views.js';
-import { ERROR_VIEW, localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
+import { ERROR_VIEW, baseOf, localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
 import { statedLifetime } from '../i18n/helpers.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { accountBudget, addressBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
@@ -23,7 +24,7 @@ import { checkInboxBinding, codeFormBinding, formField, linkCodeParam, pairNumbe
 export interface InteractionDeps {
   provider: Provider;
   views: Views;
-  users: UserRepository;
+  accounts: AccountDirectory;
   codes: PasswordlessCodes;
   mailer: MagicLinkMailer;
   csrf: CsrfTokens;
@@ -127,13 +128,13 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return renderPage(ctx, views, 429, 'pages/rate-limited', { minutes: minutesToWait(decision.retryAfterSeconds), startUid });
   };
 
-  async function completeLogin(ctx: Context, userId: string, client: ClientPolicy, method = 'magic_link'): Promise<boolean> {
-    const user = await deps.users.findById(userId);
-    if (!user || !mayUseClient(user, client)) {
-      log.info('login.failure', { user: userId, client: client.clientId, method, reason: user ? 'not_allowed' : 'no_account' });
+  async function completeLogin(ctx: Context, userId: string, client: ClientPolicy, method: SignInMethod = 'magic_link'): Promise<boolean> {
+    const account = await deps.accounts.signInAccount(userId, client);
+    if (!account) {
+      log.info('login.failure', { user: userId, client: client.clientId, method, reason: 'not_allowed' });
       return false;
     }
-    await signInWithEmail(provider, ctx, deps.users, user, client.clientId, method);
+    await signInWithEmail(provider, ctx, { accountId: account.id, clientId: client.clientId, method }, () => deps.accounts.recordSignIn(account.id, client, method));
     return true;
   }
 
@@ -156,6 +157,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const found = await requireBrowserInteraction(ctx);
     if (!found) return;
     return renderCurrentStep(ctx, found.interaction, found.client);
+  });
+
+  // A host with its own login page sends the browser here for "Email me a sign-in link".
+  router.get('/by-email', async (ctx) => {
+    const found = await requireBrowserInteraction(ctx);
+    if (!found) return;
+    if (found.interaction.prompt.name !== 'login') return renderCurrentStep(ctx, found.interaction, found.client);
+    return renderEmailForm(ctx, found.interaction, found.client);
   });
 
   router.post('/email', parseForm, async (ctx) => {
@@ -192,7 +201,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // address is known: the page must look the same either way.
     const pairNumber = newPairNumber();
     const requestedFrom = { appName: client.name, browser: describeBrowser(ctx.get('user-agent')), network: describeNetwork(ctx.ip) };
-    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, locale: localeHintsOf(ctx), extra: crossDeviceExtra(pairNumber, requestedFrom, submission) }, responseDone(ctx.res));
+    mailer.requestLink({ email: email.data, interactionUid: interaction.uid, client, base: baseOf(ctx), locale: localeHintsOf(ctx), extra: crossDeviceExtra(pairNumber, requestedFrom, submission) }, responseDone(ctx.res));
     return renderCheckInbox(ctx, { uid: interaction.uid, client, email: email.data, pairNumber });
   });
 
@@ -286,12 +295,12 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!lookup.record || lookup.record.interactionUid !== uid || !interaction || !client || lookup.record.status === 'denied') {
       return renderGone(ctx);
     }
-    const user = await deps.users.findById(lookup.record.userId);
-    const limit = await deps.limiter.allowSend(user?.email ?? lookup.record.userId, ctx.ip);
+    const account = await deps.accounts.signInAccount(lookup.record.userId, client);
+    const limit = await deps.limiter.allowSend(account?.email ?? lookup.record.userId, ctx.ip);
     if (!limit.allowed) return renderRateLimited(ctx, limit, (await interactionOfBrowser(provider, ctx, uid)) ? uid : null);
     log.info('code.requested', { client: client.clientId, method: 'resend' });
     const extra = extraForFreshLink(lookup.record);
-    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
+    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, base: baseOf(ctx), locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
     return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes, lifetime });
   });
 

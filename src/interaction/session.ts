@@ -2,7 +2,6 @@ import type { Context } from 'koa';
 import { errors, type default as Provider, type InteractionResults } from 'oidc-provider';
 import { clientPolicy } from '../provider/clients.js';
 import type { ClientPolicy } from '../passwordless/magic-link.js';
-import type { UserRecord, UserRepository } from '../storage/types.js';
 import { log } from '../log.js';
 
 export type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -53,17 +52,18 @@ export async function clientOf(provider: Provider, interaction: Interaction): Pr
   const clientId = interaction.params.client_id;
   if (typeof clientId !== 'string') return null;
   const client = await provider.Client.find(clientId);
-  return client ? clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]) : null;
+  return client ? { ...clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]), metadata: client.metadata() } : null;
 }
 
 /**
- * Signs `user` in to `client` at the end of a magic-link step: records the login, logs it and
- * hands node-oidc-provider the result. The caller has checked that the user may use the client.
+ * Signs an account in to a client at the end of a magic-link step: records the login (through
+ * `recordLogin`), logs it and hands node-oidc-provider the result. The caller has checked that the
+ * account may use the client.
  */
-export async function signInWithEmail(provider: Provider, ctx: Context, users: Pick<UserRepository, 'recordLogin'>, user: UserRecord, clientId: string, method: string): Promise<void> {
-  await users.recordLogin(user.id, clientId, Date.now());
-  log.info('login.success', { user: user.id, client: clientId, method });
-  await finishInteraction(provider, ctx, { login: { accountId: user.id, amr: ['email'] } });
+export async function signInWithEmail(provider: Provider, ctx: Context, login: { accountId: string; clientId: string; method: string }, recordLogin: () => Promise<unknown>): Promise<void> {
+  await recordLogin();
+  log.info('login.success', { user: login.accountId, client: login.clientId, method: login.method });
+  await finishInteraction(provider, ctx, { login: { accountId: login.accountId, amr: ['email'] } });
 }
 
 /** Hands a result back to node-oidc-provider and sends the browser on to the authorization endpoint. */

@@ -1,13 +1,12 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import type { TwoFactorService } from '../accounts/two-factor.js';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
-import { renderPage, useInteractionLocale } from '../http/page.js';
+import { baseOf, renderPage, useInteractionLocale } from '../http/page.js';
 import { durationKey, statedDuration } from '../i18n/helpers.js';
 import { log } from '../log.js';
-import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT, type SecondFactorTries } from '../provider/two-factor-prompt.js';
+import { ACR_MULTI_FACTOR, AMR_SECOND_FACTOR, REASON_UNAVAILABLE, TRUST_COOKIE, TWO_FACTOR_PROMPT, type SecondFactorCheck, type SecondFactorTries } from '../provider/two-factor-prompt.js';
 import { clientOf, finishInteraction, interactionOfBrowser, loginSessionId, sessionEndsAt, type Interaction } from './session.js';
 import { formText, parseForm } from './forms.js';
 
@@ -15,7 +14,7 @@ export interface TwoFactorPageDeps {
   provider: Provider;
   views: Views;
   csrf: CsrfTokens;
-  service: TwoFactorService;
+  service: SecondFactorCheck;
   /**
    * The counted tries of each login's step, and how many make it void: the same instance the
    * provider's login check reads (see voidedLoginCheck), so the two cannot disagree. Counted per
@@ -40,11 +39,11 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
   const { maxAttempts } = tries;
   const router = new Router({ prefix: '/interaction/:uid' });
   // The trust box states its real length (an hour is "1 hour", never "1 day").
-  const trustFor = statedDuration(service.settings.trustTimeToLiveInSeconds);
+  const trustFor = statedDuration(service.trustTimeToLiveInSeconds);
   // 'twoFactor.trust' kept its name from when it said days only; other units have their suffix.
   const trustLabel = { key: durationKey('twoFactor.trust', trustFor, 'days'), count: trustFor.count };
   // Whole days for theme templates written before trustLabel: rounded down, at least 1.
-  const trustDays = Math.max(1, Math.floor(service.settings.trustTimeToLiveInSeconds / 86400));
+  const trustDays = Math.max(1, Math.floor(service.trustTimeToLiveInSeconds / 86400));
 
   /** This browser's sign-in, when it is at the second-factor step. */
   async function pendingStep(ctx: Context): Promise<PendingStep | null> {
@@ -115,8 +114,8 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
         httpOnly: true,
         sameSite: 'lax',
         secure: ctx.secure,
-        path: '/',
-        maxAge: service.settings.trustTimeToLiveInSeconds * 1000,
+        path: `${baseOf(ctx)}/`,
+        maxAge: service.trustTimeToLiveInSeconds * 1000,
       });
     }
     // The login is given again with both factors: the session's amr and acr then say so.

@@ -1,5 +1,5 @@
 import type { Views } from '../render/views.js';
-import type { UserRecord } from '../storage/types.js';
+import type { Recipient } from '../passwordless/accounts.js';
 import { formatTime, statedLifetime } from '../i18n/helpers.js';
 import { chooseLocale } from '../i18n/negotiate.js';
 import type { MailMessage } from './types.js';
@@ -12,7 +12,7 @@ export interface MagicLinkMailData {
   code: string | null;
   /** Can the link approve the sign-in from another device (number matching)? Hosted sign-ins only. */
   crossDevice?: boolean;
-  user: UserRecord;
+  user: Recipient;
   client: { id: string | null; name: string };
   state: Record<string, unknown> | null;
   expiresAt: Date;
@@ -29,7 +29,7 @@ export interface MailLocaleHints {
 }
 
 /** ui_locales, then the user's preferredLanguages, then Accept-Language, then mail.defaultLocale. */
-export function chooseMailLocale(views: Views, hints: MailLocaleHints, user: UserRecord): string {
+export function chooseMailLocale(views: Views, hints: MailLocaleHints, user: Pick<Recipient, 'preferredLanguages'>): string {
   const { catalog } = views;
   return chooseLocale([...hints.uiLocales, ...user.preferredLanguages, ...hints.acceptLanguage], catalog.locales, catalog.defaultLocale);
 }
@@ -77,5 +77,6 @@ export async function composeMagicLinkMail(views: Views, data: MagicLinkMailData
     html: html ?? '',
     text: text ?? '',
     language: data.locale,
+    parts: { link: data.link, code: data.code, expiresAt: data.expiresAt, locale: data.locale, client: data.client, accountId: data.user.id },
   };
 }

@@ -1,12 +1,12 @@
-import type { Config } from '../config/schema.js';
 import { chooseMailLocale, composeMagicLinkMail, type MailLocaleHints } from '../mail/magic-link.js';
 import type { Outbox } from '../mail/outbox.js';
 import type { MailDelivery } from '../mail/delivery.js';
 import { MailUnavailableError } from '../mail/errors.js';
 import { withStateParameters } from '../mail/links.js';
 import type { Views } from '../render/views.js';
-import { normalizeEmail, type UserRecord, type UserRepository } from '../storage/types.js';
+import { normalizeEmail, type UserRecord } from '../storage/types.js';
 import { canSignIn, registrationFor } from '../accounts/users.js';
+import type { AccountDirectory, Recipient } from './accounts.js';
 import { log } from '../log.js';
 import { unsentCodeOwner, type PasswordlessCodes } from './codes.js';
 import { crossDeviceOf } from './approval.js';
@@ -17,6 +17,8 @@ export interface ClientPolicy {
   name: string;
   passwordlessEnabled: boolean;
   requireRegistration: boolean;
+  /** The client's registered metadata (node-oidc-provider's `client.metadata()`). */
+  metadata?: Readonly<Record<string, unknown>>;
 }
 
 export interface HostedRequest {
@@ -27,11 +29,13 @@ export interface HostedRequest {
   locale: MailLocaleHints;
   /** Feature data stored with the code (the cross-device approval state and context). */
   extra?: Record<string, unknown>;
+  /** Where the provider is mounted ('' at the root, '/oidc' …): the link's path starts with it. */
+  base: string;
 }
 
 /** A code issued outside the hosted pages (the API's /send), emailed while the caller waits. */
 export interface DirectSendRequest {
-  user: UserRecord;
+  user: Recipient;
   /** The link without state; `state` entries are appended as query parameters. */
   link: string;
   code: string | null;
@@ -49,9 +53,24 @@ export function mayUseClient(user: UserRecord, client: ClientPolicy): boolean {
   return !client.requireRegistration || registrationFor(user, client.clientId) !== undefined;
 }
 
-/** URL of a hosted-flow link: under /interaction/<uid> so the browser sends the interaction cookie. */
-export function interactionLink(issuer: string, interactionUid: string, linkCode: string): string {
-  return `${issuer}/interaction/${encodeURIComponent(interactionUid)}/magic/${encodeURIComponent(linkCode)}`;
+/**
+ * URL of a hosted-flow link: under <base>/interaction/<uid> so the browser sends the interaction
+ * cookie. The origin is the issuer's (rule 7), the path where the provider is mounted.
+ */
+export function interactionLink(issuer: string, base: string, interactionUid: string, linkCode: string): string {
+  return `${new URL(issuer).origin}${base}/interaction/${encodeURIComponent(interactionUid)}/magic/${encodeURIComponent(linkCode)}`;
+}
+
+/** The server's view of a user as a recipient of its emails. */
+export function recipientOf(user: UserRecord): Recipient {
+  return {
+    id: user.id,
+    email: user.email,
+    ...(user.firstName ? { firstName: user.firstName } : {}),
+    ...(user.lastName ? { lastName: user.lastName } : {}),
+    preferredLanguages: user.preferredLanguages,
+    ...(user.timezone ? { timezone: user.timezone } : {}),
+  };
 }
 
 /**
@@ -61,9 +80,8 @@ export function interactionLink(issuer: string, interactionUid: string, linkCode
 export class MagicLinkMailer {
   constructor(
     private readonly deps: {
-      config: Config;
       issuer: string;
-      users: UserRepository;
+      accounts: AccountDirectory;
       codes: PasswordlessCodes;
       delivery: MailDelivery;
       outbox: Outbox;
@@ -83,15 +101,15 @@ export class MagicLinkMailer {
   /** Queues a fresh link for the user of an earlier code of the same sign-in. */
   resendLink(request: Omit<HostedRequest, 'email'> & { userId: string }): void {
     this.deps.outbox.enqueue('hosted.resend', async () => {
-      const user = await this.deps.users.findById(request.userId);
-      if (user) await this.#issueAndSend({ ...request, email: user.email });
+      const account = await this.deps.accounts.signInAccount(request.userId, request.client);
+      // A host that gives no findAccountById cannot tell the address again: no fresh link then.
+      if (account?.email) await this.#issueAndSend({ ...request, email: account.email });
     });
   }
 
   async #issueAndSend(request: HostedRequest): Promise<void> {
     const emailNormalized = normalizeEmail(request.email);
-    const user = await this.deps.users.findByEmail(emailNormalized);
-    const recipient = user && mayUseClient(user, request.client) ? user : null;
+    const recipient = await this.deps.accounts.recipientFor(request.email, request.client);
     // Without a recipient the code is issued all the same, to no one: codes typed in this sign-in
     // then meet a code that counts its tries, expires, and is replaced by the next request,
     // exactly as for an address with an account, so the answers cannot tell the two apart.
@@ -103,12 +121,12 @@ export class MagicLinkMailer {
       ...(request.extra ? { extra: request.extra } : {}),
     });
     if (!recipient) {
-      log.info('code.not_sent', { reason: user ? 'not_allowed' : 'unknown_address', client: request.client.clientId });
+      log.info('code.not_sent', { reason: 'no_account', client: request.client.clientId });
       return;
     }
     const timeToLive = this.deps.codes.settings.timeToLiveInSeconds;
     const message = await composeMagicLinkMail(this.deps.views, {
-      link: interactionLink(this.deps.issuer, request.interactionUid, issued.linkCode),
+      link: interactionLink(this.deps.issuer, request.base, request.interactionUid, issued.linkCode),
       code: issued.shortCode,
       crossDevice: crossDeviceOf(issued.record) !== null,
       user: recipient,

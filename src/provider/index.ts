@@ -1,4 +1,4 @@
-import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Store, UserRepository } from '../storage/types.js';
 import { claimsOf, scopeClaims } from '../accounts/claims.js';
@@ -10,8 +10,7 @@ import type { KeyMaterial } from './keys.js';
 import { EXTRA_CLIENT_METADATA, clientPolicy, providerClients } from './clients.js';
 import { renderProviderError, renderLogoutPage, renderLoggedOutPage } from './pages.js';
 import { UNAVAILABLE_DESCRIPTION, answerUnavailable, isStoreUnavailable } from './unavailable.js';
-import type { TwoFactorService } from '../accounts/two-factor.js';
-import { ACR_MULTI_FACTOR, HAS_SECOND_FACTOR, twoFactorPrompt, voidedLoginCheck, type SecondFactorTries } from './two-factor-prompt.js';
+import { ACR_MULTI_FACTOR, HAS_SECOND_FACTOR } from './two-factor-prompt.js';
 import { hasAuthenticator } from '../accounts/two-factor.js';
 import { trustForwardedFor } from '../http/client-ip.js';
 import { answerAsIssuer } from '../http/issuer-origin.js';
@@ -23,9 +22,8 @@ export interface ProviderDeps {
   store: Store;
   keys: KeyMaterial;
   views: Views;
-  twoFactor: TwoFactorService;
-  /** The counted tries of each login's second-factor step: the same instance the step's pages count with. */
-  secondFactorTries: SecondFactorTries;
+  /** The magic-link plugin's interaction policy and URL (`MagicLink.interactions()`). */
+  interactions: NonNullable<Configuration['interactions']>;
 }
 
 type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
@@ -94,18 +92,6 @@ function clientBasedCORS(ctx: KoaContextWithOIDC, origin: string, client: OidcCl
 
 export function providerConfiguration(deps: ProviderDeps): Configuration {
   const { config, issuer, store, keys, views } = deps;
-  const policy = interactionPolicy.base();
-  // A session whose account cannot sign in here (see findAccount) must sign in again;
-  // without this node-oidc-provider goes on with no account and no grant, and fails with a 500.
-  policy.get('login')!.checks.add(
-    new interactionPolicy.Check('account_unavailable', 'the signed-in account cannot sign in to this client', 'login_required', (ctx) =>
-      Boolean(ctx.oidc.session?.accountId) && !ctx.oidc.account,
-    ),
-  );
-  // A login whose second-factor step is void (too many wrong codes, declined) needs a new magic link.
-  policy.get('login')!.checks.add(voidedLoginCheck(deps.secondFactorTries));
-  // After login (the magic link), before consent.
-  policy.add(twoFactorPrompt(store.users, deps.twoFactor), 1);
   return {
     adapter: (name: string) => store.oidcAdapter(name),
     clients: providerClients(config, issuer, keys.cookieKeys),
@@ -124,10 +110,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || isFirstParty(client)),
     loadExistingGrant,
-    interactions: {
-      policy,
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-    },
+    interactions: deps.interactions,
     features: {
       devInteractions: { enabled: false },
       resourceIndicators: { enabled: false },

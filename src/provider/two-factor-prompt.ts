@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { CounterRepository, UserRepository } from '../storage/types.js';
-import { hasAuthenticator, type TwoFactorService } from '../accounts/two-factor.js';
+import type { CounterRepository } from '../storage/types.js';
+import type { VerifyResult } from '../accounts/two-factor.js';
 
 /**
  * The second-factor step of the hosted sign-in: a prompt after `login` and before `consent`.
@@ -21,6 +21,20 @@ export const AMR_SECOND_FACTOR = 'otp';
 
 /** The signed cookie that marks a device the user chose to trust. */
 export const TRUST_COOKIE = 'oml.2fa-trust';
+
+/**
+ * What the hosted step needs of a second factor, wherever the authenticators live (our users
+ * store in the server, the host's accounts in the plugin).
+ */
+export interface SecondFactorCheck {
+  /** How long a trusted device skips the step. */
+  readonly trustTimeToLiveInSeconds: number;
+  isEnrolled(accountId: string): Promise<boolean>;
+  verify(accountId: string, code: string): Promise<VerifyResult>;
+  /** Remembers a device the user trusts; returns the trust id (the cookie's value). */
+  trustDevice(accountId: string): Promise<string>;
+  isTrusted(accountId: string, trustId: string | null | undefined): Promise<boolean>;
+}
 
 function sessionHasSecondFactor(ctx: KoaContextWithOIDC): boolean {
   return (ctx.oidc.session?.amr ?? []).includes(AMR_SECOND_FACTOR);
@@ -88,30 +102,32 @@ function multiFactorDemanded(ctx: KoaContextWithOIDC): boolean {
   return typeof values === 'string' && values.split(' ').includes(ACR_MULTI_FACTOR);
 }
 
-export function twoFactorPrompt(users: UserRepository, service: TwoFactorService): InstanceType<typeof interactionPolicy.Prompt> {
+export function twoFactorPrompt(secondFactor: SecondFactorCheck): InstanceType<typeof interactionPolicy.Prompt> {
   const { Prompt, Check } = interactionPolicy;
 
-  /** The signed-in user, when this session still lacks a second factor. */
-  async function userWithoutSecondFactor(ctx: KoaContextWithOIDC) {
+  /** The signed-in account, when this session still lacks a second factor: its id and whether it has an authenticator. */
+  async function accountWithoutSecondFactor(ctx: KoaContextWithOIDC): Promise<{ id: string; enrolled: boolean } | null> {
     const accountId = ctx.oidc.session?.accountId;
     if (!accountId || sessionHasSecondFactor(ctx)) return null;
-    return users.findById(accountId);
+    // findAccount may have said already (the server's does), which spares a look-up.
+    const known = ctx.oidc.account?.[HAS_SECOND_FACTOR];
+    return { id: accountId, enrolled: typeof known === 'boolean' ? known : await secondFactor.isEnrolled(accountId) };
   }
 
   return new Prompt(
     { name: TWO_FACTOR_PROMPT, requestable: false },
     new Check(REASON_REQUIRED, 'a second factor is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
-      const user = await userWithoutSecondFactor(ctx);
-      if (!user || !hasAuthenticator(user)) return false;
+      const account = await accountWithoutSecondFactor(ctx);
+      if (!account?.enrolled) return false;
       // A trusted device skips the step, unless the client demands multi-factor for this sign-in.
       if (multiFactorDemanded(ctx)) return true;
       const trustId = ctx.cookies.get(TRUST_COOKIE, { signed: true });
-      return !(await service.isTrusted(user.id, trustId));
+      return !(await secondFactor.isTrusted(account.id, trustId));
     }),
     new Check(REASON_UNAVAILABLE, 'the client requires a second factor the user does not have', 'unmet_authentication_requirements', async (ctx: KoaContextWithOIDC) => {
       if (!multiFactorDemanded(ctx)) return false;
-      const user = await userWithoutSecondFactor(ctx);
-      return user !== null && !hasAuthenticator(user);
+      const account = await accountWithoutSecondFactor(ctx);
+      return account !== null && !account.enrolled;
     }),
   );
 }

@@ -114,7 +114,7 @@ function removeFrom(index: Map<string, Set<string>>, key: string | null, id: str
   if (ids?.size === 0) index.delete(key);
 }
 
-class MemoryCodes implements CodeRepository {
+export class MemoryCodes implements CodeRepository {
   readonly #byId = new Map<string, PasswordlessCodeRecord>();
   // Secondary indexes, as the MongoDB store has: without them, issuing a code scanned every
   // retained code (an hour's worth) several times, so cost grew with traffic. Only the active
@@ -214,7 +214,7 @@ class MemoryCodes implements CodeRepository {
   }
 }
 
-class MemoryCounters implements CounterRepository {
+export class MemoryCounters implements CounterRepository {
   readonly #counters = new Map<string, Expiring<number>>();
 
   async increment(key: string, expiresAt: number): Promise<number> {
