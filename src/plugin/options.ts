@@ -76,13 +76,15 @@ export interface MagicLinkMailOptions {
   transport?: MailTransporterLike;
   /**
    * Your own sender (an HTTP mail API): gets the rendered message and its raw parts, and resolves
-   * once the mail is handed over. A rejection counts as a failed try (see `retry`).
+   * once the mail is handed over. A rejection fails the email; it is tried again (see `retry`)
+   * when the error says the failure is passing: a `responseCode` of 400–499 (as SMTP's 4xx), or a
+   * network `code` such as ECONNRESET, ETIMEDOUT or ECONNREFUSED.
    */
   send?: (message: MagicLinkMessage) => Promise<void>;
   /**
    * Tries of a failed hand-over: `attempts` in all (default 3), waiting `initialDelayMs`
    * (default 500) and twice as long each time, at most `maxDelayMs` (default 5000). Only
-   * transient SMTP failures (no connection, 4xx) are tried again; any error of `send` is.
+   * passing failures (no connection, timeouts, 4xx replies) are tried again.
    */
   retry?: { attempts?: number; initialDelayMs?: number; maxDelayMs?: number };
 }

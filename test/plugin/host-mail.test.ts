@@ -1,0 +1,144 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
+import Koa from 'koa';
+import mount from 'koa-mount';
+import nodemailer from 'nodemailer';
+import Provider from 'oidc-provider';
+import * as client from 'openid-client';
+import { magicLink, type MagicLink, type MagicLinkMessage, type MagicLinkOptions } from '../../src/index.js';
+import { Browser } from '../helpers/browser.js';
+import { TestSmtpServer, headerOf } from '../helpers/smtp.js';
+
+/**
+ * A host in this process, as the README shows it: Koa with node-oidc-provider mounted at /oidc by
+ * koa-mount, the host's own accounts, and mail sent by the host (`send`) or its nodemailer transport.
+ */
+
+const REDIRECT_URI = 'https://app.example.com/callback';
+const ACCOUNT = { accountId: 'acct-1', email: 'lin@example.com', firstName: 'Lin', locales: ['de'] };
+
+interface Host {
+  issuer: string;
+  ml: MagicLink;
+  config: client.Configuration;
+  close(): Promise<void>;
+}
+
+async function startHost(mail: MagicLinkOptions['mail'], seen: { clients: string[] } = { clients: [] }): Promise<Host> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://localhost:${(server.address() as AddressInfo).port}/oidc`;
+  const keys = ['a-cookie-key-of-the-host-0123456789'];
+  const ml = magicLink({
+    findAccountByEmail: async (email, { client: c }) => {
+      seen.clients.push(c.clientId);
+      return email === ACCOUNT.email ? ACCOUNT : undefined;
+    },
+    mail,
+  });
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: 'host-app', client_secret: 'host-app-secret', redirect_uris: [REDIRECT_URI], client_name: 'Host App' }],
+    findAccount: async (_ctx, sub) => (sub === ACCOUNT.accountId ? { accountId: sub, claims: () => ({ sub, email: ACCOUNT.email }) } : undefined),
+    claims: { openid: ['sub'], email: ['email'] },
+    cookies: { keys },
+    features: { devInteractions: { enabled: false } },
+    interactions: ml.interactions(),
+  });
+  ml.mount(provider);
+  const app = new Koa();
+  app.keys = keys;
+  app.use(mount('/oidc', provider));
+  server.on('request', app.callback());
+  const config = await client.discovery(new URL(issuer), 'host-app', 'host-app-secret', undefined, { execute: [client.allowInsecureRequests] });
+  return {
+    issuer,
+    ml,
+    config,
+    close: async () => {
+      await ml.close();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+async function askForLink(host: Host, email: string) {
+  const url = client.buildAuthorizationUrl(host.config, { redirect_uri: REDIRECT_URI, scope: 'openid email', code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+  const browser = new Browser(new URL(host.issuer).origin);
+  const form = await browser.get(url.href);
+  expect(form.url).to.match(/\/oidc\/interaction\/[\w-]+$/);
+  const inbox = await browser.submit(form, '/email', { email });
+  expect(inbox.status).to.equal(200);
+  await host.ml.settled();
+  return { browser, inbox };
+}
+
+describe('a host’s own mail sender (koa-mount under /oidc)', () => {
+  it('gets the rendered message and its raw parts from send(), in the account’s language', async () => {
+    const sent: MagicLinkMessage[] = [];
+    const seen = { clients: [] as string[] };
+    const host = await startHost({ send: async (message) => void sent.push(message) }, seen);
+    try {
+      await askForLink(host, ACCOUNT.email);
+      expect(sent).to.have.length(1);
+      const [message] = sent;
+      expect(message!.to).to.equal(ACCOUNT.email);
+      expect(message!.language).to.equal('de');
+      expect(message!.parts!.link.startsWith(`${host.issuer}/interaction/`)).to.equal(true);
+      expect(message!.text).to.include(message!.parts!.link);
+      expect(message!.parts!.code).to.match(/^\d{6}$/);
+      expect(message!.text).to.include(message!.parts!.code!);
+      expect(message!.parts!.accountId).to.equal(ACCOUNT.accountId);
+      expect(message!.parts!.client).to.deep.equal({ id: 'host-app', name: 'Host App' });
+      expect(message!.parts!.expiresAt.getTime()).to.be.greaterThan(Date.now());
+      expect(seen.clients).to.deep.equal(['host-app']);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('sends nothing for an address the host does not know', async () => {
+    const sent: MagicLinkMessage[] = [];
+    const host = await startHost({ send: async (message) => void sent.push(message) });
+    try {
+      await askForLink(host, 'stranger@example.com');
+      expect(sent).to.have.length(0);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('retries a send() that failed and counts it', async () => {
+    let calls = 0;
+    const host = await startHost({
+      send: async () => {
+        calls += 1;
+        if (calls === 1) throw Object.assign(new Error('mail API busy'), { code: 'ECONNRESET' });
+      },
+      retry: { attempts: 2, initialDelayMs: 0, maxDelayMs: 0 },
+    });
+    try {
+      await askForLink(host, ACCOUNT.email);
+      expect(calls).to.equal(2);
+      expect(host.ml.mailStats).to.deep.include({ sent: 1, retried: 1 });
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('sends through the host’s nodemailer transport, with the From it names', async () => {
+    const smtp = await TestSmtpServer.start();
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: smtp.port, secure: false, ignoreTLS: true });
+    const host = await startHost({ transport, from: 'Host <login@host.example>' });
+    try {
+      await askForLink(host, ACCOUNT.email);
+      expect(smtp.received).to.have.length(1);
+      expect(headerOf(smtp.received[0]!, 'from')).to.include('login@host.example');
+      expect(smtp.received[0]!.parsed.text).to.include(`${host.issuer}/interaction/`);
+    } finally {
+      await host.close();
+      transport.close();
+      await smtp.stop();
+    }
+  });
+});
