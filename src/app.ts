@@ -118,7 +118,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     ours.use(dev.routes(), dev.allowedMethods());
   }
   if (demoEnabled(config)) {
-    const demo = demoRoutes({ issuer, secret: demoClientSecret(keys.cookieKeys), views });
+    const demo = demoRoutes({ issuer, base, secret: demoClientSecret(keys.cookieKeys), views });
     ours.use(demo.routes(), demo.allowedMethods());
   }
   ours.get('/health', (ctx) => {
@@ -164,6 +164,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     return providerCallback(ctx.req, ctx.res);
   });
   const handler = httpHandler({
+    base,
     segments: providerSegments(provider),
     headers: securityHeaderList({ https: issuer.startsWith('https:') }),
     provider: providerCallback,

@@ -5,7 +5,7 @@ import { linkCodeParam, parseForm } from '../interaction/forms.js';
 import type Provider from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
-import { ERROR_VIEW, renderPage, useInteractionLocale } from '../http/page.js';
+import { ERROR_VIEW, baseOf, renderPage, useInteractionLocale } from '../http/page.js';
 import type { UserRecord, UserRepository } from '../storage/types.js';
 import type { CodeProblem, PasswordlessCodes } from '../passwordless/codes.js';
 import type { ApplicationDirectory, ApplicationInfo, PasswordlessApi } from '../passwordless/api-login.js';
@@ -101,7 +101,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
     return true;
   }
 
-  const clearCookie = (ctx: Context) => ctx.cookies.set(COOKIE, null, { path: '/interaction', signed: true });
+  const clearCookie = (ctx: Context) => ctx.cookies.set(COOKIE, null, { path: `${baseOf(ctx)}/interaction`, signed: true });
 
   /** The pending API link of this browser's interaction, if the interaction is the request the link started. */
   async function pendingLink(ctx: Context, uid: string) {
@@ -124,7 +124,7 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
     if (await refused(ctx, found.user, request.application)) return;
     const { params } = request;
     ctx.cookies.set(COOKIE, `${linkCode}.${bindingOf(params)}`, {
-      path: '/interaction',
+      path: `${baseOf(ctx)}/interaction`,
       httpOnly: true,
       sameSite: 'lax',
       // As node-oidc-provider's own cookies: Secure whenever the request came over TLS (or a trusted proxy says so).

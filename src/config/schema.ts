@@ -101,20 +101,21 @@ const jwks = z
   });
 
 /**
- * An issuer we can serve: an http(s) URL of a host's root, with no query or fragment. The
- * provider answers at the root of its host (discovery at /.well-known/…, cookies scoped to
- * /interaction/…), so an issuer with a path would publish endpoints and email links that miss it.
+ * An issuer we can serve: an http(s) URL of a host, at its root or under a path of plain
+ * segments (`https://example.com/oidc`: discovery, endpoints, pages, cookies and emailed links
+ * then all live under /oidc), with no query or fragment.
  */
 function isWebIssuer(value: string): boolean {
   // Checked whether or not z.url() passed: it may not parse.
   if (!URL.canParse(value)) return true;
   const url = new URL(value);
-  // The raw text too: URL folds /./, /.. and /%2e into "/", which would pass the pathname check.
-  const atRoot = url.pathname === '/' && !/^[a-z]+:\/\/[^/]+\/./i.test(value);
-  return (url.protocol === 'https:' || url.protocol === 'http:') && url.host !== '' && atRoot && !value.includes('?') && !value.includes('#');
+  // The raw text's path, as typed: URL folds /./, /.. and /%2e into other paths.
+  const rawPath = /^[a-z]+:\/\/[^/]+(\/.*)?$/i.exec(value)?.[1] ?? '/';
+  const plainPath = rawPath.replace(/\/+$/, '').split('/').slice(1).every((segment) => /^[A-Za-z0-9_~-][A-Za-z0-9._~-]*$/.test(segment) && !/^\.+$/.test(segment));
+  return (url.protocol === 'https:' || url.protocol === 'http:') && url.host !== '' && (rawPath === '/' || plainPath) && !value.includes('?') && !value.includes('#');
 }
 
-const ISSUER_RULE = 'must be an http:// or https:// URL of a host, with no path, query or fragment, such as https://login.example.com (env ISSUER); serve the provider from its own host name';
+const ISSUER_RULE = 'must be an http:// or https:// URL of a host, optionally with a path of plain segments, and no query or fragment, such as https://login.example.com or https://example.com/oidc (env ISSUER)';
 const issuer = z.url({ error: ISSUER_RULE }).refine(isWebIssuer, ISSUER_RULE);
 
 /**

@@ -37,7 +37,7 @@ function writeJsonCookie(ctx: Context, name: string, value: unknown, path: strin
  * A tiny relying party living beside the provider (development only): it signs in with an
  * ordinary OIDC client library and shows the ID token's claims.
  */
-export function demoRoutes(options: { issuer: string; secret: string; views: Views }): Router {
+export function demoRoutes(options: { issuer: string; /** The issuer's path ('' at the root): cookie paths and redirects start with it. */ base: string; secret: string; views: Views }): Router {
   const { issuer, secret, views } = options;
   const router = new Router({ prefix: '/demo' });
   const redirectUri = `${issuer}/demo/callback`;
@@ -65,7 +65,7 @@ export function demoRoutes(options: { issuer: string; secret: string; views: Vie
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
-    writeJsonCookie(ctx, TX_COOKIE, { verifier, state, nonce }, '/demo');
+    writeJsonCookie(ctx, TX_COOKIE, { verifier, state, nonce }, `${options.base}/demo`);
     const url = oidc.buildAuthorizationUrl(config, {
       redirect_uri: redirectUri,
       scope: 'openid email profile',
@@ -81,7 +81,7 @@ export function demoRoutes(options: { issuer: string; secret: string; views: Vie
   router.get('/callback', async (ctx) => {
     const tx = readJsonCookie<{ verifier: string; state: string; nonce: string }>(ctx, TX_COOKIE);
     if (!tx) {
-      ctx.redirect('/demo');
+      ctx.redirect(`${options.base}/demo`);
       return;
     }
     const config = await configuration();
@@ -91,9 +91,9 @@ export function demoRoutes(options: { issuer: string; secret: string; views: Vie
         expectedState: tx.state,
         expectedNonce: tx.nonce,
       });
-      writeJsonCookie(ctx, SESSION_COOKIE, { claims: tokens.claims() ?? {}, idToken: tokens.id_token ?? '' }, '/demo');
-      ctx.cookies.set(TX_COOKIE, null, { path: '/demo' });
-      ctx.redirect('/demo');
+      writeJsonCookie(ctx, SESSION_COOKIE, { claims: tokens.claims() ?? {}, idToken: tokens.id_token ?? '' }, `${options.base}/demo`);
+      ctx.cookies.set(TX_COOKIE, null, { path: `${options.base}/demo` });
+      ctx.redirect(`${options.base}/demo`);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       await renderPage(ctx, views, 400, ERROR_VIEW, { title: 'error.title.demo', error: 'demo_failed', description: message });
@@ -101,8 +101,8 @@ export function demoRoutes(options: { issuer: string; secret: string; views: Vie
   });
 
   router.get('/logged-out', (ctx) => {
-    ctx.cookies.set(SESSION_COOKIE, null, { path: '/demo' });
-    ctx.redirect('/demo');
+    ctx.cookies.set(SESSION_COOKIE, null, { path: `${options.base}/demo` });
+    ctx.redirect(`${options.base}/demo`);
   });
 
   return router;

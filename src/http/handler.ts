@@ -26,7 +26,8 @@ export function providerSegments(provider: Provider): Set<string> {
   const segments = new Set<string>(['.well-known']);
   for (const name of PROVIDER_ROUTES) {
     try {
-      const first = firstSegment(provider.pathFor(name));
+      // Without the mount path: the handler sees paths with the issuer's path taken off.
+      const first = firstSegment(provider.pathFor(name, { mountPath: '' }));
       if (first) segments.add(first);
     } catch {
       // A route of a disabled feature.
@@ -41,6 +42,19 @@ function firstSegment(url: string): string {
 }
 
 /**
+ * Takes the issuer's path off a request under it, as Express does for a mounted app: `url` is
+ * the rest, `originalUrl` the whole (node-oidc-provider and our pages build their URLs from it).
+ */
+function underBase(req: IncomingMessage & { originalUrl?: string }, base: string): boolean {
+  const url = req.url ?? '/';
+  if (url !== base && !url.startsWith(`${base}/`) && !url.startsWith(`${base}?`)) return false;
+  req.originalUrl = url;
+  const rest = url.slice(base.length);
+  req.url = rest.startsWith('/') ? rest : `/${rest}`;
+  return true;
+}
+
+/**
  * The server's one request handler. Every answer gets the security headers, an X-Request-Id and
  * a request log line here, whoever writes it. node-oidc-provider's own endpoints then go
  * straight to it; everything else goes to our Koa application. Those endpoints need none of our
@@ -49,6 +63,8 @@ function firstSegment(url: string): string {
  * absolute-form target as its path first (see answerAsIssuer for rule 7).
  */
 export function httpHandler(options: {
+  /** The issuer's path ('' at the root): requests outside it are not ours; inside, it is taken off. */
+  base: string;
   segments: ReadonlySet<string>;
   headers: readonly (readonly [string, string])[];
   provider: RequestListener;
@@ -56,12 +72,17 @@ export function httpHandler(options: {
 }): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     toOriginForm(req);
-    const url = req.url ?? '/';
-    const entry = beginRequestLog(req.method ?? 'GET', url.split('?', 1)[0] ?? '/');
+    const entry = beginRequestLog(req.method ?? 'GET', (req.url ?? '/').split('?', 1)[0] ?? '/');
     res.setHeader('X-Request-Id', entry.id);
     for (const [name, value] of options.headers) res.setHeader(name, value);
     // 'close' also comes when the client went away before the answer was complete.
     res.once('close', () => entry.finish(res.statusCode));
+    if (options.base && !underBase(req, options.base)) {
+      res.statusCode = 404;
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      return res.end(`Not found: this server answers under ${options.base}/\n`);
+    }
+    const url = req.url ?? '/';
     return options.segments.has(firstSegment(url)) ? options.provider(req, res) : options.app(req, res);
   };
 }

@@ -38,10 +38,12 @@ function originForm(target: string): string {
  */
 export function answerAsIssuer(app: Koa, issuer: string): void {
   const origin = new URL(issuer).origin;
+  // Under an issuer's path the handler took the path off `url` and kept the whole in `originalUrl` (see httpHandler).
+  const target = (request: Koa.Request) => (request.req as { originalUrl?: string }).originalUrl ?? request.originalUrl;
   Object.defineProperties(app.request, {
     href: {
       get(this: Koa.Request) {
-        return `${origin}${this.originalUrl}`;
+        return `${origin}${target(this)}`;
       },
       configurable: true,
     },
@@ -50,7 +52,7 @@ export function answerAsIssuer(app: Koa, issuer: string): void {
         // Joined, not resolved: a target of `//other.host/x` is a path on the issuer. Like Koa's
         // own getter, a target that makes no URL gives an empty object rather than a throw.
         try {
-          return new URL(`${origin}${this.originalUrl}`);
+          return new URL(`${origin}${target(this)}`);
         } catch {
           return Object.create(null) as URL;
         }

@@ -95,13 +95,15 @@ describe('configuration', () => {
     expect(loadConfig({ env: {}, overrides: { jwks: { keys: [...ecOnly.keys, { kty: 'RSA', kid: 'r1' }] } } }).jwks!.keys).to.have.length(2);
   });
 
-  it('refuses an issuer it cannot serve (another scheme, a query, a fragment, a path), naming issuer and ISSUER', () => {
-    // A path: discovery, endpoints, cookies and emailed links all live at the root of the host.
-    const refused = ['ftp://login.example.com', 'https://login.example.com/?tenant=a', 'https://login.example.com/#x', 'login.example.com', 'https://login.example.com/tenant', 'https://login.example.com/tenant/', 'https://login.example.com/./'];
+  it('refuses an issuer it cannot serve (another scheme, a query, a fragment, a dot path), naming issuer and ISSUER', () => {
+    const refused = ['ftp://login.example.com', 'https://login.example.com/?tenant=a', 'https://login.example.com/#x', 'login.example.com', 'https://login.example.com/./', 'https://login.example.com/a/../b', 'https://login.example.com/%2e', 'https://login.example.com/a b'];
     for (const issuer of refused) {
-      expect(failure({}, { ISSUER: issuer }), issuer).to.match(/- issuer: must be an http:\/\/ or https:\/\/ URL of a host, with no path.*\(env ISSUER\)/);
+      expect(failure({}, { ISSUER: issuer }), issuer).to.match(/- issuer: must be an http:\/\/ or https:\/\/ URL of a host, optionally with a path.*\(env ISSUER\)/);
     }
     expect(loadConfig({ env: { ISSUER: 'https://login.example.com:8443/' } }).issuer).to.equal('https://login.example.com:8443');
+    // Under a path, everything lives under it (test/e2e/issuer-path.test.ts signs in there).
+    expect(loadConfig({ env: { ISSUER: 'https://example.com/oidc/' } }).issuer).to.equal('https://example.com/oidc');
+    expect(loadConfig({ env: { ISSUER: 'https://example.com/tenants/acme' } }).issuer).to.equal('https://example.com/tenants/acme');
   });
 
   it('refuses a lifetime (ttl) name node-oidc-provider does not know, naming it', () => {
