@@ -209,8 +209,8 @@ describe('production guard', () => {
     expect(gaps[1]).to.match(/^apiKeys\.0\.key: still an example value/);
   });
 
-  it('refuses in production the example secrets and keys the README shows, pasted as they are, naming each', () => {
-    const readme = readFileSync(path.join(projectRoot, 'README.md'), 'utf8');
+  it('refuses in production the example secrets and keys the README and docs show, pasted as they are, naming each', () => {
+    const readme = ['README.md', 'docs/api.md'].map((file) => readFileSync(path.join(projectRoot, file), 'utf8')).join('\n');
     const secrets = [...readme.matchAll(/"client_secret": "([^"]+)"/g)].map((m) => m[1]!);
     const keys = [...readme.matchAll(/"key": "([^"]+)"/g)].map((m) => m[1]!);
     expect(secrets, 'the README shows an example client secret').to.include('a-long-random-secret');
