@@ -224,7 +224,8 @@ class MagicLinkPlugin implements MagicLink {
       ...DEFAULTS.rateLimits,
       ...options.rateLimits,
     } as ConstructorParameters<typeof RateLimiter>[1]);
-    const mailer = new MagicLinkMailer({ issuer: provider.issuer, accounts: hostAccounts(options), codes: this.#codes, delivery: this.#delivery, outbox: this.#outbox, views });
+    const accounts = hostAccounts(options);
+    const mailer = new MagicLinkMailer({ issuer: provider.issuer, accounts, codes: this.#codes, delivery: this.#delivery, outbox: this.#outbox, views });
     const routers: Router[] = [];
     if (this.#secondFactor) {
       routers.push(
@@ -242,7 +243,7 @@ class MagicLinkPlugin implements MagicLink {
       interactionRoutes({
         provider,
         views,
-        accounts: hostAccounts(options),
+        accounts,
         codes: this.#codes,
         mailer,
         csrf,

@@ -1,19 +1,9 @@
-import { createServer } from 'node:net';
 import { expect } from 'chai';
+import { freePort } from '../helpers/ports.js';
 import { Browser } from '../helpers/browser.js';
 import { ALICE, startTestServer, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The server with an issuer that has a path: everything it serves lives under that path. */
 describe('the server under an issuer with a path (ISSUER=http://host/idp)', () => {

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { freePort } from '../helpers/ports.js';
 import * as client from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { Browser, type Page } from '../helpers/browser.js';
@@ -30,16 +30,6 @@ function versionOf(name: string): string {
   return (JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Packs the package and installs the tarball with the hosts' own dependencies into a new folder. */
 function installPackedPackage(): string {

@@ -25,7 +25,7 @@ interface Host {
   close(): Promise<void>;
 }
 
-async function startHost(mail: MagicLinkOptions['mail'], seen: { clients: string[] } = { clients: [] }): Promise<Host> {
+async function startHost(mail: MagicLinkOptions['mail'], seen: { clients: string[] } = { clients: [] }, more: Partial<MagicLinkOptions> = {}): Promise<Host> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://localhost:${(server.address() as AddressInfo).port}/oidc`;
@@ -36,6 +36,7 @@ async function startHost(mail: MagicLinkOptions['mail'], seen: { clients: string
       return email === ACCOUNT.email ? ACCOUNT : undefined;
     },
     mail,
+    ...more,
   });
   const provider = new Provider(issuer, {
     clients: [{ client_id: 'host-app', client_secret: 'host-app-secret', redirect_uris: [REDIRECT_URI], client_name: 'Host App' }],
@@ -70,7 +71,7 @@ async function askForLink(host: Host, email: string) {
   const inbox = await browser.submit(form, '/email', { email });
   expect(inbox.status).to.equal(200);
   await host.ml.settled();
-  return { browser, inbox };
+  return { browser, inbox, url };
 }
 
 describe('a host’s own mail sender (koa-mount under /oidc)', () => {
@@ -139,6 +140,36 @@ describe('a host’s own mail sender (koa-mount under /oidc)', () => {
       await host.close();
       transport.close();
       await smtp.stop();
+    }
+  });
+});
+
+describe('a host’s own accounts', () => {
+  it('asks findAccountById again when the link is used: an account gone meanwhile cannot finish', async () => {
+    const sent: MagicLinkMessage[] = [];
+    let present = true;
+    const signIns: string[] = [];
+    const host = await startHost({ send: async (message) => void sent.push(message) }, undefined, {
+      findAccountById: async (accountId) => (present && accountId === ACCOUNT.accountId ? ACCOUNT : undefined),
+      onSignIn: ({ accountId }, { method }) => void signIns.push(`${accountId}:${method}`),
+    });
+    try {
+      const first = await askForLink(host, ACCOUNT.email);
+      present = false;
+      const refused = await first.browser.get(sent[0]!.parts!.link);
+      expect(refused.status).to.equal(410);
+      expect(refused.url.startsWith(REDIRECT_URI)).to.equal(false);
+      expect(signIns).to.deep.equal([]);
+
+      present = true;
+      const second = await askForLink(host, ACCOUNT.email);
+      const consent = await second.browser.submit(second.inbox, '/code', { code: sent[1]!.parts!.code! });
+      // Not first-party in node-oidc-provider's terms: its consent prompt, on our page.
+      const landed = await second.browser.submit(consent, '/consent');
+      expect(landed.url.startsWith(REDIRECT_URI), landed.url).to.equal(true);
+      expect(signIns).to.deep.equal([`${ACCOUNT.accountId}:typed_code`]);
+    } finally {
+      await host.close();
     }
   });
 });
