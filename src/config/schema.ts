@@ -214,6 +214,8 @@ export const configSchema = z
         sendPerIp: rateRule,
         sendGlobal: rateRule,
         typedCodesPerAccount: rateRule,
+        wrongCodesPerIp: rateRule,
+        wrongCodesGlobal: rateRule,
       })
       .strict(),
     twoFactor: z

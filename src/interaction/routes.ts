@@ -4,13 +4,13 @@ import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { normalizeEmail } from '../storage/types.js';
 import type { AccountDirectory, SignInMethod } from '../passwordless/accounts.js';
-import { type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
+import { hostedCodeOwner, type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
 import type { ClientPolicy, MagicLinkMailer } from '../passwordless/magic-link.js';
 import type { Views } from '../render/views.js';
 import { ERROR_VIEW, baseOf, localeHintsOf, renderPage, useInteractionLocale } from '../http/page.js';
 import { statedLifetime } from '../i18n/helpers.js';
 import type { CsrfTokens } from '../http/csrf.js';
-import { accountBudget, addressBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
+import { addressBudget, hostedAccountBudget, minutesToWait, type RateDecision, type RateLimiter } from '../passwordless/rate-limits.js';
 import { log } from '../log.js';
 import { responseDone } from '../mail/outbox.js';
 import { clientOf, finishInteraction, interactionById, interactionOfBrowser, signInWithEmail, type Interaction } from './session.js';
@@ -215,17 +215,25 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const page = { uid: interaction.uid, client, email, pairNumber };
     // The token also binds the address, so the per-address budget below cannot be dodged by editing it.
     if (!csrf.verify('code', codeFormBinding(interaction.uid, pairNumber, email), formField(ctx, 'csrf'))) {
-      return renderCheckInbox(ctx, { ...page, pairNumber: '', status: 403, error: 'form.expired' });
+      // Back to the address form: a fresh code form here would be bound to whatever address the
+      // refused POST carried, which would let anyone pick the address its budgets count under.
+      return renderEmailForm(ctx, interaction, client, 403, '', 'form.expired');
     }
     const typed = typedCodeField.safeParse(formField(ctx, 'code'));
     if (!typed.success) return renderCheckInbox(ctx, { ...page, status: 400, error: 'form.codeMissing' });
 
     const latest = await codes.latestForInteraction(interaction.uid);
     // Budgets across codes: the address always (known or not, so answers stay alike), the account when there is one.
-    const budgets = [addressBudget(normalizeEmail(email)), ...(latest.record ? [accountBudget(latest.record.userId)] : [])];
+    // Keyed by the sign-in's own code (its address and account), never by the posted address,
+    // which a refused form could change; before its first code exists, by the address this
+    // browser typed, which only a form of ours binds to the sign-in.
+    const budgets = latest.record ? [addressBudget(latest.record.owner), hostedAccountBudget(latest.record.userId)] : [addressBudget(hostedCodeOwner(normalizeEmail(email)))];
     // The try is taken from the budgets before the code is compared (so a burst cannot outrun them) and given back unless it was wrong.
-    const tried = await deps.limiter.withCodeTry(budgets, () =>
-      latest.record ? codes.redeemShortCode(latest.record, typed.data) : codes.rejectShortCodeWithoutRecord(interaction.uid),
+    const tried = await deps.limiter.withCodeTry(
+      budgets,
+      () => (latest.record ? codes.redeemShortCode(latest.record, typed.data) : codes.rejectShortCodeWithoutRecord(interaction.uid)),
+      Date.now(),
+      ctx.ip,
     );
     if (!tried.allowed) {
       ctx.set('Retry-After', String(tried.retryAfterSeconds));

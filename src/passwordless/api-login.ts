@@ -211,7 +211,8 @@ export class PasswordlessApi {
       return { kind: 'not_found' };
     }
     // The try is taken before the code is compared, so a burst cannot outrun the budget; given back unless wrong.
-    const tried = await this.deps.limiter.withCodeTry([accountBudget(record.userId)], () => this.deps.codes.redeemShortCode(record, oneTimeCode, now), now);
+    // The client address: the one the integrator passes on (FusionAuth's ipAddress), else the caller's.
+    const tried = await this.deps.limiter.withCodeTry([accountBudget(record.userId)], () => this.deps.codes.redeemShortCode(record, oneTimeCode, now), now, request.ipAddress);
     if (!tried.allowed) return { kind: 'rate_limited', retryAfterSeconds: tried.retryAfterSeconds };
     if (tried.result.ok) return { kind: 'redeemed', record: tried.result.record };
     log.info('code.rejected', { reason: tried.result.problem, method: 'api_typed' });

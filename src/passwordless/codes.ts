@@ -25,7 +25,10 @@ export function countsAsWrongCode(result: TypedCodeResult): boolean {
 }
 
 export interface IssueRequest {
+  /** The account the code signs in. */
   userId: string;
+  /** The group of which only the newest code stays valid (see PasswordlessCodeRecord.owner); default the user's API group. */
+  owner?: string;
   clientId: string | null;
   interactionUid?: string | null;
   state?: Record<string, unknown> | null;
@@ -49,13 +52,29 @@ export interface CodeSettings {
 }
 
 /**
- * The owner of the codes issued for an address that gets no email (no account, or one that may
- * not sign in here): one per address, never a user id, so such codes supersede each other
- * exactly as a user's codes do, and never touch a real user's codes.
+ * The account of the codes issued for an address that gets no email (no account, or one that may
+ * not sign in here): one per address, never a user id, so such a code signs in no one.
  */
 export function unsentCodeOwner(emailNormalized: string): string {
   return `no-account:${hashCode(emailNormalized)}`;
 }
+
+/**
+ * The group of the hosted pages' codes for an address: the typed address alone, whether it has
+ * an account or not and whatever the client's rules, so which code a new request voids tells
+ * nothing about the address (and never an API code: see apiCodeOwner).
+ */
+export function hostedCodeOwner(emailNormalized: string): string {
+  return `hosted:${hashCode(emailNormalized)}`;
+}
+
+/** The group of the REST API's codes of a user: only the integrator's own /start voids them. */
+export function apiCodeOwner(userId: string): string {
+  return `api:${userId}`;
+}
+
+/** How long an owner's issue counter lives after its last code: far past any code's life, so it never restarts under a live code. */
+const SEQUENCE_KEPT_MS = 7 * 24 * 3600 * 1000;
 
 /** What the stored state of a code means at `now`. */
 export function describeCode(record: PasswordlessCodeRecord | null, now: number): CodeLookup {
@@ -67,10 +86,9 @@ export function describeCode(record: PasswordlessCodeRecord | null, now: number)
 
 /**
  * The instants this instance issues codes at: the clock, except that it never gives two codes of
- * one owner the same millisecond. The newest of a user's codes is the one that stays valid, and
- * stores break a tie of `createdAt` by the code's hash, which would void the later of two codes
- * asked for one after the other within a millisecond half of the time. Only owners given an
- * instant the clock has not yet passed are remembered.
+ * one user the same millisecond, so the newest code of a sign-in (findLatestForInteraction, by
+ * `createdAt`) is never a tie. Which code stays valid is decided by `sequence`, not by this.
+ * Only users given an instant the clock has not yet passed are remembered.
  */
 class IssueClock {
   readonly #latest = new Map<string, number>();
@@ -109,10 +127,15 @@ export class PasswordlessCodes {
     const linkCode = generateCode(this.settings.linkCode);
     const shortCode = request.withShortCode ? deriveShortCode(linkCode, this.settings.shortCode) : null;
     const expiresAt = createdAt + this.settings.timeToLiveInSeconds * 1000;
+    const owner = request.owner ?? apiCodeOwner(request.userId);
+    // Counted in the store, atomically: instances whose clocks disagree still agree on the order.
+    const sequence = await this.counters.increment(`code-seq:${owner}`, Date.now() + SEQUENCE_KEPT_MS);
     const record: PasswordlessCodeRecord = {
       id: hashCode(linkCode),
       shortHash: shortCode === null ? null : hashCode(shortCode),
       userId: request.userId,
+      owner,
+      sequence,
       clientId: request.clientId,
       interactionUid: request.interactionUid ?? null,
       state: request.state ?? null,
@@ -124,8 +147,8 @@ export class PasswordlessCodes {
     };
     if (request.extra) record.extra = request.extra;
     await this.codes.insert(record);
-    // Not "all but mine": two issues for one user at once would then void each other's code.
-    await this.codes.supersedeAllButNewest(request.userId);
+    // Not "all but mine": two issues for one owner at once would then void each other's code.
+    await this.codes.supersedeAllButNewest(owner);
     return { linkCode, shortCode, record };
   }
 

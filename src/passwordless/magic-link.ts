@@ -8,7 +8,7 @@ import { normalizeEmail, type UserRecord } from '../storage/types.js';
 import { canSignIn, registrationFor } from '../accounts/users.js';
 import type { AccountDirectory, Recipient } from './accounts.js';
 import { log } from '../log.js';
-import { unsentCodeOwner, type PasswordlessCodes } from './codes.js';
+import { hostedCodeOwner, unsentCodeOwner, type PasswordlessCodes } from './codes.js';
 import { crossDeviceOf } from './approval.js';
 
 /** The client facts the sign-in needs (from the configured client metadata). */
@@ -115,6 +115,7 @@ export class MagicLinkMailer {
     // exactly as for an address with an account, so the answers cannot tell the two apart.
     const issued = await this.deps.codes.issue({
       userId: recipient ? recipient.id : unsentCodeOwner(emailNormalized),
+      owner: hostedCodeOwner(emailNormalized),
       clientId: request.client.clientId,
       interactionUid: request.interactionUid,
       withShortCode: true,

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { CounterRepository } from '../storage/types.js';
 import { log } from '../log.js';
 import { countsAsWrongCode, type TypedCodeResult } from './codes.js';
@@ -15,6 +16,10 @@ export interface RateLimitSettings {
   sendPerIp: RateRule;
   sendGlobal: RateRule;
   typedCodesPerAccount: RateRule;
+  /** Wrong typed codes from one client address (an IPv6 /64), across every account it tries. */
+  wrongCodesPerIp: RateRule;
+  /** Wrong typed codes from everyone together: the last brake on guessing spread over many addresses. */
+  wrongCodesGlobal: RateRule;
 }
 
 /**
@@ -110,10 +115,30 @@ export function minutesToWait(retryAfterSeconds: number): number {
   return Math.max(1, Math.ceil(retryAfterSeconds / 60));
 }
 
-/** The typed-code budget key of an address (normalised by the caller). */
-export const addressBudget = (emailNormalized: string): string => `address:${emailNormalized}`;
-/** The typed-code budget key of an account, shared by the hosted pages and the API. */
+/** The hosted pages' typed-code budget key of a typed address (its code owner: see hostedCodeOwner). */
+export const addressBudget = (codeOwner: string): string => `address:${codeOwner}`;
+/** The hosted pages' typed-code budget key of an account (anonymous guesses there never spend the API's). */
+export const hostedAccountBudget = (userId: string): string => `hosted-user:${userId}`;
+/** The REST API's typed-code budget key of an account. */
 export const accountBudget = (userId: string): string => `user:${userId}`;
+
+/**
+ * Who a client address is for a per-IP budget: an IPv4 address as it is (an IPv4-mapped IPv6 one
+ * too), an IPv6 address by its /64, the block one subscriber usually holds whole (keyed by the
+ * address itself, anyone with a /64 would have 2^64 budgets).
+ */
+export function ipBudgetSubject(ip: string): string {
+  const address = ip.replace(/%.*$/, '');
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped && isIPv4(mapped)) return mapped;
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = address.includes('::') ? (tail ? tail.split(':') : []) : [];
+  // An embedded IPv4 tail (::1.2.3.4) is two groups; it lies past the /64 and is left out anyway.
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
 
 /**
  * Fixed-window limits kept in the store, so every instance counts against the same budget.
@@ -162,8 +187,8 @@ export class RateLimiter {
    * address, then the account it may belong to, which the API shares), with {@link withTry}: the try
    * is taken BEFORE `attempt` compares the code, and given back unless the code was wrong.
    */
-  async withCodeTry(accountKeys: readonly string[], attempt: () => Promise<TypedCodeResult>, now = Date.now()): Promise<CodeTry> {
-    return withTry(this.counters, this.#codeChecks(accountKeys), attempt, countsAsWrongCode, now);
+  async withCodeTry(accountKeys: readonly string[], attempt: () => Promise<TypedCodeResult>, now = Date.now(), ip: string | null = null): Promise<CodeTry> {
+    return withTry(this.counters, this.#codeChecks(accountKeys, ip), attempt, countsAsWrongCode, now);
   }
 
   /** Counts one send of a code; one past the cap is taken back at once and refused. */
@@ -179,16 +204,23 @@ export class RateLimiter {
    * caller is the integrator's own server, sending for all its users; its codes come from a keyed /start.
    */
   #sendChecks(address: string, ip: string | null): RateCheck[] {
+    // The hosted pages (anonymous) and the API (keyed) count apart: a visitor who spends an
+    // address's hosted emails never blocks the emails the integrator sends.
+    const channel = ip === null ? 'api' : 'hosted';
     return this.#checks([
-      ...(ip === null ? [] : [['sendPerIp', ip, this.settings.sendPerIp] satisfies SubjectLimit]),
-      ['sendPerAddress', address.trim().toLowerCase(), this.settings.sendPerAddress],
-      ['sendGlobal', 'all', this.settings.sendGlobal],
+      ...(ip === null ? [] : [['sendPerIp', ipBudgetSubject(ip), this.settings.sendPerIp] satisfies SubjectLimit]),
+      ['sendPerAddress', `${channel}:${address.trim().toLowerCase()}`, this.settings.sendPerAddress],
+      ['sendGlobal', channel, this.settings.sendGlobal],
     ]);
   }
 
-  /** The typed-code budgets of `accountKeys`, in the caller's order (narrowest first). */
-  #codeChecks(accountKeys: readonly string[]): RateCheck[] {
-    return this.#checks(accountKeys.map((subject): SubjectLimit => ['typedCodesPerAccount', subject, this.settings.typedCodesPerAccount]));
+  /** The typed-code budgets, narrowest first: the client address's, those of `accountKeys` in the caller's order, everyone's. */
+  #codeChecks(accountKeys: readonly string[], ip: string | null): RateCheck[] {
+    return this.#checks([
+      ...(ip === null ? [] : [['wrongCodesPerIp', ipBudgetSubject(ip), this.settings.wrongCodesPerIp] satisfies SubjectLimit]),
+      ...accountKeys.map((subject): SubjectLimit => ['typedCodesPerAccount', subject, this.settings.typedCodesPerAccount]),
+      ['wrongCodesGlobal', 'all', this.settings.wrongCodesGlobal],
+    ]);
   }
 
   /** Limits named by rule and subject, keyed under the hashed subject; none when rate limits are off. */

@@ -153,8 +153,9 @@ export interface MagicLinkOptions {
   linkCodeBytes?: number;
   /**
    * Limits kept in the store (fixed windows): emails per address (default 5 / 900 s), per client
-   * IP (30 / 900 s) and in all (1000 / 60 s); wrong typed codes per account (20 / 3600 s).
-   * `enabled: false` turns them off (load tests). Each rule is `{ limit, windowSeconds }`.
+   * IP (30 / 900 s) and in all (1000 / 60 s); wrong typed codes per address and account
+   * (20 / 3600 s), per client IP (50 / 3600 s) and in all (10000 / 3600 s). An IPv6 client counts
+   * by its /64. `enabled: false` turns them off (load tests). Each rule is `{ limit, windowSeconds }`.
    */
   rateLimits?: {
     enabled?: boolean;
@@ -162,6 +163,8 @@ export interface MagicLinkOptions {
     sendPerIp?: RateRuleOption;
     sendGlobal?: RateRuleOption;
     typedCodesPerAccount?: RateRuleOption;
+    wrongCodesPerIp?: RateRuleOption;
+    wrongCodesGlobal?: RateRuleOption;
   };
   /** Wrong second-factor codes before a sign-in's step is void, 1–20. Default 5. */
   secondFactorMaxAttempts?: number;
@@ -192,6 +195,8 @@ export const DEFAULTS = {
     sendPerIp: { limit: 30, windowSeconds: 900 },
     sendGlobal: { limit: 1000, windowSeconds: 60 },
     typedCodesPerAccount: { limit: 20, windowSeconds: 3600 },
+    wrongCodesPerIp: { limit: 50, windowSeconds: 3600 },
+    wrongCodesGlobal: { limit: 10000, windowSeconds: 3600 },
   },
   secondFactorMaxAttempts: 5,
   trustTimeToLiveInSeconds: 2_592_000,
@@ -269,6 +274,8 @@ const optionsSchema = z.strictObject({
       sendPerIp: rateRule.optional(),
       sendGlobal: rateRule.optional(),
       typedCodesPerAccount: rateRule.optional(),
+      wrongCodesPerIp: rateRule.optional(),
+      wrongCodesGlobal: rateRule.optional(),
     })
     .optional(),
   secondFactorMaxAttempts: z.number().int().min(1).max(20).optional(),

@@ -15,10 +15,10 @@ function extraFieldsMatch(extra: Record<string, unknown> | undefined, wanted: Re
 }
 
 /**
- * Whether code `a` was issued before code `b` in the order that decides which of a user's codes
- * is the newest: `createdAt`, then `id` for codes of the same millisecond (any fixed tie-break
+ * Whether code `a` was issued before code `b` in the order that decides which of an owner's codes
+ * is the newest: `sequence` (counted in the store), then `id` for equal ones (any fixed tie-break
  * will do, as long as every store and every instance uses the same one).
  */
-export function codeIsOlder(a: Pick<PasswordlessCodeRecord, 'createdAt' | 'id'>, b: Pick<PasswordlessCodeRecord, 'createdAt' | 'id'>): boolean {
-  return a.createdAt < b.createdAt || (a.createdAt === b.createdAt && a.id < b.id);
+export function codeIsOlder(a: Pick<PasswordlessCodeRecord, 'sequence' | 'id'>, b: Pick<PasswordlessCodeRecord, 'sequence' | 'id'>): boolean {
+  return a.sequence < b.sequence || (a.sequence === b.sequence && a.id < b.id);
 }

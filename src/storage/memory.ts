@@ -118,9 +118,9 @@ export class MemoryCodes implements CodeRepository {
   readonly #byId = new Map<string, PasswordlessCodeRecord>();
   // Secondary indexes, as the MongoDB store has: without them, issuing a code scanned every
   // retained code (an hour's worth) several times, so cost grew with traffic. Only the active
-  // codes of a user are indexed: superseding is all that asks, and a user who was sent many
+  // codes of an owner are indexed: superseding is all that asks, and an owner who was sent many
   // codes would otherwise make each new one scan the whole hour's worth.
-  readonly #activeByUser = new Map<string, Set<string>>();
+  readonly #activeByOwner = new Map<string, Set<string>>();
   readonly #byInteraction = new Map<string, Set<string>>();
   #nextSweep = 0;
 
@@ -135,7 +135,7 @@ export class MemoryCodes implements CodeRepository {
 
   #remove(record: PasswordlessCodeRecord): void {
     this.#byId.delete(record.id);
-    removeFrom(this.#activeByUser, record.userId, record.id);
+    removeFrom(this.#activeByOwner, record.owner, record.id);
     removeFrom(this.#byInteraction, record.interactionUid, record.id);
   }
 
@@ -143,18 +143,18 @@ export class MemoryCodes implements CodeRepository {
     if (this.#byId.has(record.id)) throw new DuplicateKeyError('code');
     this.#sweep(record.createdAt);
     this.#byId.set(record.id, copy(record));
-    if (record.status === 'active') addTo(this.#activeByUser, record.userId, record.id);
+    if (record.status === 'active') addTo(this.#activeByOwner, record.owner, record.id);
     addTo(this.#byInteraction, record.interactionUid, record.id);
   }
 
   // One synchronous step, so no other call can come between finding the newest and superseding.
-  async supersedeAllButNewest(userId: string): Promise<number> {
-    const active = [...(this.#activeByUser.get(userId) ?? [])].flatMap((id) => this.#byId.get(id) ?? []).filter((record) => record.status === 'active');
+  async supersedeAllButNewest(owner: string): Promise<number> {
+    const active = [...(this.#activeByOwner.get(owner) ?? [])].flatMap((id) => this.#byId.get(id) ?? []).filter((record) => record.status === 'active');
     const newest = active.reduce<PasswordlessCodeRecord | undefined>((kept, record) => (kept && codeIsOlder(record, kept) ? kept : record), undefined);
     const older = active.filter((record) => record !== newest);
     for (const record of older) {
       record.status = 'superseded';
-      removeFrom(this.#activeByUser, userId, record.id);
+      removeFrom(this.#activeByOwner, owner, record.id);
     }
     return older.length;
   }
@@ -181,10 +181,10 @@ export class MemoryCodes implements CodeRepository {
   ): Promise<PasswordlessCodeRecord | null> {
     const record = this.#byId.get(id);
     if (!record || !codeMeetsExpectation(record, expect)) return null;
-    removeFrom(this.#activeByUser, record.userId, id);
+    removeFrom(this.#activeByOwner, record.owner, id);
     removeFrom(this.#byInteraction, record.interactionUid, id);
     Object.assign(record, copy(set));
-    if (record.status === 'active') addTo(this.#activeByUser, record.userId, id);
+    if (record.status === 'active') addTo(this.#activeByOwner, record.owner, id);
     addTo(this.#byInteraction, record.interactionUid, id);
     return copy(record);
   }
@@ -222,7 +222,7 @@ export class MemoryCounters implements CounterRepository {
     const current = this.#counters.get(key);
     const next = current && current.expiresAt > now ? current.value + 1 : 1;
     if (!current) this.#sweep(now);
-    this.#counters.set(key, { value: next, expiresAt: current && current.expiresAt > now ? current.expiresAt : expiresAt });
+    this.#counters.set(key, { value: next, expiresAt: current && current.expiresAt > now ? Math.max(current.expiresAt, expiresAt) : expiresAt });
     return next;
   }
 

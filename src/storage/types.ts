@@ -87,7 +87,16 @@ export interface PasswordlessCodeRecord {
   id: string;
   /** SHA-256 (hex) of the short typed code, when one was issued. */
   shortHash: string | null;
+  /** The account the code signs in (or, for an address with no account, a stand-in that signs in no one). */
   userId: string;
+  /**
+   * The group of codes of which only the newest stays valid: for the hosted pages the typed
+   * address (whoever it belongs to, whatever the client's rules), for the REST API the user.
+   * The two never share a group, so neither can void the other's codes.
+   */
+  owner: string;
+  /** Issue order within `owner`, counted in the store (not by an instance's clock): the greatest is the newest. */
+  sequence: number;
   clientId: string | null;
   /** The hosted sign-in this code belongs to, if it was started from one. */
   interactionUid: string | null;
@@ -124,13 +133,13 @@ export interface CodeExpectation {
 export interface CodeRepository {
   insert(record: PasswordlessCodeRecord): Promise<void>;
   /**
-   * Marks every active code of the user superseded except the newest one, and returns how many.
-   * Newest means the last in the order of `createdAt`, then `id` for codes created in the same
-   * millisecond. Codes newer than the newest active one this call saw (inserted meanwhile) are
-   * never touched, so however the inserts and calls of concurrent issuers interleave, once each
-   * issuer has called this after its insert exactly one of the user's codes is active: the newest.
+   * Marks every active code of `owner` superseded except the newest one, and returns how many.
+   * Newest means the greatest `sequence`, then `id` for equal ones. Codes newer than the newest
+   * active one this call saw (inserted meanwhile) are never touched, so however the inserts and
+   * calls of concurrent issuers interleave, once each issuer has called this after its insert
+   * exactly one of the owner's codes is active: the newest.
    */
-  supersedeAllButNewest(userId: string): Promise<number>;
+  supersedeAllButNewest(owner: string): Promise<number>;
   /** A retained record (even if expired or used); null when unknown or past `retainUntil`. */
   findById(id: string, now: number): Promise<PasswordlessCodeRecord | null>;
   /** The newest retained record issued for an interaction. */
@@ -161,7 +170,8 @@ export interface CodeRepository {
 export interface CounterRepository {
   /**
    * Adds one to the fixed window `key` (which the caller makes window-specific) and returns the
-   * count after the increment. The counter disappears after `expiresAt`.
+   * count after the increment, atomically across instances. The counter disappears after
+   * `expiresAt`, the latest one any increment gave (a counter kept in use lives on).
    */
   increment(key: string, expiresAt: number): Promise<number>;
   /**

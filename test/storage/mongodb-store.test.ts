@@ -115,7 +115,7 @@ describe('MongoStore on a MongoDB engine', () => {
     const deviceCodes = await indexesOf('oidc_DeviceCode');
     expect(deviceCodes.find((index) => index.name === 'payload.userCode_1')).to.include({ unique: true });
     const codes = await indexesOf('passwordless_codes');
-    expect(codes.map((index) => index.name)).to.include.members(['userId_1_status_1', 'interactionUid_1_createdAt_-1']);
+    expect(codes.map((index) => index.name)).to.include.members(['owner_1_status_1', 'interactionUid_1_createdAt_-1']);
     expect(codes.find((index) => index.name === 'purgeAt_ttl')).to.deep.include({ key: { purgeAt: 1 }, expireAfterSeconds: 0 });
     expect((await indexesOf('counters')).find((index) => index.name === 'expiresAt_ttl')).to.include({ expireAfterSeconds: 0 });
     expect((await indexesOf('api_keys')).find((index) => index.name === 'keyHash_1')).to.include({ unique: true });

@@ -8,6 +8,8 @@ describe('code store: compareAndSet on fields of extra', () => {
     id: `id-${Math.random()}`,
     shortHash: null,
     userId: 'u1',
+    owner: 'u1',
+    sequence: 1,
     clientId: 'web',
     interactionUid: 'i1',
     state: null,

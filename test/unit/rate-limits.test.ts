@@ -9,6 +9,8 @@ const settings: RateLimitSettings = {
   sendPerIp: { limit: 5, windowSeconds: 900 },
   sendGlobal: { limit: 100, windowSeconds: 60 },
   typedCodesPerAccount: { limit: 4, windowSeconds: 3600 },
+  wrongCodesPerIp: { limit: 50, windowSeconds: 3600 },
+  wrongCodesGlobal: { limit: 10000, windowSeconds: 3600 },
 };
 
 describe('rate limits', () => {

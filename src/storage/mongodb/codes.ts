@@ -11,7 +11,8 @@ type CodeDocument = Omit<PasswordlessCodeRecord, 'id'> & { _id: string; purgeAt:
 export const CODES = 'passwordless_codes';
 
 export const codeIndexes: IndexDescription[] = [
-  { key: { userId: 1, status: 1 }, name: 'userId_1_status_1' },
+  { key: { owner: 1, status: 1 }, name: 'owner_1_status_1' },
+  { key: { userId: 1 }, name: 'userId_1' },
   { key: { interactionUid: 1, createdAt: -1 }, name: 'interactionUid_1_createdAt_-1' },
   { key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 },
 ];
@@ -39,8 +40,8 @@ function expectationFilter(id: string, expect: CodeExpectation): Filter<CodeDocu
 }
 
 /** The filter for codes issued before `code`, in the order of `codeIsOlder`. */
-function olderThan(code: Pick<CodeDocument, '_id' | 'createdAt'>): Filter<CodeDocument> {
-  return { $or: [{ createdAt: { $lt: code.createdAt } }, { createdAt: code.createdAt, _id: { $lt: code._id } }] };
+function olderThan(code: Pick<CodeDocument, '_id' | 'sequence'>): Filter<CodeDocument> {
+  return { $or: [{ sequence: { $lt: code.sequence } }, { sequence: code.sequence, _id: { $lt: code._id } }] };
 }
 
 /** The `$set` of a conditional update; a new `retainUntil` moves the purge date with it. */
@@ -67,21 +68,21 @@ export class MongoCodes implements CodeRepository {
    * Two steps, each atomic per document: read the newest active code, then supersede the active
    * codes strictly older than it. A code inserted in between is superseded when it is older than
    * the one read, and left alone when it is newer: its own issuer's call then supersedes the rest.
-   * A user has only a code or two active at a time, so the userId_1_status_1 index makes both
+   * An owner has only a code or two active at a time, so the owner_1_status_1 index makes both
    * steps cheap (the sort is over those few).
    */
-  async supersedeAllButNewest(userId: string): Promise<number> {
+  async supersedeAllButNewest(owner: string): Promise<number> {
     const [newest] = await guarded(() =>
       this.#collection
-        .find({ userId, status: 'active' }, { projection: { _id: 1, createdAt: 1 } })
-        .sort({ createdAt: -1, _id: -1 })
+        .find({ owner, status: 'active' }, { projection: { _id: 1, sequence: 1 } })
+        .sort({ sequence: -1, _id: -1 })
         .limit(1)
         .toArray(),
     );
     if (!newest) return 0;
     const result = await guarded(() =>
       this.#collection.updateMany(
-        { userId, status: 'active', ...olderThan(newest) },
+        { owner, status: 'active', ...olderThan(newest) },
         { $set: { status: 'superseded' } },
       ),
     );

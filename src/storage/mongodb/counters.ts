@@ -26,7 +26,7 @@ export class MongoCounters implements CounterRepository {
   async increment(key: string, expiresAt: number): Promise<number> {
     for (let round = 1; ; round += 1) {
       const now = new Date();
-      const live = await this.#incrementLive(key, now);
+      const live = await this.#incrementLive(key, now, new Date(expiresAt));
       if (live !== null) return live;
       try {
         await this.#startWindow(key, now, new Date(expiresAt));
@@ -46,11 +46,11 @@ export class MongoCounters implements CounterRepository {
     return document?.count ?? 0;
   }
 
-  async #incrementLive(key: string, now: Date): Promise<number | null> {
+  async #incrementLive(key: string, now: Date, expiresAt: Date): Promise<number | null> {
     const document = await guarded(() =>
       this.#collection.findOneAndUpdate(
         { _id: key, expiresAt: { $gt: now } },
-        { $inc: { count: 1 } },
+        { $inc: { count: 1 }, $max: { expiresAt } },
         { returnDocument: 'after' },
       ),
     );

@@ -59,10 +59,14 @@ export function makeUser(overrides: Partial<UserRecord> = {}): UserRecord {
 
 export function makeCode(overrides: Partial<PasswordlessCodeRecord> = {}): PasswordlessCodeRecord {
   const createdAt = overrides.createdAt ?? Date.now();
+  const userId = overrides.userId ?? uniqueId();
   return {
     id: uniqueId(),
     shortHash: 'short-hash',
-    userId: uniqueId(),
+    userId,
+    // By default a user's codes form one group, ordered as they were created.
+    owner: userId,
+    sequence: createdAt,
     clientId: 'client-a',
     interactionUid: null,
     state: null,
