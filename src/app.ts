@@ -35,6 +35,7 @@ import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
 import { ApiSecondFactor } from './passwordless/two-factor-login.js';
 import { interactionFallback } from './interaction/fallback.js';
+import { apiLinkSessionCheck } from './api/emailed-link.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
@@ -85,7 +86,9 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   });
   // The hosted sign-in is the plugin, through the same doors a host uses.
   const magic = magicLink(magicLinkOptions({ config, store, keys, transport, twoFactor }));
-  const provider = buildProvider({ config, issuer, store, keys, views, interactions: magic.interactions() });
+  const interactions = magic.interactions();
+  interactions.policy.get('login')!.checks.add(apiLinkSessionCheck());
+  const provider = buildProvider({ config, issuer, store, keys, views, interactions });
   magic.mount(provider);
   await assertClientsValid(provider, config);
   // After every start-up check, so a refused start writes nothing into a lasting store.

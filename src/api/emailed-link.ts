@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { linkCodeParam, parseForm } from '../interaction/forms.js';
-import type Provider from 'oidc-provider';
+import { interactionPolicy, type default as Provider, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Views } from '../render/views.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import { ERROR_VIEW, baseOf, renderPage, useInteractionLocale } from '../http/page.js';
@@ -83,6 +83,22 @@ export interface EmailedLinkDeps {
   codes: PasswordlessCodes;
   api: PasswordlessApi;
   applications: ApplicationDirectory;
+}
+
+/** The amr value of a sign-in by an emailed API link: its session serves that one authorization request only. */
+export const AMR_API_LINK = 'api_link';
+
+/**
+ * For the login prompt: a browser session that an emailed API link signed in ends with the
+ * authorization request the link was for. The link may have been opened anywhere (the app chose
+ * where it goes, and any browser that opens it signs in), so the session it leaves must not sign
+ * that browser in to other clients with prompt=none, nor to this one again: every later request
+ * asks for a sign-in of its own.
+ */
+export function apiLinkSessionCheck(): InstanceType<typeof interactionPolicy.Check> {
+  return new interactionPolicy.Check('api_link_session', 'an emailed API link signs in one authorization request only', 'login_required', (ctx: KoaContextWithOIDC) =>
+    Boolean(ctx.oidc.session?.accountId) && (ctx.oidc.session?.amr ?? []).includes(AMR_API_LINK) && !ctx.oidc.result?.login,
+  );
 }
 
 /** Routes of the emailed API link (outside /api: a browser opens them). */
@@ -178,7 +194,9 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
       log.info('code.rejected', { reason: 'unusable', method: 'api_link' });
       return renderUnusable(ctx, redeemed.problem);
     }
-    await signInWithEmail(provider, ctx, { accountId: found.user.id, clientId: client.clientId, method: 'api_link' }, () => deps.users.recordLogin(found.user.id, client.clientId, Date.now()));
+    await signInWithEmail(provider, ctx, { accountId: found.user.id, clientId: client.clientId, method: 'api_link', amr: ['email', AMR_API_LINK] }, () =>
+      deps.users.recordLogin(found.user.id, client.clientId, Date.now()),
+    );
   });
 
   return router;

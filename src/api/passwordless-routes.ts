@@ -132,7 +132,9 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       // Waits for the mail server (with retries); an outage becomes a 503 through the error handler.
       await deps.mailer.sendNow({
         user: found.user,
-        link: emailedLink(deps.issuer, input.code, null),
+        // A FormField code is typed, never clicked: its email holds the one-time code alone (a
+        // link would carry the whole code, which logs in without it).
+        link: found.record.shortHash === null ? emailedLink(deps.issuer, input.code, null) : null,
         code: api.shortCodeFor(input.code, found.record),
         client: { id: application?.clientId ?? null, name: application?.name ?? 'your account' },
         state: found.record.state,

@@ -60,10 +60,15 @@ export async function clientOf(provider: Provider, interaction: Interaction): Pr
  * `recordLogin`), logs it and hands node-oidc-provider the result. The caller has checked that the
  * account may use the client.
  */
-export async function signInWithEmail(provider: Provider, ctx: Context, login: { accountId: string; clientId: string; method: string }, recordLogin: () => Promise<unknown>): Promise<void> {
+export async function signInWithEmail(
+  provider: Provider,
+  ctx: Context,
+  login: { accountId: string; clientId: string; method: string; amr?: string[] },
+  recordLogin: () => Promise<unknown>,
+): Promise<void> {
   await recordLogin();
   log.info('login.success', { user: login.accountId, client: login.clientId, method: login.method });
-  await finishInteraction(provider, ctx, { login: { accountId: login.accountId, amr: ['email'] } });
+  await finishInteraction(provider, ctx, { login: { accountId: login.accountId, amr: login.amr ?? ['email'] } });
 }
 
 /** Hands a result back to node-oidc-provider and sends the browser on to the authorization endpoint. */

@@ -6,8 +6,8 @@ import type { MailMessage } from './types.js';
 
 /** Everything the magic-link email templates can use. */
 export interface MagicLinkMailData {
-  /** The link to open; `state` entries are already in its query. */
-  link: string;
+  /** The link to open (`state` entries already in its query); null for a code to type only (the API's FormField). */
+  link: string | null;
   /** The short code to type, when one was issued. */
   code: string | null;
   /** Can the link approve the sign-in from another device (number matching)? Hosted sign-ins only. */
@@ -77,6 +77,6 @@ export async function composeMagicLinkMail(views: Views, data: MagicLinkMailData
     html: html ?? '',
     text: text ?? '',
     language: data.locale,
-    parts: { link: data.link, code: data.code, expiresAt: data.expiresAt, locale: data.locale, client: data.client, accountId: data.user.id },
+    ...(data.link === null ? {} : { parts: { link: data.link, code: data.code, expiresAt: data.expiresAt, locale: data.locale, client: data.client, accountId: data.user.id } }),
   };
 }

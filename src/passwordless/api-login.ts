@@ -153,6 +153,11 @@ export class PasswordlessApi {
     }
     const { user } = found;
     const client = request.application?.clientId ?? null;
+    // A code logs in to the application it was started for, no other: for another it is unknown.
+    if (client !== null && found.record.clientId !== null && found.record.clientId !== client) {
+      log.info('code.rejected', { reason: 'other_application', method: 'api' });
+      return { kind: 'not_found' };
+    }
     // Refusals come before the code is spent, so the code still works once the account is fixed.
     const refusal = !user.active ? 'locked' : isExpired(user, now) ? 'expired' : null;
     if (refusal) {
@@ -203,7 +208,8 @@ export class PasswordlessApi {
 
   /** Spends the code: by its link alone, or by its one-time code under the account's budget of typed codes. */
   async #redeem(request: LoginRequest, record: PasswordlessCodeRecord, now: number): Promise<Redeemed> {
-    const oneTimeCode = request.oneTimeCode;
+    // A FormField code (it has a one-time code) logs in only with it: without one, it is a wrong guess.
+    const oneTimeCode = request.oneTimeCode ?? (record.shortHash === null ? null : '');
     if (oneTimeCode === null) {
       const result = await this.deps.codes.redeemLink(request.code, {}, now);
       if (result.usable) return { kind: 'redeemed', record: result.record };
@@ -251,7 +257,7 @@ export class PasswordlessApi {
     const registration = user ? registrationFor(user, spent.applicationId) : undefined;
     if (!user || !user.active || isExpired(user, now) || !application || !registration || !application.allowsRefreshToken) return null;
     const signed = await this.deps.signer.sign(user, { applicationId: spent.applicationId, roles: registration.roles, authInstant: spent.startInstant }, now);
-    const issued = await this.deps.refreshTokens.issue(user.id, spent.applicationId, spent.startInstant, now);
+    const issued = await this.deps.refreshTokens.issue(user.id, spent.applicationId, spent.startInstant, now, spent.chainId ?? spent.id);
     return { token: signed.token, tokenExpirationInstant: signed.expiresAt, ...issued };
   }
 }

@@ -36,8 +36,8 @@ export interface HostedRequest {
 /** A code issued outside the hosted pages (the API's /send), emailed while the caller waits. */
 export interface DirectSendRequest {
   user: Recipient;
-  /** The link without state; `state` entries are appended as query parameters. */
-  link: string;
+  /** The link without state (`state` entries are appended as query parameters); null to send the code to type only. */
+  link: string | null;
   code: string | null;
   client: { id: string | null; name: string };
   state: Record<string, unknown> | null;
@@ -156,7 +156,7 @@ export class MagicLinkMailer {
   async sendNow(request: DirectSendRequest): Promise<void> {
     const timeToLive = Math.max(0, Math.round((request.expiresAt.getTime() - Date.now()) / 1000));
     const message = await composeMagicLinkMail(this.deps.views, {
-      link: withStateParameters(request.link, request.state, request.reservedKeys ?? []),
+      link: request.link === null ? null : withStateParameters(request.link, request.state, request.reservedKeys ?? []),
       code: request.code,
       user: request.user,
       client: request.client,

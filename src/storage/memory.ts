@@ -282,6 +282,21 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
     return copy(record);
   }
 
+  async findByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
+    const record = this.#byHash.get(tokenHash);
+    return record ? copy(record) : null;
+  }
+
+  async deleteChain(chainId: string): Promise<number> {
+    let deleted = 0;
+    for (const [hash, record] of this.#byHash) {
+      if ((record.chainId ?? record.id) !== chainId) continue;
+      this.#byHash.delete(hash);
+      deleted += 1;
+    }
+    return deleted;
+  }
+
   async deleteByUser(userId: string): Promise<number> {
     return deleteUserRecords(this.#byHash, userId);
   }

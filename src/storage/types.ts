@@ -208,6 +208,8 @@ export interface RefreshTokenRecord {
   applicationId: string;
   /** When the login that started this chain of rotations happened. */
   startInstant: number;
+  /** The id of the chain's first token, shared by every token rotated from it; absent on tokens stored before chains (their own id). */
+  chainId?: string;
   insertInstant: number;
   expiresAt: number;
   /** Set when the token was exchanged (rotated); a consumed token is never accepted again. */
@@ -221,6 +223,10 @@ export interface RefreshTokenRepository {
    * null otherwise. Two concurrent calls can never both succeed.
    */
   consume(tokenHash: string, now: number): Promise<RefreshTokenRecord | null>;
+  /** The token with this hash in any state (consumed or not) while it is kept; null otherwise. */
+  findByHash(tokenHash: string): Promise<RefreshTokenRecord | null>;
+  /** Removes every token of a chain of rotations (see RefreshTokenRecord.chainId); returns how many. */
+  deleteChain(chainId: string): Promise<number>;
   /** Removes every refresh token of the user (deleted or locked); returns how many. */
   deleteByUser(userId: string): Promise<number>;
 }

@@ -120,7 +120,8 @@ describe('REST API: /api/passwordless/send and the emailed link', () => {
     expect(callback.searchParams.get('state')).to.equal(rp.state);
     const tokens = await client.authorizationCodeGrant(oidc, callback, { pkceCodeVerifier: rp.verifier, expectedState: rp.state, expectedNonce: rp.nonce });
     expect(tokens.claims()!.email).to.equal(ALICE.email);
-    expect(tokens.claims()!.amr).to.deep.equal(['email']);
+    // api_link: the browser's session serves this request only (see the README's security section).
+    expect(tokens.claims()!.amr).to.deep.equal(['email', 'api_link']);
 
     // One link, one sign-in.
     expect((await browser.get(link)).status).to.equal(410);

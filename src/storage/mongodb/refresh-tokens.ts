@@ -10,6 +10,7 @@ export const REFRESH_TOKENS = 'refresh_tokens';
 export const refreshTokenIndexes: IndexDescription[] = [
   { key: { tokenHash: 1 }, name: 'tokenHash_1', unique: true },
   { key: { userId: 1 }, name: 'userId_1' },
+  { key: { chainId: 1 }, name: 'chainId_1' },
   { key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 },
 ];
 
@@ -42,6 +43,17 @@ export class MongoRefreshTokens implements RefreshTokenRepository {
     if (result.modifiedCount !== 1) return null;
     const document = await guarded(() => this.#collection.findOne({ tokenHash }));
     return document ? toRecord(document) : null;
+  }
+
+  async findByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
+    const document = await guarded(() => this.#collection.findOne({ tokenHash }));
+    return document ? toRecord(document) : null;
+  }
+
+  /** A token stored before chains has none: its chain is itself. */
+  async deleteChain(chainId: string): Promise<number> {
+    const result = await guarded(() => this.#collection.deleteMany({ $or: [{ chainId }, { _id: chainId, chainId: { $exists: false } }] }));
+    return result.deletedCount;
   }
 
   async deleteByUser(userId: string): Promise<number> {
