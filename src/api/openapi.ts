@@ -36,7 +36,7 @@ const loginAnswers: Json = {
   '409': jsonResponse('Login prevented by the application', 'Errors'),
   '410': emptyResponse('User expired'),
   '423': emptyResponse('User locked'),
-  '429': tryLater('Too many wrong one-time codes for this account'),
+  '429': tryLater('Too many wrong one-time codes for this account, from this client address, or overall'),
 };
 
 const components: Json = {
@@ -117,17 +117,22 @@ export function openApiDocument(issuer: string): Json {
       },
       '/api/passwordless/send': {
         post: {
-          summary: 'Email the link (and one-time code) of a started login',
+          summary: 'Email the link (and one-time code) of a started login; a FormField code gets its one-time code alone, no link',
           description: 'The deprecated form { applicationId, loginId, state } starts and sends in one call; it needs an API key allowed POST /api/passwordless/start. One code is emailed at most 3 times; a fourth send answers 400 [exhausted]code (start a new code). A send the mail server could not take for an outage counts against no limit.',
           requestBody: { required: true, content: { 'application/json': { schema: { oneOf: [schemaOf(sendRequest), schemaOf(legacySendRequest)] } } } },
           responses: { '200': emptyResponse('Sent'), ...errors({ '401': emptyResponse('Deprecated form without a key allowed to start logins'), '429': tryLater('Too many emails went to this address, or overall') }) },
         },
       },
       '/api/passwordless/login': {
-        post: { summary: 'Complete a passwordless login with a code', requestBody: jsonBody(loginRequest), responses: { ...loginAnswers, ...errors() } },
+        post: {
+          summary: 'Complete a passwordless login with a code',
+          description: 'A code logs in only to the application it was started for (another applicationId answers 404). A FormField code needs its oneTimeCode: without it the login answers 404 and counts as a wrong guess. Wrong one-time codes are limited per account, per client address (ipAddress, else the caller; IPv6 by /64) and overall: 429 with Retry-After.',
+          requestBody: jsonBody(loginRequest),
+          responses: { ...loginAnswers, ...errors() },
+        },
       },
       '/api/jwt/refresh': {
-        post: { summary: 'Exchange a refresh token for a new JWT (the refresh token rotates)', requestBody: jsonBody(refreshRequest), responses: { '200': jsonResponse('New tokens', 'RefreshResponse'), '404': emptyResponse('Refresh token unknown, expired or used'), ...errors() } },
+        post: { summary: 'Exchange a refresh token for a new JWT (the refresh token rotates)', requestBody: jsonBody(refreshRequest), responses: { '200': jsonResponse('New tokens', 'RefreshResponse'), '404': emptyResponse('Refresh token unknown, expired or used; a token used again after it was rotated also revokes every token rotated from the same login'), ...errors() } },
       },
       '/api/user': {
         post: { summary: 'Create a user', ...keyed, requestBody: jsonBody(createUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },

@@ -129,7 +129,7 @@ export class PasswordlessCodes {
     const expiresAt = createdAt + this.settings.timeToLiveInSeconds * 1000;
     const owner = request.owner ?? apiCodeOwner(request.userId);
     // Counted in the store, atomically: instances whose clocks disagree still agree on the order.
-    const sequence = await this.counters.increment(`code-seq:${owner}`, Date.now() + SEQUENCE_KEPT_MS);
+    const sequence = await this.counters.sequence(`code-seq:${owner}`, Date.now() + SEQUENCE_KEPT_MS);
     const record: PasswordlessCodeRecord = {
       id: hashCode(linkCode),
       shortHash: shortCode === null ? null : hashCode(shortCode),

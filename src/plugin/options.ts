@@ -251,7 +251,7 @@ const optionsSchema = z.strictObject({
   store: z
     .strictObject({
       codes: repository(['insert', 'supersedeAllButNewest', 'findById', 'findLatestForInteraction', 'compareAndSet', 'reserveAttempt', 'deleteByUser']),
-      counters: repository(['increment', 'decrement', 'get']),
+      counters: repository(['increment', 'decrement', 'get', 'sequence']),
     })
     .loose()
     .optional(),

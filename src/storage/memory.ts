@@ -216,13 +216,22 @@ export class MemoryCodes implements CodeRepository {
 
 export class MemoryCounters implements CounterRepository {
   readonly #counters = new Map<string, Expiring<number>>();
+  readonly #sequences = new Map<string, Expiring<number>>();
 
   async increment(key: string, expiresAt: number): Promise<number> {
     const now = Date.now();
     const current = this.#counters.get(key);
     const next = current && current.expiresAt > now ? current.value + 1 : 1;
     if (!current) this.#sweep(now);
-    this.#counters.set(key, { value: next, expiresAt: current && current.expiresAt > now ? Math.max(current.expiresAt, expiresAt) : expiresAt });
+    this.#counters.set(key, { value: next, expiresAt: current && current.expiresAt > now ? current.expiresAt : expiresAt });
+    return next;
+  }
+
+  async sequence(key: string, keepUntil: number): Promise<number> {
+    const current = this.#sequences.get(key);
+    const next = (current?.value ?? 0) + 1;
+    if (!current) this.#sweepSequences(Date.now());
+    this.#sequences.set(key, { value: next, expiresAt: keepUntil });
     return next;
   }
 
@@ -234,6 +243,11 @@ export class MemoryCounters implements CounterRepository {
   async get(key: string, now: number): Promise<number> {
     const current = this.#counters.get(key);
     return current && current.expiresAt > now ? current.value : 0;
+  }
+
+  #sweepSequences(now: number): void {
+    if (this.#sequences.size < 10_000) return;
+    for (const [key, entry] of this.#sequences) if (entry.expiresAt <= now) this.#sequences.delete(key);
   }
 
   #sweep(now: number): void {

@@ -170,8 +170,7 @@ export interface CodeRepository {
 export interface CounterRepository {
   /**
    * Adds one to the fixed window `key` (which the caller makes window-specific) and returns the
-   * count after the increment, atomically across instances. The counter disappears after
-   * `expiresAt`, the latest one any increment gave (a counter kept in use lives on).
+   * count after the increment. The counter disappears after `expiresAt`.
    */
   increment(key: string, expiresAt: number): Promise<number>;
   /**
@@ -180,6 +179,12 @@ export interface CounterRepository {
    */
   decrement(key: string, now: number): Promise<void>;
   get(key: string, now: number): Promise<number>;
+  /**
+   * The next number of the sequence `key` (1, 2, 3 …), atomically across instances: it never
+   * repeats or goes back while the sequence is in use. Each call keeps it until `keepUntil`; a
+   * sequence unused that long may start again at 1.
+   */
+  sequence(key: string, keepUntil: number): Promise<number>;
 }
 
 export interface ApiKeyRecord {

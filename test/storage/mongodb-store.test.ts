@@ -122,18 +122,41 @@ describe('MongoStore on a MongoDB engine', () => {
   });
 
   it('stores Date copies for TTL cleanup while records keep numbers', async () => {
-    await store.oidcAdapter('AccessToken').upsert('ttl-token', { kind: 'AccessToken' }, 60);
+    await store.oidcAdapter('Grant').upsert('ttl-grant', { kind: 'Grant' }, 60);
     const code = makeCode();
     await store.codes.insert(code);
     await store.counters.increment('ttl-counter', Date.now() + 60_000);
     const db = client.db();
-    const token = await db.collection('oidc_AccessToken').findOne({ _id: 'ttl-token' as never });
-    expect(token?.expiresAt).to.be.instanceOf(Date);
-    expect(token?.payload).to.deep.equal({ kind: 'AccessToken' });
+    const grant = await db.collection('oidc_Grant').findOne({ _id: 'ttl-grant' as never });
+    expect(grant?.expiresAt).to.be.instanceOf(Date);
+    expect(grant?.payload).to.deep.equal({ kind: 'Grant' });
     const storedCode = await db.collection('passwordless_codes').findOne({ _id: code.id as never });
     expect(storedCode?.purgeAt).to.deep.equal(new Date(code.retainUntil));
     expect(storedCode?.retainUntil).to.equal(code.retainUntil);
     expect((await db.collection('counters').findOne({ _id: 'ttl-counter' as never }))?.expiresAt).to.be.instanceOf(Date);
+  });
+
+  it('keeps a bearer id (a refresh token, a session id) only as a digest: no document holds it', async () => {
+    const db = client.db();
+    for (const model of ['RefreshToken', 'AccessToken', 'AuthorizationCode', 'Session']) {
+      const secret = `secret-${model}-${Date.now()}-${Math.random()}`;
+      await store.oidcAdapter(model).upsert(secret, { kind: model, jti: secret, uid: `uid-${model}-${Date.now()}`, grantId: "g-1" }, 60);
+      const documents = await db.collection(`oidc_${model}`).find({}).toArray();
+      expect(JSON.stringify(documents), model).to.not.include(secret);
+      expect(await store.oidcAdapter(model).find(secret), model).to.deep.include({ jti: secret, kind: model });
+    }
+  });
+
+  it('still finds, consumes and removes a token an older version stored under its id', async () => {
+    const db = client.db();
+    const legacy = `legacy-${Date.now()}`;
+    await db.collection('oidc_RefreshToken').insertOne({ _id: legacy as never, payload: { kind: 'RefreshToken', jti: legacy }, expiresAt: new Date(Date.now() + 60_000) });
+    const adapter = store.oidcAdapter('RefreshToken');
+    expect(await adapter.find(legacy)).to.deep.include({ jti: legacy });
+    await adapter.consume(legacy);
+    expect((await adapter.find(legacy))?.consumed).to.be.a('number');
+    await adapter.destroy(legacy);
+    expect(await adapter.find(legacy)).to.equal(undefined);
   });
 
   it('refuses a second session with the same uid', async () => {

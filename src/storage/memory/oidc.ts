@@ -1,6 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { alreadyConsumed } from '../consume.js';
 import { copy, type Expiring } from './shared.js';
+import { loadedPayload, storedId, storedPayload } from '../bearer-ids.js';
 
 /** All node-oidc-provider models share one table keyed by `model:id`. */
 export class MemoryOidcTable {
@@ -57,8 +58,9 @@ export class MemoryOidcAdapter implements Adapter {
     private readonly table: MemoryOidcTable,
   ) {}
 
+  /** Bearer ids are kept as digests (see bearer-ids.ts). */
   #key(id: string): string {
-    return `${this.model}:${id}`;
+    return `${this.model}:${storedId(this.model, id)}`;
   }
 
   #read(key: string | undefined): AdapterPayload | undefined {
@@ -68,11 +70,11 @@ export class MemoryOidcAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-    this.table.set(this.#key(id), copy(payload), expiresIn);
+    this.table.set(this.#key(id), copy(storedPayload(this.model, payload)), expiresIn);
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.#read(this.#key(id));
+    return loadedPayload(this.model, this.#read(this.#key(id)), id);
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {

@@ -26,7 +26,7 @@ export class MongoCounters implements CounterRepository {
   async increment(key: string, expiresAt: number): Promise<number> {
     for (let round = 1; ; round += 1) {
       const now = new Date();
-      const live = await this.#incrementLive(key, now, new Date(expiresAt));
+      const live = await this.#incrementLive(key, now);
       if (live !== null) return live;
       try {
         await this.#startWindow(key, now, new Date(expiresAt));
@@ -46,11 +46,30 @@ export class MongoCounters implements CounterRepository {
     return document?.count ?? 0;
   }
 
-  async #incrementLive(key: string, now: Date, expiresAt: Date): Promise<number | null> {
+  /**
+   * Counts on by `_id` alone, whatever `expiresAt` says (a lagging TTL monitor must not restart a
+   * sequence), and moves `expiresAt` on; the first number is an insert that may collide with a
+   * concurrent first, which then counts on.
+   */
+  async sequence(key: string, keepUntil: number): Promise<number> {
+    const expiresAt = new Date(keepUntil);
+    for (let round = 1; ; round += 1) {
+      const document = await guarded(() => this.#collection.findOneAndUpdate({ _id: key }, { $inc: { count: 1 }, $set: { expiresAt } }, { returnDocument: 'after' }));
+      if (document) return document.count;
+      try {
+        await guarded(() => this.#collection.insertOne({ _id: key, count: 1, expiresAt }));
+        return 1;
+      } catch (error) {
+        if (!(error instanceof DuplicateKeyError) || round >= MAX_ROUNDS) throw error;
+      }
+    }
+  }
+
+  async #incrementLive(key: string, now: Date): Promise<number | null> {
     const document = await guarded(() =>
       this.#collection.findOneAndUpdate(
         { _id: key, expiresAt: { $gt: now } },
-        { $inc: { count: 1 }, $max: { expiresAt } },
+        { $inc: { count: 1 } },
         { returnDocument: 'after' },
       ),
     );

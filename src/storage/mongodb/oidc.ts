@@ -2,6 +2,7 @@ import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { alreadyConsumed } from '../consume.js';
 import { guarded } from './errors.js';
+import { BEARER_ID_MODELS, loadedPayload, storedId, storedPayload } from '../bearer-ids.js';
 
 /** One stored node-oidc-provider entity; `expiresAt` drives the TTL index. */
 export interface OidcDocument {
@@ -65,6 +66,9 @@ const epochSeconds = (): number => Math.floor(Date.now() / 1000);
 /**
  * node-oidc-provider's adapter over one collection per model. The TTL monitor removes
  * expired documents only about once a minute, so every read checks `expiresAt` itself.
+ * Entities whose id is a bearer value are kept under a digest of it, without the id in the
+ * payload (see bearer-ids.ts); one stored under the id itself before that (an older version)
+ * is still found, used and removed by it until it expires.
  */
 export class MongoOidcAdapter implements Adapter {
   readonly #collection: Collection<OidcDocument>;
@@ -77,13 +81,18 @@ export class MongoOidcAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const document: Omit<OidcDocument, '_id'> = { payload };
+    const document: Omit<OidcDocument, '_id'> = { payload: storedPayload(this.model, payload) };
     if (expiresIn !== undefined) document.expiresAt = new Date(Date.now() + expiresIn * 1000);
-    await guarded(() => this.#collection.replaceOne({ _id: id }, document, { upsert: true }));
+    await guarded(() => this.#collection.replaceOne({ _id: storedId(this.model, id) }, document, { upsert: true }));
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.#findOne({ _id: id });
+    return loadedPayload(this.model, await this.#findOne({ _id: { $in: this.#keys(id) } }), id);
+  }
+
+  /** Where an entity may be: under the digest of its id, and, for a bearer id, under the id itself (stored by an older version). */
+  #keys(id: string): string[] {
+    return BEARER_ID_MODELS.has(this.model) ? [storedId(this.model, id), id] : [id];
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -101,7 +110,7 @@ export class MongoOidcAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const result = await guarded(() =>
       this.#collection.updateOne(
-        { _id: id, 'payload.consumed': { $exists: false } },
+        { _id: { $in: this.#keys(id) }, 'payload.consumed': { $exists: false } },
         { $set: { 'payload.consumed': epochSeconds() } },
       ),
     );
@@ -111,7 +120,7 @@ export class MongoOidcAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    await guarded(() => this.#collection.deleteOne({ _id: id }));
+    await guarded(() => this.#collection.deleteMany({ _id: { $in: this.#keys(id) } }));
   }
 
   /**

@@ -26,7 +26,8 @@ export function oidcAdapterContract(harness: StoreHarness): void {
 
     it('finds what was upserted, unchanged, and nothing for an unknown id', async () => {
       const adapter = store().oidcAdapter('AccessToken');
-      const payload = tokenPayload();
+      // node-oidc-provider's payloads carry their id as jti.
+      const payload = tokenPayload({ jti: 'at-1' });
       await adapter.upsert('at-1', payload, 3600);
       expect(await adapter.find('at-1')).to.deep.equal(payload);
       expect(await adapter.find(uniqueId())).to.equal(undefined);
@@ -34,8 +35,8 @@ export function oidcAdapterContract(harness: StoreHarness): void {
 
     it('replaces the whole payload on a second upsert', async () => {
       const adapter = store().oidcAdapter('AccessToken');
-      await adapter.upsert('at-2', tokenPayload({ scope: 'openid', nonce: 'old' }), 3600);
-      const replacement = tokenPayload({ scope: 'openid email' });
+      await adapter.upsert('at-2', tokenPayload({ jti: 'at-2', scope: 'openid', nonce: 'old' }), 3600);
+      const replacement = tokenPayload({ jti: 'at-2', scope: 'openid email' });
       await adapter.upsert('at-2', replacement, 3600);
       expect(await adapter.find('at-2')).to.deep.equal(replacement);
     });
@@ -66,7 +67,7 @@ export function oidcAdapterContract(harness: StoreHarness): void {
 
     it('consume records the time of consumption in epoch seconds and keeps the rest', async () => {
       const adapter = store().oidcAdapter('AuthorizationCode');
-      const payload = tokenPayload({ kind: 'AuthorizationCode' });
+      const payload = tokenPayload({ kind: 'AuthorizationCode', jti: 'code-1' });
       await adapter.upsert('code-1', payload, 60);
       const before = epochSeconds();
       await adapter.consume('code-1');

@@ -47,5 +47,21 @@ export function refreshTokensContract(harness: StoreHarness): void {
       expect(await store().refreshTokens.consume(mine[0]!.tokenHash, Date.now())).to.equal(null);
       expect(await store().refreshTokens.consume(other.tokenHash, Date.now())).to.not.equal(null);
     });
+
+    it('finds a token by hash whether consumed or not, and deletes a chain whole (a token without chainId is its own chain)', async () => {
+      const chainId = uniqueId();
+      const first = token({ id: chainId, chainId });
+      const next = token({ chainId });
+      const legacy = token();
+      const other = token({ chainId: uniqueId() });
+      for (const record of [first, next, legacy, other]) await store().refreshTokens.insert(record);
+      await store().refreshTokens.consume(first.tokenHash, Date.now());
+      expect((await store().refreshTokens.findByHash(first.tokenHash))?.consumedAt).to.be.a('number');
+      expect(await store().refreshTokens.findByHash(uniqueId())).to.equal(null);
+      expect(await store().refreshTokens.deleteChain(chainId)).to.equal(2);
+      expect(await store().refreshTokens.findByHash(next.tokenHash)).to.equal(null);
+      expect(await store().refreshTokens.deleteChain(legacy.id)).to.equal(1);
+      expect(await store().refreshTokens.findByHash(other.tokenHash)).to.not.equal(null);
+    });
   });
 }
