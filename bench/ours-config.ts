@@ -26,10 +26,26 @@ export function oursConfig(spec: ServerSpec): Config {
       apiKeys: [{ key: spec.apiKey, description: 'bench', permissions: { '*': ['*'] } }],
       jwks: spec.jwks,
       cookieKeys: spec.cookieKeys,
-      rateLimits: { enabled: false },
+      // Off by default: the flows reuse addresses far faster than any real user. BENCH_RATE_LIMITS=on
+      // counts every budget as production does, with limits too high to bite, to measure their cost.
+      rateLimits: process.env.BENCH_RATE_LIMITS === 'on' ? unbindingLimits() : { enabled: false },
       demo: { enabled: false },
       mail: { smtpUrl: spec.smtpUrl, devMailboxSize: 1000 },
       storage: { mongodbUri: spec.mongodbUri },
     },
   });
+}
+
+/** Every rate limit on, each far above what a run reaches: the counting is measured, no refusal happens. */
+function unbindingLimits() {
+  const huge = { limit: 1_000_000_000, windowSeconds: 3600 };
+  return {
+    enabled: true,
+    sendPerAddress: huge,
+    sendPerIp: huge,
+    sendGlobal: huge,
+    typedCodesPerAccount: huge,
+    wrongCodesPerIp: huge,
+    wrongCodesGlobal: huge,
+  };
 }

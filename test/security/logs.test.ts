@@ -47,7 +47,7 @@ describe('structured logs (rule 10)', () => {
       secrets.push(refreshed.token, refreshed.refreshToken);
       expect((await call(server, 'GET', '/api/user', { key: START_KEY })).status).to.equal(401);
       expect((await call(server, 'GET', '/api/user', { key: 'not-a-key-at-all-0000000000' })).status).to.equal(401);
-      const bob = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'web', loginId: BOB.email } })).json!;
+      const bob = (await call(server, 'POST', '/api/passwordless/start', { key: START_KEY, body: { applicationId: 'partner', loginId: BOB.email } })).json!;
       secrets.push(bob.code);
       expect((await call(server, 'POST', '/api/passwordless/login', { body: { code: bob.code, applicationId: 'partner' } })).status).to.equal(409);
 
