@@ -57,8 +57,44 @@ function findAccount(users: UserRepository): NonNullable<Configuration['findAcco
 }
 
 /**
+ * Our own authorization parameter, set from the request's `scope` alone: whether it named
+ * offline_access. node-oidc-provider takes offline_access out of `scope` unless the request asks
+ * for consent, which a first-party client never needs to.
+ */
+export const ASKED_OFFLINE_ACCESS = 'oml_offline_access';
+
+/**
+ * Notes on an authorization request (GET) whether its scope named offline_access, as a parameter
+ * node-oidc-provider keeps with the sign-in; a value the client sent itself is replaced.
+ */
+function rememberOfflineAccess(provider: Provider): Parameters<Provider['use']>[0] {
+  const authorizationPath = provider.pathFor('authorization', { mountPath: '' });
+  return async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === authorizationPath && (ctx.query.scope !== undefined || ctx.query[ASKED_OFFLINE_ACCESS] !== undefined)) {
+      const { [ASKED_OFFLINE_ACCESS]: _sent, ...query } = ctx.query;
+      const asked = typeof query.scope === 'string' && query.scope.split(' ').includes('offline_access');
+      ctx.query = asked ? { ...query, [ASKED_OFFLINE_ACCESS]: '1' } : query;
+    }
+    return next();
+  };
+}
+
+/**
+ * A first-party client that asked for offline_access has it granted (it gets a refresh token
+ * anyway, see issueRefreshToken): the token response then says so, and a client library that
+ * repeats its requested scopes on refresh (Authlib, RFC 6749 §6) is not refused.
+ */
+function restoreOfflineAccess(params: KoaContextWithOIDC['oidc']['params'], client: OidcClient): void {
+  if (params?.[ASKED_OFFLINE_ACCESS] !== '1' || !client.grantTypeAllowed('refresh_token')) return;
+  if (!String(params.response_type ?? '').split(' ').includes('code')) return;
+  const scopes = String(params.scope ?? '').split(' ').filter(Boolean);
+  if (!scopes.includes('offline_access')) params.scope = [...scopes, 'offline_access'].join(' ');
+}
+
+/**
  * First-party clients skip consent: their grant covers whatever OIDC scopes and claims the
- * request names. Other clients keep the grant the user consented to.
+ * request names (offline_access too, when it named it). Other clients keep the grant the user
+ * consented to.
  */
 async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   const { oidc } = ctx;
@@ -66,6 +102,7 @@ async function loadExistingGrant(ctx: KoaContextWithOIDC) {
   const grantId = oidc.result?.consent?.grantId || oidc.session!.grantIdFor(client.clientId);
   const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
   if (!isFirstParty(client)) return existing;
+  restoreOfflineAccess(oidc.params, client);
 
   const accountId = oidc.session!.accountId!;
   const grant =
@@ -104,6 +141,7 @@ export function providerConfiguration(deps: ProviderDeps): Configuration {
     responseTypes: ['code'],
     conformIdTokenClaims: false,
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    extraParams: [ASKED_OFFLINE_ACCESS],
     pkce: { required: (_ctx, client) => requiresPkce(client) },
     clientBasedCORS,
     rotateRefreshToken: true,
@@ -134,6 +172,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   trustForwardedFor(provider, deps.config);
   // Every URL node-oidc-provider publishes or redirects to is on the issuer (rule 7).
   answerAsIssuer(provider, deps.issuer);
+  provider.use(rememberOfflineAccess(provider));
   provider.on('server_error', (ctx, err) => {
     // Emitted before the response is written, so the status can still change.
     if (isStoreUnavailable(err)) {
