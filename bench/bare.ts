@@ -13,12 +13,14 @@ import { loadConfig } from '../src/config/load.js';
 import type { ServerSpec } from './protocol.js';
 import { benchEmail, cappedTtl } from './protocol.js';
 
-interface Account {
+export interface Account {
   id: string;
   claims: Record<string, unknown>;
 }
 
-function seedAccounts(count: number): { byId: Map<string, Account>; byEmail: Map<string, Account> } {
+export type Accounts = { byId: Map<string, Account>; byEmail: Map<string, Account> };
+
+export function seedAccounts(count: number): Accounts {
   const byId = new Map<string, Account>();
   const byEmail = new Map<string, Account>();
   for (let i = 0; i < count; i += 1) {
@@ -31,24 +33,30 @@ function seedAccounts(count: number): { byId: Map<string, Account>; byEmail: Map
   return { byId, byEmail };
 }
 
-async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
+export async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-function escapeHtml(value: string): string {
+export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export async function startBare(spec: ServerSpec) {
-  const accounts = seedAccounts(spec.users);
+/** An HTTP server on a free port, and the issuer that names it. */
+export async function listening(): Promise<{ server: http.Server; port: number; issuer: string }> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, resolve));
   const port = (server.address() as AddressInfo).port;
-  const issuer = `http://localhost:${port}`;
+  return { server, port, issuer: `http://localhost:${port}` };
+}
 
-  const configuration: Configuration = {
+/**
+ * node-oidc-provider configured as both contenders without magic (bare, floor) run it: the same
+ * client, keys, scopes, claims, lifetimes and first-party grant rule as ours.
+ */
+export function contenderConfiguration(spec: ServerSpec, accounts: Accounts): Configuration {
+  return {
     clients: [{ ...spec.client, grant_types: ['authorization_code', 'refresh_token'], first_party: true } as never],
     jwks: spec.jwks as Configuration['jwks'],
     cookies: { keys: spec.cookieKeys },
@@ -84,7 +92,12 @@ export async function startBare(spec: ServerSpec) {
       userinfo: { enabled: true },
     },
   };
-  const provider = new Provider(issuer, configuration);
+}
+
+export async function startBare(spec: ServerSpec) {
+  const accounts = seedAccounts(spec.users);
+  const { server, port, issuer } = await listening();
+  const provider = new Provider(issuer, contenderConfiguration(spec, accounts));
   const callback = provider.callback();
 
   const login = async (req: http.IncomingMessage, res: http.ServerResponse, uid: string, action: string | undefined) => {

@@ -5,7 +5,10 @@
  */
 import type { JWK } from 'jose';
 
-export type ServerKind = 'ours' | 'bare';
+/** ours; floor, the least magic link on the same stack (bench/floor.ts); bare, no magic link at all (bench/bare.ts). */
+export type ServerKind = 'ours' | 'floor' | 'bare';
+
+export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'floor', 'bare'];
 
 /** What the parent tells a server child to start with (argv[2], JSON). */
 export interface ServerSpec {

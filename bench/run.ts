@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { generateCookieKeys, generateSigningKeys } from '../src/provider/keys.js';
-import { BENCH_CLIENT_ID, benchEmail, type BenchClient, type ServerKind, type ServerSpec, type ServerStats } from './protocol.js';
+import { BENCH_CLIENT_ID, SERVER_KINDS, benchEmail, type BenchClient, type ServerKind, type ServerSpec, type ServerStats } from './protocol.js';
 import { launchServer, startWireEngine, type ServerHandle } from './servers.js';
 import { Target } from './driver/http.js';
 import { SmtpSink } from './driver/smtp-sink.js';
@@ -217,23 +217,25 @@ async function main(): Promise<void> {
 
   try {
     servers.ours = await launchServer(spec('ours'), { profileDir });
+    servers.floor = await launchServer(spec('floor'), { profileDir });
     servers.bare = await launchServer(spec('bare'), { profileDir });
     results.store = servers.ours.store;
     const contexts: Record<ServerKind, FlowContext> = {
-      ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000 },
+      ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000, full: true },
+      floor: { target: new Target(servers.floor.issuer), client, sink, mailTimeoutMs: 15_000 },
       bare: { target: new Target(servers.bare.issuer), client, sink: null, mailTimeoutMs: 0 },
     };
-    const flowOf = { ours: magicLinkFlow, bare: bareFlow };
+    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow };
     const memoryAt = async (label: string, signIns: Record<ServerKind, number>) => {
-      for (const kind of ['ours', 'bare'] as const) {
+      for (const kind of SERVER_KINDS) {
         const stats = await servers[kind]!.stats(true);
         results.memory.push({ server: kind, at: label, signIns: signIns[kind], rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
       }
     };
-    const signIns: Record<ServerKind, number> = { ours: 0, bare: 0 };
+    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0 };
     await memoryAt('start', signIns);
 
-    const refreshTokens: Record<ServerKind, string[]> = { ours: [], bare: [] };
+    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [] };
     const flowStep = (kind: ServerKind, workers: number) => async (worker: number, iteration: number, samples: Samples) => {
       const t0 = performance.now();
       try {
@@ -247,7 +249,7 @@ async function main(): Promise<void> {
     };
 
     if (settings.only.has('flows') || settings.only.has('refresh')) {
-      for (const kind of ['ours', 'bare'] as const) {
+      for (const kind of SERVER_KINDS) {
         log(`warm-up ${kind}: ${settings.warmupS}s`);
         await measure(servers[kind]!, Math.max(settings.warmupS, 0.5), settings.concurrency, flowStep(kind, settings.concurrency));
       }
@@ -255,27 +257,30 @@ async function main(): Promise<void> {
     if (settings.only.has('flows')) {
       const acc = {
         ours: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
+        floor: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         bare: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
       };
       for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
-        for (const kind of ['ours', 'bare'] as const) {
+        for (const kind of SERVER_KINDS) {
           const seconds = settings.durationS / settings.rounds;
           log(`hosted flows ${kind}, round ${round_}/${settings.rounds}: ${round(seconds)}s at concurrency ${settings.concurrency}`);
           await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
         }
       }
       const ours = toMeasure(`hosted sign-in, ours (${oursRun(settings.concurrency)})`, acc.ours.samples, acc.ours.totals, { server: 'ours' });
-      const bare = toMeasure(`same flow, bare oidc-provider (c=${settings.concurrency})`, acc.bare.samples, acc.bare.totals, { server: 'bare' });
-      results.flows.push(ours, bare);
+      const floor = toMeasure(`same flow, the least magic link (c=${settings.concurrency})`, acc.floor.samples, acc.floor.totals, { server: 'floor' });
+      const bare = toMeasure(`no magic link, bare oidc-provider (c=${settings.concurrency})`, acc.bare.samples, acc.bare.totals, { server: 'bare' });
+      results.flows.push(ours, floor, bare);
       results.headline = {
         flowsPerSecondRatio: round(ours.perSecond / bare.perSecond, 2),
         cpuPerFlowRatio: round(ours.serverCpuMsPerOp / bare.serverCpuMsPerOp, 2),
+        cpuPerFlowRatioToFloor: round(ours.serverCpuMsPerOp / floor.serverCpuMsPerOp, 2),
       };
       await memoryAt('after flows', signIns);
     }
 
     if (settings.only.has('refresh')) {
-      for (const kind of ['ours', 'bare'] as const) {
+      for (const kind of SERVER_KINDS) {
         const tokens = refreshTokens[kind].filter(Boolean);
         if (tokens.length === 0) {
           results.refresh.push({ ...toMeasure(`refresh grants, ${kind}`, new Samples(), { elapsedMs: 1, cpuMs: 0 }), note: 'no refresh tokens from the flow phase' });
@@ -329,7 +334,7 @@ async function main(): Promise<void> {
       }
     }
     if (settings.steps > 0) {
-      for (const kind of ['ours', 'bare'] as const) {
+      for (const kind of SERVER_KINDS) {
         log(`server CPU by step, ${kind}: ${settings.steps} sequential flows`);
         results.steps.push(...(await cpuBySteps(kind, servers[kind]!, contexts[kind], flowOf[kind], settings.steps)));
       }

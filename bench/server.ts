@@ -102,8 +102,14 @@ async function startCluster(spec: ServerSpec): Promise<Running> {
   };
 }
 
+async function startFloor(spec: ServerSpec): Promise<Running> {
+  const { startFloor } = await import('./floor.js');
+  return { ...(await startFloor(spec)), stats: async (gc) => ownStats(gc) };
+}
+
 function start(spec: ServerSpec): Promise<Running> {
   if (spec.kind === 'bare') return startBare(spec);
+  if (spec.kind === 'floor') return startFloor(spec);
   return spec.workers > 1 && cluster.isPrimary ? startCluster(spec) : startOurs(spec);
 }
 
