@@ -43,6 +43,29 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * Sends the requests whose path `pattern` matches (groups: the interaction uid, the rest) to
+ * `routes`, everything else to node-oidc-provider; a route that throws answers a plain 400.
+ */
+export function serveInteractions(
+  server: http.Server,
+  provider: (req: http.IncomingMessage, res: http.ServerResponse) => unknown,
+  pattern: RegExp,
+  routes: (req: http.IncomingMessage, res: http.ServerResponse, uid: string, rest: string | undefined) => Promise<void>,
+): void {
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const match = pattern.exec(req.url ?? '');
+    if (!match) {
+      void provider(req, res);
+      return;
+    }
+    routes(req, res, match[1] ?? '', match[2]).catch(() => {
+      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
+      res.end('sign-in failed');
+    });
+  });
+}
+
 /** An HTTP server on a free port, and the issuer that names it. */
 export async function listening(): Promise<{ server: http.Server; port: number; issuer: string }> {
   const server = http.createServer();
@@ -122,17 +145,7 @@ export async function startBare(spec: ServerSpec) {
     res.writeHead(404).end();
   };
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const match = /^\/interaction\/([\w-]+)(?:\/(\w+))?\/?$/.exec(req.url ?? '');
-    if (!match) {
-      void callback(req, res);
-      return;
-    }
-    login(req, res, match[1] ?? '', match[2]).catch(() => {
-      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
-      res.end('sign-in failed');
-    });
-  });
+  serveInteractions(server, callback, /^\/interaction\/([\w-]+)(?:\/(\w+))?\/?$/, login);
 
   return {
     issuer,

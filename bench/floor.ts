@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import Provider from 'oidc-provider';
 import type { ServerSpec } from './protocol.js';
-import { contenderConfiguration, escapeHtml, listening, readForm, seedAccounts } from './bare.js';
+import { contenderConfiguration, escapeHtml, listening, readForm, seedAccounts, serveInteractions } from './bare.js';
 
 export async function startFloor(spec: ServerSpec) {
   if (!spec.smtpUrl) throw new Error('the floor sends its email over SMTP: give it the driver’s SMTP URL');
@@ -54,17 +54,7 @@ export async function startFloor(spec: ServerSpec) {
     page(res, 400, '<p>That link does not work.</p>');
   };
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const match = /^\/interaction\/([\w-]+)(?:\/(email|magic\/[\w-]+))?\/?$/.exec(req.url ?? '');
-    if (!match) {
-      void callback(req, res);
-      return;
-    }
-    routes(req, res, match[1] ?? '', match[2]).catch(() => {
-      if (!res.headersSent) res.writeHead(400, { 'content-type': 'text/plain' });
-      res.end('sign-in failed');
-    });
-  });
+  serveInteractions(server, callback, /^\/interaction\/([\w-]+)(?:\/(email|magic\/[\w-]+))?\/?$/, routes);
 
   return {
     issuer,
