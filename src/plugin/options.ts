@@ -124,7 +124,8 @@ export interface MagicLinkOptions {
   /**
    * Asked again when a link or code is redeemed, and for a fresh link: undefined or null when the
    * account may no longer sign in to the client (deleted, locked). Default: the account the link
-   * was sent to is trusted until the code expires (no second look).
+   * was sent to is trusted until the code expires (no second look), and an expired link's page
+   * sends no fresh link (the address is not kept to send it to).
    */
   findAccountById?(accountId: string, context: { client: MagicLinkClient }): Promise<MagicLinkAccount | undefined | null>;
   /** Told of every magic-link sign-in (e.g. to record the last login). Default: nothing. */
