@@ -14,7 +14,9 @@ export class DevMailbox implements MailTransport {
   constructor(private readonly capacity: number) {}
 
   async send(message: MailMessage): Promise<void> {
-    this.#messages.unshift({ id: randomUUID(), date: new Date().toISOString(), ...message });
+    // The raw parts a host's own sender gets are not part of the email (nor of /dev/mail.json).
+    const { parts: _parts, ...email } = message;
+    this.#messages.unshift({ id: randomUUID(), date: new Date().toISOString(), ...email });
     this.#messages.length = Math.min(this.#messages.length, this.capacity);
   }
 
