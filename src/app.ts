@@ -12,12 +12,10 @@ import { Views } from './render/views.js';
 import { createTransport, MailDelivery, type MailTransport } from './mail/index.js';
 import { Catalog } from './i18n/catalog.js';
 import { DevMailbox } from './mail/dev-mailbox.js';
-import { Outbox } from './mail/outbox.js';
 import { PasswordlessCodes } from './passwordless/codes.js';
-import { MagicLinkMailer } from './passwordless/magic-link.js';
+import { DirectLinkMailer } from './passwordless/magic-link.js';
 import { RateLimiter } from './passwordless/rate-limits.js';
 import { applyUserSeed } from './accounts/users.js';
-import { userAccounts } from './accounts/directory.js';
 import { loadKeys, type KeyMaterial } from './provider/keys.js';
 import { buildProvider } from './provider/index.js';
 import { assertClientsValid, demoClientSecret, demoEnabled } from './provider/clients.js';
@@ -29,7 +27,7 @@ import { httpHandler, providerSegments } from './http/handler.js';
 import { CsrfTokens } from './http/csrf.js';
 import { useBase } from './http/page.js';
 import { trustForwardedFor } from './http/client-ip.js';
-import { answerAsIssuer } from './http/issuer-origin.js';
+import { answerAsIssuer, issuerPath } from './http/issuer-origin.js';
 import { restApi, type RestApi } from './api/index.js';
 import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
@@ -50,8 +48,8 @@ export interface Application {
   /** Mail counts of the hosted pages and the API together. */
   mail: { readonly stats: MailStats };
   /** The API's sender (its `sendNow` is what /send uses). */
-  mailer: MagicLinkMailer;
-  /** `drain()` waits for every email queued so far, hosted or API. */
+  mailer: DirectLinkMailer;
+  /** `drain()` waits for every email queued so far (the hosted pages queue theirs; the API's /send waits for its own). */
   outbox: { drain(): Promise<void> };
   codes: PasswordlessCodes;
   keys: KeyMaterial;
@@ -103,10 +101,9 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     maxAttempts: config.passwordless.maxAttempts,
     retainSeconds: config.ttl.Interaction ?? 3600,
   });
-  const outbox = new Outbox();
-  const mailer = new MagicLinkMailer({ issuer, accounts: userAccounts(store.users), codes, delivery: mail, outbox, views });
+  const mailer = new DirectLinkMailer({ issuer, delivery: mail, views });
   const csrf = new CsrfTokens(keys.cookieKeys);
-  const base = new URL(issuer).pathname.replace(/\/$/, '');
+  const base = issuerPath(issuer);
 
   const koa = new Koa();
   trustForwardedFor(koa, config);
@@ -184,13 +181,12 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     transport,
     mail: combinedStats(magic, mail),
     mailer,
-    outbox: { drain: async () => Promise.all([magic.settled(), outbox.drain()]).then(() => undefined) },
+    outbox: { drain: () => magic.settled() },
     codes,
     keys,
     api,
     routers: [ours, api.router, api.links],
     async close() {
-      await outbox.drain();
       await magic.close();
       await mail.close();
       await store.close();

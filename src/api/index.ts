@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Views } from '../render/views.js';
-import type { MagicLinkMailer } from '../passwordless/magic-link.js';
+import type { DirectLinkMailer } from '../passwordless/magic-link.js';
 import type { RateLimiter } from '../passwordless/rate-limits.js';
 import type { Store } from '../storage/types.js';
 import type { KeyMaterial } from '../provider/keys.js';
@@ -33,7 +33,7 @@ export interface ApiDeps {
   codes: PasswordlessCodes;
   keys: KeyMaterial;
   views: Views;
-  mailer: MagicLinkMailer;
+  mailer: DirectLinkMailer;
   limiter: RateLimiter;
   csrf: CsrfTokens;
   /** The second factor of API logins; without it no login needs one. */

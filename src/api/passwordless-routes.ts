@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { mayUseClient, type MagicLinkMailer } from '../passwordless/magic-link.js';
+import { mayUseClient, type DirectLinkMailer } from '../passwordless/magic-link.js';
 import { canSignIn } from '../accounts/users.js';
 import { log } from '../log.js';
 import { SENDS_PER_CODE_RULE, type RateLimiter } from '../passwordless/rate-limits.js';
@@ -18,7 +18,7 @@ export interface PasswordlessRouteDeps {
   issuer: string;
   api: PasswordlessApi;
   applications: ApplicationDirectory;
-  mailer: MagicLinkMailer;
+  mailer: DirectLinkMailer;
   limiter: RateLimiter;
   requireKey: Middleware;
   /** For FusionAuth's deprecated one-call /send, which starts a login and so needs the start permission. */

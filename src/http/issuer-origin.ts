@@ -11,6 +11,11 @@ import type Koa from 'koa';
  * other reader, its default logout page, is replaced by ours).
  */
 
+/** The path an issuer is served under: '' at a host's root, '/oidc' for https://example.com/oidc. */
+export function issuerPath(issuer: string): string {
+  return new URL(issuer).pathname.replace(/\/$/, '');
+}
+
 /**
  * An absolute-form target (`GET http://other.host/auth HTTP/1.1`) becomes its path and query
  * before anything reads the request: `href` is the issuer's origin followed by the target.

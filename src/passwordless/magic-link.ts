@@ -147,6 +147,14 @@ export class MagicLinkMailer {
     }
     log.info('code.sent', { user: recipient.id, client: request.client.clientId });
   }
+}
+
+/**
+ * The API's sender: composes and sends a magic-link email for a code the integrator started,
+ * while the caller waits. Nothing here decides who gets mail or queues work: /send has already.
+ */
+export class DirectLinkMailer {
+  constructor(private readonly deps: { issuer: string; delivery: MailDelivery; views: Views }) {}
 
   /**
    * Composes and sends a magic-link email while the caller waits (the API's /send).

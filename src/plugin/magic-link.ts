@@ -21,6 +21,8 @@ import { errorHandler } from '../http/error-handler.js';
 import { staticAssets } from '../http/static.js';
 import { securityHeaderList } from '../http/security-headers.js';
 import { useBase } from '../http/page.js';
+import { log } from '../log.js';
+import { issuerPath } from '../http/issuer-origin.js';
 import { interactionRoutes } from '../interaction/routes.js';
 import { twoFactorRoutes } from '../interaction/two-factor.js';
 import { interactionFallback } from '../interaction/fallback.js';
@@ -196,9 +198,10 @@ class MagicLinkPlugin implements MagicLink {
     if (this.#mounted) throw new Error('oidc-magic-link: mount() was called already; one magicLink() serves one provider');
     const keys = this.#options.keys ?? (provider.keys as string[] | undefined) ?? [randomBytes(32).toString('base64url')];
     const csrf = new CsrfTokens(keys);
-    const issuerPath = new URL(provider.issuer).pathname.replace(/\/$/, '');
-    this.#mounted = { provider, csrf, base: issuerPath };
+    this.#mounted = { provider, csrf, base: issuerPath(provider.issuer) };
     provider.use(this.#middleware(provider, csrf));
+    // Said once, so a host that meant to have one finds out at start, not from its users.
+    if (!this.#secondFactor) log.info('magic_link.second_factor_off', { note: 'no secondFactor option: a sign-in ends with the magic link' });
   }
 
   signInForm(uid: string): SignInForm {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import Provider from 'oidc-provider';
 import { magicLink, MagicLinkOptionsError, type MagicLinkOptions } from '../../src/index.js';
+import { captureLogEvents } from '../helpers/logs.js';
 
 const minimal: MagicLinkOptions = {
   findAccountByEmail: async () => undefined,
@@ -60,6 +61,15 @@ describe('magicLink() options', () => {
     const names = (ml: ReturnType<typeof magicLink>) => [...ml.policy()].map((prompt) => prompt.name);
     expect(names(magicLink(minimal))).to.deep.equal(['login', 'consent']);
     expect(names(magicLink({ ...minimal, secondFactor: { secretOf: async () => undefined } }))).to.deep.equal(['login', 'two_factor', 'consent']);
+  });
+
+  it('says at mount when it runs without a second factor, and not when it has one', async () => {
+    const mountWith = (options: MagicLinkOptions) => {
+      const ml = magicLink(options);
+      ml.mount(new Provider('http://localhost:9', { interactions: ml.interactions(), features: { devInteractions: { enabled: false } } }));
+    };
+    expect(await captureLogEvents('info', async () => mountWith(minimal), 'magic_link.second_factor_off')).to.have.length(1);
+    expect(await captureLogEvents('info', async () => mountWith({ ...minimal, secondFactor: { secretOf: async () => undefined } }), 'magic_link.second_factor_off')).to.have.length(0);
   });
 
   it('wants mount() before signInForm(), and one provider per plugin', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { MemoryStore } from '../../src/storage/memory.js';
-import { RateLimiter, SENDS_PER_CODE_RULE, withTry, type RateCheck, type RateLimitSettings } from '../../src/passwordless/rate-limits.js';
+import { RateLimiter, SENDS_PER_CODE_RULE, ipBudgetSubject, withTry, type RateCheck, type RateLimitSettings } from '../../src/passwordless/rate-limits.js';
 import type { TypedCodeResult } from '../../src/passwordless/codes.js';
 
 const settings: RateLimitSettings = {
@@ -223,5 +223,27 @@ describe('rate limits', () => {
   it('does nothing when disabled', async () => {
     const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, enabled: false });
     for (let i = 0; i < 10; i += 1) expect((await limiter.allowSend('a@x.com', '10.3.0.1')).allowed).to.equal(true);
+  });
+});
+
+describe('who a client address is for per-IP budgets', () => {
+  it('keeps an IPv4 address as it is, an IPv4-mapped IPv6 one too', () => {
+    expect(ipBudgetSubject('203.0.113.7')).to.equal('203.0.113.7');
+    expect(ipBudgetSubject('::ffff:203.0.113.7')).to.equal('203.0.113.7');
+  });
+
+  it('keys an IPv6 address by its /64, however it is written', () => {
+    const subject = ipBudgetSubject('2001:db8:1:2::1');
+    expect(subject).to.equal('2001:db8:1:2::/64');
+    for (const same of ['2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:0:0:0:9', '2001:DB8:1:2::abcd%eth0']) expect(ipBudgetSubject(same), same).to.equal(subject);
+    for (const other of ['2001:db8:1:3::1', '2001:db8::1', '::1']) expect(ipBudgetSubject(other), other).to.not.equal(subject);
+    expect(ipBudgetSubject('::1')).to.equal('0:0:0:0::/64');
+  });
+
+  it('counts two addresses of one /64 against one per-IP budget', async () => {
+    const limiter = new RateLimiter(new MemoryStore().counters, { ...settings, sendPerIp: { limit: 1, windowSeconds: 900 } });
+    expect((await limiter.allowSend('a@example.com', '2001:db8:1:2::1')).allowed).to.equal(true);
+    expect((await limiter.allowSend('b@example.com', '2001:db8:1:2::2')).allowed).to.equal(false);
+    expect((await limiter.allowSend('c@example.com', '2001:db8:1:3::1')).allowed).to.equal(true);
   });
 });
