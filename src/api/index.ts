@@ -16,10 +16,12 @@ import { PasswordlessApi } from '../passwordless/api-login.js';
 import type { ApiSecondFactor } from '../passwordless/two-factor-login.js';
 import { ApiTokenSigner } from '../tokens/jwt.js';
 import { ApiRefreshTokens } from '../tokens/refresh.js';
+import { ApiTokenVerifier } from '../tokens/verify.js';
 import { ApiKeyAuthority } from './api-keys.js';
 import { providerApplications } from './applications.js';
 import { jsonBody } from './body.js';
 import { emailedLinkRoutes } from './emailed-link.js';
+import { clientJwtSettings, jwtRoutes, wellKnownJwksAlias } from './jwt-routes.js';
 import { openApiDocument } from './openapi.js';
 import { passwordlessRoutes } from './passwordless-routes.js';
 import { userRoutes } from './user-routes.js';
@@ -54,7 +56,10 @@ export function restApi(deps: ApiDeps): RestApi {
   const { config, store } = deps;
   const applications = providerApplications(deps.provider);
   const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes);
-  const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm);
+  const jwtSettings = clientJwtSettings(config.clients);
+  const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm, jwtSettings);
+  const verifier = new ApiTokenVerifier(deps.issuer, deps.keys.jwks, jwtSettings);
+  wellKnownJwksAlias(deps.provider);
   const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, applications, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();
@@ -72,6 +77,7 @@ export function restApi(deps: ApiDeps): RestApi {
     authority,
     body,
   });
+  jwtRoutes(router, { applications, signer, verifier });
   userRoutes(router, { store, applications, requireKey, body });
   if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body });
   router.get('/openapi.json', (ctx) => {

@@ -91,14 +91,25 @@ const components: Json = {
     TwoFactorResponse: { type: 'object', properties: { twoFactorId: { type: 'string' }, methods: { type: 'array', items: { type: 'object' } }, state: { type: 'object' } } },
     TwoFactorSecret: { type: 'object', properties: { secret: { type: 'string' }, secretBase32Encoded: { type: 'string' } } },
     RecoveryCodes: { type: 'object', properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } },
+    ValidateResponse: { type: 'object', required: ['jwt'], properties: { jwt: { type: 'object', description: 'The claims of the JWT (iss, sub, aud, exp, iat, applicationId, roles, email…)' } } },
+    PublicKeyResponse: {
+      type: 'object',
+      properties: {
+        publicKey: { type: 'string', description: 'PEM (SubjectPublicKeyInfo); with applicationId or keyId' },
+        publicKeys: { type: 'object', additionalProperties: { type: 'string' }, description: 'kid → PEM; without parameters' },
+      },
+    },
     RefreshResponse: { type: 'object', properties: { token: { type: 'string' }, tokenExpirationInstant: { type: 'integer' }, refreshToken: { type: 'string' }, refreshTokenId: { type: 'string' } } },
   },
 };
 
-/** Every call but the document itself reads the database (an API key, a code, a user), so any may answer 503 while it is down. */
+/** The calls that read no database: the document itself, and the JWT checks, which need only keys held in memory. */
+export const DATABASE_FREE_PATHS: readonly string[] = ['/api/openapi.json', '/api/jwt/validate', '/api/jwt/public-key'];
+
+/** Every other call reads the database (an API key, a code, a user), so any may answer 503 while it is down. */
 function withUnavailable(paths: Record<string, Record<string, Json & { responses: Json }>>): Json {
   for (const [path, operations] of Object.entries(paths)) {
-    if (path === '/api/openapi.json') continue;
+    if (DATABASE_FREE_PATHS.includes(path)) continue;
     for (const operation of Object.values(operations)) operation.responses['503'] = tryLater('The database is unavailable (for /send: or the mail server); try again shortly');
   }
   return paths;
@@ -133,6 +144,24 @@ export function openApiDocument(issuer: string): Json {
       },
       '/api/jwt/refresh': {
         post: { summary: 'Exchange a refresh token for a new JWT (the refresh token rotates)', requestBody: jsonBody(refreshRequest), responses: { '200': jsonResponse('New tokens', 'RefreshResponse'), '404': emptyResponse('Refresh token unknown, expired or used; a token used again after it was rotated also revokes every token rotated from the same login'), ...errors() } },
+      },
+      '/api/jwt/validate': {
+        get: {
+          summary: 'Validate a JWT this server issued and return its claims',
+          description: 'The JWT comes in `Authorization: Bearer <jwt>` (or `JWT <jwt>`), else in the `access_token` cookie. No API key. ES256/RS256 tokens verify with the public keys, HS256 tokens with the secret of the application they name.',
+          responses: { '200': jsonResponse('Valid', 'ValidateResponse'), '401': emptyResponse('No JWT, or it is malformed, wrongly signed, of another issuer or expired (empty body)') },
+        },
+      },
+      '/api/jwt/public-key': {
+        get: {
+          summary: 'The public keys that verify JWTs: all of them, the one of an application, or the one with a kid',
+          description: 'No API key. An application whose tokens are HS256 has no public key (404).',
+          parameters: [
+            { name: 'applicationId', in: 'query', required: false, schema: { type: 'string' } },
+            { name: 'keyId', in: 'query', required: false, schema: { type: 'string' } },
+          ],
+          responses: { '200': jsonResponse('publicKey (with a parameter) or publicKeys (without)', 'PublicKeyResponse'), '404': emptyResponse('Unknown application or key id, or an HS256 application') },
+        },
       },
       '/api/user': {
         post: { summary: 'Create a user', ...keyed, requestBody: jsonBody(createUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },

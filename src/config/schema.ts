@@ -50,6 +50,22 @@ const client = z
     require_registration: z.boolean().optional(),
     passwordless_enabled: z.boolean().optional(),
     self_service_registration: z.boolean().optional(),
+    /**
+     * How the REST API signs this client's login `token` (FusionAuth's per-application JWT
+     * settings). HS256 with a shared secret is FusionAuth's default; ours stays ES256.
+     * node-oidc-provider ignores both fields (it keeps only metadata it knows).
+     */
+    jwt: z
+      .object({
+        signingAlgorithm: z.enum(['ES256', 'RS256', 'HS256']),
+        // 32 characters at least: an HMAC key shorter than the hash's output weakens it (RFC 7518 §3.2).
+        secret: z.string().min(32, 'an HS256 secret needs at least 32 characters').optional(),
+      })
+      .strict()
+      .refine((value) => value.signingAlgorithm !== 'HS256' || value.secret !== undefined, { message: 'HS256 needs a secret', path: ['secret'] })
+      .optional(),
+    /** FusionAuth's refresh token usage policy: OneTimeUse rotates on each refresh (ours by default), Reusable keeps the token. */
+    refreshTokenUsagePolicy: z.enum(['OneTimeUse', 'Reusable']).optional(),
   })
   // Any other node-oidc-provider client metadata passes through; the provider validates it.
   .loose();

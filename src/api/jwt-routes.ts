@@ -1,0 +1,77 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { ClientConfig } from '../config/schema.js';
+import type { ApplicationDirectory } from '../passwordless/api-login.js';
+import type { ApiTokenSigner, ClientJwtSettings } from '../tokens/jwt.js';
+import type { ApiTokenVerifier } from '../tokens/verify.js';
+import { answerEmpty } from './respond.js';
+
+/** Each configured client's own JWT settings, by client_id (clients without them use the server's). */
+export function clientJwtSettings(clients: readonly ClientConfig[]): Map<string, ClientJwtSettings> {
+  const out = new Map<string, ClientJwtSettings>();
+  for (const client of clients) if (client.jwt) out.set(client.client_id, { signingAlgorithm: client.jwt.signingAlgorithm, secret: client.jwt.secret });
+  return out;
+}
+
+/**
+ * The JWT a caller presents: `Authorization: Bearer <jwt>` (or FusionAuth's `JWT <jwt>`), else
+ * the `access_token` cookie FusionAuth's hosted login writes. Null when there is none.
+ */
+function presentedJwt(ctx: Context): string | null {
+  const match = /^(?:bearer|jwt)\s+(\S+)\s*$/i.exec(ctx.get('authorization'));
+  const token = match?.[1] ?? ctx.cookies.get('access_token') ?? null;
+  return token && token.length <= 8192 ? token : null;
+}
+
+/**
+ * FusionAuth integrations find the keys at `/.well-known/jwks.json`; node-oidc-provider serves
+ * them at its own jwks route (the one discovery names). The well-known address is answered by
+ * that same route, so both always publish the same keys with the same caching headers.
+ */
+export function wellKnownJwksAlias(provider: Provider): void {
+  const jwksPath = provider.pathFor('jwks', { mountPath: '' });
+  provider.use(async (ctx, next) => {
+    if (ctx.path === '/.well-known/jwks.json' && (ctx.method === 'GET' || ctx.method === 'HEAD')) ctx.path = jwksPath;
+    await next();
+  });
+}
+
+export interface JwtRouteDeps {
+  applications: ApplicationDirectory;
+  signer: ApiTokenSigner;
+  verifier: ApiTokenVerifier;
+}
+
+/**
+ * GET /api/jwt/validate and GET /api/jwt/public-key. Neither takes an API key, as in FusionAuth:
+ * the JWT is its own credential, and public keys are public.
+ */
+export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
+  router.get('/jwt/validate', async (ctx) => {
+    const token = presentedJwt(ctx);
+    const claims = token === null ? null : await deps.verifier.verify(token);
+    ctx.set('Cache-Control', 'no-store');
+    if (!claims) return answerEmpty(ctx, 401);
+    ctx.body = { jwt: claims };
+  });
+
+  router.get('/jwt/public-key', async (ctx) => {
+    const { applicationId, keyId } = ctx.query;
+    if (typeof applicationId === 'string') {
+      // An HS256 application has no public key: its tokens verify with its secret only.
+      const kid = (await deps.applications.find(applicationId)) ? deps.signer.keyIdFor(applicationId) : null;
+      const key = kid === null ? undefined : deps.verifier.keys.find((k) => k.kid === kid);
+      if (!key) return answerEmpty(ctx, 404);
+      ctx.body = { publicKey: key.pem };
+      return;
+    }
+    if (typeof keyId === 'string') {
+      const key = deps.verifier.keys.find((k) => k.kid === keyId);
+      if (!key) return answerEmpty(ctx, 404);
+      ctx.body = { publicKey: key.pem };
+      return;
+    }
+    ctx.body = { publicKeys: Object.fromEntries(deps.verifier.keys.map((k) => [k.kid, k.pem])) };
+  });
+}
