@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { normalizeEmail, normalizeUserId, type Registration, type Store, type UserRecord, type UserRepository } from '../storage/types.js';
-import { buildUser, modifyUser, registrationFor, type NewUser } from './users.js';
+import { buildUser, modifyUser, PROFILE_FIELDS, registrationFor, setProfileField, type NewUser, type ProfileField } from './users.js';
 
 export { isExpired, modifyUser } from './users.js';
 
@@ -10,17 +10,28 @@ export { isExpired, modifyUser } from './users.js';
  */
 
 /** Fields of a user that an administrator may change. `undefined` leaves a field as it is; `null` clears it. */
-export interface UserChanges {
+export type UserChanges = { [K in ProfileField]?: string | null } & {
   email?: string;
-  firstName?: string | null;
-  lastName?: string | null;
   preferredLanguages?: string[];
-  timezone?: string | null;
-  /** Merged key by key into the existing data (FusionAuth PATCH semantics). */
+  /** Merged key by key into the existing data (FusionAuth PATCH semantics), unless `replaceData`. */
   data?: Record<string, unknown>;
+  /** `data` replaces the user's data whole (FusionAuth PUT semantics). */
+  replaceData?: boolean;
   active?: boolean;
   verified?: boolean;
   expiry?: number | null;
+};
+
+/**
+ * The changes a FusionAuth PUT makes: the user becomes what the request gives. Profile fields,
+ * languages, data and expiry it leaves out are removed; `active` and `verified` stay as they are
+ * unless given (a replace that forgot them must not lock or unverify anyone); registrations are
+ * the registration API's business and stay.
+ */
+export function replacementOf(input: Omit<UserChanges, 'replaceData'> & { email: string }): UserChanges {
+  const changes: UserChanges = { ...input, preferredLanguages: input.preferredLanguages ?? [], data: input.data ?? {}, replaceData: true, expiry: input.expiry ?? null };
+  for (const key of PROFILE_FIELDS) changes[key] = input[key] ?? null;
+  return changes;
 }
 
 /** A user id (UUID) or an email address. */
@@ -36,12 +47,6 @@ export async function createUser(users: UserRepository, input: NewUser & { expir
   return user;
 }
 
-function setOptional<K extends 'firstName' | 'lastName' | 'timezone'>(user: UserRecord, key: K, value: string | null | undefined): void {
-  if (value === undefined) return;
-  if (value === null) delete user[key];
-  else user[key] = value;
-}
-
 
 /** `changes` applied to `user` in place. */
 function applyChanges(user: UserRecord, changes: UserChanges, now: number): void {
@@ -49,11 +54,9 @@ function applyChanges(user: UserRecord, changes: UserChanges, now: number): void
     user.email = changes.email.trim();
     user.emailNormalized = normalizeEmail(changes.email);
   }
-  setOptional(user, 'firstName', changes.firstName);
-  setOptional(user, 'lastName', changes.lastName);
-  setOptional(user, 'timezone', changes.timezone);
+  for (const key of PROFILE_FIELDS) setProfileField(user, key, changes[key]);
   if (changes.preferredLanguages !== undefined) user.preferredLanguages = [...changes.preferredLanguages];
-  if (changes.data !== undefined) user.data = { ...user.data, ...changes.data };
+  if (changes.data !== undefined) user.data = changes.replaceData ? { ...changes.data } : { ...user.data, ...changes.data };
   if (changes.active !== undefined) user.active = changes.active;
   if (changes.active === false) user.lockedAt = now;
   if (changes.verified !== undefined) user.verified = changes.verified;

@@ -1,6 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { SeedUser } from '../config/schema.js';
-import { DuplicateKeyError, normalizeEmail, WriteConflictError, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
+import { DuplicateKeyError, normalizeEmail, normalizeUsername, WriteConflictError, type Registration, type UserRecord, type UserRepository } from '../storage/types.js';
+
+/** FusionAuth's optional text fields of a user's profile, stored as given. */
+export const PROFILE_FIELDS = ['firstName', 'lastName', 'middleName', 'fullName', 'username', 'mobilePhone', 'birthDate', 'imageUrl', 'timezone'] as const;
+export type ProfileField = (typeof PROFILE_FIELDS)[number];
+
+/** Sets (or, for null, removes) one profile field; the username's normalised form follows it. */
+export function setProfileField(user: UserRecord, key: ProfileField, value: string | null | undefined): void {
+  if (value === undefined) return;
+  if (value === null) delete user[key];
+  else user[key] = value;
+  if (key !== 'username') return;
+  if (value === null) delete user.usernameNormalized;
+  else user.usernameNormalized = normalizeUsername(value);
+}
 
 /** Input for a new user; everything but the email is optional. */
 export interface NewUser {
@@ -8,6 +22,12 @@ export interface NewUser {
   email: string;
   firstName?: string;
   lastName?: string;
+  middleName?: string;
+  fullName?: string;
+  username?: string;
+  mobilePhone?: string;
+  birthDate?: string;
+  imageUrl?: string;
   preferredLanguages?: string[];
   timezone?: string;
   data?: Record<string, unknown>;
@@ -34,9 +54,7 @@ export function buildUser(input: NewUser, now = Date.now()): UserRecord {
     insertInstant: now,
     lastUpdateInstant: now,
   };
-  if (input.firstName !== undefined) user.firstName = input.firstName;
-  if (input.lastName !== undefined) user.lastName = input.lastName;
-  if (input.timezone !== undefined) user.timezone = input.timezone;
+  for (const key of PROFILE_FIELDS) setProfileField(user, key, input[key]);
   return user;
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, sendRequest, startRequest } from './schemas.js';
+import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, sendRequest, startRequest } from './schemas.js';
 
 /**
  * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
@@ -59,9 +59,14 @@ const components: Json = {
       properties: {
         id: { type: 'string', format: 'uuid' },
         email: { type: 'string' },
+        username: { type: 'string', description: 'Unique whatever its case' },
         firstName: { type: 'string' },
+        middleName: { type: 'string' },
         lastName: { type: 'string' },
-        fullName: { type: 'string' },
+        fullName: { type: 'string', description: 'As given; else made from firstName, middleName and lastName' },
+        mobilePhone: { type: 'string' },
+        birthDate: { type: 'string', format: 'date', description: 'YYYY-MM-DD' },
+        imageUrl: { type: 'string', format: 'uri' },
         verified: { type: 'boolean' },
         active: { type: 'boolean' },
         preferredLanguages: { type: 'array', items: { type: 'string' } },
@@ -166,15 +171,23 @@ export function openApiDocument(issuer: string): Json {
       '/api/user': {
         post: { summary: 'Create a user', ...keyed, requestBody: jsonBody(createUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
         get: {
-          summary: 'Find a user by email',
+          summary: 'Find a user by email, by loginId (an email, else a username) or by username (give one)',
           ...keyed,
-          parameters: [{ name: 'email', in: 'query', required: true, schema: { type: 'string' } }],
+          parameters: ['email', 'loginId', 'username'].map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } })),
           responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...errors(unauthorized) },
         },
       },
       '/api/user/{userId}': {
         post: { summary: 'Create a user with this id', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(createUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
         get: { summary: 'Read a user', ...keyed, parameters: [userIdParameter], responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...unauthorized } },
+        put: {
+          summary: 'Replace a user: fields left out are removed (registrations, active and verified stay unless given)',
+          description: 'A password is refused with 400 [invalid]user.password: users of this server have none.',
+          ...keyed,
+          parameters: [userIdParameter],
+          requestBody: jsonBody(replaceUserRequest),
+          responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...conflict, ...errors(unauthorized) },
+        },
         patch: { summary: 'Change a user (names, data, active = lock/unlock…)', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(patchUserRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...conflict, ...errors(unauthorized) } },
         delete: { summary: 'Delete a user', ...keyed, parameters: [userIdParameter], responses: { '200': emptyResponse('Deleted'), '404': emptyResponse('No such user'), ...unauthorized } },
       },

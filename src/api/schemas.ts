@@ -96,12 +96,36 @@ export const refreshRequest = z.object({
 
 const name = z.string().trim().max(200);
 const timezone = z.string().trim().min(1).max(100);
+const username = z.string().trim().min(1).max(255);
+/** A phone number as people write it: an optional +, then digits with spaces, dots, dashes or brackets. */
+const mobilePhone = z
+  .string()
+  .trim()
+  .max(40)
+  .regex(/^\+?[0-9 ().-]+$/, 'must be a phone number (digits, optionally +, spaces, dots, dashes, brackets)')
+  .refine((value) => (value.match(/[0-9]/g) ?? []).length >= 5, 'must have at least 5 digits');
+/** FusionAuth's birthDate: YYYY-MM-DD, a real calendar day, not in the future. */
+const birthDate = z
+  .string()
+  .trim()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((value) => {
+    const day = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value) && day.getTime() <= Date.now();
+  }, 'must be a real date, not in the future');
+const imageUrl = z.url({ protocol: /^https?$/ }).max(2048);
 /** ms since the epoch, FusionAuth's `expiry`. */
 const expiry = z.number().int().positive();
 
 const userFields = {
   firstName: absentIfNull(name),
   lastName: absentIfNull(name),
+  middleName: absentIfNull(name),
+  fullName: absentIfNull(name),
+  username: absentIfNull(username),
+  mobilePhone: absentIfNull(mobilePhone),
+  birthDate: absentIfNull(birthDate),
+  imageUrl: absentIfNull(imageUrl),
   preferredLanguages: absentIfNull(z.array(z.string().trim().min(1).max(35)).max(20)),
   timezone: absentIfNull(timezone),
   data: absentIfNull(z.record(z.string(), z.unknown())),
@@ -127,9 +151,20 @@ export const patchUserRequest = z.object({
     email: absentIfNull(email),
     firstName: clearable(name),
     lastName: clearable(name),
+    middleName: clearable(name),
+    fullName: clearable(name),
+    username: clearable(username),
+    mobilePhone: clearable(mobilePhone),
+    birthDate: clearable(birthDate),
+    imageUrl: clearable(imageUrl),
     timezone: clearable(timezone),
     expiry: clearable(expiry),
   }),
+});
+
+/** A PUT replaces the user: what it leaves out is removed (see accounts/admin.ts replacementOf). */
+export const replaceUserRequest = z.object({
+  user: z.object({ email, ...userFields }),
 });
 
 export const registerRequest = z.object({
@@ -144,4 +179,7 @@ export const registerNewUserRequest = z.object({
 /** A user id in a path, lower-cased: AAAA… and aaaa… are one user. */
 export const userIdParam = z.uuid().transform(normalizeUserId);
 
-export const userQuery = z.object({ email });
+/** GET /api/user: by email, by loginId (email or username, as FusionAuth) or by username. */
+export const userQuery = z
+  .object({ email: absentIfNull(email), loginId: absentIfNull(requiredText(255)), username: absentIfNull(username) })
+  .refine((value) => value.email !== undefined || value.loginId !== undefined || value.username !== undefined, { message: 'give email, loginId or username', path: ['email'] });

@@ -14,13 +14,19 @@ export function registrationJson(registration: Registration): Record<string, unk
 
 /** A user as FusionAuth's `user` object shows it (the fields this server has). */
 export function userJson(user: UserRecord): Record<string, unknown> {
-  const fullName = [user.firstName, user.lastName].filter(Boolean).join(' ');
+  // A fullName given is kept as given; otherwise it is made from the names, as before it was stored.
+  const fullName = user.fullName ?? [user.firstName, user.middleName, user.lastName].filter(Boolean).join(' ');
   return {
     id: user.id,
     email: user.email,
+    ...(user.username !== undefined ? { username: user.username } : {}),
     ...(user.firstName !== undefined ? { firstName: user.firstName } : {}),
+    ...(user.middleName !== undefined ? { middleName: user.middleName } : {}),
     ...(user.lastName !== undefined ? { lastName: user.lastName } : {}),
     ...(fullName ? { fullName } : {}),
+    ...(user.mobilePhone !== undefined ? { mobilePhone: user.mobilePhone } : {}),
+    ...(user.birthDate !== undefined ? { birthDate: user.birthDate } : {}),
+    ...(user.imageUrl !== undefined ? { imageUrl: user.imageUrl } : {}),
     verified: user.verified,
     active: user.active,
     preferredLanguages: [...user.preferredLanguages],

@@ -1,12 +1,12 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { DuplicateKeyError, normalizeEmail } from '../storage/types.js';
-import { createUser, deleteUser, registerUser, updateUser } from '../accounts/admin.js';
+import { DuplicateKeyError, normalizeEmail, normalizeUsername, type UserRecord, type UserRepository } from '../storage/types.js';
+import { createUser, deleteUser, registerUser, replacementOf, updateUser } from '../accounts/admin.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
 import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
-import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRequest, userIdParam, userQuery } from './schemas.js';
+import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRequest, replaceUserRequest, userIdParam, userQuery } from './schemas.js';
 import { registrationJson, userJson } from './user-json.js';
 
 export interface UserRouteDeps {
@@ -30,11 +30,31 @@ function userIdOf(ctx: Context): string | null {
 /** A store duplicate as FusionAuth's field error. */
 function asDuplicate(err: unknown): never {
   if (err instanceof DuplicateKeyError && err.field === 'email') throw fieldError('user.email', 'duplicate', 'A user with this email already exists.');
+  if (err instanceof DuplicateKeyError && err.field === 'username') throw fieldError('user.username', 'duplicate', 'A user with this username already exists.');
   if (err instanceof DuplicateKeyError && err.field === 'id') throw fieldError('userId', 'duplicate', 'A user with this id already exists.');
   throw err;
 }
 
-/** The user API: create, read, change (lock/unlock), delete, register. All calls need an API key. */
+/**
+ * A password is refused, not dropped: an integration that sends one believes the user can sign in
+ * with it, and a 200 would hide that no password exists here. Checked before anything is written.
+ */
+function refusePassword(body: unknown): void {
+  const user = (body as { user?: unknown } | undefined)?.user;
+  if (user !== null && typeof user === 'object' && (user as Record<string, unknown>).password != null) {
+    throw fieldError('user.password', 'invalid', 'This server has no passwords: users sign in with a magic link. Leave password out.');
+  }
+}
+
+/** The user a GET /api/user query names: by email, by username, or by loginId (an email, else a username). */
+async function findByQuery(users: UserRepository, query: { email?: string | undefined; loginId?: string | undefined; username?: string | undefined }): Promise<UserRecord | null> {
+  if (query.email !== undefined) return users.findByEmail(normalizeEmail(query.email));
+  if (query.username !== undefined) return users.findByUsername(normalizeUsername(query.username));
+  const loginId = query.loginId ?? '';
+  return (await users.findByEmail(normalizeEmail(loginId))) ?? users.findByUsername(normalizeUsername(loginId));
+}
+
+/** The user API: create, read, replace, change (lock/unlock), delete, register. All calls need an API key. */
 export function userRoutes(router: Router, deps: UserRouteDeps): void {
   const { applications } = deps;
   const { users } = deps.store;
@@ -45,6 +65,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   }
 
   async function create(ctx: Context, id: string | undefined): Promise<void> {
+    refusePassword(ctx.request.body);
     const input = parseInput(createUserRequest, ctx.request.body);
     if (input.registration) await requireApplication(input.registration.applicationId, 'registration.applicationId');
     const user = await createUser(users, { ...input.user, ...(id ? { id } : {}), ...(input.registration ? { registrations: [input.registration] } : {}) }).catch(asDuplicate);
@@ -55,6 +76,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   router.post('/user', ...guard, (ctx) => create(ctx, undefined));
 
   router.post('/user/registration', ...guard, async (ctx) => {
+    refusePassword(ctx.request.body);
     const input = parseInput(registerNewUserRequest, ctx.request.body);
     await requireApplication(input.registration.applicationId, 'registration.applicationId');
     const user = await createUser(users, { ...input.user, registrations: [input.registration] }).catch(asDuplicate);
@@ -81,7 +103,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
 
   router.get('/user', deps.requireKey, async (ctx) => {
     const query = parseInput(userQuery, ctx.query);
-    const user = await users.findByEmail(normalizeEmail(query.email));
+    const user = await findByQuery(users, query);
     if (!user) return notFound(ctx);
     ctx.body = { user: userJson(user) };
   });
@@ -93,8 +115,19 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     ctx.body = { user: userJson(user) };
   });
 
+  router.put('/user/:userId', ...guard, async (ctx) => {
+    const id = userIdOf(ctx);
+    refusePassword(ctx.request.body);
+    const input = parseInput(replaceUserRequest, ctx.request.body);
+    const user = id ? await updateUser(deps.store, id, replacementOf(input.user)).catch(asDuplicate) : null;
+    if (!user) return notFound(ctx);
+    log.info('api.user_updated', { user: user.id, replaced: true });
+    ctx.body = { user: userJson(user) };
+  });
+
   router.patch('/user/:userId', ...guard, async (ctx) => {
     const id = userIdOf(ctx);
+    refusePassword(ctx.request.body);
     const input = parseInput(patchUserRequest, ctx.request.body);
     const user = id ? await updateUser(deps.store, id, input.user).catch(asDuplicate) : null;
     if (!user) return notFound(ctx);

@@ -28,6 +28,7 @@ import { copy, deleteUserRecords, type Expiring } from './memory/shared.js';
 class MemoryUsers implements UserRepository {
   readonly #byId = new Map<string, UserRecord>();
   readonly #idByEmail = new Map<string, string>();
+  readonly #idByUsername = new Map<string, string>();
   /** Each user's revision: a count of its writes, unique for the life of this store. */
   readonly #revisions = new Map<string, string>();
   #writes = 0;
@@ -40,8 +41,10 @@ class MemoryUsers implements UserRepository {
   async insert(user: UserRecord): Promise<void> {
     if (this.#byId.has(user.id)) throw new DuplicateKeyError('id');
     if (this.#idByEmail.has(user.emailNormalized)) throw new DuplicateKeyError('email');
+    if (user.usernameNormalized !== undefined && this.#idByUsername.has(user.usernameNormalized)) throw new DuplicateKeyError('username');
     this.#byId.set(user.id, copy(user));
     this.#idByEmail.set(user.emailNormalized, user.id);
+    if (user.usernameNormalized !== undefined) this.#idByUsername.set(user.usernameNormalized, user.id);
     this.#renewRevision(user.id);
   }
 
@@ -60,6 +63,11 @@ class MemoryUsers implements UserRepository {
     return id === undefined ? null : this.findById(id);
   }
 
+  async findByUsername(usernameNormalized: string): Promise<UserRecord | null> {
+    const id = this.#idByUsername.get(usernameNormalized);
+    return id === undefined ? null : this.findById(id);
+  }
+
   async list({ limit, offset }: { limit: number; offset: number }): Promise<UserRecord[]> {
     return [...this.#byId.values()]
       .sort((a, b) => a.insertInstant - b.insertInstant || a.id.localeCompare(b.id))
@@ -72,8 +80,12 @@ class MemoryUsers implements UserRepository {
     if (!current || (this.#revisions.get(user.id) ?? null) !== revision) return false;
     const holder = this.#idByEmail.get(user.emailNormalized);
     if (holder !== undefined && holder !== user.id) throw new DuplicateKeyError('email');
+    const usernameHolder = user.usernameNormalized === undefined ? undefined : this.#idByUsername.get(user.usernameNormalized);
+    if (usernameHolder !== undefined && usernameHolder !== user.id) throw new DuplicateKeyError('username');
     this.#idByEmail.delete(current.emailNormalized);
     this.#idByEmail.set(user.emailNormalized, user.id);
+    if (current.usernameNormalized !== undefined) this.#idByUsername.delete(current.usernameNormalized);
+    if (user.usernameNormalized !== undefined) this.#idByUsername.set(user.usernameNormalized, user.id);
     this.#byId.set(user.id, copy(user));
     this.#renewRevision(user.id);
     return true;
@@ -94,6 +106,7 @@ class MemoryUsers implements UserRepository {
     if (!current) return false;
     this.#byId.delete(id);
     this.#idByEmail.delete(current.emailNormalized);
+    if (current.usernameNormalized !== undefined) this.#idByUsername.delete(current.usernameNormalized);
     this.#revisions.delete(id);
     return true;
   }

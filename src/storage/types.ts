@@ -21,6 +21,16 @@ export interface UserRecord {
   emailNormalized: string;
   firstName?: string;
   lastName?: string;
+  /** FusionAuth's profile fields, stored and returned as given (validated by the API). */
+  middleName?: string;
+  fullName?: string;
+  username?: string;
+  /** Lower-cased, trimmed username: unique across the users that have one. */
+  usernameNormalized?: string;
+  mobilePhone?: string;
+  /** YYYY-MM-DD. */
+  birthDate?: string;
+  imageUrl?: string;
   preferredLanguages: string[];
   timezone?: string;
   data: Record<string, unknown>;
@@ -53,10 +63,12 @@ export interface TwoFactorMethodSummary {
 export type UserRevision = string | null;
 
 export interface UserRepository {
-  /** Throws {@link DuplicateKeyError} when the id or normalised email is taken. */
+  /** Throws {@link DuplicateKeyError} when the id, normalised email or normalised username is taken. */
   insert(user: UserRecord): Promise<void>;
   findById(id: string): Promise<UserRecord | null>;
   findByEmail(emailNormalized: string): Promise<UserRecord | null>;
+  /** The user with this normalised username (see {@link normalizeUsername}); null when none has it. */
+  findByUsername(usernameNormalized: string): Promise<UserRecord | null>;
   list(options: { limit: number; offset: number }): Promise<UserRecord[]>;
   /**
    * The user and its revision, an opaque token that every write to the user (insert,
@@ -364,4 +376,9 @@ export function normalizeUserId(id: string): string {
 
 export function normalizeEmail(email: string): string {
   return email.normalize('NFC').trim().toLowerCase();
+}
+
+/** Usernames are unique whatever their case, as FusionAuth's are. */
+export function normalizeUsername(username: string): string {
+  return username.normalize('NFC').trim().toLowerCase();
 }

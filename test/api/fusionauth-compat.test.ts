@@ -3,7 +3,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, importJWK, importSPKI, jwtVe
 import type { TestServer } from '../helpers/server.js';
 import { ALICE, testKeys, WEB_CLIENT } from '../helpers/server.js';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
-import { call, login, start, startApiServer } from './helpers.js';
+import { ADMIN_KEY, call, login, start, startApiServer } from './helpers.js';
 
 /**
  * A FusionAuth integration switched over by base URL and API key: each test replays one of the
@@ -30,6 +30,7 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
     server = await startApiServer({ config: { users: [ALICE, DANA], clients: [WEB_CLIENT, HMAC_CLIENT] } });
   });
   after(() => server.stop());
+  const admin = (method: string, path: string, body?: unknown) => call(server, method, path, { key: ADMIN_KEY, ...(body !== undefined ? { body } : {}) });
 
   /** start → login for a user and application, as the integration's backend does; the login's JSON. */
   async function loggedIn(email: string, applicationId: string): Promise<Record<string, any>> {
@@ -148,6 +149,124 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       const { publicKey } = (await call(server, 'GET', '/api/jwt/public-key?applicationId=web')).json!;
       const confused = await new SignJWT({ ...payload, applicationId: 'web', aud: 'web' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(publicKey));
       expect((await call(server, 'GET', '/api/jwt/validate', { key: `Bearer ${confused}` })).status).to.equal(401);
+    });
+  });
+
+  describe('User API', () => {
+    /** The profile of FusionAuth's "create a user" example, in our own values. */
+    const PROFILE = {
+      email: 'grace@example.com',
+      username: 'GraceH',
+      firstName: 'Grace',
+      middleName: 'Brewster',
+      lastName: 'Hopper',
+      fullName: 'Rear Admiral Grace Hopper',
+      mobilePhone: '+1 (303) 555-1212',
+      birthDate: '1906-12-09',
+      imageUrl: 'https://example.com/grace.png',
+      timezone: 'America/New_York',
+      preferredLanguages: ['en'],
+      data: { team: 'COBOL' },
+    };
+
+    async function createGrace(email = PROFILE.email, username = PROFILE.username): Promise<Record<string, any>> {
+      const created = await admin('POST', '/api/user', { user: { ...PROFILE, email, username }, registration: { applicationId: 'web', roles: ['dev'] } });
+      expect(created.status, created.text).to.equal(200);
+      return created.json!.user;
+    }
+
+    it('POST /api/user stores and returns FusionAuth\'s profile fields: username, middleName, fullName, mobilePhone, birthDate, imageUrl', async () => {
+      const user = await createGrace();
+      const { data, preferredLanguages, ...fields } = PROFILE;
+      expect(user).to.include(fields);
+      expect(user.data).to.deep.equal(data);
+      expect(user.preferredLanguages).to.deep.equal(preferredLanguages);
+      expect((await admin('GET', `/api/user/${user.id}`)).json!.user).to.deep.equal(user);
+    });
+
+    it('GET /api/user?loginId= finds a user by email or by username; ?username= by username, whatever the case', async () => {
+      const user = await createGrace('grace.lookup@example.com', 'grace_lookup');
+      for (const query of ['loginId=grace.lookup%40example.com', 'loginId=grace_lookup', 'loginId=GRACE_LOOKUP', 'username=Grace_Lookup', 'email=grace.lookup%40example.com']) {
+        const answer = await admin('GET', `/api/user?${query}`);
+        expect(answer.status, query).to.equal(200);
+        expect(answer.json!.user.id, query).to.equal(user.id);
+      }
+      for (const query of ['loginId=nobody', 'username=nobody', 'loginId=nobody%40example.com']) {
+        const answer = await admin('GET', `/api/user?${query}`);
+        expect(answer.status, query).to.equal(404);
+        expect(answer.text, query).to.equal('');
+      }
+    });
+
+    it('PUT /api/user/{id} replaces the user: what the request leaves out is gone, registrations stay', async () => {
+      const user = await createGrace('grace.put@example.com', 'grace_put');
+      const replaced = await admin('PUT', `/api/user/${user.id}`, { user: { email: 'grace.put@example.com', firstName: 'Amazing', data: { only: true } } });
+      expect(replaced.status, replaced.text).to.equal(200);
+      expect(replaced.json!.user).to.include({ id: user.id, firstName: 'Amazing', fullName: 'Amazing', active: true });
+      expect(replaced.json!.user).to.not.have.any.keys('username', 'lastName', 'middleName', 'mobilePhone', 'birthDate', 'imageUrl', 'timezone');
+      expect(replaced.json!.user.data).to.deep.equal({ only: true });
+      expect(replaced.json!.user.preferredLanguages).to.deep.equal([]);
+      expect(replaced.json!.user.registrations.map((r: { applicationId: string }) => r.applicationId)).to.deep.equal(['web']);
+      // The username it gave up is free again.
+      expect((await admin('GET', '/api/user?username=grace_put')).status).to.equal(404);
+      await createGrace('someone.else@example.com', 'grace_put');
+      expect((await admin('PUT', '/api/user/00000000-0000-4000-8000-000000000000', { user: { email: 'x@example.com' } })).status).to.equal(404);
+    });
+
+    it('PATCH /api/user/{id} merges: it changes what it names, null removes a profile field', async () => {
+      const user = await createGrace('grace.patch@example.com', 'grace_patch');
+      const patched = await admin('PATCH', `/api/user/${user.id}`, { user: { mobilePhone: '+44 20 7946 0000', imageUrl: null, data: { rank: 'admiral' } } });
+      expect(patched.status, patched.text).to.equal(200);
+      expect(patched.json!.user).to.include({ username: 'grace_patch', mobilePhone: '+44 20 7946 0000', birthDate: PROFILE.birthDate }).and.not.have.property('imageUrl');
+      expect(patched.json!.user.data).to.deep.equal({ team: 'COBOL', rank: 'admiral' });
+    });
+
+    it('refuses a password with a field error instead of dropping it, and creates or changes nothing', async () => {
+      const created = await admin('POST', '/api/user', { user: { email: 'pw@example.com', password: 'hunter2hunter2' } });
+      expect(created.status).to.equal(400);
+      expect(created.json!.fieldErrors['user.password'][0].code).to.equal('[invalid]user.password');
+      expect((await admin('GET', '/api/user?email=pw%40example.com')).status).to.equal(404);
+      const user = await createGrace('grace.pw@example.com', 'grace_pw');
+      for (const method of ['PUT', 'PATCH']) {
+        const answer = await admin(method, `/api/user/${user.id}`, { user: { email: 'grace.pw@example.com', firstName: 'Changed', password: 'hunter2hunter2' } });
+        expect(answer.json!.fieldErrors['user.password'][0].code, method).to.equal('[invalid]user.password');
+      }
+      expect((await admin('GET', `/api/user/${user.id}`)).json!.user.firstName).to.equal('Grace');
+    });
+
+    it('keeps usernames unique whatever their case: [duplicate]user.username on create, PUT and PATCH', async () => {
+      const holder = await createGrace('holder@example.com', 'Unique_Name');
+      const other = await createGrace('other.holder@example.com', 'other_name');
+      const attempts = [
+        admin('POST', '/api/user', { user: { email: 'copycat@example.com', username: 'unique_name' } }),
+        admin('PUT', `/api/user/${other.id}`, { user: { email: 'other.holder@example.com', username: 'UNIQUE_NAME' } }),
+        admin('PATCH', `/api/user/${other.id}`, { user: { username: 'Unique_name' } }),
+      ];
+      for (const answer of await Promise.all(attempts)) {
+        expect(answer.status).to.equal(400);
+        expect(answer.json!.fieldErrors['user.username'][0].code).to.equal('[duplicate]user.username');
+      }
+      expect((await admin('GET', '/api/user?username=unique_name')).json!.user.id).to.equal(holder.id);
+      expect((await admin('GET', `/api/user/${other.id}`)).json!.user.username).to.equal('other_name');
+    });
+
+    it('checks the formats of the profile fields: [invalid]user.<field>, and stores nothing', async () => {
+      const cases: [string, unknown][] = [
+        ['birthDate', '1990-02-30'],
+        ['birthDate', '12/09/1906'],
+        ['birthDate', '2999-01-01'],
+        ['mobilePhone', 'call me maybe'],
+        ['mobilePhone', '12'],
+        ['imageUrl', 'javascript:alert(1)'],
+        ['imageUrl', 'not a url'],
+        ['username', 42],
+      ];
+      for (const [field, value] of cases) {
+        const answer = await admin('POST', '/api/user', { user: { email: 'formats@example.com', [field]: value } });
+        expect(answer.status, `${field}=${String(value)}`).to.equal(400);
+        expect(answer.json!.fieldErrors[`user.${field}`][0].code, `${field}=${String(value)}`).to.equal(`[invalid]user.${field}`);
+      }
+      expect((await admin('GET', '/api/user?email=formats%40example.com')).status).to.equal(404);
     });
   });
 });

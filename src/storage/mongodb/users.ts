@@ -10,11 +10,13 @@ export const USERS = 'users';
 
 export const userIndexes: IndexDescription[] = [
   { key: { emailNormalized: 1 }, name: 'emailNormalized_1', unique: true },
+  // Only users with a username take part: any number may have none.
+  { key: { usernameNormalized: 1 }, name: 'usernameNormalized_1', unique: true, partialFilterExpression: { usernameNormalized: { $exists: true } } },
   // Serves list(): its order is insertion order, with the id as a tie-breaker.
   { key: { insertInstant: 1, _id: 1 }, name: 'insertInstant_1__id_1' },
 ];
 
-const DUPLICATES: DuplicateFields = { _id: 'id', emailNormalized: 'email' };
+const DUPLICATES: DuplicateFields = { _id: 'id', emailNormalized: 'email', usernameNormalized: 'username' };
 
 /** A stored user with a new revision. */
 function toDocument({ id, ...rest }: UserRecord): UserDocument {
@@ -55,6 +57,10 @@ export class MongoUsers implements UserRepository {
     return this.#findOne({ emailNormalized });
   }
 
+  async findByUsername(usernameNormalized: string): Promise<UserRecord | null> {
+    return this.#findOne({ usernameNormalized });
+  }
+
   async list({ limit, offset }: { limit: number; offset: number }): Promise<UserRecord[]> {
     if (limit <= 0) return [];
     const documents = await guarded(() =>
@@ -86,7 +92,7 @@ export class MongoUsers implements UserRepository {
     return result.deletedCount > 0;
   }
 
-  async #findOne(filter: Partial<Pick<UserDocument, '_id' | 'emailNormalized'>>): Promise<UserRecord | null> {
+  async #findOne(filter: Partial<Pick<UserDocument, '_id' | 'emailNormalized' | 'usernameNormalized'>>): Promise<UserRecord | null> {
     const document = await guarded(() => this.#collection.findOne(filter));
     return document ? toRecord(document) : null;
   }

@@ -172,6 +172,41 @@ export function usersContract(harness: StoreHarness): void {
       expect(await store().users.findById(mover.id)).to.deep.equal(mover);
     });
 
+    it('stores the profile fields and finds a user by normalised username', async () => {
+      const user = makeUser({ username: 'Ada_L', usernameNormalized: 'ada_l', middleName: 'King', fullName: 'Augusta Ada King', mobilePhone: '+44 20 7946 0000', birthDate: '1815-12-10', imageUrl: 'https://example.test/ada.png' });
+      await store().users.insert(user);
+      expect(await store().users.findByUsername('ada_l')).to.deep.equal(user);
+      expect(await store().users.findByUsername('nobody')).to.equal(null);
+    });
+
+    it('refuses a second user with the same normalised username, while any number may have none', async () => {
+      const first = makeUser({ username: 'twin', usernameNormalized: 'twin' });
+      await store().users.insert(first);
+      await store().users.insert(makeUser());
+      await store().users.insert(makeUser());
+      const second = makeUser({ username: 'TWIN', usernameNormalized: 'twin' });
+      await expectDuplicate(store().users.insert(second), 'username');
+      expect(await store().users.findById(second.id)).to.equal(null);
+      const mover = makeUser();
+      await store().users.insert(mover);
+      const { revision } = (await store().users.findWithRevision(mover.id))!;
+      await expectDuplicate(store().users.replaceIfUnchanged({ ...mover, username: 'Twin', usernameNormalized: 'twin' }, revision), 'username');
+      expect(await store().users.findById(mover.id)).to.deep.equal(mover);
+    });
+
+    it('replaceIfUnchanged moves the username lookup with the user, and delete frees it', async () => {
+      const user = makeUser({ username: 'before', usernameNormalized: 'before' });
+      await store().users.insert(user);
+      const { revision } = (await store().users.findWithRevision(user.id))!;
+      expect(await store().users.replaceIfUnchanged({ ...user, username: 'after', usernameNormalized: 'after' }, revision)).to.equal(true);
+      expect(await store().users.findByUsername('before')).to.equal(null);
+      expect((await store().users.findByUsername('after'))?.id).to.equal(user.id);
+      await store().users.insert(makeUser({ username: 'before', usernameNormalized: 'before' }));
+      expect(await store().users.delete(user.id)).to.equal(true);
+      expect(await store().users.findByUsername('after')).to.equal(null);
+      await store().users.insert(makeUser({ username: 'after', usernameNormalized: 'after' }));
+    });
+
     it('delete removes the user and frees the email; a second delete answers false', async () => {
       const user = makeUser();
       await store().users.insert(user);
