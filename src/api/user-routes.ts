@@ -117,6 +117,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
 
   router.put('/user/:userId', ...guard, async (ctx) => {
     const id = userIdOf(ctx);
+    if (ctx.query.reactivate === 'true') return reactivate(ctx, id);
     refusePassword(ctx.request.body);
     const input = parseInput(replaceUserRequest, ctx.request.body);
     const user = id ? await updateUser(deps.store, id, replacementOf(input.user)).catch(asDuplicate) : null;
@@ -135,10 +136,29 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     ctx.body = { user: userJson(user) };
   });
 
+  /** FusionAuth's PUT /api/user/{id}?reactivate=true: a deactivated user may sign in again (the body is not read). */
+  async function reactivate(ctx: Context, id: string | null): Promise<void> {
+    const user = id ? await updateUser(deps.store, id, { active: true }) : null;
+    if (!user) return notFound(ctx);
+    log.info('api.user_reactivated', { user: user.id });
+    ctx.body = { user: userJson(user) };
+  }
+
+  /**
+   * As FusionAuth: a DELETE deactivates the user (kept, `active: false`: no sign-in by the API or
+   * the hosted pages, refresh tokens revoked) and `?hardDelete=true` purges the user and all that
+   * is kept for them. Deactivating only loses nothing an administrator may want back.
+   */
   router.delete('/user/:userId', deps.requireKey, async (ctx) => {
     const id = userIdOf(ctx);
-    if (!id || !(await deleteUser(deps.store, id))) return notFound(ctx);
-    log.info('api.user_deleted', { user: id });
+    if (ctx.query.hardDelete === 'true') {
+      if (!id || !(await deleteUser(deps.store, id))) return notFound(ctx);
+      log.info('api.user_deleted', { user: id });
+      return answerEmpty(ctx, 200);
+    }
+    const user = id ? await updateUser(deps.store, id, { active: false }) : null;
+    if (!user) return notFound(ctx);
+    log.info('api.user_deactivated', { user: user.id });
     answerEmpty(ctx, 200);
   });
 }

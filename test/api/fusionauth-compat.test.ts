@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { createRemoteJWKSet, decodeProtectedHeader, importJWK, importSPKI, jwtVerify, SignJWT, type JWK } from 'jose';
 import type { TestServer } from '../helpers/server.js';
 import { ALICE, testKeys, WEB_CLIENT } from '../helpers/server.js';
+import { Browser } from '../helpers/browser.js';
+import { authorizationRequest, discover, lastMailTo, requestLink } from '../helpers/oidc.js';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { ADMIN_KEY, call, login, start, startApiServer } from './helpers.js';
 
@@ -267,6 +269,62 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
         expect(answer.json!.fieldErrors[`user.${field}`][0].code, `${field}=${String(value)}`).to.equal(`[invalid]user.${field}`);
       }
       expect((await admin('GET', '/api/user?email=formats%40example.com')).status).to.equal(404);
+    });
+  });
+
+  describe('User API: delete, reactivate, hard delete', () => {
+    /** Whether a hosted sign-in (the OIDC login page) emails this user a link. */
+    async function hostedSignInSendsLink(email: string): Promise<boolean> {
+      const before = (await server.mails()).filter((m) => m.to === email).length;
+      const inbox = await requestLink(new Browser(server.issuer), await authorizationRequest(await discover(server)), email);
+      expect(inbox.status).to.equal(200);
+      return (await server.mails()).filter((m) => m.to === email).length > before;
+    }
+
+    async function registeredUser(email: string): Promise<string> {
+      const created = await admin('POST', '/api/user', { user: { email }, registration: { applicationId: 'web' } });
+      expect(created.status).to.equal(200);
+      return created.json!.user.id;
+    }
+
+    it('DELETE /api/user/{id} deactivates: 200 (empty), the user is kept with active false and cannot sign in by the API or the hosted pages', async () => {
+      const id = await registeredUser('soft@example.com');
+      const { refreshToken } = await loggedIn('soft@example.com', 'web');
+      const pending = (await start(server, { applicationId: 'web', loginId: 'soft@example.com' })).json!.code;
+
+      const deleted = await admin('DELETE', `/api/user/${id}`);
+      expect(deleted.status).to.equal(200);
+      expect(deleted.text).to.equal('');
+      const kept = await admin('GET', `/api/user/${id}`);
+      expect(kept.status).to.equal(200);
+      expect(kept.json!.user).to.include({ id, email: 'soft@example.com', active: false });
+      expect((await admin('GET', '/api/user?loginId=soft%40example.com')).json!.user.active).to.equal(false);
+
+      expect((await login(server, { code: pending, applicationId: 'web' })).status, 'API login').to.equal(423);
+      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken } })).status, 'refresh').to.not.equal(200);
+      expect(await hostedSignInSendsLink('soft@example.com'), 'hosted sign-in').to.equal(false);
+    });
+
+    it('PUT /api/user/{id}?reactivate=true: 200 { user } active again, and the user signs in again', async () => {
+      const id = await registeredUser('back@example.com');
+      expect((await admin('DELETE', `/api/user/${id}`)).status).to.equal(200);
+      const reactivated = await call(server, 'PUT', `/api/user/${id}?reactivate=true`, { key: ADMIN_KEY });
+      expect(reactivated.status, reactivated.text).to.equal(200);
+      expect(reactivated.json!.user).to.include({ id, active: true });
+      await loggedIn('back@example.com', 'web');
+      expect(await hostedSignInSendsLink('back@example.com')).to.equal(true);
+      expect((await call(server, 'PUT', '/api/user/00000000-0000-4000-8000-000000000000?reactivate=true', { key: ADMIN_KEY })).status).to.equal(404);
+    });
+
+    it('DELETE /api/user/{id}?hardDelete=true purges: 200, then 404 everywhere, and the email is free again', async () => {
+      const id = await registeredUser('purge@example.com');
+      const purged = await admin('DELETE', `/api/user/${id}?hardDelete=true`);
+      expect(purged.status).to.equal(200);
+      expect(purged.text).to.equal('');
+      expect((await admin('GET', `/api/user/${id}`)).status).to.equal(404);
+      expect((await admin('DELETE', `/api/user/${id}`)).status).to.equal(404);
+      expect((await admin('DELETE', `/api/user/${id}?hardDelete=true`)).status).to.equal(404);
+      expect((await admin('POST', '/api/user', { user: { email: 'purge@example.com' } })).status).to.equal(200);
     });
   });
 });

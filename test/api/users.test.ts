@@ -54,7 +54,7 @@ describe('REST API: users', () => {
     }
     expect((await admin('PATCH', `/api/user/${upper}`, { user: { firstName: 'Cap' } })).json!.user.id).to.equal(upper.toLowerCase());
     expect((await admin('POST', `/api/user/registration/${upper}`, { registration: { applicationId: 'web' } })).status).to.equal(200);
-    expect((await admin('DELETE', `/api/user/${upper}`)).status).to.equal(200);
+    expect((await admin('DELETE', `/api/user/${upper}?hardDelete=true`)).status).to.equal(200);
     expect((await admin('GET', `/api/user/${upper.toLowerCase()}`)).status).to.equal(404);
   });
 
@@ -115,14 +115,14 @@ describe('REST API: users', () => {
     expect((await login(server, { code })).status, 'the expiry is gone').to.equal(200);
   });
 
-  it('deletes a user: 200 then 404, and the user can no longer log in', async () => {
+  it('hard-deletes a user (?hardDelete=true): 200 then 404, and the user can no longer log in', async () => {
     const { user } = (await admin('POST', '/api/user', { user: { email: 'fay@example.com' } })).json!;
     const code = (await start(server, { applicationId: 'web', loginId: 'fay@example.com' })).json!.code;
-    const deleted = await admin('DELETE', `/api/user/${user.id}`);
+    const deleted = await admin('DELETE', `/api/user/${user.id}?hardDelete=true`);
     expect(deleted.status).to.equal(200);
     expect(deleted.text).to.equal('');
     expect((await admin('GET', `/api/user/${user.id}`)).status).to.equal(404);
-    expect((await admin('DELETE', `/api/user/${user.id}`)).status).to.equal(404);
+    expect((await admin('DELETE', `/api/user/${user.id}?hardDelete=true`)).status).to.equal(404);
     expect((await login(server, { code })).status).to.equal(404);
   });
 
@@ -130,7 +130,7 @@ describe('REST API: users', () => {
     const id = '11111111-2222-4333-8444-555555555555';
     expect((await admin('POST', `/api/user/${id}`, { user: { email: 'leaver@example.com' } })).status).to.equal(200);
     const typed = await start(server, { applicationId: 'web', loginId: 'leaver@example.com', loginStrategy: 'FormField' });
-    expect((await admin('DELETE', `/api/user/${id}`)).status).to.equal(200);
+    expect((await admin('DELETE', `/api/user/${id}?hardDelete=true`)).status).to.equal(200);
     expect((await admin('POST', `/api/user/${id}`, { user: { email: 'newcomer@example.com' } })).status).to.equal(200);
     expect((await login(server, { code: typed.json!.code }))).to.include({ status: 404, text: '' });
     expect((await login(server, { code: typed.json!.code, oneTimeCode: typed.json!.oneTimeCode })).status).to.equal(404);

@@ -112,7 +112,7 @@ describe('sessions and tokens: who they still belong to', () => {
     const browser = new Browser(server.issuer);
     const { config, tokens } = await signInToWeb(server, browser, email);
 
-    expect((await fetch(`${server.issuer}/api/user/${id}`, { method: 'DELETE', headers: { authorization: USER_KEY } })).status).to.equal(200);
+    expect((await fetch(`${server.issuer}/api/user/${id}?hardDelete=true`, { method: 'DELETE', headers: { authorization: USER_KEY } })).status).to.equal(200);
     await nextSecond();
     const again = await fetch(`${server.issuer}/api/user/${id}`, { method: 'POST', headers: { authorization: USER_KEY, 'content-type': 'application/json' }, body: JSON.stringify({ user: { email: `newcomer-${email}` } }) });
     expect(again.status).to.equal(200);

@@ -143,7 +143,7 @@ describe('two-factor REST API', () => {
     expect(done.json!.twoFactorTrustId).to.be.a('string');
     expect(await server.app.store.twoFactor.findByUser(user.id)).to.not.equal(null);
 
-    expect((await call(server, 'DELETE', `/api/user/${user.id}`, { key: ADMIN_KEY })).status).to.equal(200);
+    expect((await call(server, 'DELETE', `/api/user/${user.id}?hardDelete=true`, { key: ADMIN_KEY })).status).to.equal(200);
     expect(await server.app.store.twoFactor.findByUser(user.id), 'the sealed secret is gone').to.equal(null);
     expect(await server.app.store.twoFactorTrusts.deleteByUser(user.id), 'no trusted device is left').to.equal(0);
   });
@@ -152,7 +152,7 @@ describe('two-factor REST API', () => {
     const user = await enrolledUser(server);
     const first = await login(server, { code: await linkCode(user.email) });
     expect(first.status).to.equal(242);
-    expect((await call(server, 'DELETE', `/api/user/${user.id}`, { key: ADMIN_KEY })).status).to.equal(200);
+    expect((await call(server, 'DELETE', `/api/user/${user.id}?hardDelete=true`, { key: ADMIN_KEY })).status).to.equal(200);
     // The newcomer takes the id and enrols the same secret: the old twoFactorId still leads nowhere.
     expect((await call(server, 'POST', `/api/user/${user.id}`, { key: ADMIN_KEY, body: { user: { email: `heir-${user.email}` } } })).status).to.equal(200);
     expect((await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: totpCode(user.secret), secretBase32Encoded: user.secret } })).status).to.equal(200);
