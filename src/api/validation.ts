@@ -13,25 +13,22 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /**
- * FusionAuth's kind of problem for one field: `missing` (absent), `blank` (empty or only
- * spaces), `tooLong`, or `invalid` (wrong type, format or value).
+ * FusionAuth's code for the problem with one field: `blank` (absent, null, empty or only spaces:
+ * FusionAuth does not tell absent from empty), `notEmail` (an email address that is not one),
+ * `tooLong`, or `invalid` (wrong type, format or value).
  */
 function kindOf(issue: z.core.$ZodIssue, value: unknown): string {
-  if (value === undefined || value === null) return 'missing';
+  if (value === undefined || value === null) return 'blank';
   if (typeof value === 'string' && value.trim() === '') return 'blank';
   if (issue.code === 'too_big') return 'tooLong';
+  if (issue.code === 'invalid_format' && issue.format === 'email') return 'notEmail';
   return 'invalid';
 }
 
-function describe(kind: string, field: string, issue: z.core.$ZodIssue): string {
-  switch (kind) {
-    case 'missing':
-      return `You must specify ${field}.`;
-    case 'blank':
-      return `${field} must not be blank.`;
-    default:
-      return `${field}: ${issue.message}`;
-  }
+function describe(kind: string, field: string, issue: z.core.$ZodIssue, value: unknown): string {
+  if (kind === 'blank') return value === undefined || value === null ? `You must specify ${field}.` : `${field} must not be blank.`;
+  if (kind === 'notEmail') return `${field} must be an email address.`;
+  return `${field}: ${issue.message}`;
 }
 
 /** Field errors of a failed parse, keyed by dotted field path, with codes like `[blank]loginId`. */
@@ -39,10 +36,11 @@ export function fieldErrorsOf(error: z.ZodError, input: unknown): FieldErrors {
   const out: FieldErrors = {};
   for (const issue of error.issues) {
     const field = issue.path.map(String).join('.') || 'body';
-    const kind = kindOf(issue, valueAt(input, issue.path));
+    const value = valueAt(input, issue.path);
+    const kind = kindOf(issue, value);
     const list = (out[field] ??= []);
     const code = `[${kind}]${field}`;
-    if (!list.some((e) => e.code === code)) list.push({ code, message: describe(kind, field, issue) });
+    if (!list.some((e) => e.code === code)) list.push({ code, message: describe(kind, field, issue, value) });
   }
   return out;
 }

@@ -327,4 +327,42 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect((await admin('POST', '/api/user', { user: { email: 'purge@example.com' } })).status).to.equal(200);
     });
   });
+
+  describe('Error codes', () => {
+    it('an absent required field is [blank]<field>, in FusionAuth\'s error shape', async () => {
+      const answer = await start(server, { applicationId: 'web' });
+      expect(answer.status).to.equal(400);
+      expect(answer.json!.fieldErrors).to.have.all.keys('loginId');
+      expect(answer.json!.fieldErrors.loginId).to.have.length(1);
+      expect(answer.json!.fieldErrors.loginId[0]).to.have.all.keys('code', 'message');
+      expect(answer.json!.fieldErrors.loginId[0].code).to.equal('[blank]loginId');
+      expect(answer.json!.generalErrors).to.be.an('array');
+    });
+
+    it('an empty field is [blank]<field> too, and each failing field gets its own entry', async () => {
+      const answer = await start(server, { applicationId: '', loginId: '  ' });
+      expect(answer.status).to.equal(400);
+      expect(answer.json!.fieldErrors.applicationId[0].code).to.equal('[blank]applicationId');
+      expect(answer.json!.fieldErrors.loginId[0].code).to.equal('[blank]loginId');
+    });
+
+    it('user create: [blank]user.email when absent, [notEmail]user.email when not an address, [duplicate]user.email when taken', async () => {
+      const cases: [unknown, string][] = [
+        [{ user: { firstName: 'No Email' } }, '[blank]user.email'],
+        [{ user: { email: 'not-an-address' } }, '[notEmail]user.email'],
+        [{ user: { email: ALICE.email } }, '[duplicate]user.email'],
+      ];
+      for (const [body, code] of cases) {
+        const answer = await admin('POST', '/api/user', body);
+        expect(answer.status, code).to.equal(400);
+        expect(answer.json!.fieldErrors['user.email'][0].code).to.equal(code);
+      }
+    });
+
+    it('POST /api/passwordless/login without a code: [blank]code, and nothing else happens', async () => {
+      const answer = await login(server, { applicationId: 'web' });
+      expect(answer.status).to.equal(400);
+      expect(answer.json!.fieldErrors.code[0].code).to.equal('[blank]code');
+    });
+  });
 });

@@ -52,8 +52,8 @@ describe('REST API: /api/passwordless/start and /login', () => {
     it('answers 400 with FusionAuth field errors', async () => {
       const cases: [Record<string, unknown>, string, string][] = [
         [{ applicationId: 'web', loginId: '   ' }, 'loginId', '[blank]loginId'],
-        [{ applicationId: 'web' }, 'loginId', '[missing]loginId'],
-        [{ loginId: ALICE.email }, 'applicationId', '[missing]applicationId'],
+        [{ applicationId: 'web' }, 'loginId', '[blank]loginId'],
+        [{ loginId: ALICE.email }, 'applicationId', '[blank]applicationId'],
         [{ applicationId: 'no-such-app', loginId: ALICE.email }, 'applicationId', '[invalid]applicationId'],
         [{ applicationId: 'closed', loginId: ALICE.email }, 'applicationId', '[invalid]applicationId'],
         [{ applicationId: 42, loginId: ALICE.email }, 'applicationId', '[invalid]applicationId'],
@@ -276,7 +276,7 @@ describe('REST API: /api/passwordless/start and /login', () => {
     it('answers 400 with field errors to a bad login request, and spends no code', async () => {
       const code = await codeFor(ALICE.email);
       const cases: [Record<string, unknown>, string, string][] = [
-        [{}, 'code', '[missing]code'],
+        [{}, 'code', '[blank]code'],
         [{ code: '' }, 'code', '[blank]code'],
         [{ code, noJWT: 'yes' }, 'noJWT', '[invalid]noJWT'],
         [{ code, ipAddress: 'not-an-ip' }, 'ipAddress', '[invalid]ipAddress'],
@@ -336,7 +336,7 @@ describe('REST API: /api/passwordless/start and /login', () => {
       expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: 'nope' } })).status).to.equal(404);
       const missing = await call(server, 'POST', '/api/jwt/refresh', { body: {} });
       expect(missing.status).to.equal(400);
-      expect(missing.json!.fieldErrors.refreshToken[0].code).to.equal('[missing]refreshToken');
+      expect(missing.json!.fieldErrors.refreshToken[0].code).to.equal('[blank]refreshToken');
     });
 
     it('keeps only a hash of refresh tokens in the store', async () => {

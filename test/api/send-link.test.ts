@@ -224,7 +224,7 @@ describe('REST API: /api/passwordless/send and the emailed link', () => {
     expect(unknown.status).to.equal(400);
     expect(unknown.json!.fieldErrors.code[0].code).to.equal('[invalid]code');
     const missing = await call(server, 'POST', '/api/passwordless/send', { body: {} });
-    expect(missing.json!.fieldErrors.code[0].code).to.equal('[missing]code');
+    expect(missing.json!.fieldErrors.code[0].code).to.equal('[blank]code');
 
     const { code } = await sendFor({});
     await call(server, 'POST', '/api/passwordless/send', { body: { code } });

@@ -63,9 +63,9 @@ describe('REST API: users', () => {
     expect(duplicate.status).to.equal(400);
     expect(duplicate.json!.fieldErrors['user.email'][0].code).to.equal('[duplicate]user.email');
     const bad = await admin('POST', '/api/user', { user: { email: 'not-an-email' } });
-    expect(bad.json!.fieldErrors['user.email'][0].code).to.equal('[invalid]user.email');
+    expect(bad.json!.fieldErrors['user.email'][0].code).to.equal('[notEmail]user.email');
     const missing = await admin('POST', '/api/user', {});
-    expect(missing.json!.fieldErrors.user[0].code).to.equal('[missing]user');
+    expect(missing.json!.fieldErrors.user[0].code).to.equal('[blank]user');
   });
 
   it('answers 404 (empty) for an unknown id or email, and 400 for a lookup without an email', async () => {
@@ -76,7 +76,7 @@ describe('REST API: users', () => {
     }
     const noEmail = await admin('GET', '/api/user');
     expect(noEmail.status).to.equal(400);
-    expect(noEmail.json!.fieldErrors.email[0].code).to.equal('[missing]email');
+    expect(noEmail.json!.fieldErrors.email[0].code).to.equal('[blank]email');
   });
 
   it('changes names and merges data with PATCH, and locks and unlocks with active', async () => {
