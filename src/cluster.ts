@@ -4,6 +4,8 @@ import { ConfigError, resolveIssuer } from './config/load.js';
 import { assertProductionReady } from './config/production.js';
 import { loadKeys } from './provider/keys.js';
 import { log } from './log.js';
+import { aggregateWorkerMetrics } from './metrics/cluster.js';
+import { startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 
 /** `WORKERS` from the environment: how many processes serve the port (node:cluster); 1 = no cluster. */
 export function workerCount(env: NodeJS.ProcessEnv): number {
@@ -83,6 +85,10 @@ export async function superviseWorkers(config: Config, count: number): Promise<W
   assertShareable(config, count);
   assertProductionReady(config);
   await loadKeys(config);
+  // The workers' metrics, summed here: a worker scraped on the main port asks for them, and a metrics port of its own is served here.
+  const metricsSource = config.metrics.enabled ? aggregateWorkerMetrics() : null;
+  const metricsServer: MetricsServer | null =
+    metricsSource && config.metrics.port !== null ? await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, token: config.metrics.token, source: metricsSource }) : null;
   let stopping: Promise<void> | null = null;
   let running = false;
   const ready = new Set<Worker>();
@@ -101,7 +107,7 @@ export async function superviseWorkers(config: Config, count: number): Promise<W
             worker.kill('SIGTERM');
           }),
       ),
-    ).then(() => undefined);
+    ).then(() => metricsServer?.close());
     return stopping;
   };
   const giveUp = (reason: Error): void => {

@@ -40,7 +40,19 @@ function redact(fields: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** Sees every event, whatever the level, before redaction: metrics count them (their labels never hold a field's raw value). */
+export type EventTap = (event: string, fields: Readonly<Record<string, unknown>>) => void;
+
+const taps = new Set<EventTap>();
+
+/** Calls `tap` with every event logged from now on; the function returned stops it. */
+export function tapEvents(tap: EventTap): () => void {
+  taps.add(tap);
+  return () => void taps.delete(tap);
+}
+
 function write(level: Level, event: string, fields: Record<string, unknown>): void {
+  for (const tap of taps) tap(event, fields);
   if (order[level] < threshold()) return;
   const line = JSON.stringify({ time: new Date().toISOString(), level, event, ...redact(fields) });
   process.stdout.write(`${line}\n`);

@@ -7,12 +7,16 @@ import { openStore } from './storage/index.js';
 import type { Store } from './storage/types.js';
 import { buildApplication, type Application, type BuildOptions } from './app.js';
 import { log } from './log.js';
+import cluster from 'node:cluster';
+import { startMetricsServer, type MetricsServer } from './metrics/endpoint.js';
 
 export interface RunningServer {
   app: Application;
   server: http.Server;
   port: number;
   issuer: string;
+  /** The port /metrics is served on when `metrics.port` is set (in a cluster, the primary serves it). */
+  metricsPort: number | null;
   stop(): Promise<void>;
 }
 
@@ -63,6 +67,18 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
     await opened?.close().catch(() => undefined);
     throw err;
   }
+  let metricsServer: MetricsServer | null = null;
+  const { metrics } = app;
+  if (metrics && config.metrics.port !== null && !cluster.isWorker) {
+    try {
+      metricsServer = await startMetricsServer({ host: config.metrics.host, port: config.metrics.port, token: config.metrics.token, source: metrics.source });
+    } catch (err) {
+      fail();
+      server.close();
+      await app.close();
+      throw err;
+    }
+  }
   let stopping: Promise<void> | null = null;
   const inFlight = new Set<http.ServerResponse>();
   const handle = app.handler;
@@ -88,10 +104,11 @@ export async function startServer(config: Config, options: Partial<Omit<BuildOpt
         // would otherwise hold the shutdown open until its idle timeout.
         for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       });
+      await metricsServer?.close();
       await app.close();
       log.info('server.stopped', {});
     })();
     return stopping;
   };
-  return { app, server, port, issuer, stop };
+  return { app, server, port, issuer, metricsPort: metricsServer?.port ?? null, stop };
 }

@@ -22,6 +22,9 @@ export function productionGaps(config: Config): ProductionGap[] {
   if (!config.cookieKeys) gaps.push(gap('cookieKeys', 'configure cookie secrets (generate them with `npm run cli -- keys generate`)'));
   if (!config.twoFactor.encryptionKey) gaps.push(gap('twoFactor.encryptionKey', 'configure the key that seals TOTP secrets (generate it with `npm run cli -- keys generate`)'));
   gaps.push(...examplePlaceholders(config));
+  if (config.metrics.enabled && config.metrics.port === null && config.metrics.token === null) {
+    gaps.push(gap('metrics', 'metrics on the main port need metrics.token (scrapers send it as a bearer token), or a metrics.port of their own'));
+  }
   if (!config.issuer) gaps.push(gap('issuer', 'set ISSUER to the public https URL'));
   else if (config.issuer.startsWith('http:') && !config.allowInsecureIssuer) {
     gaps.push(gap('issuer', 'must be https (set allowInsecureIssuer only when a TLS proxy in front rewrites the scheme)'));

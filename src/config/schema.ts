@@ -252,6 +252,15 @@ export const configSchema = z
     ttl,
     theme: z.string().nullable(),
     demo: z.object({ enabled: z.boolean() }).strict(),
+    metrics: z
+      .object({
+        enabled: z.boolean(),
+        token: z.string().min(16, 'a metrics token needs at least 16 characters').nullable(),
+        port: z.number().int().min(1).max(65535).nullable(),
+        host: z.string().min(1),
+        processMetrics: z.boolean(),
+      })
+      .strict(),
   })
   .strict();
 

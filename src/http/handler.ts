@@ -36,6 +36,19 @@ export function providerSegments(provider: Provider): Set<string> {
   return segments;
 }
 
+/** The paths node-oidc-provider serves, as route templates (`/auth/:uid`), for metric labels. */
+export function providerRouteTemplates(provider: Provider): string[] {
+  const templates = ['/.well-known/openid-configuration'];
+  for (const name of [...PROVIDER_ROUTES, 'end_session_confirm', 'end_session_success']) {
+    try {
+      templates.push(decodeURIComponent(provider.pathFor(name, { mountPath: '', uid: ':uid' })));
+    } catch {
+      // A route of a disabled feature.
+    }
+  }
+  return templates;
+}
+
 function firstSegment(url: string): string {
   const end = url.slice(1).search(/[/?]/);
   return end === -1 ? url.slice(1) : url.slice(1, end + 1);
@@ -69,20 +82,33 @@ export function httpHandler(options: {
   headers: readonly (readonly [string, string])[];
   provider: RequestListener;
   app: RequestListener;
+  /** With metrics on: every answered request is told to `observe` (path without the issuer's path or query); `endpoint`, when set, answers /metrics. */
+  metrics?: { observe: RequestObserver; endpoint: RequestListener | null } | null;
 }): RequestListener {
+  const metrics = options.metrics ?? null;
   return (req: IncomingMessage, res: ServerResponse) => {
     toOriginForm(req);
-    const entry = beginRequestLog(req.method ?? 'GET', (req.url ?? '/').split('?', 1)[0] ?? '/');
+    const method = req.method ?? 'GET';
+    const entry = beginRequestLog(method, (req.url ?? '/').split('?', 1)[0] ?? '/');
     res.setHeader('X-Request-Id', entry.id);
     for (const [name, value] of options.headers) res.setHeader(name, value);
-    // 'close' also comes when the client went away before the answer was complete.
-    res.once('close', () => entry.finish(res.statusCode));
     if (options.base && !underBase(req, options.base)) {
+      res.once('close', () => entry.finish(res.statusCode));
       res.statusCode = 404;
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       return res.end(`Not found: this server answers under ${options.base}/\n`);
     }
     const url = req.url ?? '/';
+    // 'close' also comes when the client went away before the answer was complete.
+    if (metrics) {
+      res.once('close', () => metrics.observe(method, url.split('?', 1)[0] ?? '/', res.statusCode, entry.finish(res.statusCode)));
+      if (metrics.endpoint && (url === '/metrics' || url.startsWith('/metrics?'))) return metrics.endpoint(req, res);
+    } else {
+      res.once('close', () => entry.finish(res.statusCode));
+    }
     return options.segments.has(firstSegment(url)) ? options.provider(req, res) : options.app(req, res);
   };
 }
+
+/** Told of each answered request: its method, path (under the issuer), status and duration in seconds. */
+export type RequestObserver = (method: string, path: string, status: number, seconds: number) => void;

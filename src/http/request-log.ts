@@ -37,15 +37,16 @@ export function redactPath(pathname: string): string {
   return parts.join('/');
 }
 
-/** Starts the one log line of a request: its id (the answer carries it as X-Request-Id) and a function that writes the line. */
-export function beginRequestLog(method: string, path: string): { id: string; finish(status: number): void } {
+/** Starts the one log line of a request: its id (the answer carries it as X-Request-Id) and a function that writes the line and returns the request's duration in seconds. */
+export function beginRequestLog(method: string, path: string): { id: string; finish(status: number): number } {
   const id = randomUUID();
   const started = process.hrtime.bigint();
   return {
     id,
     finish(status) {
-      if (!log.enabled('info')) return;
-      log.info('request', { requestId: id, method, path: redactPath(path), status, ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000 });
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (log.enabled('info')) log.info('request', { requestId: id, method, path: redactPath(path), status, ms: Math.round(seconds * 1e6) / 1000 });
+      return seconds;
     },
   };
 }

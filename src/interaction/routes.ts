@@ -269,6 +269,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
     // HEAD (link checkers) and cookie-less GETs (scanners, other devices) only look.
     const interaction = ctx.method === 'GET' ? await interactionOfBrowser(provider, ctx, uid) : null;
+    log.debug('link.opened', { channel: 'hosted', openedIn: interaction ? 'same_browser' : ctx.method === 'GET' && ctx.get('Cookie') ? 'other_browser' : 'scanner_like' });
     if (interaction) {
       useInteractionLocale(ctx, interaction.params);
       const client = await clientOf(provider, interaction);

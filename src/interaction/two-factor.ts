@@ -79,6 +79,7 @@ export function twoFactorRoutes(deps: TwoFactorPageDeps): Router {
   router.get('/', async (ctx: Context, next: Next) => {
     const interaction = await pendingStep(ctx);
     if (!interaction) return next();
+    log.debug('two_factor.prompted', { channel: 'hosted' });
     return renderStep(ctx, interaction);
   });
 

@@ -41,10 +41,12 @@ export class MailDelivery {
    * rejects with {@link MailUnavailableError} otherwise.
    */
   async sendNow(message: MailMessage, purpose: string): Promise<void> {
+    log.debug('mail.queued', { purpose });
     for (let attempt = 1; ; attempt += 1) {
       try {
         await this.transport.send(message);
         this.stats.sent += 1;
+        log.debug('mail.accepted', { purpose, attempt });
         return;
       } catch (err) {
         const transient = isTransientMailError(err);

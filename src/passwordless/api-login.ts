@@ -176,7 +176,10 @@ export class PasswordlessApi {
 
     const applicationId = request.application?.clientId ?? null;
     const challenge = await this.#secondFactor.challenge(user, { applicationId, twoFactorTrustId: request.twoFactorTrustId, state: record.state });
-    if (challenge) return { kind: 'two_factor', state: record.state, ...challenge };
+    if (challenge) {
+      log.debug('two_factor.prompted', { channel: 'api' });
+      return { kind: 'two_factor', state: record.state, ...challenge };
+    }
     return this.#complete(user, record.state, request, now);
   }
 

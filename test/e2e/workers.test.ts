@@ -11,6 +11,8 @@ import { TestSmtpServer, linkInText } from '../helpers/smtp.js';
 import { ALICE, WEB_CLIENT, testKeys } from '../helpers/server.js';
 import { authorizationRequest, exchange, requestLink } from '../helpers/oidc.js';
 import { tempDirsPerTest } from '../helpers/temp.js';
+import { parseMetrics, valueOf } from '../helpers/prometheus.js';
+import { freePort } from '../helpers/ports.js';
 
 /** `src/main.ts` with WORKERS=2 in a child process, as `npm start` runs it. */
 function startCluster(env: NodeJS.ProcessEnv) {
@@ -143,6 +145,53 @@ describe('WORKERS: several processes on one port (node:cluster)', () => {
         const died = JSON.parse((await cluster.waitFor(/^.*"event":"cluster\.worker_died".*$/m, 20_000))[0]) as Record<string, unknown>;
         expect(died).to.include({ exitCode: 0, signal: null });
         expect((await fetch(`${issuer}/ready`)).status, 'the cluster still serves').to.equal(200);
+      } finally {
+        cluster.child.kill('SIGTERM');
+      }
+      expect((await cluster.exited).code, cluster.output()).to.equal(0);
+    });
+
+    /** The /health requests every scrape of `url` counts: each must see all of them, whichever worker (or the primary) answers. */
+    async function healthCountsSeenBy(url: string, headers: Record<string, string>, issuer: string, requests: number): Promise<number[]> {
+      for (let i = 0; i < requests; i += 1) expect((await fetch(`${issuer}/health`)).status).to.equal(200);
+      const seen: number[] = [];
+      for (let i = 0; i < 4; i += 1) {
+        const response = await fetch(url, { headers });
+        expect(response.status, await response.clone().text()).to.equal(200);
+        seen.push(valueOf(parseMetrics(await response.text()), 'oml_http_request_duration_seconds', { route: '/health', status: '200' }));
+      }
+      return seen;
+    }
+
+    it('sums the workers\' metrics: a scrape of the main port, whichever worker answers, sees the whole instance', async function () {
+      if (!mongo) this.skip();
+      this.timeout(90_000);
+      const keys = await testKeys();
+      const token = 'cluster-metrics-token-0123456789';
+      const file = configFile({ clients: [WEB_CLIENT], jwks: keys.jwks, cookieKeys: keys.cookieKeys, demo: { enabled: false }, metrics: { enabled: true, token } });
+      const cluster = startCluster({ CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url() });
+      try {
+        const issuer = (await cluster.waitFor(/issuer\s+(http:\/\/localhost:\d+)[\s\S]*workers\s+2/, 60_000))[1]!;
+        // Round-robin spreads the requests over both workers; each scrape still counts all of them.
+        expect(await healthCountsSeenBy(`${issuer}/metrics`, { authorization: `Bearer ${token}` }, issuer, 10)).to.deep.equal([10, 10, 10, 10]);
+        expect((await fetch(`${issuer}/metrics`)).status, 'the token is asked for in a cluster too').to.equal(401);
+      } finally {
+        cluster.child.kill('SIGTERM');
+      }
+      expect((await cluster.exited).code, cluster.output()).to.equal(0);
+    });
+
+    it('serves the summed metrics from the primary on metrics.port', async function () {
+      if (!mongo) this.skip();
+      this.timeout(90_000);
+      const keys = await testKeys();
+      const port = await freePort();
+      const file = configFile({ clients: [WEB_CLIENT], jwks: keys.jwks, cookieKeys: keys.cookieKeys, demo: { enabled: false }, metrics: { enabled: true, port } });
+      const cluster = startCluster({ CONFIG: file, MONGODB_URI: mongo!.freshUri(), SMTP_URL: smtp.url() });
+      try {
+        const issuer = (await cluster.waitFor(/issuer\s+(http:\/\/localhost:\d+)[\s\S]*workers\s+2/, 60_000))[1]!;
+        expect(await healthCountsSeenBy(`http://127.0.0.1:${port}/metrics`, {}, issuer, 6)).to.deep.equal([6, 6, 6, 6]);
+        expect((await fetch(`${issuer}/metrics`)).status, 'not on the main port').to.equal(404);
       } finally {
         cluster.child.kill('SIGTERM');
       }
