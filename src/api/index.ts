@@ -21,7 +21,7 @@ import { ApiKeyAuthority } from './api-keys.js';
 import { providerApplications } from './applications.js';
 import { jsonBody } from './body.js';
 import { emailedLinkRoutes } from './emailed-link.js';
-import { clientJwtSettings, jwtRoutes, wellKnownJwksAlias } from './jwt-routes.js';
+import { clientJwtSettings, jwtRoutes, refreshTokenPolicies, wellKnownJwksAlias } from './jwt-routes.js';
 import { openApiDocument } from './openapi.js';
 import { passwordlessRoutes } from './passwordless-routes.js';
 import { userRoutes } from './user-routes.js';
@@ -55,7 +55,7 @@ export interface RestApi {
 export function restApi(deps: ApiDeps): RestApi {
   const { config, store } = deps;
   const applications = providerApplications(deps.provider);
-  const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes);
+  const refreshTokens = new ApiRefreshTokens(store.refreshTokens, config.api.refreshTokenTimeToLiveInMinutes, refreshTokenPolicies(config.clients));
   const jwtSettings = clientJwtSettings(config.clients);
   const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm, jwtSettings);
   const verifier = new ApiTokenVerifier(deps.issuer, deps.keys.jwks, jwtSettings);
@@ -77,7 +77,7 @@ export function restApi(deps: ApiDeps): RestApi {
     authority,
     body,
   });
-  jwtRoutes(router, { applications, signer, verifier });
+  jwtRoutes(router, { api, applications, signer, verifier, refreshTokens, requireKey, body });
   userRoutes(router, { store, applications, requireKey, body });
   if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body });
   router.get('/openapi.json', (ctx) => {

@@ -1,9 +1,13 @@
 import type Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { ClientConfig } from '../config/schema.js';
-import type { ApplicationDirectory } from '../passwordless/api-login.js';
+import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
 import type { ApiTokenSigner, ClientJwtSettings } from '../tokens/jwt.js';
+import type { ApiRefreshTokens, RefreshTokenUsagePolicy } from '../tokens/refresh.js';
+import { log } from '../log.js';
+import { fieldError, parseInput } from './validation.js';
+import { refreshRequest, revokeRefreshRequest } from './schemas.js';
 import type { ApiTokenVerifier } from '../tokens/verify.js';
 import { answerEmpty } from './respond.js';
 
@@ -11,6 +15,13 @@ import { answerEmpty } from './respond.js';
 export function clientJwtSettings(clients: readonly ClientConfig[]): Map<string, ClientJwtSettings> {
   const out = new Map<string, ClientJwtSettings>();
   for (const client of clients) if (client.jwt) out.set(client.client_id, { signingAlgorithm: client.jwt.signingAlgorithm, secret: client.jwt.secret });
+  return out;
+}
+
+/** Each configured client's refresh token usage policy, by client_id (the others rotate). */
+export function refreshTokenPolicies(clients: readonly ClientConfig[]): Map<string, RefreshTokenUsagePolicy> {
+  const out = new Map<string, RefreshTokenUsagePolicy>();
+  for (const client of clients) if (client.refreshTokenUsagePolicy) out.set(client.client_id, client.refreshTokenUsagePolicy);
   return out;
 }
 
@@ -38,9 +49,20 @@ export function wellKnownJwksAlias(provider: Provider): void {
 }
 
 export interface JwtRouteDeps {
+  api: PasswordlessApi;
   applications: ApplicationDirectory;
   signer: ApiTokenSigner;
   verifier: ApiTokenVerifier;
+  refreshTokens: ApiRefreshTokens;
+  requireKey: Middleware;
+  body: Middleware;
+}
+
+/** The refresh token of POST /api/jwt/refresh: the `refresh_token` cookie FusionAuth's login writes wins over the body, as in FusionAuth. */
+function refreshTokenInput(ctx: Context): unknown {
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  const cookie = ctx.cookies.get('refresh_token');
+  return cookie ? { ...body, refreshToken: cookie } : body;
 }
 
 /**
@@ -54,6 +76,28 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     ctx.set('Cache-Control', 'no-store');
     if (!claims) return answerEmpty(ctx, 401);
     ctx.body = { jwt: claims };
+  });
+
+  router.post('/jwt/refresh', deps.body, async (ctx) => {
+    const input = parseInput(refreshRequest, refreshTokenInput(ctx));
+    const refreshed = await deps.api.refresh(input.refreshToken, deps.applications);
+    ctx.set('Cache-Control', 'no-store');
+    // FusionAuth's answer to a token it will not exchange: 400 naming the field.
+    if (!refreshed) throw fieldError('refreshToken', 'invalid', 'The refresh token is unknown, expired, revoked or already used, or its user can no longer sign in.');
+    ctx.body = refreshed;
+  });
+
+  /** Revocation by an administrator (API key): a token, a user's tokens, an application's, or a user's for one application. */
+  router.delete('/jwt/refresh', deps.requireKey, deps.body, async (ctx) => {
+    const input = parseInput(revokeRefreshRequest, { ...((ctx.request.body ?? {}) as Record<string, unknown>), ...ctx.query });
+    if (input.token !== undefined) {
+      if (!(await deps.refreshTokens.revokeToken(input.token))) return answerEmpty(ctx, 404);
+      log.info('refresh.revoked', { by: 'token' });
+      return answerEmpty(ctx, 200);
+    }
+    const revoked = await deps.refreshTokens.revokeFor({ ...(input.userId !== undefined ? { userId: input.userId } : {}), ...(input.applicationId !== undefined ? { applicationId: input.applicationId } : {}) });
+    log.info('refresh.revoked', { by: input.applicationId !== undefined ? (input.userId !== undefined ? 'user_application' : 'application') : 'user', user: input.userId ?? null, client: input.applicationId ?? null, revoked });
+    answerEmpty(ctx, 200);
   });
 
   router.get('/jwt/public-key', async (ctx) => {

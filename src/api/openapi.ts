@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, sendRequest, startRequest } from './schemas.js';
+import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, revokeRefreshRequest, sendRequest, startRequest } from './schemas.js';
 
 /**
  * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
@@ -148,7 +148,18 @@ export function openApiDocument(issuer: string): Json {
         },
       },
       '/api/jwt/refresh': {
-        post: { summary: 'Exchange a refresh token for a new JWT (the refresh token rotates)', requestBody: jsonBody(refreshRequest), responses: { '200': jsonResponse('New tokens', 'RefreshResponse'), '404': emptyResponse('Refresh token unknown, expired or used; a token used again after it was rotated also revokes every token rotated from the same login'), ...errors() } },
+        post: {
+          summary: "Exchange a refresh token for a new JWT (the refresh token rotates, unless the application's refreshTokenUsagePolicy is Reusable)",
+          description: 'The token comes in the body or in the refresh_token cookie (the cookie wins). Under OneTimeUse (the default) a new refreshToken and refreshTokenId come back and the old token is spent; a token used again after it was rotated also revokes every token rotated from the same login. Under Reusable the same refreshToken and refreshTokenId come back.',
+          requestBody: { ...jsonBody(refreshRequest), required: false },
+          responses: { '200': jsonResponse('New tokens', 'RefreshResponse'), ...errors(), '400': jsonResponse('[blank]refreshToken; [invalid]refreshToken: unknown, expired, revoked or used, or its user can no longer sign in; malformed JSON', 'Errors') },
+        },
+        delete: {
+          summary: 'Revoke refresh tokens: one (token), a user\'s (userId), an application\'s (applicationId), or a user\'s for an application (both)',
+          ...keyed,
+          parameters: Object.keys(schemaOf(revokeRefreshRequest).properties as Json).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } })),
+          responses: { '200': emptyResponse('Revoked (also when there was none to revoke for a user or application)'), '404': emptyResponse('token given, and no such refresh token'), ...errors(unauthorized) },
+        },
       },
       '/api/jwt/validate': {
         get: {

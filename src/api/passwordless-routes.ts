@@ -10,7 +10,7 @@ import type { ApplicationDirectory, ApplicationInfo, LoginOutcome, PasswordlessA
 import { answerEmpty } from './respond.js';
 import { emailedLink } from './emailed-link.js';
 import { fieldError, parseInput } from './validation.js';
-import { legacySendRequest, loginRequest, refreshRequest, sendRequest, startRequest } from './schemas.js';
+import { legacySendRequest, loginRequest, sendRequest, startRequest } from './schemas.js';
 import type { ApiKeyAuthority } from './api-keys.js';
 import { userJson } from './user-json.js';
 
@@ -73,7 +73,7 @@ export function respondToLogin(ctx: Context, outcome: LoginOutcome): void {
   }
 }
 
-/** POST /api/passwordless/start|send|login and POST /api/jwt/refresh. */
+/** POST /api/passwordless/start|send|login. */
 export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps): void {
   const { api, applications } = deps;
 
@@ -165,13 +165,5 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       deviceType: input.metaData?.device?.type ?? null,
     });
     respondToLogin(ctx, outcome);
-  });
-
-  router.post('/jwt/refresh', deps.body, async (ctx) => {
-    const input = parseInput(refreshRequest, ctx.request.body);
-    const refreshed = await api.refresh(input.refreshToken, applications);
-    ctx.set('Cache-Control', 'no-store');
-    if (!refreshed) return answerEmpty(ctx, 404);
-    ctx.body = refreshed;
   });
 }

@@ -94,6 +94,11 @@ export const refreshRequest = z.object({
   refreshToken: requiredText(256),
 });
 
+/** DELETE /api/jwt/refresh: one token, a user's tokens, an application's, or a user's for an application. */
+export const revokeRefreshRequest = z
+  .object({ token: absentIfNull(requiredText(256)), userId: absentIfNull(z.uuid().transform(normalizeUserId)), applicationId: absentIfNull(applicationId) })
+  .refine((value) => value.token !== undefined || value.userId !== undefined || value.applicationId !== undefined, { message: 'give token, userId or applicationId', path: ['token'] });
+
 const name = z.string().trim().max(200);
 const timezone = z.string().trim().min(1).max(100);
 const username = z.string().trim().min(1).max(255);

@@ -249,18 +249,23 @@ export class PasswordlessApi {
   }
 
   /**
-   * Exchanges a refresh token for a new JWT and a new refresh token (the old one is spent).
-   * null when the token is unknown, expired or used, or the user can no longer sign in.
+   * Exchanges a refresh token for a new JWT. Under the application's OneTimeUse policy (ours by
+   * default) the old token is spent and a new one issued; under Reusable (FusionAuth's default)
+   * the same token and refreshTokenId come back. null when the token is unknown, expired or
+   * used, or the user can no longer sign in.
    */
   async refresh(refreshToken: string, applications: ApplicationDirectory, now = Date.now()): Promise<{ token: string; tokenExpirationInstant: number; refreshToken: string; refreshTokenId: string } | null> {
-    const spent = await this.deps.refreshTokens.consume(refreshToken, now);
-    if (!spent) return null;
-    const user = await this.deps.users.findById(spent.userId);
-    const application = await applications.find(spent.applicationId);
-    const registration = user ? registrationFor(user, spent.applicationId) : undefined;
+    const accepted = await this.deps.refreshTokens.accept(refreshToken, now);
+    if (!accepted) return null;
+    const { record } = accepted;
+    const user = await this.deps.users.findById(record.userId);
+    const application = await applications.find(record.applicationId);
+    const registration = user ? registrationFor(user, record.applicationId) : undefined;
     if (!user || !user.active || isExpired(user, now) || !application || !registration || !application.allowsRefreshToken) return null;
-    const signed = await this.deps.signer.sign(user, { applicationId: spent.applicationId, roles: registration.roles, authInstant: spent.startInstant }, now);
-    const issued = await this.deps.refreshTokens.issue(user.id, spent.applicationId, spent.startInstant, now, spent.chainId ?? spent.id);
+    const signed = await this.deps.signer.sign(user, { applicationId: record.applicationId, roles: registration.roles, authInstant: record.startInstant }, now);
+    const issued = accepted.reusable
+      ? { refreshToken, refreshTokenId: record.id }
+      : await this.deps.refreshTokens.issue(user.id, record.applicationId, record.startInstant, now, record.chainId ?? record.id);
     return { token: signed.token, tokenExpirationInstant: signed.expiresAt, ...issued };
   }
 }

@@ -328,6 +328,20 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
     return deleteUserRecords(this.#byHash, userId);
   }
 
+  async deleteByHash(tokenHash: string): Promise<boolean> {
+    return this.#byHash.delete(tokenHash);
+  }
+
+  async deleteByApplication(applicationId: string, userId?: string): Promise<number> {
+    let deleted = 0;
+    for (const [hash, record] of this.#byHash) {
+      if (record.applicationId !== applicationId || (userId !== undefined && record.userId !== userId)) continue;
+      this.#byHash.delete(hash);
+      deleted += 1;
+    }
+    return deleted;
+  }
+
   /** At most once a second: tokens live for weeks, and a full scan on every insert made issuing O(live tokens). */
   #sweep(now: number): void {
     if (now < this.#nextSweep) return;

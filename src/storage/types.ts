@@ -246,6 +246,10 @@ export interface RefreshTokenRepository {
   deleteChain(chainId: string): Promise<number>;
   /** Removes every refresh token of the user (deleted or locked); returns how many. */
   deleteByUser(userId: string): Promise<number>;
+  /** Removes the token with this hash (revoked by its holder); false when there was none. */
+  deleteByHash(tokenHash: string): Promise<boolean>;
+  /** Removes every token of an application, or of one user for it; returns how many. */
+  deleteByApplication(applicationId: string, userId?: string): Promise<number>;
 }
 
 /** A user's authenticator (TOTP) enrolment; at most one per user. */

@@ -9,16 +9,57 @@ export interface IssuedRefreshToken {
   refreshTokenId: string;
 }
 
+/** FusionAuth's refresh token usage policy of an application. */
+export type RefreshTokenUsagePolicy = 'OneTimeUse' | 'Reusable';
+
+/** A refresh token accepted for an exchange: `reusable` when it stays valid (nothing was spent). */
+export interface AcceptedRefreshToken {
+  record: RefreshTokenRecord;
+  reusable: boolean;
+}
+
 /**
  * Refresh tokens of the REST API. The plaintext leaves only in what `issue` returns; the
- * store keeps a SHA-256. Each use consumes the token (rotation); a token used again after it
- * was rotated was stolen or leaked, so its whole chain is revoked, the successor included.
+ * store keeps a SHA-256. By default each use consumes the token (rotation: FusionAuth's
+ * OneTimeUse); a token used again after it was rotated was stolen or leaked, so its whole chain
+ * is revoked, the successor included. An application configured `Reusable` (FusionAuth's
+ * default) keeps its token until it expires or is revoked.
  */
 export class ApiRefreshTokens {
   constructor(
     private readonly repository: RefreshTokenRepository,
     private readonly timeToLiveInMinutes: number,
+    private readonly policies: ReadonlyMap<string, RefreshTokenUsagePolicy> = new Map(),
   ) {}
+
+  /** The usage policy of an application's tokens; rotation unless it asked otherwise. */
+  policyOf(applicationId: string): RefreshTokenUsagePolicy {
+    return this.policies.get(applicationId) ?? 'OneTimeUse';
+  }
+
+  /**
+   * Accepts a refresh token for an exchange: a Reusable application's token when it is known,
+   * unexpired and not consumed; any other is consumed (see {@link consume}). Null when refused.
+   */
+  async accept(refreshToken: string, now = Date.now()): Promise<AcceptedRefreshToken | null> {
+    const known = await this.repository.findByHash(hashCode(refreshToken));
+    if (known && this.policyOf(known.applicationId) === 'Reusable') {
+      return known.consumedAt === undefined && known.expiresAt > now ? { record: known, reusable: true } : null;
+    }
+    const spent = await this.consume(refreshToken, now);
+    return spent ? { record: spent, reusable: false } : null;
+  }
+
+  /** Revokes one token by its value; false when it was not known. */
+  async revokeToken(refreshToken: string): Promise<boolean> {
+    return this.repository.deleteByHash(hashCode(refreshToken));
+  }
+
+  /** Revokes every token of a user, of an application, or of a user for an application; how many. */
+  async revokeFor(target: { userId?: string; applicationId?: string }): Promise<number> {
+    if (target.applicationId !== undefined) return this.repository.deleteByApplication(target.applicationId, target.userId);
+    return target.userId !== undefined ? this.repository.deleteByUser(target.userId) : 0;
+  }
 
   /** `chainId`: the chain a rotated token continues (its predecessor's); a new login starts one. */
   async issue(userId: string, applicationId: string, startInstant: number, now = Date.now(), chainId?: string): Promise<IssuedRefreshToken> {

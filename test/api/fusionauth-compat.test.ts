@@ -23,13 +23,30 @@ const HMAC_CLIENT = {
   grant_types: ['authorization_code', 'refresh_token'],
   jwt: { signingAlgorithm: 'HS256', secret: HS_SECRET },
 };
-const DANA = { email: 'dana@example.com', firstName: 'Dana', registrations: [{ applicationId: 'web', roles: ['admin'] }, { applicationId: HMAC_CLIENT.client_id, roles: ['user'] }] };
+/** A client whose refresh tokens are reusable, FusionAuth's default policy. */
+const REUSABLE_CLIENT = {
+  client_id: 'reusable',
+  client_secret: 'reusable-client-secret-that-is-long-enough',
+  redirect_uris: ['http://127.0.0.1:9999/reusable-cb'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  refreshTokenUsagePolicy: 'Reusable',
+};
+const DANA = {
+  email: 'dana@example.com',
+  firstName: 'Dana',
+  registrations: [
+    { applicationId: 'web', roles: ['admin'] },
+    { applicationId: HMAC_CLIENT.client_id, roles: ['user'] },
+    { applicationId: REUSABLE_CLIENT.client_id, roles: ['user'] },
+  ],
+};
+const EVE = { email: 'eve@example.com', registrations: [{ applicationId: 'web', roles: [] }, { applicationId: REUSABLE_CLIENT.client_id, roles: [] }] };
 
 describe('FusionAuth compatibility: an integration switched by base URL and API key', () => {
   let server: TestServer;
 
   before(async () => {
-    server = await startApiServer({ config: { users: [ALICE, DANA], clients: [WEB_CLIENT, HMAC_CLIENT] } });
+    server = await startApiServer({ config: { users: [ALICE, DANA, EVE], clients: [WEB_CLIENT, HMAC_CLIENT, REUSABLE_CLIENT] } });
   });
   after(() => server.stop());
   const admin = (method: string, path: string, body?: unknown) => call(server, method, path, { key: ADMIN_KEY, ...(body !== undefined ? { body } : {}) });
@@ -363,6 +380,131 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       const answer = await login(server, { applicationId: 'web' });
       expect(answer.status).to.equal(400);
       expect(answer.json!.fieldErrors.code[0].code).to.equal('[blank]code');
+    });
+  });
+
+  describe('Refresh tokens', () => {
+    const refresh = (body: unknown) => call(server, 'POST', '/api/jwt/refresh', { body });
+    const revoke = (query: string, key: string | null = ADMIN_KEY) => call(server, 'DELETE', `/api/jwt/refresh?${query}`, { key });
+    const works = async (refreshToken: string) => (await refresh({ refreshToken })).status === 200;
+
+    it('POST /api/jwt/refresh under OneTimeUse (our default): a new token and refreshTokenId; the old token is then refused', async () => {
+      const first = await loggedIn(DANA.email, 'web');
+      const answer = await refresh({ refreshToken: first.refreshToken });
+      expect(answer.status).to.equal(200);
+      expect(answer.json).to.have.all.keys('token', 'tokenExpirationInstant', 'refreshToken', 'refreshTokenId');
+      expect(answer.json!.refreshToken).to.not.equal(first.refreshToken);
+      expect(answer.json!.refreshTokenId).to.not.equal(first.refreshTokenId);
+      expect(await works(first.refreshToken)).to.equal(false);
+    });
+
+    it('POST /api/jwt/refresh under Reusable (FusionAuth\'s default): the same refreshToken and refreshTokenId, use after use, with a fresh JWT', async () => {
+      const first = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      for (let use = 0; use < 3; use += 1) {
+        const answer = await refresh({ refreshToken: first.refreshToken });
+        expect(answer.status, `use ${use + 1}`).to.equal(200);
+        expect(answer.json).to.include({ refreshToken: first.refreshToken, refreshTokenId: first.refreshTokenId });
+        const validated = await call(server, 'GET', '/api/jwt/validate', { key: `Bearer ${answer.json!.token}` });
+        expect(validated.json!.jwt).to.include({ aud: REUSABLE_CLIENT.client_id });
+      }
+    });
+
+    it('POST /api/jwt/refresh reads the refresh_token cookie, which wins over the body', async () => {
+      const { refreshToken } = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      const cookieOnly = await fetch(`${server.issuer}/api/jwt/refresh`, { method: 'POST', headers: { cookie: `refresh_token=${refreshToken}` } });
+      expect(cookieOnly.status).to.equal(200);
+      expect(((await cookieOnly.json()) as { refreshTokenId: string }).refreshTokenId).to.be.a('string');
+      const both = await fetch(`${server.issuer}/api/jwt/refresh`, { method: 'POST', headers: { cookie: `refresh_token=${refreshToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: 'not-the-token' }) });
+      expect(both.status).to.equal(200);
+    });
+
+    it('POST /api/jwt/refresh with a bad token: 400 { fieldErrors: { refreshToken: [[invalid]refreshToken] } }', async () => {
+      const answer = await refresh({ refreshToken: 'this-is-not-a-refresh-token' });
+      expect(answer.status).to.equal(400);
+      expect(answer.json!.fieldErrors.refreshToken[0].code).to.equal('[invalid]refreshToken');
+      const none = await refresh({});
+      expect(none.status).to.equal(400);
+      expect(none.json!.fieldErrors.refreshToken[0].code).to.equal('[blank]refreshToken');
+    });
+
+    it('DELETE /api/jwt/refresh?token=: 200 (empty) and the token is refused; 404 for an unknown token; 401 without a key', async () => {
+      const { refreshToken } = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      expect((await revoke(`token=${encodeURIComponent(refreshToken)}`, null)).status).to.equal(401);
+      expect(await works(refreshToken)).to.equal(true);
+      const answer = await revoke(`token=${encodeURIComponent(refreshToken)}`);
+      expect(answer.status).to.equal(200);
+      expect(answer.text).to.equal('');
+      expect(await works(refreshToken)).to.equal(false);
+      expect((await revoke('token=no-such-token')).status).to.equal(404);
+    });
+
+    it('DELETE /api/jwt/refresh?userId=: every token of that user, of every application, and no one else\'s', async () => {
+      const dana = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      const danaWeb = await loggedIn(DANA.email, 'web');
+      const eve = await loggedIn(EVE.email, REUSABLE_CLIENT.client_id);
+      expect((await revoke(`userId=${dana.user.id}`)).status).to.equal(200);
+      expect(await works(dana.refreshToken)).to.equal(false);
+      expect(await works(danaWeb.refreshToken)).to.equal(false);
+      expect(await works(eve.refreshToken)).to.equal(true);
+    });
+
+    it('DELETE /api/jwt/refresh?applicationId=&userId=: only that user\'s tokens for that application', async () => {
+      const reusable = await loggedIn(EVE.email, REUSABLE_CLIENT.client_id);
+      const web = await loggedIn(EVE.email, 'web');
+      const dana = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      expect((await revoke(`applicationId=${REUSABLE_CLIENT.client_id}&userId=${reusable.user.id}`)).status).to.equal(200);
+      expect(await works(reusable.refreshToken)).to.equal(false);
+      expect(await works(dana.refreshToken)).to.equal(true);
+      const rotated = await refresh({ refreshToken: web.refreshToken });
+      expect(rotated.status, 'the same user\'s token for another application').to.equal(200);
+    });
+
+    it('DELETE /api/jwt/refresh without token, userId or applicationId: 400 [blank]token; a userId that is no UUID: [invalid]userId', async () => {
+      const none = await call(server, 'DELETE', '/api/jwt/refresh', { key: ADMIN_KEY });
+      expect(none.status).to.equal(400);
+      expect(none.json!.fieldErrors.token[0].code).to.equal('[blank]token');
+      const bad = await revoke('userId=not-a-uuid');
+      expect(bad.status).to.equal(400);
+      expect(bad.json!.fieldErrors.userId[0].code).to.equal('[invalid]userId');
+    });
+  });
+
+  describe('The flows an integration runs', () => {
+    it('start → send → login → validate (API and JWKS) → refresh under both policies → revoke', async () => {
+      for (const applicationId of ['web', REUSABLE_CLIENT.client_id]) {
+        const started = await start(server, { applicationId, loginId: DANA.email, state: { returnTo: '/account' } });
+        expect(started.status).to.equal(200);
+        expect((await call(server, 'POST', '/api/passwordless/send', { body: { code: started.json!.code } })).status).to.equal(200);
+        const loggedInAnswer = await login(server, { code: started.json!.code, applicationId });
+        expect(loggedInAnswer.status).to.equal(200);
+        const { token, refreshToken, refreshTokenId, state, user } = loggedInAnswer.json!;
+        expect(state).to.deep.equal({ returnTo: '/account' });
+        expect((await call(server, 'GET', '/api/jwt/validate', { key: `Bearer ${token}` })).json!.jwt.sub).to.equal(user.id);
+        await jwtVerify(token, createRemoteJWKSet(new URL(`${server.issuer}/.well-known/jwks.json`)), { issuer: server.issuer, audience: applicationId });
+
+        const refreshed = await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken } });
+        expect(refreshed.status).to.equal(200);
+        const kept = applicationId === REUSABLE_CLIENT.client_id;
+        expect(refreshed.json!.refreshTokenId === refreshTokenId, applicationId).to.equal(kept);
+        const current = refreshed.json!.refreshToken as string;
+        expect((await call(server, 'DELETE', `/api/jwt/refresh?token=${encodeURIComponent(current)}`, { key: ADMIN_KEY })).status).to.equal(200);
+        expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: current } })).status).to.equal(400);
+      }
+    });
+
+    it('user: create → retrieve by loginId → update → soft delete → reactivate → hard delete', async () => {
+      const created = await admin('POST', '/api/user', { user: { email: 'flow@example.com', username: 'flow_user', fullName: 'Flo W.' }, registration: { applicationId: 'web' } });
+      expect(created.status).to.equal(200);
+      const id = created.json!.user.id as string;
+      expect((await admin('GET', '/api/user?loginId=flow_user')).json!.user.id).to.equal(id);
+      expect((await admin('PATCH', `/api/user/${id}`, { user: { mobilePhone: '+1 555 0100 200' } })).json!.user.mobilePhone).to.equal('+1 555 0100 200');
+      expect((await admin('PUT', `/api/user/${id}`, { user: { email: 'flow@example.com', username: 'flow_user', birthDate: '2000-01-01' } })).json!.user).to.include({ birthDate: '2000-01-01' }).and.not.have.property('mobilePhone');
+      expect((await admin('DELETE', `/api/user/${id}`)).status).to.equal(200);
+      expect((await admin('GET', `/api/user/${id}`)).json!.user.active).to.equal(false);
+      expect((await call(server, 'PUT', `/api/user/${id}?reactivate=true`, { key: ADMIN_KEY })).json!.user.active).to.equal(true);
+      await loggedIn('flow@example.com', 'web');
+      expect((await admin('DELETE', `/api/user/${id}?hardDelete=true`)).status).to.equal(200);
+      expect((await admin('GET', '/api/user?loginId=flow_user')).status).to.equal(404);
     });
   });
 });

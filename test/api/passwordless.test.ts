@@ -314,8 +314,8 @@ describe('REST API: /api/passwordless/start and /login', () => {
       expect(again.status, 'the rotated token works once').to.equal(200);
       // The first token used again: it was stolen or leaked, so its whole chain ends, the newest token included.
       const reused = await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: first.json!.refreshToken } });
-      expect(reused.status).to.equal(404);
-      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: again.json!.refreshToken } })).status).to.equal(404);
+      expect(reused.status).to.equal(400);
+      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: again.json!.refreshToken } })).status).to.equal(400);
     });
 
     it('refuses the refresh token of a user who was locked since', async () => {
@@ -324,16 +324,18 @@ describe('REST API: /api/passwordless/start and /login', () => {
       const user = await server.app.store.users.findByEmail(CAROL.email);
       await call(server, 'PATCH', `/api/user/${user!.id}`, { body: { user: { active: false } }, key: ADMIN_KEY });
       try {
-        expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: first.json!.refreshToken } })).status).to.equal(404);
+        expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: first.json!.refreshToken } })).status).to.equal(400);
       } finally {
         await call(server, 'PATCH', `/api/user/${user!.id}`, { body: { user: { active: true } }, key: ADMIN_KEY });
       }
       // The lock revoked every token of the user: unlocking brings none back, not even one never tried while locked.
-      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: second.json!.refreshToken } })).status).to.equal(404);
+      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: second.json!.refreshToken } })).status).to.equal(400);
     });
 
-    it('answers 404 to an unknown refresh token and 400 without one', async () => {
-      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: 'nope' } })).status).to.equal(404);
+    it('answers 400 [invalid]refreshToken to an unknown refresh token and 400 [blank]refreshToken without one', async () => {
+      const unknown = await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: 'nope' } });
+      expect(unknown.status).to.equal(400);
+      expect(unknown.json!.fieldErrors.refreshToken[0].code).to.equal('[invalid]refreshToken');
       const missing = await call(server, 'POST', '/api/jwt/refresh', { body: {} });
       expect(missing.status).to.equal(400);
       expect(missing.json!.fieldErrors.refreshToken[0].code).to.equal('[blank]refreshToken');

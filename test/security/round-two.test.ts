@@ -132,12 +132,12 @@ describe('security round two (issue 16)', () => {
       const successor = String(rotated.json!.refreshToken);
       const events = await captureLogEvents('info', async () => {
         const replay = await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: original } });
-        expect(replay.status).to.equal(404);
+        expect(replay.status).to.equal(400);
       }, 'refresh.reuse_detected');
       expect(events).to.have.length(1);
       expect(JSON.stringify(events[0])).to.not.include(original);
       const thief = await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: successor } });
-      expect(thief.status, 'the successor is revoked with the chain').to.equal(404);
+      expect(thief.status, 'the successor is revoked with the chain').to.equal(400);
     });
   });
 

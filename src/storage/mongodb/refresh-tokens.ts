@@ -11,6 +11,8 @@ export const refreshTokenIndexes: IndexDescription[] = [
   { key: { tokenHash: 1 }, name: 'tokenHash_1', unique: true },
   { key: { userId: 1 }, name: 'userId_1' },
   { key: { chainId: 1 }, name: 'chainId_1' },
+  // Serves revocation by application, and by application and user (DELETE /api/jwt/refresh).
+  { key: { applicationId: 1, userId: 1 }, name: 'applicationId_1_userId_1' },
   { key: { purgeAt: 1 }, name: 'purgeAt_ttl', expireAfterSeconds: 0 },
 ];
 
@@ -58,6 +60,16 @@ export class MongoRefreshTokens implements RefreshTokenRepository {
 
   async deleteByUser(userId: string): Promise<number> {
     const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    return result.deletedCount;
+  }
+
+  async deleteByHash(tokenHash: string): Promise<boolean> {
+    const result = await guarded(() => this.#collection.deleteOne({ tokenHash }));
+    return result.deletedCount > 0;
+  }
+
+  async deleteByApplication(applicationId: string, userId?: string): Promise<number> {
+    const result = await guarded(() => this.#collection.deleteMany(userId === undefined ? { applicationId } : { applicationId, userId }));
     return result.deletedCount;
   }
 }

@@ -63,5 +63,29 @@ export function refreshTokensContract(harness: StoreHarness): void {
       expect(await store().refreshTokens.deleteChain(legacy.id)).to.equal(1);
       expect(await store().refreshTokens.findByHash(other.tokenHash)).to.not.equal(null);
     });
+
+    it('deletes one token by hash (true once), leaving the others', async () => {
+      const [mine, other] = [token(), token()];
+      for (const record of [mine, other]) await store().refreshTokens.insert(record);
+      expect(await store().refreshTokens.deleteByHash(mine.tokenHash)).to.equal(true);
+      expect(await store().refreshTokens.deleteByHash(mine.tokenHash)).to.equal(false);
+      expect(await store().refreshTokens.findByHash(mine.tokenHash)).to.equal(null);
+      expect(await store().refreshTokens.findByHash(other.tokenHash)).to.not.equal(null);
+    });
+
+    it("deletes an application's tokens, or one user's tokens for it, and no others", async () => {
+      const app = uniqueId();
+      const [ann, bob] = [uniqueId(), uniqueId()];
+      const annHere = [token({ applicationId: app, userId: ann }), token({ applicationId: app, userId: ann })];
+      const bobHere = token({ applicationId: app, userId: bob });
+      const annElsewhere = token({ userId: ann });
+      for (const record of [...annHere, bobHere, annElsewhere]) await store().refreshTokens.insert(record);
+      expect(await store().refreshTokens.deleteByApplication(app, ann)).to.equal(2);
+      expect(await store().refreshTokens.findByHash(bobHere.tokenHash)).to.not.equal(null);
+      expect(await store().refreshTokens.findByHash(annElsewhere.tokenHash)).to.not.equal(null);
+      expect(await store().refreshTokens.deleteByApplication(app)).to.equal(1);
+      expect(await store().refreshTokens.findByHash(bobHere.tokenHash)).to.equal(null);
+      expect(await store().refreshTokens.findByHash(annElsewhere.tokenHash)).to.not.equal(null);
+    });
   });
 }
