@@ -17,6 +17,18 @@ export function newTotpSecret(): { secret: string; secretBase32Encoded: string }
   return { secret: Buffer.from(secret.buffer).toString('base64'), secretBase32Encoded: secret.base32 };
 }
 
+/**
+ * A secret given in base64 (FusionAuth's `secret`) as base32, the form we keep; null when it is
+ * not base64. Strict: base64 that does not read back the same (stray characters) is refused.
+ */
+export function base32FromBase64(secret: string): string | null {
+  const value = secret.trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(value) || value.length % 4 !== 0) return null;
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length === 0 || bytes.toString('base64') !== value) return null;
+  return new Secret({ buffer: new Uint8Array(bytes).buffer }).base32;
+}
+
 /** Whether a string is a usable base32 TOTP secret (at least 80 bits). */
 export function isBase32Secret(value: string): boolean {
   if (!/^[A-Z2-7]+=*$/i.test(value)) return false;

@@ -58,6 +58,21 @@ export function buildUser(input: NewUser, now = Date.now()): UserRecord {
   return user;
 }
 
+/** Which identities a login id is compared with (FusionAuth's `loginIdTypes`). */
+export type LoginIdType = 'email' | 'username';
+
+/** FusionAuth's order when a caller names none: the email first, then the username. */
+export const DEFAULT_LOGIN_ID_TYPES: readonly LoginIdType[] = ['email', 'username'];
+
+/** The user a login id names, trying the identity types in the order given; null when none matches. */
+export async function findByLoginId(users: UserRepository, loginId: string, types: readonly LoginIdType[] = DEFAULT_LOGIN_ID_TYPES): Promise<UserRecord | null> {
+  for (const type of types) {
+    const user = type === 'email' ? await users.findByEmail(normalizeEmail(loginId)) : await users.findByUsername(normalizeUsername(loginId));
+    if (user) return user;
+  }
+  return null;
+}
+
 /** The user's registration for a client, if any. */
 export function registrationFor(user: UserRecord, clientId: string): Registration | undefined {
   return user.registrations.find((r) => r.applicationId === clientId);

@@ -23,6 +23,7 @@ import { jsonBody } from './body.js';
 import { emailedLinkRoutes } from './emailed-link.js';
 import { clientJwtSettings, jwtRoutes, refreshTokenPolicies, wellKnownJwksAlias } from './jwt-routes.js';
 import { openApiDocument } from './openapi.js';
+import { tenantGuard } from './tenant.js';
 import { passwordlessRoutes } from './passwordless-routes.js';
 import { userRoutes } from './user-routes.js';
 import { twoFactorRoutes } from './two-factor-routes.js';
@@ -67,6 +68,7 @@ export function restApi(deps: ApiDeps): RestApi {
 
   // Case-sensitive, like FusionAuth's paths and the endpoint names of key permissions: /API/user is no API route.
   const router = new Router({ prefix: '/api', sensitive: true });
+  router.use(tenantGuard(config.api.tenantId));
   passwordlessRoutes(router, {
     issuer: deps.issuer,
     api,

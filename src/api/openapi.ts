@@ -124,7 +124,12 @@ function withUnavailable(paths: Record<string, Record<string, Json & { responses
 export function openApiDocument(issuer: string): Json {
   return {
     openapi: '3.1.0',
-    info: { title: 'oidc-magic-link REST API', version: '1', description: 'FusionAuth-compatible passwordless login and user API.' },
+    info: {
+      title: 'oidc-magic-link REST API',
+      version: '1',
+      description:
+        'FusionAuth-compatible passwordless login and user API. Every call may carry X-FusionAuth-TenantId: with api.tenantId configured, another id (or one that is no UUID) answers 400 [invalid]tenantId before anything else happens.',
+    },
     servers: [{ url: issuer }],
     components,
     paths: withUnavailable({

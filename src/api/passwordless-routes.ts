@@ -80,7 +80,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
   router.post('/passwordless/start', deps.requireKey, deps.body, async (ctx) => {
     const input = parseInput(startRequest, ctx.request.body);
     const application = await passwordlessApplication(applications, input.applicationId);
-    const started = await api.start({ application, loginId: input.loginId, state: input.state ?? null, withShortCode: input.loginStrategy === 'FormField' });
+    const started = await api.start({ application, loginId: input.loginId, ...(input.loginIdTypes ? { loginIdTypes: input.loginIdTypes } : {}), state: input.state ?? null, withShortCode: input.loginStrategy === 'FormField' });
     ctx.set('Cache-Control', 'no-store');
     if (!started.ok) return answerEmpty(ctx, 404);
     ctx.body = { code: started.code, ...(started.oneTimeCode !== null ? { oneTimeCode: started.oneTimeCode } : {}) };
@@ -98,7 +98,7 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
     }
     const input = parseInput(legacySendRequest, ctx.request.body);
     const application = await passwordlessApplication(applications, input.applicationId);
-    const started = await api.start({ application, loginId: input.loginId, state: input.state ?? null, withShortCode: false });
+    const started = await api.start({ application, loginId: input.loginId, ...(input.loginIdTypes ? { loginIdTypes: input.loginIdTypes } : {}), state: input.state ?? null, withShortCode: false });
     if (!started.ok) answerEmpty(ctx, 200);
     return started.ok ? started.code : null;
   }

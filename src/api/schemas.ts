@@ -39,6 +39,14 @@ const state = z
 export const startRequest = z.object({
   applicationId,
   loginId: requiredText(254),
+  /** FusionAuth's identities to compare loginId with, in order; users here have no phone login, so `phoneNumber` is refused. */
+  loginIdTypes: absentIfNull(
+    z
+      .array(z.enum(['email', 'username'], { error: 'must be email or username (phoneNumber is not supported: users here have no phone login)' }))
+      .min(1)
+      .max(2)
+      .refine((types) => new Set(types).size === types.length, 'must not name a type twice'),
+  ),
   state: absentIfNull(state),
   loginStrategy: defaultIfNull(z.enum(['ClickableLink', 'FormField']), 'ClickableLink'),
 });
@@ -79,12 +87,18 @@ export const twoFactorLoginRequest = z.object({
   noJWT: defaultIfNull(z.boolean(), false),
 });
 
-/** FusionAuth's enable request; only the authenticator method exists here. */
-export const enableTwoFactorRequest = z.object({
-  method: z.literal('authenticator'),
-  code: requiredText(64),
-  secretBase32Encoded: z.string().trim().min(16).max(128).regex(/^[A-Za-z2-7]+=*$/, 'must be base32'),
-});
+/**
+ * FusionAuth's enable request; only the authenticator method exists here. The secret comes as
+ * `secretBase32Encoded` or, as FusionAuth also takes it, `secret` in base64 (one of them).
+ */
+export const enableTwoFactorRequest = z
+  .object({
+    method: z.literal('authenticator'),
+    code: requiredText(64),
+    secretBase32Encoded: absentIfNull(z.string().trim().min(16).max(128).regex(/^[A-Za-z2-7]+=*$/, 'must be base32')),
+    secret: absentIfNull(z.string().trim().min(12).max(128).regex(/^[A-Za-z0-9+/]+={0,2}$/, 'must be base64')),
+  })
+  .refine((value) => value.secretBase32Encoded !== undefined || value.secret !== undefined, { message: 'give secret (base64) or secretBase32Encoded', path: ['secretBase32Encoded'] });
 
 export const disableTwoFactorQuery = z
   .object({ methodId: requiredText(64).optional(), code: requiredText(64).optional() })

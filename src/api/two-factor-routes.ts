@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
 import type { ApiSecondFactor } from '../passwordless/two-factor-login.js';
-import { newTotpSecret } from '../accounts/totp.js';
+import { base32FromBase64, newTotpSecret } from '../accounts/totp.js';
 import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
@@ -64,7 +64,9 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
     const id = userIdOf(ctx);
     const input = parseInput(enableTwoFactorRequest, ctx.request.body);
     if (!id) return answerEmpty(ctx, 404);
-    const result = await service.enable(id, input.secretBase32Encoded, input.code);
+    const secretBase32 = input.secretBase32Encoded ?? base32FromBase64(input.secret ?? '');
+    if (secretBase32 === null) throw fieldError('secret', 'invalid', 'The secret must be base64 (or give secretBase32Encoded).');
+    const result = await service.enable(id, secretBase32, input.code);
     if (!result.ok) {
       switch (result.problem) {
         case 'no_user':
@@ -72,7 +74,7 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
         case 'already_enabled':
           throw fieldError('method', 'duplicate', 'The user already has an authenticator; disable it first.');
         case 'invalid_secret':
-          throw fieldError('secretBase32Encoded', 'invalid', 'The secret must be base32 and at least 80 bits long.');
+          throw fieldError(input.secretBase32Encoded !== undefined ? 'secretBase32Encoded' : 'secret', 'invalid', 'The secret must be at least 80 bits long (base32 in secretBase32Encoded, base64 in secret).');
         case 'wrong_code':
           throw fieldError('code', 'invalid', 'The code does not match the secret at this time.');
       }

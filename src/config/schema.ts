@@ -179,6 +179,8 @@ export const configSchema = z
         jwtTimeToLiveInSeconds: z.number().int().min(60).max(86400),
         refreshTokenTimeToLiveInMinutes: z.number().int().min(1).max(525600),
         jwtSigningAlgorithm: z.enum(['ES256', 'RS256']),
+        /** The tenant id FusionAuth integrations send in X-FusionAuth-TenantId; null accepts any well-formed id. */
+        tenantId: z.uuid().nullable(),
       })
       .strict(),
     passwordless: z

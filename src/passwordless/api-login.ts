@@ -1,6 +1,6 @@
-import { normalizeEmail, type PasswordlessCodeRecord, type UserRecord, type UserRepository } from '../storage/types.js';
+import type { PasswordlessCodeRecord, UserRecord, UserRepository } from '../storage/types.js';
 import { isExpired } from '../accounts/admin.js';
-import { registrationFor } from '../accounts/users.js';
+import { findByLoginId, registrationFor, type LoginIdType } from '../accounts/users.js';
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
@@ -107,9 +107,12 @@ export class PasswordlessApi {
     this.#secondFactor = deps.secondFactor ?? noSecondFactor;
   }
 
-  /** Issues a code for the user with this email; earlier codes of the user stop working. */
-  async start(input: { application: ApplicationInfo; loginId: string; state: Record<string, unknown> | null; withShortCode: boolean }): Promise<StartResult> {
-    const user = await this.deps.users.findByEmail(normalizeEmail(input.loginId));
+  /**
+   * Issues a code for the user this login id names (by email, then username, or in the order of
+   * `loginIdTypes`); earlier codes of the user stop working.
+   */
+  async start(input: { application: ApplicationInfo; loginId: string; loginIdTypes?: readonly LoginIdType[]; state: Record<string, unknown> | null; withShortCode: boolean }): Promise<StartResult> {
+    const user = await findByLoginId(this.deps.users, input.loginId, input.loginIdTypes);
     if (!user) return { ok: false, problem: 'unknown_user' };
     const issued = await this.deps.codes.issue({
       userId: user.id,

@@ -5,6 +5,7 @@ import { ALICE, testKeys, WEB_CLIENT } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
 import { authorizationRequest, discover, lastMailTo, requestLink } from '../helpers/oidc.js';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
+import { previousStepCode, totpCode } from '../two-factor/helpers.js';
 import { ADMIN_KEY, call, login, start, startApiServer } from './helpers.js';
 
 /**
@@ -40,13 +41,14 @@ const DANA = {
     { applicationId: REUSABLE_CLIENT.client_id, roles: ['user'] },
   ],
 };
+const TENANT_ID = '5f3b4a1e-8c2d-4e6f-9a0b-1c2d3e4f5a6b';
 const EVE = { email: 'eve@example.com', registrations: [{ applicationId: 'web', roles: [] }, { applicationId: REUSABLE_CLIENT.client_id, roles: [] }] };
 
 describe('FusionAuth compatibility: an integration switched by base URL and API key', () => {
   let server: TestServer;
 
   before(async () => {
-    server = await startApiServer({ config: { users: [ALICE, DANA, EVE], clients: [WEB_CLIENT, HMAC_CLIENT, REUSABLE_CLIENT] } });
+    server = await startApiServer({ config: { users: [ALICE, DANA, EVE], clients: [WEB_CLIENT, HMAC_CLIENT, REUSABLE_CLIENT], api: { tenantId: TENANT_ID } } });
   });
   after(() => server.stop());
   const admin = (method: string, path: string, body?: unknown) => call(server, method, path, { key: ADMIN_KEY, ...(body !== undefined ? { body } : {}) });
@@ -505,6 +507,84 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       await loggedIn('flow@example.com', 'web');
       expect((await admin('DELETE', `/api/user/${id}?hardDelete=true`)).status).to.equal(200);
       expect((await admin('GET', '/api/user?loginId=flow_user')).status).to.equal(404);
+    });
+  });
+
+  describe('Login identifiers (loginIdTypes)', () => {
+    before(async () => {
+      for (const [email, username] of [['ids@example.com', 'ids_user'], ['other.ids@example.com', 'ids@example.com']]) {
+        expect((await admin('POST', '/api/user', { user: { email, username } })).status).to.equal(200);
+      }
+    });
+    const userIdOf = async (loginId: string, loginIdTypes?: string[]) => {
+      const started = await start(server, { applicationId: 'web', loginId, ...(loginIdTypes ? { loginIdTypes } : {}) });
+      if (started.status !== 200) return started.status;
+      return (await login(server, { code: started.json!.code })).json!.user.email as string;
+    };
+
+    it('POST /api/passwordless/start finds the user by email or username when loginIdTypes is absent (email first)', async () => {
+      expect(await userIdOf('ids_user')).to.equal('ids@example.com');
+      expect(await userIdOf('IDS@example.com')).to.equal('ids@example.com');
+    });
+
+    it('honours loginIdTypes: only the types named, in their order', async () => {
+      expect(await userIdOf('ids_user', ['email'])).to.equal(404);
+      expect(await userIdOf('ids_user', ['username'])).to.equal('ids@example.com');
+      // "ids@example.com" is one user's email and another's username: the order decides.
+      expect(await userIdOf('ids@example.com', ['email', 'username'])).to.equal('ids@example.com');
+      expect(await userIdOf('ids@example.com', ['username', 'email'])).to.equal('other.ids@example.com');
+    });
+
+    it('refuses phoneNumber (users here have no phone login), an empty list and a repeated type: [invalid]loginIdTypes', async () => {
+      for (const loginIdTypes of [['phoneNumber'], ['email', 'phoneNumber'], [], ['email', 'email']]) {
+        const answer = await start(server, { applicationId: 'web', loginId: 'ids_user', loginIdTypes });
+        expect(answer.status, JSON.stringify(loginIdTypes)).to.equal(400);
+        expect(Object.keys(answer.json!.fieldErrors)[0], JSON.stringify(loginIdTypes)).to.match(/^loginIdTypes/);
+        expect(answer.json!.fieldErrors[Object.keys(answer.json!.fieldErrors)[0]!][0].code).to.match(/^\[invalid\]loginIdTypes/);
+      }
+    });
+  });
+
+  describe('Two-factor enrolment', () => {
+    it('POST /api/user/two-factor/{id} takes FusionAuth\'s base64 `secret` as well as secretBase32Encoded, and the login then asks for it', async () => {
+      const { user } = (await admin('POST', '/api/user', { user: { email: 'b64@example.com' }, registration: { applicationId: 'web' } })).json!;
+      const { secret, secretBase32Encoded } = (await admin('GET', '/api/two-factor/secret')).json!;
+      const enabled = await admin('POST', `/api/user/two-factor/${user.id}`, { method: 'authenticator', code: await previousStepCode(secretBase32Encoded), secret });
+      expect(enabled.status, enabled.text).to.equal(200);
+      expect(enabled.json!.recoveryCodes).to.have.length(10);
+      const first = await login(server, { code: (await start(server, { applicationId: 'web', loginId: 'b64@example.com' })).json!.code, applicationId: 'web' });
+      expect(first.status).to.equal(242);
+      const second = await call(server, 'POST', '/api/two-factor/login', { body: { twoFactorId: first.json!.twoFactorId, code: totpCode(secretBase32Encoded), applicationId: 'web' } });
+      expect(second.status).to.equal(200);
+    });
+
+    it('refuses a secret that is not base64, and a request with neither secret', async () => {
+      const { user } = (await admin('POST', '/api/user', { user: { email: 'b64-bad@example.com' } })).json!;
+      const notBase64 = await admin('POST', `/api/user/two-factor/${user.id}`, { method: 'authenticator', code: '123456', secret: 'not base64 at all!' });
+      expect(notBase64.json!.fieldErrors.secret[0].code).to.equal('[invalid]secret');
+      const neither = await admin('POST', `/api/user/two-factor/${user.id}`, { method: 'authenticator', code: '123456' });
+      expect(neither.json!.fieldErrors.secretBase32Encoded[0].code).to.equal('[blank]secretBase32Encoded');
+    });
+  });
+
+  describe('X-FusionAuth-TenantId', () => {
+    const withTenant = (tenant: string) => fetch(`${server.issuer}/api/user?email=${encodeURIComponent(ALICE.email)}`, { headers: { authorization: ADMIN_KEY, 'x-fusionauth-tenantid': tenant } });
+
+    it('accepts the configured tenant id (any case), and calls without the header', async () => {
+      expect((await withTenant(TENANT_ID)).status).to.equal(200);
+      expect((await withTenant(TENANT_ID.toUpperCase())).status).to.equal(200);
+      expect((await admin('GET', `/api/user?email=${encodeURIComponent(ALICE.email)}`)).status).to.equal(200);
+    });
+
+    it('refuses another tenant id and a malformed one with 400 [invalid]tenantId, changing nothing', async () => {
+      for (const tenant of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+        const answer = await withTenant(tenant);
+        expect(answer.status, tenant).to.equal(400);
+        expect(((await answer.json()) as { fieldErrors: Record<string, { code: string }[]> }).fieldErrors.tenantId![0]!.code).to.equal('[invalid]tenantId');
+      }
+      const created = await fetch(`${server.issuer}/api/user`, { method: 'POST', headers: { authorization: ADMIN_KEY, 'content-type': 'application/json', 'x-fusionauth-tenantid': '00000000-0000-4000-8000-000000000000' }, body: JSON.stringify({ user: { email: 'other-tenant@example.com' } }) });
+      expect(created.status).to.equal(400);
+      expect((await admin('GET', '/api/user?email=other-tenant%40example.com')).status).to.equal(404);
     });
   });
 });
