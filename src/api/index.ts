@@ -24,6 +24,7 @@ import { emailedLinkRoutes } from './emailed-link.js';
 import { clientJwtSettings, jwtRoutes, refreshTokenPolicies, wellKnownJwksAlias } from './jwt-routes.js';
 import { openApiDocument } from './openapi.js';
 import { tenantGuard } from './tenant.js';
+import { TokenCookies } from './token-cookies.js';
 import { passwordlessRoutes } from './passwordless-routes.js';
 import { userRoutes } from './user-routes.js';
 import { twoFactorRoutes } from './two-factor-routes.js';
@@ -65,6 +66,7 @@ export function restApi(deps: ApiDeps): RestApi {
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();
   const body = jsonBody();
+  const cookies = new TokenCookies(config.clients, deps.issuer.startsWith('https:'), config.api.refreshTokenTimeToLiveInMinutes);
 
   // Case-sensitive, like FusionAuth's paths and the endpoint names of key permissions: /API/user is no API route.
   const router = new Router({ prefix: '/api', sensitive: true });
@@ -78,10 +80,11 @@ export function restApi(deps: ApiDeps): RestApi {
     requireKey,
     authority,
     body,
+    cookies,
   });
-  jwtRoutes(router, { api, applications, signer, verifier, refreshTokens, requireKey, body });
+  jwtRoutes(router, { api, applications, signer, verifier, refreshTokens, requireKey, body, cookies });
   userRoutes(router, { store, applications, requireKey, body });
-  if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body });
+  if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body, cookies });
   router.get('/openapi.json', (ctx) => {
     ctx.body = openApiDocument(deps.issuer);
   });

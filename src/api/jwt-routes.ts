@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
+import { decodeJwt } from 'jose';
 import type Provider from 'oidc-provider';
 import type { ClientConfig } from '../config/schema.js';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
@@ -9,6 +10,7 @@ import { log } from '../log.js';
 import { fieldError, parseInput } from './validation.js';
 import { refreshRequest, revokeRefreshRequest } from './schemas.js';
 import type { ApiTokenVerifier } from '../tokens/verify.js';
+import type { TokenCookies } from './token-cookies.js';
 import { answerEmpty } from './respond.js';
 
 /** Each configured client's own JWT settings, by client_id (clients without them use the server's). */
@@ -56,6 +58,7 @@ export interface JwtRouteDeps {
   refreshTokens: ApiRefreshTokens;
   requireKey: Middleware;
   body: Middleware;
+  cookies: TokenCookies;
 }
 
 /** The refresh token of POST /api/jwt/refresh: the `refresh_token` cookie FusionAuth's login writes wins over the body, as in FusionAuth. */
@@ -85,6 +88,9 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     // FusionAuth's answer to a token it will not exchange: 400 naming the field.
     if (!refreshed) throw fieldError('refreshToken', 'invalid', 'The refresh token is unknown, expired, revoked or already used, or its user can no longer sign in.');
     ctx.body = refreshed;
+    // The JWT was signed here a moment ago: its applicationId claim names the client, no need to verify it.
+    const applicationId = decodeJwt(refreshed.token).applicationId;
+    deps.cookies.write(ctx, typeof applicationId === 'string' ? applicationId : null, refreshed);
   });
 
   /** Revocation by an administrator (API key): a token, a user's tokens, an application's, or a user's for one application. */

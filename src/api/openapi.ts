@@ -147,7 +147,7 @@ export function openApiDocument(issuer: string): Json {
       '/api/passwordless/login': {
         post: {
           summary: 'Complete a passwordless login with a code',
-          description: 'A code logs in only to the application it was started for (another applicationId answers 404). A FormField code needs its oneTimeCode: without it the login answers 404 and counts as a wrong guess. Wrong one-time codes are limited per account, per client address (ipAddress, else the caller; IPv6 by /64) and overall: 429 with Retry-After.',
+          description: 'A code logs in only to the application it was started for (another applicationId answers 404). A FormField code needs its oneTimeCode: without it the login answers 404 and counts as a wrong guess. Wrong one-time codes are limited per account, per client address (ipAddress, else the caller; IPv6 by /64) and overall: 429 with Retry-After. The trust id of a trusted device may also come in the fusionauth.trust cookie (it wins over twoFactorTrustId). For a client configured with tokenCookies, the answer also sets HttpOnly access_token and refresh_token cookies.',
           requestBody: jsonBody(loginRequest),
           responses: { ...loginAnswers, ...errors() },
         },

@@ -12,6 +12,7 @@ import { emailedLink } from './emailed-link.js';
 import { fieldError, parseInput } from './validation.js';
 import { legacySendRequest, loginRequest, sendRequest, startRequest } from './schemas.js';
 import type { ApiKeyAuthority } from './api-keys.js';
+import type { TokenCookies } from './token-cookies.js';
 import { userJson } from './user-json.js';
 
 export interface PasswordlessRouteDeps {
@@ -24,6 +25,7 @@ export interface PasswordlessRouteDeps {
   /** For FusionAuth's deprecated one-call /send, which starts a login and so needs the start permission. */
   authority: ApiKeyAuthority;
   body: Middleware;
+  cookies: TokenCookies;
 }
 
 /** How many times one code may be emailed: enough for "I did not get it", too few to flood an inbox. */
@@ -160,10 +162,12 @@ export function passwordlessRoutes(router: Router, deps: PasswordlessRouteDeps):
       oneTimeCode: input.oneTimeCode ?? null,
       application,
       noJWT: input.noJWT,
-      twoFactorTrustId: input.twoFactorTrustId ?? null,
+      // FusionAuth's trust cookie wins over the body, as there.
+      twoFactorTrustId: ctx.cookies.get('fusionauth.trust') ?? input.twoFactorTrustId ?? null,
       ipAddress: input.ipAddress ?? ctx.ip,
       deviceType: input.metaData?.device?.type ?? null,
     });
     respondToLogin(ctx, outcome);
+    if (outcome.kind === 'complete') deps.cookies.write(ctx, application?.clientId ?? null, outcome);
   });
 }

@@ -8,6 +8,7 @@ import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
 import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, userIdParam } from './schemas.js';
 import { respondToLogin } from './passwordless-routes.js';
+import type { TokenCookies } from './token-cookies.js';
 
 export interface TwoFactorRouteDeps {
   api: PasswordlessApi;
@@ -15,6 +16,7 @@ export interface TwoFactorRouteDeps {
   applications: ApplicationDirectory;
   requireKey: Middleware;
   body: Middleware;
+  cookies: TokenCookies;
 }
 
 function userIdOf(ctx: Context): string | null {
@@ -55,6 +57,7 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
     });
     log.info('two_factor.accepted', { channel: 'api', user: answer.record.userId, factor: answer.factor });
     respondToLogin(ctx, outcome);
+    if (outcome.kind === 'complete') deps.cookies.write(ctx, application?.clientId ?? null, outcome);
     if (outcome.kind === 'complete' && input.trustComputer) {
       (ctx.body as Record<string, unknown>).twoFactorTrustId = await service.trustDevice(answer.record.userId);
     }

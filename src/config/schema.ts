@@ -66,6 +66,8 @@ const client = z
       .optional(),
     /** FusionAuth's refresh token usage policy: OneTimeUse rotates on each refresh (ours by default), Reusable keeps the token. */
     refreshTokenUsagePolicy: z.enum(['OneTimeUse', 'Reusable']).optional(),
+    /** Login and refresh answers for this client also set FusionAuth's HttpOnly access_token and refresh_token cookies. */
+    tokenCookies: z.boolean().optional(),
   })
   // Any other node-oidc-provider client metadata passes through; the provider validates it.
   .loose();

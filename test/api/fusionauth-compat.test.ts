@@ -31,6 +31,7 @@ const REUSABLE_CLIENT = {
   redirect_uris: ['http://127.0.0.1:9999/reusable-cb'],
   grant_types: ['authorization_code', 'refresh_token'],
   refreshTokenUsagePolicy: 'Reusable',
+  tokenCookies: true,
 };
 const DANA = {
   email: 'dana@example.com',
@@ -585,6 +586,53 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       const created = await fetch(`${server.issuer}/api/user`, { method: 'POST', headers: { authorization: ADMIN_KEY, 'content-type': 'application/json', 'x-fusionauth-tenantid': '00000000-0000-4000-8000-000000000000' }, body: JSON.stringify({ user: { email: 'other-tenant@example.com' } }) });
       expect(created.status).to.equal(400);
       expect((await admin('GET', '/api/user?email=other-tenant%40example.com')).status).to.equal(404);
+    });
+  });
+
+  describe('Cookies', () => {
+    /** The value of cookie `name` among an answer's Set-Cookie headers, with its attributes; null when not set. */
+    const setCookie = (headers: Headers, name: string) => headers.getSetCookie().find((c) => c.startsWith(`${name}=`)) ?? null;
+
+    it('a client with tokenCookies gets FusionAuth\'s HttpOnly access_token and refresh_token cookies on login, and they work', async () => {
+      const started = await start(server, { applicationId: REUSABLE_CLIENT.client_id, loginId: DANA.email });
+      const answer = await login(server, { code: started.json!.code, applicationId: REUSABLE_CLIENT.client_id });
+      expect(answer.status).to.equal(200);
+      const access = setCookie(answer.headers, 'access_token');
+      const refreshCookie = setCookie(answer.headers, 'refresh_token');
+      expect(access).to.equal(`access_token=${answer.json!.token}; Path=/; HttpOnly; SameSite=Lax`);
+      expect(refreshCookie).to.match(new RegExp(`^refresh_token=${answer.json!.refreshToken}; Path=/; HttpOnly; SameSite=Lax; Max-Age=\\d+$`));
+      const validated = await fetch(`${server.issuer}/api/jwt/validate`, { headers: { cookie: access!.split(';')[0]! } });
+      expect(validated.status).to.equal(200);
+      const refreshed = await fetch(`${server.issuer}/api/jwt/refresh`, { method: 'POST', headers: { cookie: refreshCookie!.split(';')[0]! } });
+      expect(refreshed.status).to.equal(200);
+      expect(setCookie(refreshed.headers, 'access_token')).to.match(/^access_token=[\w-]+\.[\w-]+\.[\w-]+; Path=\/; HttpOnly/);
+    });
+
+    it('a client without tokenCookies gets no cookies (a back end has no use for them)', async () => {
+      const started = await start(server, { applicationId: 'web', loginId: DANA.email });
+      const answer = await login(server, { code: started.json!.code, applicationId: 'web' });
+      expect(answer.status).to.equal(200);
+      expect(answer.headers.getSetCookie().filter((c) => /^(access|refresh)_token=/.test(c))).to.deep.equal([]);
+    });
+
+    it('POST /api/passwordless/login reads the fusionauth.trust cookie for the trust id: a trusted device skips the second factor', async () => {
+      const { user } = (await admin('POST', '/api/user', { user: { email: 'trusted@example.com' }, registration: { applicationId: 'web' } })).json!;
+      const { secretBase32Encoded } = (await admin('GET', '/api/two-factor/secret')).json!;
+      expect((await admin('POST', `/api/user/two-factor/${user.id}`, { method: 'authenticator', code: await previousStepCode(secretBase32Encoded), secretBase32Encoded })).status).to.equal(200);
+      const codeFor = async () => (await start(server, { applicationId: 'web', loginId: 'trusted@example.com' })).json!.code as string;
+      const first = await login(server, { code: await codeFor(), applicationId: 'web' });
+      expect(first.status).to.equal(242);
+      const trusted = await call(server, 'POST', '/api/two-factor/login', { body: { twoFactorId: first.json!.twoFactorId, code: totpCode(secretBase32Encoded), trustComputer: true, applicationId: 'web' } });
+      const trustId = trusted.json!.twoFactorTrustId as string;
+      expect(trustId).to.be.a('string');
+      const withCookie = await fetch(`${server.issuer}/api/passwordless/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: `fusionauth.trust=${trustId}` },
+        body: JSON.stringify({ code: await codeFor(), applicationId: 'web' }),
+      });
+      expect(withCookie.status).to.equal(200);
+      const withoutIt = await login(server, { code: await codeFor(), applicationId: 'web' });
+      expect(withoutIt.status).to.equal(242);
     });
   });
 });
