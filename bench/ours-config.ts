@@ -30,6 +30,8 @@ export function oursConfig(spec: ServerSpec): Config {
       // counts every budget as production does, with limits too high to bite, to measure their cost.
       rateLimits: process.env.BENCH_RATE_LIMITS === 'on' ? unbindingLimits() : { enabled: false },
       demo: { enabled: false },
+      // The `metrics` contender: ours with every metric counted, as an operator runs it (scraped with a token).
+      metrics: spec.kind === 'metrics' ? { enabled: true, token: spec.apiKey } : { enabled: false },
       mail: { smtpUrl: spec.smtpUrl, devMailboxSize: 1000 },
       storage: { mongodbUri: spec.mongodbUri },
     },

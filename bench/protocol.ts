@@ -5,8 +5,11 @@
  */
 import type { JWK } from 'jose';
 
-/** ours; floor, the least magic link on the same stack (bench/floor.ts); bare, no magic link at all (bench/bare.ts). */
-export type ServerKind = 'ours' | 'floor' | 'bare';
+/**
+ * ours; floor, the least magic link on the same stack (bench/floor.ts); bare, no magic link at
+ * all (bench/bare.ts); metrics, ours with Prometheus metrics on (only with `--metrics`: the A/B of their cost).
+ */
+export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics';
 
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'floor', 'bare'];
 

@@ -37,6 +37,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'smtp-query': { type: 'string', default: '' },
     'memory-signins': { type: 'string', default: '0' },
+    metrics: { type: 'boolean', default: false },
     steps: { type: 'string', default: '0' },
     only: { type: 'string', default: 'flows,refresh,api' },
     out: { type: 'string', default: path.join(here, 'results.json') },
@@ -65,6 +66,8 @@ if (flags.help) {
   --memory-signins N    after everything else, N more sign-ins on ours, memory before/after (default 0: skip)
   --steps N             server CPU per step of the flow, ours and bare: N sequential flows each (default 0: skip)
   --only LIST           comma list of flows,refresh,api (default all)
+  --metrics             also run ours with Prometheus metrics on, alternating with the others, for their cost
+                        (hosted flows and API pairs; the report gives metrics-on ÷ ours)
   --out FILE            results JSON (default bench/results.json)`);
   process.exit(0);
 }
@@ -95,6 +98,7 @@ const settings = {
   profile: flags.profile ?? false,
   smtpQuery: flags['smtp-query'] ?? '',
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
+  metrics: flags.metrics ?? false,
   steps: Math.floor(num('steps', flags.steps)),
   only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
 };
@@ -104,6 +108,11 @@ if (settings.concurrency > settings.users || settings.apiConcurrency > settings.
 if (settings.workers > 1 && settings.store !== 'mongodb') {
   refuse(`--workers ${settings.workers} needs --store mongodb: the memory store lives in one process and cannot be shared between workers`);
 }
+
+/** The contenders of this run: the metrics-on copy of ours only when asked for. */
+const kinds: readonly ServerKind[] = settings.metrics ? [...SERVER_KINDS, 'metrics'] : SERVER_KINDS;
+/** The contenders that are our server (with metrics off, and on). */
+const ourKinds: readonly ServerKind[] = settings.metrics ? ['ours', 'metrics'] : ['ours'];
 
 /** How ours ran, for its labels: `c=16` or `c=16, 2 workers`. */
 const oursRun = (concurrency: number): string => (settings.workers > 1 ? `c=${concurrency}, ${settings.workers} workers` : `c=${concurrency}`);
@@ -184,9 +193,9 @@ async function main(): Promise<void> {
     client,
     users: settings.users,
     smtpUrl,
-    mongodbUri: kind === 'ours' ? mongodbUri : null,
+    mongodbUri: ourKinds.includes(kind) ? mongodbUri : null,
     apiKey,
-    workers: kind === 'ours' ? settings.workers : 1,
+    workers: ourKinds.includes(kind) ? settings.workers : 1,
     ttlSeconds: settings.ttlSeconds,
   });
 
@@ -219,23 +228,25 @@ async function main(): Promise<void> {
     servers.ours = await launchServer(spec('ours'), { profileDir });
     servers.floor = await launchServer(spec('floor'), { profileDir });
     servers.bare = await launchServer(spec('bare'), { profileDir });
+    if (settings.metrics) servers.metrics = await launchServer(spec('metrics'), { profileDir });
     results.store = servers.ours.store;
     const contexts: Record<ServerKind, FlowContext> = {
       ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000, full: true },
       floor: { target: new Target(servers.floor.issuer), client, sink, mailTimeoutMs: 15_000 },
       bare: { target: new Target(servers.bare.issuer), client, sink: null, mailTimeoutMs: 0 },
+      metrics: { target: new Target((servers.metrics ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
     };
-    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow };
+    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow };
     const memoryAt = async (label: string, signIns: Record<ServerKind, number>) => {
-      for (const kind of SERVER_KINDS) {
+      for (const kind of kinds) {
         const stats = await servers[kind]!.stats(true);
         results.memory.push({ server: kind, at: label, signIns: signIns[kind], rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
       }
     };
-    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0 };
+    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0 };
     await memoryAt('start', signIns);
 
-    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [] };
+    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [] };
     const flowStep = (kind: ServerKind, workers: number) => async (worker: number, iteration: number, samples: Samples) => {
       const t0 = performance.now();
       try {
@@ -249,7 +260,7 @@ async function main(): Promise<void> {
     };
 
     if (settings.only.has('flows') || settings.only.has('refresh')) {
-      for (const kind of SERVER_KINDS) {
+      for (const kind of kinds) {
         log(`warm-up ${kind}: ${settings.warmupS}s`);
         await measure(servers[kind]!, Math.max(settings.warmupS, 0.5), settings.concurrency, flowStep(kind, settings.concurrency));
       }
@@ -259,9 +270,10 @@ async function main(): Promise<void> {
         ours: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         floor: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         bare: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
+        metrics: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
       };
       for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
-        for (const kind of SERVER_KINDS) {
+        for (const kind of kinds) {
           const seconds = settings.durationS / settings.rounds;
           log(`hosted flows ${kind}, round ${round_}/${settings.rounds}: ${round(seconds)}s at concurrency ${settings.concurrency}`);
           await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
@@ -276,11 +288,16 @@ async function main(): Promise<void> {
         cpuPerFlowRatio: round(ours.serverCpuMsPerOp / bare.serverCpuMsPerOp, 2),
         cpuPerFlowRatioToFloor: round(ours.serverCpuMsPerOp / floor.serverCpuMsPerOp, 2),
       };
+      if (settings.metrics) {
+        const metered = toMeasure(`hosted sign-in, ours with metrics on (${oursRun(settings.concurrency)})`, acc.metrics.samples, acc.metrics.totals, { server: 'metrics' });
+        results.flows.push(metered);
+        results.headline.metricsCpuPerFlowRatio = round(metered.serverCpuMsPerOp / ours.serverCpuMsPerOp, 3);
+      }
       await memoryAt('after flows', signIns);
     }
 
     if (settings.only.has('refresh')) {
-      for (const kind of SERVER_KINDS) {
+      for (const kind of kinds) {
         const tokens = refreshTokens[kind].filter(Boolean);
         if (tokens.length === 0) {
           results.refresh.push({ ...toMeasure(`refresh grants, ${kind}`, new Samples(), { elapsedMs: 1, cpuMs: 0 }), note: 'no refresh tokens from the flow phase' });
@@ -309,17 +326,20 @@ async function main(): Promise<void> {
       } else {
         results.apiStatus = probe instanceof Error ? `probe failed: ${reasonOf(probe)}` : 'measured';
         // Unrecorded pairs of both kinds first: the first variant measured should not pay the JIT's warm-up alone.
-        log(`warm-up API pairs: ${settings.warmupS}s`);
-        await measure(servers.ours!, Math.max(settings.warmupS, 0.5), settings.apiConcurrency, async (worker, iteration) => {
-          await apiPair(target, apiKey, BENCH_CLIENT_ID, emailFor(worker, iteration, settings.apiConcurrency), iteration % 2 === 0).catch(() => undefined);
-        });
-        for (const noJWT of [true, false]) {
+        for (const kind of ourKinds) {
+          log(`warm-up API pairs, ${kind}: ${settings.warmupS}s`);
+          await measure(servers[kind]!, Math.max(settings.warmupS, 0.5), settings.apiConcurrency, async (worker, iteration) => {
+            await apiPair(contexts[kind].target, apiKey, BENCH_CLIENT_ID, emailFor(worker, iteration, settings.apiConcurrency), iteration % 2 === 0).catch(() => undefined);
+          });
+        }
+        for (const [noJWT, kind] of [true, false].flatMap((jwt) => ourKinds.map((k) => [jwt, k] as const))) {
           const single = new Samples();
-          log(`API pairs ${noJWT ? 'noJWT' : 'JWT'}: ${settings.apiDurationS}s at concurrency ${settings.apiConcurrency}`);
-          const { samples, totals } = await measure(servers.ours!, settings.apiDurationS, settings.apiConcurrency, async (worker, iteration, s) => {
+          const pairTarget = contexts[kind].target;
+          log(`API pairs ${noJWT ? 'noJWT' : 'JWT'}, ${kind}: ${settings.apiDurationS}s at concurrency ${settings.apiConcurrency}`);
+          const { samples, totals } = await measure(servers[kind]!, settings.apiDurationS, settings.apiConcurrency, async (worker, iteration, s) => {
             const t0 = performance.now();
             try {
-              const outcome = await apiPair(target, apiKey, BENCH_CLIENT_ID, emailFor(worker, iteration, settings.apiConcurrency), noJWT);
+              const outcome = await apiPair(pairTarget, apiKey, BENCH_CLIENT_ID, emailFor(worker, iteration, settings.apiConcurrency), noJWT);
               if (outcome.kind === 'unavailable') throw new FlowError('api start: HTTP 404');
               s.add(performance.now() - t0);
               single.add(outcome.startMs);
@@ -328,13 +348,13 @@ async function main(): Promise<void> {
               s.fail(reasonOf(err));
             }
           });
-          const label = `API start+login, ${noJWT ? 'noJWT' : 'signed JWT'} (${oursRun(settings.apiConcurrency)})`;
-          results.api.push(toMeasure(label, samples, totals, { server: 'ours', singleCall: single.summary() }));
+          const label = `API start+login, ${noJWT ? 'noJWT' : 'signed JWT'}${kind === 'metrics' ? ', metrics on' : ''} (${oursRun(settings.apiConcurrency)})`;
+          results.api.push(toMeasure(label, samples, totals, { server: kind, singleCall: single.summary() }));
         }
       }
     }
     if (settings.steps > 0) {
-      for (const kind of SERVER_KINDS) {
+      for (const kind of kinds) {
         log(`server CPU by step, ${kind}: ${settings.steps} sequential flows`);
         results.steps.push(...(await cpuBySteps(kind, servers[kind]!, contexts[kind], flowOf[kind], settings.steps)));
       }
