@@ -83,6 +83,8 @@ export interface EmailedLinkDeps {
   codes: PasswordlessCodes;
   api: PasswordlessApi;
   applications: ApplicationDirectory;
+  /** Also answer FusionAuth's link address, /oauth2/passwordless/<code>. */
+  oauth2Paths: boolean;
 }
 
 /** The amr value of a sign-in by an emailed API link: its session serves that one authorization request only. */
@@ -128,7 +130,8 @@ export function emailedLinkRoutes(deps: EmailedLinkDeps): Router {
     return { interaction, linkCode: cookie.linkCode };
   }
 
-  router.get('/passwordless/:code', async (ctx) => {
+  // FusionAuth's templates build `/oauth2/passwordless/<code>`: the same link, when api.oauth2Paths is on.
+  router.get(deps.oauth2Paths ? ['/passwordless/:code', '/oauth2/passwordless/:code'] : '/passwordless/:code', async (ctx) => {
     const linkCode = (ctx.params as Record<string, string>).code ?? '';
     const found = linkCodeParam.test(linkCode) ? await deps.api.lookupCode(linkCode) : ({ usable: false, problem: 'unknown' } as const);
     // The page speaks the state's ui_locales, as the email did; the link's query carries the

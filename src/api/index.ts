@@ -21,7 +21,8 @@ import { ApiKeyAuthority } from './api-keys.js';
 import { providerApplications } from './applications.js';
 import { jsonBody } from './body.js';
 import { emailedLinkRoutes } from './emailed-link.js';
-import { clientJwtSettings, jwtRoutes, refreshTokenPolicies, wellKnownJwksAlias } from './jwt-routes.js';
+import { clientJwtSettings, jwtRoutes, refreshTokenPolicies } from './jwt-routes.js';
+import { fusionAuthPathAliases } from './fusionauth-paths.js';
 import { openApiDocument } from './openapi.js';
 import { tenantGuard } from './tenant.js';
 import { TokenCookies } from './token-cookies.js';
@@ -61,7 +62,7 @@ export function restApi(deps: ApiDeps): RestApi {
   const jwtSettings = clientJwtSettings(config.clients);
   const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm, jwtSettings);
   const verifier = new ApiTokenVerifier(deps.issuer, deps.keys.jwks, jwtSettings);
-  wellKnownJwksAlias(deps.provider);
+  fusionAuthPathAliases(deps.provider, { oauth2: config.api.oauth2Paths });
   const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, applications, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();
@@ -89,7 +90,7 @@ export function restApi(deps: ApiDeps): RestApi {
     ctx.body = openApiDocument(deps.issuer);
   });
 
-  const links = emailedLinkRoutes({ issuer: deps.issuer, provider: deps.provider, views: deps.views, csrf: deps.csrf, users: store.users, codes: deps.codes, api, applications });
+  const links = emailedLinkRoutes({ issuer: deps.issuer, provider: deps.provider, views: deps.views, csrf: deps.csrf, users: store.users, codes: deps.codes, api, applications, oauth2Paths: config.api.oauth2Paths });
 
   // /api paths never reach node-oidc-provider: what the router did not take is a 405 or a 404 here.
   const fallback: Middleware = async (ctx, next) => {

@@ -1,7 +1,6 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { decodeJwt } from 'jose';
-import type Provider from 'oidc-provider';
 import type { ClientConfig } from '../config/schema.js';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
 import type { ApiTokenSigner, ClientJwtSettings } from '../tokens/jwt.js';
@@ -35,19 +34,6 @@ function presentedJwt(ctx: Context): string | null {
   const match = /^(?:bearer|jwt)\s+(\S+)\s*$/i.exec(ctx.get('authorization'));
   const token = match?.[1] ?? ctx.cookies.get('access_token') ?? null;
   return token && token.length <= 8192 ? token : null;
-}
-
-/**
- * FusionAuth integrations find the keys at `/.well-known/jwks.json`; node-oidc-provider serves
- * them at its own jwks route (the one discovery names). The well-known address is answered by
- * that same route, so both always publish the same keys with the same caching headers.
- */
-export function wellKnownJwksAlias(provider: Provider): void {
-  const jwksPath = provider.pathFor('jwks', { mountPath: '' });
-  provider.use(async (ctx, next) => {
-    if (ctx.path === '/.well-known/jwks.json' && (ctx.method === 'GET' || ctx.method === 'HEAD')) ctx.path = jwksPath;
-    await next();
-  });
 }
 
 export interface JwtRouteDeps {

@@ -183,6 +183,8 @@ export const configSchema = z
         jwtSigningAlgorithm: z.enum(['ES256', 'RS256']),
         /** The tenant id FusionAuth integrations send in X-FusionAuth-TenantId; null accepts any well-formed id. */
         tenantId: z.uuid().nullable(),
+        /** FusionAuth's /oauth2/authorize|token|userinfo|logout|introspect|revoke and /oauth2/passwordless/<code> as aliases. */
+        oauth2Paths: z.boolean(),
       })
       .strict(),
     passwordless: z

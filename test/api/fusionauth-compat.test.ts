@@ -3,7 +3,8 @@ import { createRemoteJWKSet, decodeProtectedHeader, importJWK, importSPKI, jwtVe
 import type { TestServer } from '../helpers/server.js';
 import { ALICE, testKeys, WEB_CLIENT } from '../helpers/server.js';
 import { Browser } from '../helpers/browser.js';
-import { authorizationRequest, discover, lastMailTo, requestLink } from '../helpers/oidc.js';
+import * as client from 'openid-client';
+import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink } from '../helpers/oidc.js';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { previousStepCode, totpCode } from '../two-factor/helpers.js';
 import { ADMIN_KEY, call, login, start, startApiServer } from './helpers.js';
@@ -633,6 +634,66 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect(withCookie.status).to.equal(200);
       const withoutIt = await login(server, { code: await codeFor(), applicationId: 'web' });
       expect(withoutIt.status).to.equal(242);
+    });
+  });
+
+  describe('OAuth paths FusionAuth integrations hard-code (/oauth2/*)', () => {
+    /** A relying party whose endpoints are FusionAuth's addresses, not the discovered ones. */
+    async function fusionAuthPathed(): Promise<client.Configuration> {
+      const discovered = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as client.ServerMetadata;
+      const at = (path: string) => `${server.issuer}/oauth2/${path}`;
+      const metadata = {
+        ...discovered,
+        authorization_endpoint: at('authorize'),
+        token_endpoint: at('token'),
+        userinfo_endpoint: at('userinfo'),
+        end_session_endpoint: at('logout'),
+        introspection_endpoint: at('introspect'),
+        revocation_endpoint: at('revoke'),
+      };
+      const config = new client.Configuration(metadata, WEB_CLIENT.client_id, WEB_CLIENT.client_secret);
+      client.allowInsecureRequests(config);
+      return config;
+    }
+
+    it('runs the hosted sign-in through /oauth2/authorize, /oauth2/token, /oauth2/userinfo, /oauth2/introspect, /oauth2/revoke and /oauth2/logout', async () => {
+      const config = await fusionAuthPathed();
+      const rp = await authorizationRequest(config);
+      expect(rp.url.pathname).to.equal('/oauth2/authorize');
+      const browser = new Browser(server.issuer);
+      await requestLink(browser, rp, ALICE.email);
+      const landed = await browser.get(linkOf((await lastMailTo(server, ALICE.email))!));
+      const tokens = await exchange(rp, landed.url);
+      expect(tokens.claims()!.email).to.equal(ALICE.email);
+      expect((await client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)).email).to.equal(ALICE.email);
+      expect((await client.tokenIntrospection(config, tokens.access_token)).active).to.equal(true);
+      await client.tokenRevocation(config, tokens.access_token);
+      expect((await client.tokenIntrospection(config, tokens.access_token)).active).to.equal(false);
+      const logout = await browser.get(client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: WEB_CLIENT.post_logout_redirect_uris[0]! }).href);
+      expect(logout.status).to.equal(200);
+      expect(logout.body).to.include('form');
+    });
+
+    it('keeps the discovered endpoints working, and discovery names them (the /oauth2 paths are aliases)', async () => {
+      const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+      expect(discovery.authorization_endpoint).to.equal(`${server.issuer}/auth`);
+      expect(discovery.token_endpoint).to.equal(`${server.issuer}/token`);
+      for (const [fusionAuth, ours] of [['/oauth2/token', discovery.token_endpoint], ['/oauth2/userinfo', discovery.userinfo_endpoint]]) {
+        const [a, b] = await Promise.all([fetch(`${server.issuer}${fusionAuth}`, { method: 'POST' }), fetch(ours!, { method: 'POST' })]);
+        expect(a.status, fusionAuth).to.equal(b.status);
+        expect(await a.json(), fusionAuth).to.deep.equal(await b.json());
+      }
+    });
+
+    it('GET /oauth2/passwordless/{code} opens an emailed API link as /passwordless/{code} does, spending nothing', async () => {
+      const started = await start(server, { applicationId: 'web', loginId: DANA.email, state: { client_id: 'web', redirect_uri: WEB_CLIENT.redirect_uris[0], state: 'xyz' } });
+      const opened = await fetch(`${server.issuer}/oauth2/passwordless/${started.json!.code}?tenantId=${TENANT_ID}`, { redirect: 'manual' });
+      expect(opened.status).to.equal(303);
+      expect(new URL(opened.headers.get('location')!).pathname).to.equal('/auth');
+      // Nothing was spent: the code still logs in through the API.
+      expect((await login(server, { code: started.json!.code, applicationId: 'web' })).status).to.equal(200);
+      const unknown = await fetch(`${server.issuer}/oauth2/passwordless/not-a-real-code-000000000000000000000`, { redirect: 'manual' });
+      expect(unknown.status).to.be.within(400, 499);
     });
   });
 });
