@@ -97,7 +97,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
 
   router.post('/user/:userId', ...guard, async (ctx) => {
     const id = userIdOf(ctx);
-    if (!id) throw fieldError('userId', 'invalid', 'A user id is a UUID.');
+    if (!id) throw fieldError('userId', 'couldNotConvert', 'A user id is a UUID.');
     await create(ctx, id);
   });
 

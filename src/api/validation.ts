@@ -15,19 +15,21 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 /**
  * FusionAuth's code for the problem with one field: `blank` (absent, null, empty or only spaces:
  * FusionAuth does not tell absent from empty), `notEmail` (an email address that is not one),
- * `tooLong`, or `invalid` (wrong type, format or value).
+ * `couldNotConvert` (an id that is no UUID), `tooLong`, or `invalid` (wrong type, format or value).
  */
 function kindOf(issue: z.core.$ZodIssue, value: unknown): string {
   if (value === undefined || value === null) return 'blank';
   if (typeof value === 'string' && value.trim() === '') return 'blank';
   if (issue.code === 'too_big') return 'tooLong';
   if (issue.code === 'invalid_format' && issue.format === 'email') return 'notEmail';
+  if (issue.code === 'invalid_format' && issue.format === 'uuid') return 'couldNotConvert';
   return 'invalid';
 }
 
 function describe(kind: string, field: string, issue: z.core.$ZodIssue, value: unknown): string {
   if (kind === 'blank') return value === undefined || value === null ? `You must specify ${field}.` : `${field} must not be blank.`;
   if (kind === 'notEmail') return `${field} must be an email address.`;
+  if (kind === 'couldNotConvert') return `${field} must be a UUID.`;
   return `${field}: ${issue.message}`;
 }
 

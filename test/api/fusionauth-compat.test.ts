@@ -380,6 +380,13 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       }
     });
 
+    it('POST /api/user/{id} with an id that is no UUID: [couldNotConvert]userId, and no user is made', async () => {
+      const answer = await admin('POST', '/api/user/not-a-uuid', { user: { email: 'no-uuid@example.com' } });
+      expect(answer.status).to.equal(400);
+      expect(answer.json!.fieldErrors.userId[0].code).to.equal('[couldNotConvert]userId');
+      expect((await admin('GET', '/api/user?email=no-uuid%40example.com')).status).to.equal(404);
+    });
+
     it('POST /api/passwordless/login without a code: [blank]code, and nothing else happens', async () => {
       const answer = await login(server, { applicationId: 'web' });
       expect(answer.status).to.equal(400);
@@ -463,13 +470,13 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect(rotated.status, 'the same user\'s token for another application').to.equal(200);
     });
 
-    it('DELETE /api/jwt/refresh without token, userId or applicationId: 400 [blank]token; a userId that is no UUID: [invalid]userId', async () => {
+    it('DELETE /api/jwt/refresh without token, userId or applicationId: 400 [blank]token; a userId that is no UUID: [couldNotConvert]userId', async () => {
       const none = await call(server, 'DELETE', '/api/jwt/refresh', { key: ADMIN_KEY });
       expect(none.status).to.equal(400);
       expect(none.json!.fieldErrors.token[0].code).to.equal('[blank]token');
       const bad = await revoke('userId=not-a-uuid');
       expect(bad.status).to.equal(400);
-      expect(bad.json!.fieldErrors.userId[0].code).to.equal('[invalid]userId');
+      expect(bad.json!.fieldErrors.userId[0].code).to.equal('[couldNotConvert]userId');
     });
   });
 
