@@ -681,6 +681,29 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect(logout.body).to.include('form');
     });
 
+    it('the profile fields provisioned through the API reach relying parties as standard claims (profile and phone scopes)', async () => {
+      const created = await admin('POST', '/api/user', {
+        user: { email: 'claims@example.com', username: 'ClaimsUser', firstName: 'Ada', middleName: 'King', lastName: 'Lovelace', fullName: 'Augusta Ada King', imageUrl: 'https://example.com/ada.png', birthDate: '1815-12-10', mobilePhone: '+44 20 7946 0000' },
+      });
+      expect(created.status).to.equal(200);
+      const config = await fusionAuthPathed();
+      const rp = await authorizationRequest(config, { scope: 'openid email profile phone' });
+      const browser = new Browser(server.issuer);
+      await requestLink(browser, rp, 'claims@example.com');
+      const tokens = await exchange(rp, (await browser.get(linkOf((await lastMailTo(server, 'claims@example.com'))!))).url);
+      const userinfo = await client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+      expect(userinfo).to.include({
+        name: 'Augusta Ada King',
+        given_name: 'Ada',
+        middle_name: 'King',
+        family_name: 'Lovelace',
+        preferred_username: 'ClaimsUser',
+        picture: 'https://example.com/ada.png',
+        birthdate: '1815-12-10',
+        phone_number: '+44 20 7946 0000',
+      });
+    });
+
     it('keeps the discovered endpoints working, and discovery names them (the /oauth2 paths are aliases)', async () => {
       const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
       expect(discovery.authorization_endpoint).to.equal(`${server.issuer}/auth`);
