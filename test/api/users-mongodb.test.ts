@@ -3,7 +3,7 @@ import type { TestServer } from '../helpers/server.js';
 import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
 import { ADMIN_KEY, call, startApiServer } from './helpers.js';
 
-describe('REST API: concurrent changes to one user on MongoDB', function () {
+describe('REST API: users on MongoDB (concurrent changes, usernames, deactivation)', function () {
   // A JVM-based test engine on a busy machine: give the engine time, never the assertions.
   this.timeout(60_000);
   let target: MongoTarget | null = null;
@@ -41,5 +41,19 @@ describe('REST API: concurrent changes to one user on MongoDB', function () {
       const applications = (await admin('GET', path)).json!.user.registrations.map((registration: { applicationId: string }) => registration.applicationId);
       expect(applications.sort(), `round ${round}`).to.deep.equal(['partner', 'web']);
     }
+  });
+
+  it('keeps usernames unique and finds users by loginId on MongoDB too; a DELETE keeps the user, hardDelete removes it', async () => {
+    const { user } = (await admin('POST', '/api/user', { user: { email: 'mongo-name@example.com', username: 'Mongo_Name' } })).json!;
+    const clash = await admin('POST', '/api/user', { user: { email: 'mongo-other@example.com', username: 'mongo_name' } });
+    expect(clash.status).to.equal(400);
+    expect(clash.json!.fieldErrors['user.username'][0].code).to.equal('[duplicate]user.username');
+    // Any number of users without a username: the unique index is partial.
+    for (const n of [1, 2]) expect((await admin('POST', '/api/user', { user: { email: `mongo-none-${n}@example.com` } })).status).to.equal(200);
+    expect((await admin('GET', '/api/user?loginId=MONGO_NAME')).json!.user.id).to.equal(user.id);
+    expect((await admin('DELETE', `/api/user/${user.id}`)).status).to.equal(200);
+    expect((await admin('GET', `/api/user/${user.id}`)).json!.user.active).to.equal(false);
+    expect((await admin('DELETE', `/api/user/${user.id}?hardDelete=true`)).status).to.equal(200);
+    expect((await admin('GET', '/api/user?username=mongo_name')).status).to.equal(404);
   });
 });
