@@ -7,6 +7,7 @@ import * as client from 'openid-client';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink } from '../helpers/oidc.js';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { previousStepCode, totpCode } from '../two-factor/helpers.js';
+import { captureLogs } from '../helpers/logs.js';
 import { ADMIN_KEY, call, login, start, startApiServer } from './helpers.js';
 
 /**
@@ -724,6 +725,27 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect((await login(server, { code: started.json!.code, applicationId: 'web' })).status).to.equal(200);
       const unknown = await fetch(`${server.issuer}/oauth2/passwordless/not-a-real-code-000000000000000000000`, { redirect: 'manual' });
       expect(unknown.status).to.be.within(400, 499);
+    });
+  });
+
+  describe('Secrets stay out of the logs', () => {
+    it('no JWT, refresh token, trust id or API key appears in the log lines of the new calls, at debug level', async () => {
+      const secrets: string[] = [ADMIN_KEY];
+      const lines = await captureLogs('debug', async () => {
+        const { token, refreshToken, user } = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+        secrets.push(token, refreshToken);
+        await call(server, 'GET', '/api/jwt/validate', { key: `Bearer ${token}` });
+        await fetch(`${server.issuer}/api/jwt/validate`, { headers: { cookie: `access_token=${token}` } });
+        await fetch(`${server.issuer}/api/jwt/refresh`, { method: 'POST', headers: { cookie: `refresh_token=${refreshToken}` } });
+        await call(server, 'DELETE', `/api/jwt/refresh?token=${encodeURIComponent(refreshToken)}`, { key: ADMIN_KEY });
+        await call(server, 'DELETE', `/api/jwt/refresh?token=${encodeURIComponent(refreshToken)}`, { key: ADMIN_KEY });
+        await call(server, 'DELETE', `/api/jwt/refresh?userId=${user.id}`, { key: 'not-a-key-but-secret-looking-0000' });
+        secrets.push('not-a-key-but-secret-looking-0000');
+        await call(server, 'GET', '/api/jwt/validate', { key: `Bearer ${token}x` });
+        await call(server, 'PUT', `/api/user/${user.id}?reactivate=true`, { key: ADMIN_KEY });
+      });
+      expect(lines.length).to.be.greaterThan(5);
+      for (const secret of secrets) for (const line of lines) expect(line).to.not.include(secret);
     });
   });
 });
