@@ -7,8 +7,8 @@ import type { ApiTokenSigner, ClientJwtSettings } from '../tokens/jwt.js';
 import type { ApiRefreshTokens, RefreshTokenUsagePolicy } from '../tokens/refresh.js';
 import { log } from '../log.js';
 import { fieldError, parseInput } from './validation.js';
-import { refreshRequest, revokeRefreshRequest } from './schemas.js';
 import type { ApiTokenVerifier } from '../tokens/verify.js';
+import { refreshRequest, revokeRefreshRequest } from './schemas.js';
 import type { TokenCookies } from './token-cookies.js';
 import { answerEmpty } from './respond.js';
 
@@ -55,8 +55,9 @@ function refreshTokenInput(ctx: Context): unknown {
 }
 
 /**
- * GET /api/jwt/validate and GET /api/jwt/public-key. Neither takes an API key, as in FusionAuth:
- * the JWT is its own credential, and public keys are public.
+ * FusionAuth's JWT API: GET /api/jwt/validate and GET /api/jwt/public-key take no API key, as in
+ * FusionAuth (the JWT is its own credential, public keys are public); POST /api/jwt/refresh takes
+ * none either (holding the refresh token is the proof); DELETE /api/jwt/refresh needs a key.
  */
 export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
   router.get('/jwt/validate', async (ctx) => {
