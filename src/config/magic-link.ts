@@ -31,6 +31,8 @@ export function magicLinkOptions(deps: { config: Config; store: Store; keys: Key
     findAccountByEmail: async (email, { client }) => accountOf(await accounts.recipientFor(email, policyOf(client))),
     findAccountById: async (accountId, { client }) => accountOf(await accounts.signInAccount(accountId, policyOf(client))),
     onSignIn: ({ accountId }, { client, method }) => accounts.recordSignIn(accountId, policyOf(client), method),
+    // Sign-up where a client's self_service_registration allows it: users made in our store.
+    createAccount: async (input, { client }) => accountOf(await accounts.createAccount!(input, policyOf(client)))!,
     mail: { send: (message) => transport.send(message), retry: config.mail.retry },
     store: { codes: store.codes, counters: store.counters },
     secondFactor: {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeUserId } from '../storage/types.js';
+import { signUpSettingsSchema } from '../passwordless/sign-up.js';
 
 /**
  * Shape of the merged configuration. Defaults live only in `config/default.json`;
@@ -49,7 +50,7 @@ const client = z
     require_pkce: z.boolean().optional(),
     require_registration: z.boolean().optional(),
     passwordless_enabled: z.boolean().optional(),
-    self_service_registration: z.boolean().optional(),
+    self_service_registration: signUpSettingsSchema.optional(),
     /**
      * How the REST API signs this client's login `token` (FusionAuth's per-application JWT
      * settings). HS256 with a shared secret is FusionAuth's default; ours stays ES256.

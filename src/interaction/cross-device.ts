@@ -38,7 +38,8 @@ export interface CrossDeviceDeps {
   csrf: CsrfTokens;
   parseForm: Middleware;
   requireBrowserInteraction: (ctx: Context) => Promise<{ interaction: Interaction; client: ClientPolicy } | null>;
-  completeLogin: (ctx: Context, userId: string, client: ClientPolicy, method?: SignInMethod) => Promise<boolean>;
+  /** Ends the step a redeemed code leads to: the sign-in, or for a sign-up code the sign-up form. */
+  completeLogin: (ctx: Context, record: PasswordlessCodeRecord, client: ClientPolicy, method?: SignInMethod) => Promise<boolean>;
   renderCheckInbox: (ctx: Context, view: CheckInboxView) => Promise<void>;
   renderLinkProblem: (ctx: Context, uid: string, problem: CodeProblem, linkCode: string | null, interactionAlive?: boolean) => Promise<void>;
 }
@@ -175,7 +176,7 @@ export function crossDeviceRoutes(router: Router, deps: CrossDeviceDeps): CrossD
     if (progress === 'approved' && latest.record) {
       const redeemed = await approvals.redeemApproved(latest.record);
       if (redeemed.ok) log.info('code.redeemed', { user: redeemed.record.userId, client: client.clientId, method: 'cross_device' });
-      if (redeemed.ok && (await deps.completeLogin(ctx, redeemed.record.userId, client, 'magic_link_cross_device'))) return;
+      if (redeemed.ok && (await deps.completeLogin(ctx, redeemed.record, client, 'magic_link_cross_device'))) return;
     }
     if (progress === 'denied') return renderPage(ctx, views, 409, 'pages/sign-in-denied', { uid: interaction.uid, client });
     return deps.renderCheckInbox(ctx, { ...page, status: 409, ...continueMessage(progress) });

@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { normalizeEmail } from '../storage/types.js';
+import ejs from 'ejs';
+import { normalizeEmail, type PasswordlessCodeRecord } from '../storage/types.js';
 import type { AccountDirectory, SignInMethod } from '../passwordless/accounts.js';
 import { hostedCodeOwner, type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
 import type { ClientPolicy, MagicLinkMailer } from '../passwordless/magic-link.js';
@@ -20,6 +21,7 @@ import { describeBrowser, describeNetwork } from './request-context.js';
 import { crossDeviceExtra, extraForFreshLink, newPairNumber, pairNumberOfLiveCode, pairNumberOfRepeat, type CrossDeviceApprovals } from '../passwordless/approval.js';
 import { hashCode } from '../passwordless/hash.js';
 import { checkInboxBinding, codeFormBinding, formField, linkCodeParam, pairNumberOf, parseForm, uidOf } from './forms.js';
+import { SIGN_UP_STAGE, readSignUpForm, signUpEmailOf, signUpSettingsOf, type SignUpFormProblem, type SignUpSettings } from '../passwordless/sign-up.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -58,10 +60,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   const renderGone = (ctx: Context) => renderPage(ctx, views, 400, 'pages/sign-in-gone', {});
 
+  /** The client's sign-up settings when a new address may create an account there (the directory makes accounts and the client allows it). */
+  const signUpOf = (client: ClientPolicy): SignUpSettings | null => (deps.accounts.createAccount ? signUpSettingsOf(client.metadata) : null);
+
   const renderEmailForm = (ctx: Context, interaction: Interaction, client: ClientPolicy, status = 200, email = '', error = '') =>
     renderPage(ctx, views, status, 'pages/email-form', {
       uid: interaction.uid,
       client,
+      signUp: signUpOf(client) !== null,
       email: email || (typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : ''),
       error,
       csrf: csrf.issue('email', interaction.uid),
@@ -128,7 +134,22 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return renderPage(ctx, views, 429, 'pages/rate-limited', { minutes: minutesToWait(decision.retryAfterSeconds), startUid });
   };
 
-  async function completeLogin(ctx: Context, userId: string, client: ClientPolicy, method: SignInMethod = 'magic_link'): Promise<boolean> {
+  /**
+   * The step a redeemed code leads to: for a sign-up code, the form that creates the account; else
+   * the sign-in. False when the account may not sign in to this client (nothing was done).
+   */
+  async function completeLogin(ctx: Context, record: PasswordlessCodeRecord, client: ClientPolicy, method: SignInMethod = 'magic_link'): Promise<boolean> {
+    const signUpEmail = signUpEmailOf(record);
+    const settings = signUpEmail ? signUpOf(client) : null;
+    if (signUpEmail && settings) {
+      await renderSignUpForm(ctx, { uid: record.interactionUid ?? uidOf(ctx), client, email: signUpEmail, settings });
+      return true;
+    }
+    if (signUpEmail) return false;
+    return signIn(ctx, record.userId, client, method);
+  }
+
+  async function signIn(ctx: Context, userId: string, client: ClientPolicy, method: SignInMethod): Promise<boolean> {
     const account = await deps.accounts.signInAccount(userId, client);
     if (!account) {
       log.info('login.failure', { user: userId, client: client.clientId, method, reason: 'not_allowed' });
@@ -137,6 +158,22 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     await signInWithEmail(provider, ctx, { accountId: account.id, clientId: client.clientId, method }, () => deps.accounts.recordSignIn(account.id, client, method));
     return true;
   }
+
+  const renderSignUpForm = (
+    ctx: Context,
+    view: { uid: string; client: ClientPolicy; email: string; settings: SignUpSettings; status?: number; problems?: SignUpFormProblem[]; values?: Record<string, string> },
+  ) =>
+    renderPage(ctx, views, view.status ?? 200, 'pages/sign-up', {
+      uid: view.uid,
+      client: view.client,
+      email: view.email,
+      fields: view.settings.fields,
+      termsUrl: view.settings.termsUrl,
+      termsAnchor: view.settings.termsUrl ? [`<a href="${ejs.escapeXML(view.settings.termsUrl)}" target="_blank" rel="noopener">`, '</a>'] : null,
+      problems: view.problems ?? [],
+      values: view.values ?? {},
+      csrf: csrf.issue('sign-up', view.uid),
+    });
 
   /**
    * The page of a link that cannot sign in. It offers a fresh link only while the sign-in is
@@ -242,7 +279,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { result } = tried;
     if (result.ok) {
       log.info('code.redeemed', { user: result.record.userId, client: client.clientId, method: 'typed' });
-      if (await completeLogin(ctx, result.record.userId, client, 'typed_code')) return;
+      if (await completeLogin(ctx, result.record, client, 'typed_code')) return;
     } else {
       log.info('code.rejected', { reason: result.problem, method: 'typed' });
     }
@@ -276,7 +313,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       if (!client) return renderGone(ctx);
       const result = await codes.redeemLink(linkCode, { interactionUid: uid });
       if (result.usable) log.info('code.redeemed', { user: result.record.userId, client: client.clientId, method: 'link' });
-      if (result.usable && (await completeLogin(ctx, result.record.userId, client))) return;
+      if (result.usable && (await completeLogin(ctx, result.record, client))) return;
       const problem = result.usable ? 'unknown' : result.problem;
       log.info('code.rejected', { reason: problem, method: 'link' });
       return renderLinkProblem(ctx, uid, problem, linkCode, true);
@@ -304,13 +341,37 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!lookup.record || lookup.record.interactionUid !== uid || !interaction || !client || lookup.record.status === 'denied') {
       return renderGone(ctx);
     }
-    const account = await deps.accounts.signInAccount(lookup.record.userId, client);
-    const limit = await deps.limiter.allowSend(account?.email ?? lookup.record.userId, ctx.ip);
+    const signUpEmail = signUpEmailOf(lookup.record);
+    const account = signUpEmail ? null : await deps.accounts.signInAccount(lookup.record.userId, client);
+    const limit = await deps.limiter.allowSend(signUpEmail ?? account?.email ?? lookup.record.userId, ctx.ip);
     if (!limit.allowed) return renderRateLimited(ctx, limit, (await interactionOfBrowser(provider, ctx, uid)) ? uid : null);
     log.info('code.requested', { client: client.clientId, method: 'resend' });
     const extra = extraForFreshLink(lookup.record);
-    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, client, base: baseOf(ctx), locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
+    mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, signUpEmail, client, base: baseOf(ctx), locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
     return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes, lifetime });
+  });
+
+  // The sign-up form, sent from the browser where the sign-in began, once its code was redeemed there.
+  router.post('/sign-up', parseForm, async (ctx) => {
+    const found = await requireBrowserInteraction(ctx);
+    if (!found) return;
+    const { interaction, client } = found;
+    const settings = signUpOf(client);
+    const latest = await codes.latestForInteraction(interaction.uid);
+    const record = latest.record;
+    const email = record ? signUpEmailOf(record) : null;
+    // Only a sign-up whose code was redeemed in this sign-in and whose form was not sent yet.
+    if (!settings || !record || !email || record.status !== 'used' || record.extra?.[SIGN_UP_STAGE] !== 'pending') return renderGone(ctx);
+    const page = { uid: interaction.uid, client, email, settings };
+    if (!csrf.verify('sign-up', interaction.uid, formField(ctx, 'csrf'))) return renderSignUpForm(ctx, { ...page, status: 403, problems: [{ field: 'terms', key: 'form.expired' }] });
+    const form = readSignUpForm(settings, (ctx.request.body ?? {}) as Record<string, unknown>);
+    if (!form.ok) return renderSignUpForm(ctx, { ...page, status: 400, problems: form.problems, values: form.values });
+    // One send of the form makes the account: a second (a double click, another tab) finds the stage moved on.
+    const claimed = await codes.markSignUpDone(record);
+    if (!claimed) return renderGone(ctx);
+    const account = await deps.accounts.createAccount!({ email, fields: form.fields, roles: settings.defaultRoles }, client);
+    // The account another sign-up or the API made meanwhile may not be allowed here: as for a link that cannot sign in.
+    if (!(await signIn(ctx, account.id, client, 'sign_up'))) return renderLinkProblem(ctx, interaction.uid, 'unknown', null, true);
   });
 
   router.post('/abort', parseForm, async (ctx) => {

@@ -12,6 +12,8 @@ export interface MagicLinkMailData {
   code: string | null;
   /** Can the link approve the sign-in from another device (number matching)? Hosted sign-ins only. */
   crossDevice?: boolean;
+  /** A "create your account" email: the address has no account yet, and the client lets it sign up. */
+  signUp?: boolean;
   user: Recipient;
   client: { id: string | null; name: string };
   state: Record<string, unknown> | null;
@@ -61,6 +63,7 @@ export async function composeMagicLinkMail(views: Views, data: MagicLinkMailData
   const locals = {
     ...data,
     crossDevice: data.crossDevice ?? false,
+    signUp: data.signUp ?? false,
     lifetime,
     minutes: lifetime.minutes,
     /** The expiry as a time of day in the user's timezone (UTC when unknown). */
@@ -77,6 +80,6 @@ export async function composeMagicLinkMail(views: Views, data: MagicLinkMailData
     html: html ?? '',
     text: text ?? '',
     language: data.locale,
-    ...(data.link === null ? {} : { parts: { link: data.link, code: data.code, expiresAt: data.expiresAt, locale: data.locale, client: data.client, accountId: data.user.id } }),
+    ...(data.link === null ? {} : { parts: { link: data.link, code: data.code, expiresAt: data.expiresAt, locale: data.locale, client: data.client, accountId: data.signUp ? null : data.user.id, signUp: data.signUp ?? false } }),
   };
 }

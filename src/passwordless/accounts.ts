@@ -1,4 +1,5 @@
 import type { ClientPolicy } from './magic-link.js';
+import type { SignUpInput } from './sign-up.js';
 
 /**
  * Whose codes the hosted sign-in issues: the plugin's view of accounts, which belong to the host
@@ -16,7 +17,7 @@ export interface Recipient {
   timezone?: string;
 }
 
-export type SignInMethod = 'magic_link' | 'typed_code' | 'magic_link_cross_device';
+export type SignInMethod = 'magic_link' | 'typed_code' | 'magic_link_cross_device' | 'sign_up';
 
 export interface AccountDirectory {
   /** The account a link for `email` goes to when it may sign in to `client`; null sends nothing. */
@@ -25,4 +26,9 @@ export interface AccountDirectory {
   signInAccount(accountId: string, client: ClientPolicy): Promise<Recipient | null>;
   /** A sign-in happened (e.g. to record the last login). */
   recordSignIn(accountId: string, client: ClientPolicy, method: SignInMethod): Promise<void>;
+  /**
+   * Makes the account of a verified sign-up (registered to `client` with the input's roles); the
+   * account that already has the address when one was made meanwhile. Absent: no one can sign up.
+   */
+  createAccount?(input: SignUpInput, client: ClientPolicy): Promise<Recipient>;
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { CodeRepository, CounterRepository, PasswordlessCodeRecord } from '../storage/types.js';
 import { deriveShortCode, generateCode, typedCodeAsIssued } from './generators.js';
 import { hashCode } from './hash.js';
+import { SIGN_UP_STAGE } from './sign-up.js';
 
 /** Why a code cannot be used. `unknown` also covers codes past their retention. */
 export type CodeProblem = 'unknown' | 'expired' | 'used' | 'superseded' | 'exhausted' | 'denied';
@@ -155,6 +156,15 @@ export class PasswordlessCodes {
   /** Reads a link code's state without changing anything (safe for GET). */
   async inspect(linkCode: string, now = Date.now()): Promise<CodeLookup> {
     return describeCode(await this.codes.findById(hashCode(linkCode), now), now);
+  }
+
+  /**
+   * Moves a redeemed sign-up code from "form to fill" to "account made", once: true for the one
+   * caller that did it, false when the form was sent already (or the code is no sign-up).
+   */
+  async markSignUpDone(record: PasswordlessCodeRecord): Promise<boolean> {
+    const done = await this.codes.compareAndSet(record.id, { status: 'used', extraFields: { [SIGN_UP_STAGE]: 'pending' } }, { extra: { ...record.extra, [SIGN_UP_STAGE]: 'done' } });
+    return done !== null;
   }
 
   /** The newest code issued for a hosted sign-in, read-only. */

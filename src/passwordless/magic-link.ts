@@ -10,6 +10,7 @@ import type { AccountDirectory, Recipient } from './accounts.js';
 import { log } from '../log.js';
 import { hostedCodeOwner, unsentCodeOwner, type PasswordlessCodes } from './codes.js';
 import { crossDeviceOf } from './approval.js';
+import { signUpExtra, signUpSettingsOf } from './sign-up.js';
 
 /** The client facts the sign-in needs (from the configured client metadata). */
 export interface ClientPolicy {
@@ -98,9 +99,10 @@ export class MagicLinkMailer {
     this.deps.outbox.enqueue('hosted.request', () => this.#issueAndSend(request), after);
   }
 
-  /** Queues a fresh link for the user of an earlier code of the same sign-in. */
-  resendLink(request: Omit<HostedRequest, 'email'> & { userId: string }): void {
+  /** Queues a fresh link for the user of an earlier code of the same sign-in (for a sign-up code, its address). */
+  resendLink(request: Omit<HostedRequest, 'email'> & { userId: string; signUpEmail: string | null }): void {
     this.deps.outbox.enqueue('hosted.resend', async () => {
+      if (request.signUpEmail) return this.#issueAndSend({ ...request, email: request.signUpEmail });
       const account = await this.deps.accounts.signInAccount(request.userId, request.client);
       // A host that gives no findAccountById cannot tell the address again: no fresh link then.
       if (account?.email) await this.#issueAndSend({ ...request, email: account.email });
@@ -113,29 +115,34 @@ export class MagicLinkMailer {
     // Without a recipient the code is issued all the same, to no one: codes typed in this sign-in
     // then meet a code that counts its tries, expires, and is replaced by the next request,
     // exactly as for an address with an account, so the answers cannot tell the two apart.
+    // An address with no account signs up, on a client that lets it: the same code, another email.
+    const signUpEmail = !recipient && this.deps.accounts.createAccount && signUpSettingsOf(request.client.metadata) ? request.email.trim() : null;
+    const extra = signUpEmail ? { ...request.extra, ...signUpExtra(signUpEmail) } : request.extra;
     const issued = await this.deps.codes.issue({
       userId: recipient ? recipient.id : unsentCodeOwner(emailNormalized),
       owner: hostedCodeOwner(emailNormalized),
       clientId: request.client.clientId,
       interactionUid: request.interactionUid,
       withShortCode: true,
-      ...(request.extra ? { extra: request.extra } : {}),
+      ...(extra ? { extra } : {}),
     });
-    if (!recipient) {
+    if (!recipient && !signUpEmail) {
       log.info('code.not_sent', { reason: 'no_account', client: request.client.clientId });
       return;
     }
+    const to: Recipient = recipient ?? { id: issued.record.userId, email: signUpEmail!, preferredLanguages: [] };
     const timeToLive = this.deps.codes.settings.timeToLiveInSeconds;
     const message = await composeMagicLinkMail(this.deps.views, {
       link: interactionLink(this.deps.issuer, request.base, request.interactionUid, issued.linkCode),
       code: issued.shortCode,
       crossDevice: crossDeviceOf(issued.record) !== null,
-      user: recipient,
+      signUp: signUpEmail !== null,
+      user: to,
       client: { id: request.client.clientId, name: request.client.name },
       state: null,
       expiresAt: new Date(issued.record.expiresAt),
       timeToLive,
-      locale: chooseMailLocale(this.deps.views, request.locale, recipient),
+      locale: chooseMailLocale(this.deps.views, request.locale, to),
       issuer: this.deps.issuer,
     });
     try {
@@ -145,7 +152,7 @@ export class MagicLinkMailer {
       if (err instanceof MailUnavailableError) return;
       throw err;
     }
-    log.info('code.sent', { user: recipient.id, client: request.client.clientId });
+    log.info('code.sent', { user: recipient?.id ?? null, client: request.client.clientId, ...(signUpEmail ? { signUp: true } : {}) });
   }
 }
 

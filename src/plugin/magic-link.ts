@@ -16,6 +16,7 @@ import { MagicLinkMailer, type ClientPolicy } from '../passwordless/magic-link.j
 import { RateLimiter } from '../passwordless/rate-limits.js';
 import { CrossDeviceApprovals } from '../passwordless/approval.js';
 import type { AccountDirectory, Recipient } from '../passwordless/accounts.js';
+import type { SignUpInput } from '../passwordless/sign-up.js';
 import { CsrfTokens } from '../http/csrf.js';
 import { errorHandler } from '../http/error-handler.js';
 import { staticAssets } from '../http/static.js';
@@ -126,6 +127,13 @@ function hostAccounts(options: MagicLinkOptions): AccountDirectory {
     async recordSignIn(accountId, client, method) {
       await options.onSignIn?.({ accountId }, { client: clientOfPolicy(client), method });
     },
+    ...(options.createAccount
+      ? {
+          async createAccount(input: SignUpInput, client: ClientPolicy) {
+            return recipientOfAccount(await options.createAccount!(input, { client: clientOfPolicy(client) }));
+          },
+        }
+      : {}),
   };
 }
 

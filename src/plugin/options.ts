@@ -56,7 +56,10 @@ export interface MagicLinkMessageParts {
   /** The locale the email was rendered in. */
   locale: string;
   client: { id: string | null; name: string };
-  accountId: string;
+  /** The account signed in by the link; null for a sign-up email (the account does not exist yet). */
+  accountId: string | null;
+  /** A "create your account" email (see `createAccount`) rather than a sign-in link. */
+  signUp: boolean;
 }
 
 /** A nodemailer transport (or anything with its `sendMail`). */
@@ -128,8 +131,19 @@ export interface MagicLinkOptions {
    * sends no fresh link (the address is not kept to send it to).
    */
   findAccountById?(accountId: string, context: { client: MagicLinkClient }): Promise<MagicLinkAccount | undefined | null>;
-  /** Told of every magic-link sign-in (e.g. to record the last login). Default: nothing. */
-  onSignIn?(account: { accountId: string }, context: { client: MagicLinkClient; method: 'magic_link' | 'typed_code' | 'magic_link_cross_device' }): Promise<void> | void;
+  /** Told of every magic-link sign-in (e.g. to record the last login); `sign_up` right after {@link createAccount}. Default: nothing. */
+  onSignIn?(account: { accountId: string }, context: { client: MagicLinkClient; method: 'magic_link' | 'typed_code' | 'magic_link_cross_device' | 'sign_up' }): Promise<void> | void;
+  /**
+   * Sign-up with a magic link. On a client whose metadata has `self_service_registration`
+   * (`true`, or `{ enabled, fields, terms_url, default_roles }`; list it in node-oidc-provider's
+   * `extraClientMetadata.properties`), an address `findAccountByEmail` does not know gets a
+   * "create your account" email; opening it shows a short form, and sending the form calls this
+   * with the verified address, the form's fields and the client's `default_roles`. Return the new
+   * account, or the existing one if the address got an account meanwhile (the sign-in then
+   * continues as that account, if `findAccountById` still lets it in). Default: none (an unknown
+   * address gets no email).
+   */
+  createAccount?(input: { email: string; fields: Partial<Record<'firstName' | 'lastName' | 'fullName' | 'middleName', string>>; roles: string[] }, context: { client: MagicLinkClient }): Promise<MagicLinkAccount>;
   /** Required. How the email leaves: exactly one of `smtpUrl`, `transport` or `send`. */
   mail: MagicLinkMailOptions;
   /** Codes and counters. Default: in process memory (one process only; state lost on restart). */
@@ -248,6 +262,7 @@ const optionsSchema = z.strictObject({
   findAccountByEmail: fn,
   findAccountById: fn.optional(),
   onSignIn: fn.optional(),
+  createAccount: fn.optional(),
   mail: mailSchema,
   store: z
     .strictObject({

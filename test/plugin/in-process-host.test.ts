@@ -17,6 +17,8 @@ import { TestSmtpServer, headerOf } from '../helpers/smtp.js';
 
 const REDIRECT_URI = 'https://app.example.com/callback';
 const ACCOUNT = { accountId: 'acct-1', email: 'lin@example.com', firstName: 'Lin', locales: ['de'] };
+/** Accounts a host test made (sign-up), besides ACCOUNT. */
+const madeAccounts = new Map<string, { accountId: string; email: string }>();
 
 interface Host {
   issuer: string;
@@ -25,7 +27,13 @@ interface Host {
   close(): Promise<void>;
 }
 
-async function startHost(mail: MagicLinkOptions['mail'], seen: { clients: string[] } = { clients: [] }, more: Partial<MagicLinkOptions> = {}): Promise<Host> {
+async function startHost(
+  mail: MagicLinkOptions['mail'],
+  seen: { clients: string[] } = { clients: [] },
+  more: Partial<MagicLinkOptions> = {},
+  /** More metadata of the host's client, declared as node-oidc-provider extra client metadata. */
+  clientMetadata: Record<string, unknown> = {},
+): Promise<Host> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://localhost:${(server.address() as AddressInfo).port}/oidc`;
@@ -39,8 +47,12 @@ async function startHost(mail: MagicLinkOptions['mail'], seen: { clients: string
     ...more,
   });
   const provider = new Provider(issuer, {
-    clients: [{ client_id: 'host-app', client_secret: 'host-app-secret', redirect_uris: [REDIRECT_URI], client_name: 'Host App' }],
-    findAccount: async (_ctx, sub) => (sub === ACCOUNT.accountId ? { accountId: sub, claims: () => ({ sub, email: ACCOUNT.email }) } : undefined),
+    clients: [{ client_id: 'host-app', client_secret: 'host-app-secret', redirect_uris: [REDIRECT_URI], client_name: 'Host App', ...clientMetadata }],
+    extraClientMetadata: { properties: Object.keys(clientMetadata) },
+    findAccount: async (_ctx, sub) => {
+      const account = sub === ACCOUNT.accountId ? ACCOUNT : madeAccounts.get(sub);
+      return account ? { accountId: sub, claims: () => ({ sub, email: account.email }) } : undefined;
+    },
     claims: { openid: ['sub'], email: ['email'] },
     cookies: { keys },
     features: { devInteractions: { enabled: false } },
@@ -168,6 +180,60 @@ describe('a host’s own accounts', () => {
       const landed = await second.browser.submit(consent, '/consent');
       expect(landed.url.startsWith(REDIRECT_URI), landed.url).to.equal(true);
       expect(signIns).to.deep.equal([`${ACCOUNT.accountId}:typed_code`]);
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe('a host’s sign-up (createAccount)', () => {
+  it('emails an unknown address on a client with self_service_registration, and makes the account only when the form is sent', async () => {
+    const sent: MagicLinkMessage[] = [];
+    const created: { email: string; fields: Record<string, string>; roles: string[]; client: string }[] = [];
+    const signIns: string[] = [];
+    const host = await startHost(
+      { send: async (message) => void sent.push(message) },
+      undefined,
+      {
+        createAccount: async (input, { client: c }) => {
+          created.push({ email: input.email, fields: input.fields as Record<string, string>, roles: input.roles, client: c.clientId });
+          const account = { accountId: `made-${created.length}`, email: input.email };
+          madeAccounts.set(account.accountId, account);
+          return account;
+        },
+        findAccountById: async (accountId) => (accountId === ACCOUNT.accountId ? ACCOUNT : madeAccounts.get(accountId)),
+        onSignIn: ({ accountId }, { method }) => void signIns.push(`${accountId}:${method}`),
+      },
+      { self_service_registration: { enabled: true, fields: [{ name: 'firstName', required: true }], default_roles: ['reader'] } },
+    );
+    try {
+      const { browser, inbox } = await askForLink(host, 'newcomer@example.com');
+      expect(inbox.body).to.include('Check your inbox');
+      expect(sent).to.have.length(1);
+      expect(sent[0]!.subject).to.equal('Create your account for Host App');
+      expect(sent[0]!.parts).to.include({ signUp: true, accountId: null });
+      const form = await browser.get(sent[0]!.parts!.link);
+      expect(form.url).to.match(/\/oidc\/interaction\/[\w-]+\/magic\//);
+      expect(form.body).to.include('Create your account for Host App').and.include('action="/oidc/interaction/');
+      expect(created, 'nothing made before the form').to.deep.equal([]);
+      const consent = await browser.submit(form, '/sign-up', { firstName: 'Noor' });
+      const landed = await browser.submit(consent, '/consent');
+      expect(landed.url.startsWith(REDIRECT_URI), landed.url).to.equal(true);
+      expect(created).to.deep.equal([{ email: 'newcomer@example.com', fields: { firstName: 'Noor' }, roles: ['reader'], client: 'host-app' }]);
+      expect(signIns).to.deep.equal(['made-1:sign_up']);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('sends an unknown address nothing without createAccount, whatever the client says', async () => {
+    const sent: MagicLinkMessage[] = [];
+    const host = await startHost({ send: async (message) => void sent.push(message) }, undefined, {}, { self_service_registration: true });
+    try {
+      const { inbox } = await askForLink(host, 'newcomer@example.com');
+      expect(inbox.body).to.include('Check your inbox');
+      expect(inbox.body).not.to.include('create an account');
+      expect(sent).to.deep.equal([]);
     } finally {
       await host.close();
     }
