@@ -8,7 +8,7 @@ import type { ApiRefreshTokens, RefreshTokenUsagePolicy } from '../tokens/refres
 import { log } from '../log.js';
 import { fieldError, parseInput } from './validation.js';
 import type { ApiTokenVerifier } from '../tokens/verify.js';
-import { refreshRequest, revokeRefreshRequest } from './schemas.js';
+import { logoutRequest, refreshRequest, revokeRefreshRequest } from './schemas.js';
 import type { TokenCookies } from './token-cookies.js';
 import { answerEmpty } from './respond.js';
 
@@ -90,6 +90,20 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     }
     const revoked = await deps.refreshTokens.revokeFor({ ...(input.userId !== undefined ? { userId: input.userId } : {}), ...(input.applicationId !== undefined ? { applicationId: input.applicationId } : {}) });
     log.info('refresh.revoked', { by: input.applicationId !== undefined ? (input.userId !== undefined ? 'user_application' : 'application') : 'user', user: input.userId ?? null, client: input.applicationId ?? null, revoked });
+    answerEmpty(ctx, 200);
+  });
+
+  /**
+   * FusionAuth's logout API: revokes the refresh token (the body's or the cookie's; with `global`,
+   * every token of its user) and clears the token cookies. No key: the token is the proof, and
+   * without one there is only the cookies to clear. Answers 200 either way, so a repeated logout
+   * is harmless and an unknown token tells nothing.
+   */
+  router.post('/logout', deps.body, async (ctx) => {
+    const input = parseInput(logoutRequest, refreshTokenInput(ctx));
+    const user = input.refreshToken === undefined ? null : await deps.refreshTokens.logout(input.refreshToken, input.global);
+    if (user !== null) log.info('refresh.revoked', { by: input.global ? 'logout_global' : 'logout', user });
+    deps.cookies.clear(ctx);
     answerEmpty(ctx, 200);
   });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, revokeRefreshRequest, sendRequest, startRequest } from './schemas.js';
+import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, revokeRefreshRequest, sendRequest, startRequest, logoutRequest } from './schemas.js';
 
 /**
  * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
@@ -214,6 +214,22 @@ export function openApiDocument(issuer: string): Json {
       },
       '/api/user/registration': {
         post: { summary: 'Create a user and register it to an application', ...keyed, requestBody: jsonBody(registerNewUserRequest), responses: { '200': userAnswer, ...errors(unauthorized) } },
+      },
+      '/api/user/registration/{userId}/{applicationId}': {
+        get: {
+          summary: "A user's registration for one application",
+          ...keyed,
+          parameters: [userIdParameter, { name: 'applicationId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': jsonResponse('{ registration }', 'UserResponse'), '404': emptyResponse('No such user, or not registered to that application'), ...unauthorized },
+        },
+      },
+      '/api/logout': {
+        post: {
+          summary: 'Log out: revoke the refresh token (with global, every token of its user) and clear the access_token and refresh_token cookies',
+          description: 'No API key: the refresh token (in the body or the refresh_token cookie, which wins) is the proof. 200 whether or not the token was known.',
+          requestBody: { ...jsonBody(logoutRequest), required: false },
+          responses: { '200': emptyResponse('Logged out (Set-Cookie clears both token cookies)'), ...errors() },
+        },
       },
       '/api/user/registration/{userId}': {
         post: { summary: 'Register an existing user to an application', ...keyed, parameters: [userIdParameter], requestBody: jsonBody(registerRequest), responses: { '200': userAnswer, '404': emptyResponse('No such user'), ...conflict, ...errors(unauthorized) } },

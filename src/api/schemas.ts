@@ -108,6 +108,12 @@ export const refreshRequest = z.object({
   refreshToken: requiredText(256),
 });
 
+/** FusionAuth's POST /api/logout: the refresh token may also come in the refresh_token cookie. */
+export const logoutRequest = z.object({
+  refreshToken: absentIfNull(requiredText(256)),
+  global: defaultIfNull(z.boolean(), false),
+});
+
 /** DELETE /api/jwt/refresh: one token, a user's tokens, an application's, or a user's for an application. */
 export const revokeRefreshRequest = z
   .object({ token: absentIfNull(requiredText(256)), userId: absentIfNull(z.uuid().transform(normalizeUserId)), applicationId: absentIfNull(applicationId) })

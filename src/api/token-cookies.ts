@@ -27,6 +27,11 @@ export class TokenCookies {
     if (typeof tokens.refreshToken === 'string') ctx.append('Set-Cookie', this.#cookie('refresh_token', tokens.refreshToken, this.refreshTokenTimeToLiveInMinutes * 60));
   }
 
+  /** Removes both cookies from the browser (logout), whichever client wrote them. */
+  clear(ctx: Context): void {
+    for (const name of ['access_token', 'refresh_token']) ctx.append('Set-Cookie', this.#cookie(name, '', 0));
+  }
+
   #cookie(name: string, value: string, maxAgeSeconds: number | null): string {
     return [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', ...(maxAgeSeconds === null ? [] : [`Max-Age=${maxAgeSeconds}`]), ...(this.secure ? ['Secure'] : [])].join('; ');
   }

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { DuplicateKeyError, normalizeEmail, normalizeUsername, type UserRecord, type UserRepository } from '../storage/types.js';
 import { createUser, deleteUser, registerUser, replacementOf, updateUser } from '../accounts/admin.js';
+import { registrationFor } from '../accounts/users.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
 import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
@@ -93,6 +94,15 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     if (!result.ok) throw fieldError('registration.applicationId', 'duplicate', 'The user is already registered to this application.');
     log.info('api.user_registered', { user: result.user.id, client: result.registration.applicationId });
     ctx.body = { user: userJson(result.user), registration: registrationJson(result.registration) };
+  });
+
+  /** FusionAuth's registration read: the user's registration for one application, 404 when either is unknown. */
+  router.get('/user/registration/:userId/:applicationId', deps.requireKey, async (ctx) => {
+    const id = userIdOf(ctx);
+    const user = id ? await users.findById(id) : null;
+    const registration = user ? registrationFor(user, (ctx.params as Record<string, string>).applicationId ?? '') : undefined;
+    if (!registration) return notFound(ctx);
+    ctx.body = { registration: registrationJson(registration) };
   });
 
   router.post('/user/:userId', ...guard, async (ctx) => {

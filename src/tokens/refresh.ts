@@ -50,6 +50,18 @@ export class ApiRefreshTokens {
     return spent ? { record: spent, reusable: false } : null;
   }
 
+  /**
+   * FusionAuth's logout: revokes this token, or with `global` every token of its user (holding one
+   * proves who the user is). The user's id when the token was known, else null.
+   */
+  async logout(refreshToken: string, global: boolean): Promise<string | null> {
+    const known = await this.repository.findByHash(hashCode(refreshToken));
+    if (!known) return null;
+    if (global) await this.repository.deleteByUser(known.userId);
+    else await this.repository.deleteByHash(known.tokenHash);
+    return known.userId;
+  }
+
   /** Revokes one token by its value; false when it was not known. */
   async revokeToken(refreshToken: string): Promise<boolean> {
     return this.repository.deleteByHash(hashCode(refreshToken));

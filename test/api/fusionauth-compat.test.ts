@@ -294,6 +294,23 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
     });
   });
 
+  describe('Registrations', () => {
+    it('GET /api/user/registration/{userId}/{applicationId}: { registration } with its roles; 404 (empty) when not registered or unknown', async () => {
+      const { user } = (await admin('POST', '/api/user', { user: { email: 'registered@example.com' }, registration: { applicationId: 'web', roles: ['editor'] } })).json!;
+      const answer = await admin('GET', `/api/user/registration/${user.id}/web`);
+      expect(answer.status).to.equal(200);
+      expect(Object.keys(answer.json!)).to.deep.equal(['registration']);
+      expect(answer.json!.registration).to.include({ applicationId: 'web' });
+      expect(answer.json!.registration.roles).to.deep.equal(['editor']);
+      for (const path of [`/api/user/registration/${user.id}/${REUSABLE_CLIENT.client_id}`, '/api/user/registration/00000000-0000-4000-8000-000000000000/web']) {
+        const missing = await admin('GET', path);
+        expect(missing.status, path).to.equal(404);
+        expect(missing.text, path).to.equal('');
+      }
+      expect((await call(server, 'GET', `/api/user/registration/${user.id}/web`, { key: null })).status).to.equal(401);
+    });
+  });
+
   describe('User API: delete, reactivate, hard delete', () => {
     /** Whether a hosted sign-in (the OIDC login page) emails this user a link. */
     async function hostedSignInSendsLink(email: string): Promise<boolean> {
@@ -437,6 +454,32 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       const none = await refresh({});
       expect(none.status).to.equal(400);
       expect(none.json!.fieldErrors.refreshToken[0].code).to.equal('[blank]refreshToken');
+    });
+
+    it('POST /api/logout { refreshToken }: 200, the token is revoked, the token cookies are cleared; the user\'s other tokens stay', async () => {
+      const one = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      const other = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      const answer = await call(server, 'POST', '/api/logout', { body: { refreshToken: one.refreshToken } });
+      expect(answer.status).to.equal(200);
+      expect(answer.text).to.equal('');
+      const cleared = answer.headers.getSetCookie();
+      expect(cleared.some((c) => /^access_token=;.*Max-Age=0/.test(c))).to.equal(true);
+      expect(cleared.some((c) => /^refresh_token=;.*Max-Age=0/.test(c))).to.equal(true);
+      expect(await works(one.refreshToken)).to.equal(false);
+      expect(await works(other.refreshToken)).to.equal(true);
+      expect((await call(server, 'POST', '/api/logout', { body: { refreshToken: one.refreshToken } })).status, 'again: harmless').to.equal(200);
+    });
+
+    it('POST /api/logout { global: true } with the refresh_token cookie: every token of that user is revoked, no one else\'s', async () => {
+      const dana = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      const danaWeb = await loggedIn(DANA.email, 'web');
+      const eve = await loggedIn(EVE.email, REUSABLE_CLIENT.client_id);
+      const answer = await fetch(`${server.issuer}/api/logout`, { method: 'POST', headers: { cookie: `refresh_token=${dana.refreshToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ global: true }) });
+      expect(answer.status).to.equal(200);
+      expect(await works(dana.refreshToken)).to.equal(false);
+      expect(await works(danaWeb.refreshToken)).to.equal(false);
+      expect(await works(eve.refreshToken)).to.equal(true);
+      expect((await call(server, 'POST', '/api/logout', { body: { global: 'yes' } })).json!.fieldErrors.global[0].code).to.equal('[invalid]global');
     });
 
     it('DELETE /api/jwt/refresh?token=: 200 (empty) and the token is refused; 404 for an unknown token; 401 without a key', async () => {
