@@ -8,7 +8,7 @@ import type { ApiRefreshTokens, RefreshTokenUsagePolicy } from '../tokens/refres
 import { log } from '../log.js';
 import { fieldError, parseInput } from './validation.js';
 import type { ApiTokenVerifier } from '../tokens/verify.js';
-import { logoutRequest, refreshRequest, revokeRefreshRequest } from './schemas.js';
+import { listRefreshTokensQuery, logoutRequest, refreshRequest, revokeRefreshRequest } from './schemas.js';
 import type { TokenCookies } from './token-cookies.js';
 import { answerEmpty } from './respond.js';
 
@@ -78,6 +78,14 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     // The JWT was signed here a moment ago: its applicationId claim names the client, no need to verify it.
     const applicationId = decodeJwt(refreshed.token).applicationId;
     deps.cookies.write(ctx, typeof applicationId === 'string' ? applicationId : null, refreshed);
+  });
+
+  /** FusionAuth's retrieve: a user's refresh tokens (API key). Their values are not kept here, so none is shown; the ids are. */
+  router.get('/jwt/refresh', deps.requireKey, async (ctx) => {
+    const { userId } = parseInput(listRefreshTokensQuery, ctx.query);
+    const records = await deps.refreshTokens.listFor(userId);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { refreshTokens: records.map((r) => ({ id: r.id, applicationId: r.applicationId, userId: r.userId, insertInstant: r.insertInstant, startInstant: r.startInstant, expirationInstant: r.expiresAt })) };
   });
 
   /** Revocation by an administrator (API key): a token, a user's tokens, an application's, or a user's for one application. */

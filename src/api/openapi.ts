@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, revokeRefreshRequest, sendRequest, startRequest, logoutRequest } from './schemas.js';
+import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, revokeRefreshRequest, sendRequest, startRequest, logoutRequest, listRefreshTokensQuery } from './schemas.js';
 
 /**
  * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
@@ -104,6 +104,15 @@ const components: Json = {
         publicKeys: { type: 'object', additionalProperties: { type: 'string' }, description: 'kid → PEM; without parameters' },
       },
     },
+    RefreshTokens: {
+      type: 'object',
+      properties: {
+        refreshTokens: {
+          type: 'array',
+          items: { type: 'object', properties: { id: { type: 'string' }, applicationId: { type: 'string' }, userId: { type: 'string' }, insertInstant: { type: 'integer' }, startInstant: { type: 'integer' }, expirationInstant: { type: 'integer' } } },
+        },
+      },
+    },
     RefreshResponse: { type: 'object', properties: { token: { type: 'string' }, tokenExpirationInstant: { type: 'integer' }, refreshToken: { type: 'string' }, refreshTokenId: { type: 'string' } } },
   },
 };
@@ -158,6 +167,12 @@ export function openApiDocument(issuer: string): Json {
           description: 'The token comes in the body or in the refresh_token cookie (the cookie wins). Under OneTimeUse (the default) a new refreshToken and refreshTokenId come back and the old token is spent; a token used again after it was rotated also revokes every token rotated from the same login. Under Reusable the same refreshToken and refreshTokenId come back.',
           requestBody: { ...jsonBody(refreshRequest), required: false },
           responses: { '200': jsonResponse('New tokens', 'RefreshResponse'), ...errors(), '400': jsonResponse('[blank]refreshToken; [invalid]refreshToken: unknown, expired, revoked or used, or its user can no longer sign in; malformed JSON', 'Errors') },
+        },
+        get: {
+          summary: "A user's usable refresh tokens (ids and instants; the token values are never kept)",
+          ...keyed,
+          parameters: Object.keys(schemaOf(listRefreshTokensQuery).properties as Json).map((name) => ({ name, in: 'query', required: true, schema: { type: 'string', format: 'uuid' } })),
+          responses: { '200': jsonResponse('{ refreshTokens: [{ id, applicationId, userId, insertInstant, startInstant, expirationInstant }] }', 'RefreshTokens'), ...errors(unauthorized) },
         },
         delete: {
           summary: 'Revoke refresh tokens: one (token), a user\'s (userId), an application\'s (applicationId), or a user\'s for an application (both)',

@@ -114,6 +114,9 @@ export const logoutRequest = z.object({
   global: defaultIfNull(z.boolean(), false),
 });
 
+/** GET /api/jwt/refresh: the refresh tokens of one user. */
+export const listRefreshTokensQuery = z.object({ userId: z.uuid().transform(normalizeUserId) });
+
 /** DELETE /api/jwt/refresh: one token, a user's tokens, an application's, or a user's for an application. */
 export const revokeRefreshRequest = z
   .object({ token: absentIfNull(requiredText(256)), userId: absentIfNull(z.uuid().transform(normalizeUserId)), applicationId: absentIfNull(applicationId) })

@@ -328,6 +328,13 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
     return deleteUserRecords(this.#byHash, userId);
   }
 
+  async listByUser(userId: string, now: number): Promise<RefreshTokenRecord[]> {
+    return [...this.#byHash.values()]
+      .filter((record) => record.userId === userId && record.consumedAt === undefined && record.expiresAt > now)
+      .sort((a, b) => a.insertInstant - b.insertInstant || a.id.localeCompare(b.id))
+      .map(copy);
+  }
+
   async deleteByHash(tokenHash: string): Promise<boolean> {
     return this.#byHash.delete(tokenHash);
   }

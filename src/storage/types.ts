@@ -246,6 +246,8 @@ export interface RefreshTokenRepository {
   deleteChain(chainId: string): Promise<number>;
   /** Removes every refresh token of the user (deleted or locked); returns how many. */
   deleteByUser(userId: string): Promise<number>;
+  /** The user's tokens still usable at `now` (unexpired, unconsumed), oldest first. */
+  listByUser(userId: string, now: number): Promise<RefreshTokenRecord[]>;
   /** Removes the token with this hash (revoked by its holder); false when there was none. */
   deleteByHash(tokenHash: string): Promise<boolean>;
   /** Removes every token of an application, or of one user for it; returns how many. */

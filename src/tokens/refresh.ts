@@ -62,6 +62,11 @@ export class ApiRefreshTokens {
     return known.userId;
   }
 
+  /** The user's usable tokens, as records (the token values themselves are not kept). */
+  async listFor(userId: string, now = Date.now()): Promise<RefreshTokenRecord[]> {
+    return this.repository.listByUser(userId, now);
+  }
+
   /** Revokes one token by its value; false when it was not known. */
   async revokeToken(refreshToken: string): Promise<boolean> {
     return this.repository.deleteByHash(hashCode(refreshToken));

@@ -482,6 +482,21 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect((await call(server, 'POST', '/api/logout', { body: { global: 'yes' } })).json!.fieldErrors.global[0].code).to.equal('[invalid]global');
     });
 
+    it('GET /api/jwt/refresh?userId=: { refreshTokens } with their ids, never their values; 401 without a key, [couldNotConvert]userId', async () => {
+      const { user } = (await admin('POST', '/api/user', { user: { email: 'listed@example.com' }, registration: { applicationId: 'web' } })).json!;
+      const first = await loggedIn('listed@example.com', 'web');
+      const second = await loggedIn('listed@example.com', 'web');
+      const answer = await admin('GET', `/api/jwt/refresh?userId=${user.id}`);
+      expect(answer.status).to.equal(200);
+      expect(answer.json!.refreshTokens.map((t: { id: string }) => t.id)).to.deep.equal([first.refreshTokenId, second.refreshTokenId]);
+      expect(answer.json!.refreshTokens[0]).to.include({ applicationId: 'web', userId: user.id });
+      expect(answer.text).to.not.include(first.refreshToken);
+      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken: first.refreshToken } })).status).to.equal(200);
+      expect((await admin('GET', `/api/jwt/refresh?userId=${user.id}`)).json!.refreshTokens, 'a spent token is no longer listed').to.have.length(2);
+      expect((await call(server, 'GET', `/api/jwt/refresh?userId=${user.id}`, { key: null })).status).to.equal(401);
+      expect((await admin('GET', '/api/jwt/refresh?userId=nope')).json!.fieldErrors.userId[0].code).to.equal('[couldNotConvert]userId');
+    });
+
     it('DELETE /api/jwt/refresh?token=: 200 (empty) and the token is refused; 404 for an unknown token; 401 without a key', async () => {
       const { refreshToken } = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
       expect((await revoke(`token=${encodeURIComponent(refreshToken)}`, null)).status).to.equal(401);

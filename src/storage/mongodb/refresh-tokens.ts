@@ -63,6 +63,12 @@ export class MongoRefreshTokens implements RefreshTokenRepository {
     return result.deletedCount;
   }
 
+  /** Served by the userId index; a user has few tokens, so the sort is done on them alone. */
+  async listByUser(userId: string, now: number): Promise<RefreshTokenRecord[]> {
+    const documents = await guarded(() => this.#collection.find({ userId, consumedAt: { $exists: false }, expiresAt: { $gt: now } }).sort({ insertInstant: 1, _id: 1 }).toArray());
+    return documents.map(toRecord);
+  }
+
   async deleteByHash(tokenHash: string): Promise<boolean> {
     const result = await guarded(() => this.#collection.deleteOne({ tokenHash }));
     return result.deletedCount > 0;

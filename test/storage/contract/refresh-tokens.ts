@@ -87,5 +87,18 @@ export function refreshTokensContract(harness: StoreHarness): void {
       expect(await store().refreshTokens.findByHash(bobHere.tokenHash)).to.equal(null);
       expect(await store().refreshTokens.findByHash(annElsewhere.tokenHash)).to.not.equal(null);
     });
+
+    it("lists a user's usable tokens, oldest first: not consumed ones, expired ones or other users'", async () => {
+      const userId = uniqueId();
+      const now = Date.now();
+      const older = token({ userId, insertInstant: now - 2000 });
+      const newer = token({ userId, insertInstant: now - 1000 });
+      const spent = token({ userId });
+      const expired = token({ userId, expiresAt: now - 1 });
+      for (const record of [newer, older, spent, expired, token()]) await store().refreshTokens.insert(record);
+      await store().refreshTokens.consume(spent.tokenHash, now);
+      expect((await store().refreshTokens.listByUser(userId, now)).map((r) => r.id)).to.deep.equal([older.id, newer.id]);
+      expect(await store().refreshTokens.listByUser(uniqueId(), now)).to.deep.equal([]);
+    });
   });
 }
