@@ -41,6 +41,8 @@ import { RouteTemplates, SIGN_IN_PAGE_TEMPLATES } from './metrics/routes.js';
 import { metricsEndpoint, type ExpositionSource } from './metrics/endpoint.js';
 import { workerMetricsSource } from './metrics/cluster.js';
 import cluster from 'node:cluster';
+import { Events } from './events/events.js';
+import { WebhookSender } from './events/sender.js';
 
 /** Everything one running server is made of; tests reach into it, nothing else should. */
 export interface Application {
@@ -64,6 +66,9 @@ export interface Application {
   api: RestApi;
   /** Every Koa router of ours (the fuzz suite enumerates their routes; node-oidc-provider's come from discovery). */
   routers: Router[];
+  /** Events for webhooks, and the background sender that posts them. */
+  events: Events;
+  webhooks: WebhookSender;
   /** With `metrics.enabled`: the registry, and where a scrape reads it (the cluster's aggregate in a worker). */
   metrics: { registry: Metrics; source: ExpositionSource } | null;
   /** Stops background work and closes connections (the HTTP server is the caller's). */
@@ -85,6 +90,11 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   // Every store call of the provider, the plugin and the API goes through the one store: timed there.
   const store = metrics ? observedStore(options.store, (operation, seconds, failed) => metrics.observeStore(operation, seconds, failed)) : options.store;
   const untap = metrics ? tapEvents((event, fields) => metrics.observeEvent(event, fields)) : () => undefined;
+  const events = new Events({ webhooks: config.webhooks, deliveries: store.webhookDeliveries, counters: store.counters, settings: config.events });
+  const webhooks = new WebhookSender(store.webhookDeliveries, config.webhooks, config.events);
+  events.onWritten = () => webhooks.kick();
+  // Observations the pages and limiters log (a link opened elsewhere, a limit hit) become events too.
+  const untapEvents = config.webhooks.length > 0 ? tapEvents((event, fields) => events.observe(event, fields)) : () => undefined;
   const keys = await loadKeys(config);
   // The theme's locales/ folder is read after ours: its keys win and its new files add locales.
   const catalog = new Catalog([path.join(projectRoot, 'locales'), ...(config.theme ? [path.join(path.resolve(config.theme), 'locales')] : [])], config.mail.defaultLocale);
@@ -96,7 +106,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     wrongCodesPerAccount: config.rateLimits.enabled ? config.twoFactor.wrongCodesPerAccount : null,
   });
   // The hosted sign-in is the plugin, through the same doors a host uses.
-  const magic = magicLink(magicLinkOptions({ config, store, keys, transport, twoFactor }));
+  const magic = magicLink(magicLinkOptions({ config, store, keys, transport, twoFactor, events }));
   const interactions = magic.interactions();
   interactions.policy.get('login')!.checks.add(apiLinkSessionCheck());
   const provider = buildProvider({ config, issuer, store, keys, views, interactions });
@@ -161,7 +171,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     twoFactorIdTimeToLiveInSeconds: config.twoFactor.twoFactorIdTimeToLiveInSeconds,
     maxAttempts: config.twoFactor.maxAttempts,
   });
-  const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf, secondFactor });
+  const api = restApi({ config, issuer, provider, store, codes, keys, views, mailer, limiter, csrf, secondFactor, events });
   koa.use(api.router.routes());
   koa.use(api.fallback);
   // Before the plugin's pages (inside the provider): the emailed API link takes over the login page of the interaction it started.
@@ -187,6 +197,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     metrics: scrape && requestMetrics(scrape, config, routeTemplatesOf(provider, routers)),
   });
 
+  webhooks.start();
   return {
     koa,
     handler,
@@ -203,8 +214,12 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     api,
     routers,
     metrics: scrape,
+    events,
+    webhooks,
     async close() {
       untap();
+      untapEvents();
+      await webhooks.stop();
       await magic.close();
       await mail.close();
       await store.close();

@@ -37,6 +37,9 @@ const USAGE = `usage: oidc-magic-link <command>
                                           prints the new key once; only its hash is stored
   api-keys list
   api-keys revoke <id>
+  webhooks list [--status pending|delivered|failed] [--limit N]
+                                          webhook deliveries, newest first
+  webhooks replay <eventId>               send every delivery of an event again (the same event id)
 
 Reads the same configuration as the server (config/default.json, CONFIG, MONGODB_URI, ...).`;
 
@@ -58,6 +61,7 @@ const OPTIONS = {
   permission: { type: 'string', multiple: true },
   all: { type: 'boolean' },
   description: { type: 'string' },
+  status: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -238,6 +242,35 @@ async function apiKeysCommand(store: Store, args: string[], options: Options): P
   }
 }
 
+const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+
+async function webhooksCommand(store: Store, args: string[], options: Options): Promise<void> {
+  const action = positional(args, 0, 'webhooks action');
+  switch (action) {
+    case 'list': {
+      const status = options.status;
+      if (status !== undefined && !(DELIVERY_STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status is one of ${DELIVERY_STATUSES.join(', ')}`);
+      const limit = options.limit === undefined ? 100 : Number(options.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit is a whole number from 1 to 1000');
+      const deliveries = await store.webhookDeliveries.list({ limit, ...(status ? { status: status as (typeof DELIVERY_STATUSES)[number] } : {}) });
+      if (deliveries.length === 0) return print('(no webhook deliveries)');
+      return print(
+        deliveries
+          .map((d) => `${new Date(d.createdAt).toISOString()}  ${d.eventId}  ${d.type}  → ${d.webhookId}  ${d.status}  tries ${d.attempts}${d.lastError ? `  last: ${d.lastError}` : ''}`)
+          .join('\n'),
+      );
+    }
+    case 'replay': {
+      const eventId = positional(args, 1, 'eventId');
+      const count = await store.webhookDeliveries.requeueEvent(eventId, Date.now());
+      if (count === 0) throw new CommandError(`no deliveries of event ${JSON.stringify(eventId)} (delivered and failed ones are kept events.retainDays)`);
+      return print(`queued ${count} ${count === 1 ? 'delivery' : 'deliveries'} of ${eventId} again; a running server sends them`);
+    }
+    default:
+      throw new UsageError(`unknown webhooks action ${JSON.stringify(action)}`);
+  }
+}
+
 /**
  * Opens the configured store, runs `work`, closes it. The `users` seed is written by the
  * server's start and by `migrate` only (`seed`), so that other commands (even the read-only
@@ -298,6 +331,9 @@ export async function runCli(argv: string[], context: CliContext = processContex
         return 0;
       case 'api-keys':
         await withStore(config, (store) => apiKeysCommand(store, rest, options));
+        return 0;
+      case 'webhooks':
+        await withStore(config, (store) => webhooksCommand(store, rest, options));
         return 0;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -3,9 +3,13 @@ import { mayUseClient, recipientOf } from '../passwordless/magic-link.js';
 import type { AccountDirectory } from '../passwordless/accounts.js';
 import { buildUser } from './users.js';
 import { log } from '../log.js';
+import type { Events } from '../events/events.js';
 
-/** Our users store as the sign-in sees accounts: a user receives a link when the client's rules let them in. */
-export function userAccounts(users: UserRepository): AccountDirectory {
+/**
+ * Our users store as the sign-in sees accounts: a user receives a link when the client's rules
+ * let them in. `events`, when given, hears of sign-ins and sign-ups before the sign-in finishes.
+ */
+export function userAccounts(users: UserRepository, events?: Events): AccountDirectory {
   return {
     async recipientFor(email, client) {
       const user = await users.findByEmail(normalizeEmail(email));
@@ -15,14 +19,17 @@ export function userAccounts(users: UserRepository): AccountDirectory {
       const user = await users.findById(accountId);
       return user && mayUseClient(user, client) ? recipientOf(user) : null;
     },
-    async recordSignIn(accountId, client) {
-      await users.recordLogin(accountId, client.clientId, Date.now());
+    async recordSignIn(accountId, client, method) {
+      const user = await users.recordLogin(accountId, client.clientId, Date.now());
+      await events?.emit('user.login.success', { user, userId: accountId, applicationId: client.clientId, fields: { authenticationType: 'PASSWORDLESS', method } });
     },
     async createAccount(input, client) {
       const user = buildUser({ email: input.email, ...input.fields, verified: true, registrations: [{ applicationId: client.clientId, roles: input.roles }] });
       try {
         await users.insert(user);
         log.info('user.signed_up', { user: user.id, client: client.clientId });
+        await events?.emit('user.create', { user, applicationId: client.clientId, fields: { signUp: true } });
+        await events?.emit('user.registration.create', { user, applicationId: client.clientId, fields: { signUp: true } });
         return recipientOf(user);
       } catch (err) {
         // Another sign-up, the API or the CLI made the address's account first: that one signs in.

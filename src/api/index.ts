@@ -29,6 +29,8 @@ import { TokenCookies } from './token-cookies.js';
 import { passwordlessRoutes } from './passwordless-routes.js';
 import { userRoutes } from './user-routes.js';
 import { twoFactorRoutes } from './two-factor-routes.js';
+import type { Events } from '../events/events.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 export interface ApiDeps {
   config: Config;
@@ -43,6 +45,7 @@ export interface ApiDeps {
   csrf: CsrfTokens;
   /** The second factor of API logins; without it no login needs one. */
   secondFactor?: ApiSecondFactor;
+  events: Events;
 }
 
 export interface RestApi {
@@ -63,7 +66,7 @@ export function restApi(deps: ApiDeps): RestApi {
   const signer = new ApiTokenSigner(deps.issuer, deps.keys.jwks, config.api.jwtTimeToLiveInSeconds, config.api.jwtSigningAlgorithm, jwtSettings);
   const verifier = new ApiTokenVerifier(deps.issuer, deps.keys.jwks, jwtSettings);
   fusionAuthPathAliases(deps.provider, { oauth2: config.api.oauth2Paths });
-  const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, applications, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
+  const api = new PasswordlessApi({ users: store.users, codes: deps.codes, signer, refreshTokens, limiter: deps.limiter, applications, events: deps.events, ...(deps.secondFactor ? { secondFactor: deps.secondFactor } : {}) });
   const authority = new ApiKeyAuthority(config.apiKeys, store.apiKeys);
   const requireKey = authority.require();
   const body = jsonBody();
@@ -84,7 +87,8 @@ export function restApi(deps: ApiDeps): RestApi {
     cookies,
   });
   jwtRoutes(router, { api, applications, signer, verifier, refreshTokens, requireKey, body, cookies });
-  userRoutes(router, { store, applications, requireKey, body });
+  userRoutes(router, { store, applications, requireKey, body, events: deps.events });
+  webhookRoutes(router, { deliveries: store.webhookDeliveries, requireKey });
   if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body, cookies });
   router.get('/openapi.json', (ctx) => {
     ctx.body = openApiDocument(deps.issuer);

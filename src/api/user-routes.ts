@@ -9,6 +9,7 @@ import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
 import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRequest, replaceUserRequest, userIdParam, userQuery } from './schemas.js';
 import { registrationJson, userJson } from './user-json.js';
+import type { EventInput, EventType, Events } from '../events/events.js';
 
 export interface UserRouteDeps {
   /** The users, and what locking or deleting one clears besides the user. */
@@ -16,6 +17,8 @@ export interface UserRouteDeps {
   applications: ApplicationDirectory;
   requireKey: Middleware;
   body: Middleware;
+  /** Told of every change, before the answer (webhooks). */
+  events: Events;
 }
 
 function notFound(ctx: Context): void {
@@ -61,6 +64,11 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   const { users } = deps.store;
   const guard = [deps.requireKey, deps.body];
 
+  /** The events of one change, written before the answer: who asked from where is in `info`. */
+  async function emit(ctx: Context, types: EventType[], input: EventInput): Promise<void> {
+    for (const type of types) await deps.events.emit(type, { ...input, info: { ipAddress: ctx.ip, userAgent: ctx.get('user-agent') } });
+  }
+
   async function requireApplication(id: string, field: string): Promise<void> {
     if (!(await applications.find(id))) throw fieldError(field, 'invalid', `No application has the id ${JSON.stringify(id)}.`);
   }
@@ -71,6 +79,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     if (input.registration) await requireApplication(input.registration.applicationId, 'registration.applicationId');
     const user = await createUser(users, { ...input.user, ...(id ? { id } : {}), ...(input.registration ? { registrations: [input.registration] } : {}) }).catch(asDuplicate);
     log.info('api.user_created', { user: user.id });
+    await emit(ctx, input.registration ? ['user.create', 'user.registration.create'] : ['user.create'], { user, applicationId: input.registration?.applicationId ?? null });
     ctx.body = { user: userJson(user) };
   }
 
@@ -82,6 +91,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     await requireApplication(input.registration.applicationId, 'registration.applicationId');
     const user = await createUser(users, { ...input.user, registrations: [input.registration] }).catch(asDuplicate);
     log.info('api.user_created', { user: user.id, client: input.registration.applicationId });
+    await emit(ctx, ['user.create', 'user.registration.create'], { user, applicationId: input.registration.applicationId });
     ctx.body = { user: userJson(user), registration: registrationJson(user.registrations[0]!) };
   });
 
@@ -93,6 +103,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     if (!result.ok && result.problem === 'no_user') return notFound(ctx);
     if (!result.ok) throw fieldError('registration.applicationId', 'duplicate', 'The user is already registered to this application.');
     log.info('api.user_registered', { user: result.user.id, client: result.registration.applicationId });
+    await emit(ctx, ['user.registration.create'], { user: result.user, applicationId: result.registration.applicationId });
     ctx.body = { user: userJson(result.user), registration: registrationJson(result.registration) };
   });
 
@@ -133,6 +144,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     const user = id ? await updateUser(deps.store, id, replacementOf(input.user)).catch(asDuplicate) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_updated', { user: user.id, replaced: true });
+    await emit(ctx, ['user.update'], { user });
     ctx.body = { user: userJson(user) };
   });
 
@@ -143,6 +155,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     const user = id ? await updateUser(deps.store, id, input.user).catch(asDuplicate) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_updated', { user: user.id, ...(input.user.active !== undefined ? { active: input.user.active } : {}) });
+    await emit(ctx, input.user.active === undefined ? ['user.update'] : ['user.update', input.user.active ? 'user.reactivate' : 'user.deactivate'], { user });
     ctx.body = { user: userJson(user) };
   });
 
@@ -151,6 +164,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     const user = id ? await updateUser(deps.store, id, { active: true }) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_reactivated', { user: user.id });
+    await emit(ctx, ['user.reactivate'], { user });
     ctx.body = { user: userJson(user) };
   }
 
@@ -162,13 +176,17 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   router.delete('/user/:userId', deps.requireKey, async (ctx) => {
     const id = userIdOf(ctx);
     if (ctx.query.hardDelete === 'true') {
+      // Read first: the event shows the user as it was.
+      const gone = id ? await users.findById(id) : null;
       if (!id || !(await deleteUser(deps.store, id))) return notFound(ctx);
       log.info('api.user_deleted', { user: id });
+      await emit(ctx, ['user.delete'], { user: gone, userId: id });
       return answerEmpty(ctx, 200);
     }
     const user = id ? await updateUser(deps.store, id, { active: false }) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_deactivated', { user: user.id });
+    await emit(ctx, ['user.deactivate'], { user });
     answerEmpty(ctx, 200);
   });
 }

@@ -7,6 +7,7 @@ import { hasAuthenticator, type TwoFactorService } from '../accounts/two-factor.
 import { userAccounts } from '../accounts/directory.js';
 import { clientPolicy } from '../provider/clients.js';
 import type { Recipient } from '../passwordless/accounts.js';
+import type { Events } from '../events/events.js';
 
 function accountOf(recipient: Recipient | null): MagicLinkAccount | null {
   if (!recipient) return null;
@@ -24,9 +25,9 @@ function policyOf(client: MagicLinkClient) {
  * may receive a link, our TOTP enrolments are the second factor, mail goes through the server's
  * transport (SMTP or the dev mailbox), and codes and counters live in the server's store.
  */
-export function magicLinkOptions(deps: { config: Config; store: Store; keys: KeyMaterial; transport: MailTransport; twoFactor: TwoFactorService }): MagicLinkOptions {
+export function magicLinkOptions(deps: { config: Config; store: Store; keys: KeyMaterial; transport: MailTransport; twoFactor: TwoFactorService; events?: Events }): MagicLinkOptions {
   const { config, store, transport, twoFactor } = deps;
-  const accounts = userAccounts(store.users);
+  const accounts = userAccounts(store.users, deps.events);
   return {
     findAccountByEmail: async (email, { client }) => accountOf(await accounts.recipientFor(email, policyOf(client))),
     findAccountById: async (accountId, { client }) => accountOf(await accounts.signInAccount(accountId, policyOf(client))),

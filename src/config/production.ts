@@ -22,6 +22,11 @@ export function productionGaps(config: Config): ProductionGap[] {
   if (!config.cookieKeys) gaps.push(gap('cookieKeys', 'configure cookie secrets (generate them with `npm run cli -- keys generate`)'));
   if (!config.twoFactor.encryptionKey) gaps.push(gap('twoFactor.encryptionKey', 'configure the key that seals TOTP secrets (generate it with `npm run cli -- keys generate`)'));
   gaps.push(...examplePlaceholders(config));
+  config.webhooks.forEach((hook, i) => {
+    if (hook.url.toLowerCase().startsWith('http:') && !hook.allowInsecureUrl) {
+      gaps.push({ path: ['webhooks', i, 'url'], message: 'must be https (events carry user data); set allowInsecureUrl for a receiver on a private network' });
+    }
+  });
   if (config.metrics.enabled && config.metrics.port === null && config.metrics.token === null) {
     gaps.push(gap('metrics', 'metrics on the main port need metrics.token (scrapers send it as a bearer token), or a metrics.port of their own'));
   }

@@ -165,6 +165,19 @@ const ttl = z.strictObject(
   },
 );
 
+/** A receiver of events: http(s) only (https in production unless `allowInsecureUrl`), never with credentials in the URL. */
+const webhook = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-", at most 64'),
+    url: z.url().refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL').refine((url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''), 'must not carry credentials; use headers'),
+    events: z.array(z.string().regex(/^(\*|[a-z0-9.-]+)$/, 'an event type such as user.login.success, or *')).min(1),
+    secret: z.string().min(16, 'a webhook secret needs at least 16 characters'),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string().max(4096)).default({}),
+    timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    allowInsecureUrl: z.boolean().default(false),
+  })
+  .strict();
+
 const rateRule = z.object({ limit: z.number().int().min(1), windowSeconds: z.number().int().min(1).max(86400) }).strict();
 
 export const configSchema = z
@@ -259,6 +272,23 @@ export const configSchema = z
     ttl,
     theme: z.string().nullable(),
     demo: z.object({ enabled: z.boolean() }).strict(),
+    webhooks: z.array(webhook).max(50).superRefine((hooks, context) => {
+      const ids = hooks.map((hook) => hook.id);
+      ids.forEach((id, i) => {
+        if (ids.indexOf(id) !== i) context.addIssue({ code: 'custom', path: [i, 'id'], message: `webhook id "${id}" is used twice` });
+      });
+    }),
+    events: z
+      .object({
+        maxAgeHours: z.number().min(0.01).max(720),
+        retryInitialMs: z.number().int().min(10).max(600_000),
+        retryMaxMs: z.number().int().min(10).max(86_400_000),
+        concurrencyPerUrl: z.number().int().min(1).max(64),
+        leaseSeconds: z.number().int().min(5).max(3600),
+        pollMs: z.number().int().min(10).max(60_000),
+        retainDays: z.number().min(0).max(90),
+      })
+      .strict(),
     metrics: z
       .object({
         enabled: z.boolean(),

@@ -4,7 +4,7 @@ import type { Store } from '../storage/types.js';
 /** Told of every store call: its name (`codes.insert`, `oidc.Session.find`), how long it took, whether it failed. */
 export type StoreObserver = (operation: string, seconds: number, failed: boolean) => void;
 
-const REPOSITORIES = ['users', 'codes', 'counters', 'apiKeys', 'refreshTokens', 'twoFactor', 'twoFactorLogins', 'twoFactorTrusts'] as const;
+const REPOSITORIES = ['users', 'codes', 'counters', 'apiKeys', 'refreshTokens', 'twoFactor', 'twoFactorLogins', 'twoFactorTrusts', 'webhookDeliveries'] as const;
 
 function secondsSince(started: number): number {
   return (performance.now() - started) / 1000;

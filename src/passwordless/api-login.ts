@@ -4,6 +4,7 @@ import { findByLoginId, registrationFor, type LoginIdType } from '../accounts/us
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
+import type { Events } from '../events/events.js';
 import type { CodeProblem, PasswordlessCodes } from './codes.js';
 import type { ClientPolicy } from './magic-link.js';
 import { accountBudget, type RateLimiter } from './rate-limits.js';
@@ -81,6 +82,8 @@ export interface ApiLoginDeps {
   limiter: RateLimiter;
   /** Where the application a code was started for is looked up: its rules bind every login with the code. */
   applications: ApplicationDirectory;
+  /** user.login.success, written before the answer (webhooks). */
+  events?: Events;
 }
 
 /** How spending the code of a login ended: spent, or the login's answer when it was not. */
@@ -237,6 +240,12 @@ export class PasswordlessApi {
     const registered = application === null || registration !== undefined;
     const current = (await this.deps.users.recordLogin(user.id, application?.clientId ?? null, now)) ?? user;
     log.info('login.success', { user: user.id, client: application?.clientId ?? null, method: 'api_passwordless', ip: request.ipAddress, device: request.deviceType });
+    await this.deps.events?.emit('user.login.success', {
+      user: current,
+      applicationId: application?.clientId ?? null,
+      info: request.ipAddress ? { ipAddress: request.ipAddress } : {},
+      fields: { authenticationType: 'PASSWORDLESS' },
+    });
 
     const outcome: LoginOutcome = { kind: 'complete', registered, user: current, state };
     if (request.noJWT) return outcome;

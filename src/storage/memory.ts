@@ -18,6 +18,7 @@ import { codeIsOlder, codeMeetsExpectation } from './expectations.js';
 import { MemoryTwoFactor, MemoryTwoFactorLogins, MemoryTwoFactorTrusts } from './memory/two-factor.js';
 import { MemoryOidcAdapter, MemoryOidcTable } from './memory/oidc.js';
 import { copy, deleteUserRecords, type Expiring } from './memory/shared.js';
+import { MemoryWebhookDeliveries } from './memory/webhooks.js';
 
 /**
  * The embedded store: everything in this process's memory, lost on restart. Values are
@@ -367,6 +368,7 @@ export class MemoryStore implements Store {
   readonly twoFactor = new MemoryTwoFactor();
   readonly twoFactorLogins = new MemoryTwoFactorLogins();
   readonly twoFactorTrusts = new MemoryTwoFactorTrusts();
+  readonly webhookDeliveries = new MemoryWebhookDeliveries();
   readonly #oidc = new MemoryOidcTable();
   readonly #adapters = new Map<string, MemoryOidcAdapter>();
 

@@ -14,6 +14,7 @@ import {
 import { parseMongoUri, redactCredentials } from './mongodb/uri.js';
 import { MongoUsers, USERS, userIndexes } from './mongodb/users.js';
 import { MongoRefreshTokens, REFRESH_TOKENS, refreshTokenIndexes } from './mongodb/refresh-tokens.js';
+import { MongoWebhookDeliveries, WEBHOOK_DELIVERIES, webhookDeliveryIndexes } from './mongodb/webhooks.js';
 import {
   MongoTwoFactor,
   MongoTwoFactorLogins,
@@ -54,6 +55,7 @@ export class MongoStore implements Store {
   readonly twoFactor: MongoTwoFactor;
   readonly twoFactorLogins: MongoTwoFactorLogins;
   readonly twoFactorTrusts: MongoTwoFactorTrusts;
+  readonly webhookDeliveries: MongoWebhookDeliveries;
   readonly #client: MongoClient;
   readonly #db: Db;
   readonly #adapters = new Map<string, MongoOidcAdapter>();
@@ -69,6 +71,7 @@ export class MongoStore implements Store {
     this.twoFactor = new MongoTwoFactor(this.#db);
     this.twoFactorLogins = new MongoTwoFactorLogins(this.#db);
     this.twoFactorTrusts = new MongoTwoFactorTrusts(this.#db);
+    this.webhookDeliveries = new MongoWebhookDeliveries(this.#db);
   }
 
   /** The database this store works in. */
@@ -96,6 +99,7 @@ export class MongoStore implements Store {
       [TWO_FACTOR, twoFactorIndexes],
       [TWO_FACTOR_LOGINS, twoFactorLoginIndexes],
       [TWO_FACTOR_TRUSTS, twoFactorTrustIndexes],
+      [WEBHOOK_DELIVERIES, webhookDeliveryIndexes],
       ...OIDC_MODELS.map((model): [string, IndexDescription[]] => [oidcCollectionName(model), oidcIndexes(model)]),
     ];
     await guarded(() =>

@@ -338,8 +338,56 @@ export interface TwoFactorTrustRepository {
   deleteByUser(userId: string): Promise<number>;
 }
 
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One event to one webhook: written with the change it reports, then sent (and re-sent) by a background sender. */
+export interface WebhookDeliveryRecord {
+  /** `<eventId>:<webhookId>`. */
+  id: string;
+  eventId: string;
+  webhookId: string;
+  /** The event type (`user.login.success`, …). */
+  type: string;
+  /** Deliveries with one key (a user, else the event type) reach one webhook in `sequence` order. */
+  orderKey: string;
+  /** Issue order across instances (the store's counter). */
+  sequence: number;
+  /** The JSON body, fixed when written: every try sends the same bytes. */
+  body: string;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  createdAt: number;
+  nextAttemptAt: number;
+  /** The sender instance holding the delivery until `leaseUntil` (0: nobody). */
+  leaseOwner: string | null;
+  leaseUntil: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  settledAt: number | null;
+  /** Kept for listing until then (pending deliveries are kept whatever this says). */
+  retainUntil: number;
+}
+
+export interface WebhookDeliveryRepository {
+  insertMany(records: readonly WebhookDeliveryRecord[]): Promise<void>;
+  /**
+   * Leases up to `limit` due deliveries to `owner` until `now + leaseMs`, oldest first, skipping
+   * any whose webhook has an older pending delivery with the same `orderKey` (so one user's
+   * events reach a webhook in order), and those of the webhooks in `skip` (busy ones). A delivery
+   * is leased by one caller at a time.
+   */
+  lease(now: number, owner: string, leaseMs: number, limit: number, skip?: readonly string[]): Promise<WebhookDeliveryRecord[]>;
+  /** Applies `update` to a delivery `owner` still leases; false when the lease was lost. */
+  settle(id: string, owner: string, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<boolean>;
+  /** Newest first; `status` filters. */
+  list(filter: { status?: WebhookDeliveryStatus; limit: number }): Promise<WebhookDeliveryRecord[]>;
+  /** Sends every delivery of an event again (replay): pending, no tries, due now. How many. */
+  requeueEvent(eventId: string, now: number): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'memory' | 'mongodb';
+  readonly webhookDeliveries: WebhookDeliveryRepository;
   readonly users: UserRepository;
   readonly codes: CodeRepository;
   readonly counters: CounterRepository;

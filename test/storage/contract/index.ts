@@ -4,6 +4,7 @@ import { oidcAdapterContract } from './oidc.js';
 import { usersContract } from './users.js';
 import { refreshTokensContract } from './refresh-tokens.js';
 import { twoFactorContract } from './two-factor.js';
+import { webhooksContract } from './webhooks.js';
 import type { StoreHarness } from './harness.js';
 
 export type { StoreHarness } from './harness.js';
@@ -17,4 +18,5 @@ export function storeContract(harness: StoreHarness): void {
   apiKeysContract(harness);
   refreshTokensContract(harness);
   twoFactorContract(harness);
+  webhooksContract(harness);
 }

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../storage/types.js';
+import { describeError, log } from '../log.js';
+import { signatureHeaders } from './signature.js';
+
+type Webhook = Config['webhooks'][number];
+
+/** What one try came to: delivered (2xx), or why not. */
+type TryOutcome = { ok: true; status: number } | { ok: false; status: number | null; error: string };
+
+/**
+ * Posts stored deliveries to their webhooks, in the background of each instance: leases due
+ * deliveries from the store (so with many instances each is sent by one at a time), sends each
+ * with its signatures, and marks it delivered, or due again later (exponential backoff with
+ * jitter), or failed once it is older than `maxAgeHours`. A crash loses nothing: a leased
+ * delivery nobody settles is due again when its lease ends, and is sent with the same event id.
+ */
+export class WebhookSender {
+  readonly #owner = randomUUID();
+  readonly #hooks: ReadonlyMap<string, Webhook>;
+  readonly #inFlightByUrl = new Map<string, number>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | null = null;
+  #soon: NodeJS.Timeout | null = null;
+  #ticking = false;
+  #again = false;
+  #stopped = false;
+  /** Aborts the tries still in flight when a stop's grace period is over. */
+  readonly #abort = new AbortController();
+
+  constructor(
+    private readonly deliveries: WebhookDeliveryRepository,
+    webhooks: readonly Webhook[],
+    private readonly settings: Config['events'],
+  ) {
+    this.#hooks = new Map(webhooks.map((hook) => [hook.id, hook]));
+  }
+
+  /** Starts polling (every `pollMs`); a no-op without webhooks. */
+  start(): void {
+    if (this.#hooks.size === 0 || this.#timer) return;
+    this.#timer = setInterval(() => this.#tick(), this.settings.pollMs);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  /** Looks for due deliveries now (called when this instance wrote some). */
+  kick(): void {
+    if (this.#stopped || this.#hooks.size === 0 || this.#soon) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = null;
+      this.#tick();
+    }, 5);
+    this.#soon.unref();
+  }
+
+  /**
+   * Stops polling and gives the tries in flight `graceMs` to finish; the rest are aborted and
+   * recorded as failed tries (due again, for this or another instance).
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#soon) clearTimeout(this.#soon);
+    const grace = setTimeout(() => this.#abort.abort(), graceMs);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    clearTimeout(grace);
+  }
+
+  /** Waits until nothing is due or in flight in this instance (tests, shutdown). */
+  async settled(): Promise<void> {
+    for (;;) {
+      while (this.#ticking || this.#inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const due = (await this.deliveries.list({ status: 'pending', limit: 1000 })).some((d) => d.nextAttemptAt <= Date.now());
+      if (!due) return;
+      this.#tick();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  #capacity(): number {
+    return this.#hooks.size * this.settings.concurrencyPerUrl - this.#inFlight.size;
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    this.#ticking = true;
+    this.#leaseAndSend()
+      .catch((err: unknown) => log.warn('webhook.lease_failed', describeError(err)))
+      .finally(() => {
+        this.#ticking = false;
+        if (this.#again) {
+          this.#again = false;
+          this.#tick();
+        }
+      });
+  }
+
+  async #leaseAndSend(): Promise<void> {
+    const free = this.#capacity();
+    if (free <= 0) return;
+    const now = Date.now();
+    // Webhooks whose URL is at its cap are left out, so their backlog never takes the slots of the others.
+    const busy = [...this.#hooks.values()].filter((hook) => (this.#inFlightByUrl.get(hook.url) ?? 0) >= this.settings.concurrencyPerUrl).map((hook) => hook.id);
+    const leased = await this.deliveries.lease(now, this.#owner, this.settings.leaseSeconds * 1000, free, busy);
+    for (const delivery of leased) {
+      const hook = this.#hooks.get(delivery.webhookId);
+      if (!hook) {
+        // A webhook removed from the configuration: nothing will ever take its deliveries.
+        await this.#settle(delivery, { status: 'failed', settledAt: now, lastError: 'webhook no longer configured', leaseOwner: null, leaseUntil: 0 });
+        continue;
+      }
+      const busy = this.#inFlightByUrl.get(hook.url) ?? 0;
+      if (busy >= this.settings.concurrencyPerUrl) {
+        // This URL is at its cap: hand the lease back untried, so another instance (or a later tick) takes it.
+        await this.#settle(delivery, { leaseOwner: null, leaseUntil: 0 });
+        continue;
+      }
+      this.#inFlightByUrl.set(hook.url, busy + 1);
+      const run = this.#deliver(delivery, hook).finally(() => {
+        this.#inFlightByUrl.set(hook.url, (this.#inFlightByUrl.get(hook.url) ?? 1) - 1);
+        this.#inFlight.delete(run);
+        // A freed slot may take a delivery that waited behind this one.
+        this.kick();
+      });
+      this.#inFlight.add(run);
+    }
+  }
+
+  async #deliver(delivery: WebhookDeliveryRecord, hook: Webhook): Promise<void> {
+    const attempt = delivery.attempts + 1;
+    const outcome = await this.#try(delivery, hook, attempt);
+    const now = Date.now();
+    // Not `event`: that is the log line's own name.
+    const facts = { webhook: hook.id, eventId: delivery.eventId, type: delivery.type, attempt, status: outcome.status };
+    if (outcome.ok) {
+      log.info('webhook.delivered', facts);
+      await this.#settle(delivery, { status: 'delivered', attempts: attempt, lastStatus: outcome.status, lastError: null, settledAt: now, leaseOwner: null, leaseUntil: 0 });
+      return;
+    }
+    const next = now + this.#backoff(attempt);
+    if (next > delivery.createdAt + this.settings.maxAgeHours * 3_600_000) {
+      log.error('webhook.failed', { ...facts, error: outcome.error, reason: 'max_age' });
+      await this.#settle(delivery, { status: 'failed', attempts: attempt, lastStatus: outcome.status, lastError: outcome.error, settledAt: now, leaseOwner: null, leaseUntil: 0 });
+      return;
+    }
+    log.warn('webhook.retry', { ...facts, error: outcome.error, retryInMs: next - now });
+    await this.#settle(delivery, { attempts: attempt, lastStatus: outcome.status, lastError: outcome.error, nextAttemptAt: next, leaseOwner: null, leaseUntil: 0 });
+  }
+
+  async #try(delivery: WebhookDeliveryRecord, hook: Webhook, attempt: number): Promise<TryOutcome> {
+    try {
+      const response = await fetch(hook.url, {
+        method: 'POST',
+        // A redirect could take the signed event anywhere: it counts as a failure, never followed.
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(hook.timeoutMs), this.#abort.signal]),
+        headers: {
+          ...hook.headers,
+          'Content-Type': 'application/json',
+          'User-Agent': 'oidc-magic-link-webhooks',
+          'X-OML-Event-Id': delivery.eventId,
+          'X-OML-Event-Type': delivery.type,
+          'X-OML-Delivery-Attempt': String(attempt),
+          ...(await signatureHeaders(hook.secret, delivery.body)),
+        },
+        body: delivery.body,
+      });
+      // The body is not needed; reading it frees the connection for the next delivery.
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
+      return { ok: false, status: response.status, error: response.status >= 300 && response.status < 400 ? 'redirect refused' : `HTTP ${response.status}` };
+    } catch (err) {
+      const name = err instanceof Error ? (err.name === 'TimeoutError' ? 'timeout' : err.name === 'AbortError' ? 'stopped' : ((err.cause as { code?: string } | undefined)?.code ?? err.name)) : 'error';
+      return { ok: false, status: null, error: name };
+    }
+  }
+
+  #backoff(attempt: number): number {
+    const base = Math.min(this.settings.retryMaxMs, this.settings.retryInitialMs * 2 ** (attempt - 1));
+    return Math.round(base * (0.5 + Math.random()));
+  }
+
+  async #settle(delivery: WebhookDeliveryRecord, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<void> {
+    try {
+      const kept = await this.deliveries.settle(delivery.id, this.#owner, update);
+      if (!kept) log.warn('webhook.lease_lost', { webhook: delivery.webhookId, eventId: delivery.eventId });
+    } catch (err) {
+      // The lease ends by itself; the delivery is then tried again (at least once, never lost).
+      log.warn('webhook.settle_failed', { webhook: delivery.webhookId, eventId: delivery.eventId, ...describeError(err) });
+    }
+  }
+}

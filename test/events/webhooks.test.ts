@@ -1,0 +1,233 @@
+import { expect } from 'chai';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as client from 'openid-client';
+import { Browser } from '../helpers/browser.js';
+import { ALICE, WEB_CLIENT, type TestServer } from '../helpers/server.js';
+import { ADMIN_KEY, call, startApiServer } from '../api/helpers.js';
+import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { captureLogs } from '../helpers/logs.js';
+import { runCli } from '../../src/cli.js';
+
+const SECRET = 'webhook-secret-for-the-tests-0123';
+/** Fast retries: a test sees several tries within a second. */
+const FAST = { retryInitialMs: 20, retryMaxMs: 100, pollMs: 20, leaseSeconds: 5 };
+
+/** Imports a code block of docs/webhooks.md (after `<!-- snippet: name -->`) as a module: the docs' own code is what is tested. */
+async function documentedSnippet(name: string): Promise<Record<string, (...args: never[]) => unknown>> {
+  const doc = readFileSync('docs/webhooks.md', 'utf8');
+  const code = new RegExp(`<!-- snippet: ${name} -->\\s*\`\`\`js\\n([\\s\\S]*?)\`\`\``).exec(doc)?.[1];
+  expect(code, `docs/webhooks.md has the ${name} snippet`).to.be.a('string');
+  // Next to node_modules, so its `import 'jose'` resolves as in a receiver's project.
+  const file = path.resolve(`test/.snippet-${name}-${process.pid}.mjs`);
+  writeFileSync(file, code!);
+  try {
+    return (await import(pathToFileURL(file).href)) as Record<string, (...args: never[]) => unknown>;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+async function startWithWebhooks(receiver: Receiver, more: Record<string, unknown> = {}, events: Record<string, unknown> = {}): Promise<TestServer> {
+  return startApiServer({
+    config: {
+      webhooks: [{ id: 'all', url: receiver.url, events: ['*'], secret: SECRET, timeoutMs: 300, headers: { 'X-Tenant': 'acme' }, ...more }],
+      events: { ...FAST, ...events },
+    },
+  });
+}
+
+const eventsOf = (receiver: Receiver, type?: string) => receiver.acknowledged().map((r) => r.event).filter((e) => !type || e.type === type);
+
+describe('events and webhooks', () => {
+  let receiver: Receiver;
+  let server: TestServer;
+  let config: client.Configuration;
+
+  beforeEach(async () => {
+    receiver = await startReceiver();
+  });
+  afterEach(async () => {
+    await server?.stop();
+    await receiver.close();
+  });
+
+  it('posts a hosted sign-in as FusionAuth events, signed so the documented snippets verify them', async () => {
+    server = await startWithWebhooks(receiver);
+    config = await discover(server);
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    await requestLink(browser, rp, ALICE.email);
+    const mail = (await lastMailTo(server, ALICE.email))!;
+    const landed = await browser.get(linkOf(mail));
+    const tokens = await exchange(rp, landed.url);
+    await server.app.webhooks.settled();
+
+    const login = eventsOf(receiver, 'user.login.success');
+    expect(login).to.have.length(1);
+    expect(login[0]).to.include({ type: 'user.login.success', applicationId: WEB_CLIENT.client_id, authenticationType: 'PASSWORDLESS' });
+    expect(login[0]!.id).to.match(/^[0-9a-f-]{36}$/);
+    expect(login[0]!.createInstant).to.be.a('number');
+    expect((login[0]!.user as { email: string; id: string }).email).to.equal(ALICE.email);
+    expect((login[0]!.user as { id: string }).id).to.equal(tokens.claims()!.sub);
+    expect(eventsOf(receiver, 'magic-link.sent')).to.have.length(1);
+
+    const delivery = receiver.acknowledged().find((r) => r.event.type === 'user.login.success')!;
+    expect(delivery.headers['content-type']).to.equal('application/json');
+    expect(delivery.headers['x-tenant']).to.equal('acme');
+    expect(delivery.headers['x-oml-event-id']).to.equal(login[0]!.id);
+    expect(delivery.headers['x-oml-delivery-attempt']).to.equal('1');
+    const { verifyWebhook } = await documentedSnippet('verify-hmac');
+    const { verifyFusionAuthSignature } = await documentedSnippet('verify-jwt');
+    const check = verifyWebhook as (body: string, header: string | undefined, secret: string) => boolean;
+    const checkJwt = verifyFusionAuthSignature as (body: string, jwt: string, secret: string) => Promise<boolean>;
+    expect(check(delivery.body, delivery.headers['x-oml-signature'] as string, SECRET)).to.equal(true);
+    expect(check(`${delivery.body} `, delivery.headers['x-oml-signature'] as string, SECRET), 'a changed body fails').to.equal(false);
+    expect(check(delivery.body, delivery.headers['x-oml-signature'] as string, 'another-secret-of-enough-length'), 'another secret fails').to.equal(false);
+    const stale = (delivery.headers['x-oml-signature'] as string).replace(/t=(\d+)/, (_, t: string) => `t=${Number(t) - 3600}`);
+    expect(check(delivery.body, stale, SECRET), 'an hour-old timestamp is a replay').to.equal(false);
+    expect(await checkJwt(delivery.body, delivery.headers['x-fusionauth-signature-jwt'] as string, SECRET)).to.equal(true);
+    expect(await checkJwt(`${delivery.body} `, delivery.headers['x-fusionauth-signature-jwt'] as string, SECRET)).to.equal(false);
+
+    // Nothing secret in any event body.
+    const all = receiver.received.map((r) => r.body).join('\n');
+    for (const secret of [linkOf(mail).split('/').pop()!, shortCodeOf(mail), tokens.access_token, tokens.refresh_token ?? 'none', SECRET, ADMIN_KEY]) expect(all).not.to.include(secret);
+  });
+
+  it('posts user changes from the API in the order they happened, every one at least once while the receiver fails half the time', async () => {
+    receiver.behaviour = (n) => (n % 2 === 0 ? 500 : 200);
+    server = await startWithWebhooks(receiver, { events: ['user.create', 'user.update', 'user.deactivate', 'user.reactivate', 'user.delete', 'user.registration.create'] });
+    const created = await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: 'order@example.com', firstName: 'A' } } });
+    const id = created.json!.user.id as string;
+    await call(server, 'PATCH', `/api/user/${id}`, { key: ADMIN_KEY, body: { user: { firstName: 'B' } } });
+    await call(server, 'POST', `/api/user/registration/${id}`, { key: ADMIN_KEY, body: { registration: { applicationId: WEB_CLIENT.client_id } } });
+    await call(server, 'DELETE', `/api/user/${id}`, { key: ADMIN_KEY });
+    await call(server, 'PUT', `/api/user/${id}?reactivate=true`, { key: ADMIN_KEY });
+    await call(server, 'DELETE', `/api/user/${id}?hardDelete=true`, { key: ADMIN_KEY });
+    await receiver.waitForAcknowledged(6);
+    await server.app.webhooks.settled();
+
+    const delivered = eventsOf(receiver);
+    expect(delivered.map((e) => e.type)).to.deep.equal(['user.create', 'user.update', 'user.registration.create', 'user.deactivate', 'user.reactivate', 'user.delete']);
+    expect(receiver.received.length, 'each failed try was tried again').to.be.greaterThan(6);
+    expect(new Set(receiver.received.map((r) => r.event.id)).size, 'a retry carries the same event id').to.equal(6);
+    expect((delivered[1]!.user as { firstName: string }).firstName).to.equal('B');
+    expect((delivered[5]!.user as { id: string }).id).to.equal(id);
+    const attempts = await call(server, 'GET', '/api/webhook/attempts?status=delivered', { key: ADMIN_KEY });
+    expect(attempts.status).to.equal(200);
+    expect(attempts.json!.attempts).to.have.length(6);
+    expect(attempts.json!.attempts.every((a: { attempts: number }) => a.attempts >= 1)).to.equal(true);
+    expect(attempts.json!.attempts.some((a: { attempts: number }) => a.attempts >= 2)).to.equal(true);
+  });
+
+  it('tries again after a timeout and after a dropped connection, and logs one line per outcome without secrets', async () => {
+    receiver.behaviour = (n) => (n === 0 ? 'hang' : n === 1 ? 'drop' : 200);
+    server = await startWithWebhooks(receiver, { events: ['user.create'] });
+    const lines = await captureLogs('info', async () => {
+      await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: 'flaky@example.com' } } });
+      await receiver.waitForAcknowledged(1, 10_000);
+      await server.app.webhooks.settled();
+    });
+    expect(receiver.received.map((r) => r.answered)).to.deep.equal([null, null, 200]);
+    expect(new Set(receiver.received.map((r) => r.event.id)).size).to.equal(1);
+    const outcomes = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => String(e.event).startsWith('webhook.'));
+    expect(outcomes.map((e) => [e.event, e.error ?? null])).to.deep.equal([
+      ['webhook.retry', 'timeout'],
+      ['webhook.retry', outcomes[1]!.error],
+      ['webhook.delivered', null],
+    ]);
+    expect(String(outcomes[1]!.error)).to.match(/SOCKET|RESET|other side closed|TypeError/i);
+    expect(lines.join('\n')).not.to.include(SECRET);
+  });
+
+  it('refuses to follow a redirect', async () => {
+    receiver.behaviour = (n) => (n === 0 ? 307 : 200);
+    server = await startWithWebhooks(receiver, { events: ['user.create'] });
+    await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: 'redirect@example.com' } } });
+    await receiver.waitForAcknowledged(1);
+    expect(receiver.received.map((r) => r.answered)).to.deep.equal([307, 200]);
+  });
+
+  it('marks an event older than maxAgeHours failed and logs it, instead of trying forever', async () => {
+    receiver.behaviour = () => 503;
+    server = await startWithWebhooks(receiver, { events: ['user.create'] });
+    const lines = await captureLogs('info', async () => {
+      const now = Date.now();
+      await server.app.store.webhookDeliveries.insertMany([
+        {
+          id: 'old-event:all', eventId: 'old-event', webhookId: 'all', type: 'user.create', orderKey: 'type:user.create', sequence: 1,
+          body: JSON.stringify({ event: { id: 'old-event', type: 'user.create' } }), status: 'pending', attempts: 3,
+          createdAt: now - 25 * 3_600_000, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, lastStatus: 503, lastError: 'HTTP 503', settledAt: null, retainUntil: now + 86_400_000,
+        },
+      ]);
+      server.app.webhooks.kick();
+      await server.app.webhooks.settled();
+    });
+    const [failed] = await server.app.store.webhookDeliveries.list({ status: 'failed', limit: 10 });
+    expect(failed).to.include({ eventId: 'old-event', attempts: 4, lastStatus: 503 });
+    expect(receiver.received).to.have.length(1);
+    expect(lines.some((l) => l.includes('"event":"webhook.failed"') && l.includes('"reason":"max_age"'))).to.equal(true);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(receiver.received, 'not tried again').to.have.length(1);
+  });
+
+  it('keeps a slow receiver from holding up another webhook', async () => {
+    const fast = await startReceiver();
+    receiver.behaviour = () => 'hang';
+    server = await startApiServer({
+      config: {
+        webhooks: [
+          { id: 'slow', url: receiver.url, events: ['user.create'], secret: SECRET, timeoutMs: 5000 },
+          { id: 'fast', url: fast.url, events: ['user.create'], secret: SECRET },
+        ],
+        events: { ...FAST, concurrencyPerUrl: 1 },
+      },
+    });
+    try {
+      for (let i = 0; i < 3; i += 1) await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: `many${i}@example.com` } } });
+      await fast.waitForAcknowledged(3, 3000);
+      expect(receiver.received.length, 'one in flight to the slow URL at a time').to.equal(1);
+    } finally {
+      await fast.close();
+    }
+  });
+
+  it('lists deliveries with the CLI and replays an event with the same id', async () => {
+    server = await startWithWebhooks(receiver, { events: ['user.create'] });
+    await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: 'replay@example.com' } } });
+    const [first] = await receiver.waitForAcknowledged(1);
+    const out: string[] = [];
+    const context = { out: (text: string) => void out.push(text), err: (text: string) => void out.push(text), store: server.app.store };
+    expect(await runCli(['webhooks', 'list', '--status', 'delivered'], context)).to.equal(0);
+    expect(out.join('')).to.include(first!.event.id).and.include('user.create').and.include('delivered');
+    expect(await runCli(['webhooks', 'replay', first!.event.id], context)).to.equal(0);
+    server.app.webhooks.kick();
+    const again = await receiver.waitForAcknowledged(2);
+    expect(again[1]!.event.id).to.equal(first!.event.id);
+    expect(await runCli(['webhooks', 'replay', 'no-such-event'], context)).to.equal(1);
+  });
+
+  it('sends nothing and stores nothing without webhooks', async () => {
+    server = await startApiServer();
+    await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: 'quiet@example.com' } } });
+    expect(await server.app.store.webhookDeliveries.list({ limit: 10 })).to.deep.equal([]);
+  });
+
+  it('refuses a bad webhook at start-up, naming it', async () => {
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { productionGaps } = await import('../../src/config/production.js');
+    const hook = { id: 'x', url: 'https://hooks.example.com/in', events: ['*'], secret: SECRET };
+    const load = (webhooks: unknown[]) => () => loadConfig({ env: {}, overrides: { webhooks } });
+    expect(load([{ ...hook, url: 'ftp://hooks.example.com/in' }])).to.throw(/webhooks\.0\.url/);
+    expect(load([{ ...hook, url: 'https://user:pw@hooks.example.com/in' }])).to.throw(/credentials/);
+    expect(load([{ ...hook, secret: 'short' }])).to.throw(/webhooks\.0\.secret/);
+    expect(load([hook, hook])).to.throw(/used twice/);
+    const gaps = (url: string, allowInsecureUrl = false) =>
+      productionGaps({ ...loadConfig({ env: {}, overrides: { webhooks: [{ ...hook, url, allowInsecureUrl }] } }), production: true }).filter((g) => g.path[0] === 'webhooks');
+    expect(gaps('http://hooks.internal/in')).to.have.length(1);
+    expect(gaps('http://hooks.internal/in', true)).to.have.length(0);
+    expect(gaps('https://hooks.example.com/in')).to.have.length(0);
+  });
+});

@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import type { WebhookDeliveryRecord } from '../../../src/storage/types.js';
+import { uniqueId, useStore, type StoreHarness } from './harness.js';
+
+function delivery(overrides: Partial<WebhookDeliveryRecord> = {}): WebhookDeliveryRecord {
+  const now = Date.now();
+  const eventId = overrides.eventId ?? uniqueId();
+  const webhookId = overrides.webhookId ?? 'hook';
+  return {
+    id: `${eventId}:${webhookId}`,
+    eventId,
+    webhookId,
+    type: 'user.create',
+    orderKey: `user:${uniqueId()}`,
+    sequence: 1,
+    body: '{"event":{}}',
+    status: 'pending',
+    attempts: 0,
+    createdAt: now,
+    nextAttemptAt: now,
+    leaseOwner: null,
+    leaseUntil: 0,
+    lastStatus: null,
+    lastError: null,
+    settledAt: null,
+    retainUntil: now + 3_600_000,
+    ...overrides,
+  };
+}
+
+/** Webhook deliveries: leases one caller at a time, per-key order, settle by the lease holder only, replay. */
+export function webhooksContract(harness: StoreHarness): void {
+  describe('webhook deliveries', () => {
+    const store = useStore(harness);
+    const repo = () => store().webhookDeliveries;
+    /** Each case has a webhook of its own, so cases never see each other's deliveries. */
+    const hook = () => `hook-${uniqueId()}`;
+
+    it('leases each due delivery to one of many concurrent callers, and not again until the lease ends', async () => {
+      const webhookId = hook();
+      const records = Array.from({ length: 6 }, (_, i) => delivery({ webhookId, sequence: 100 + i }));
+      await repo().insertMany(records);
+      const now = Date.now();
+      const leases = await Promise.all(Array.from({ length: 5 }, (_, i) => repo().lease(now, `owner-${i}`, 60_000, 10)));
+      const mine = leases.flat().filter((d) => d.webhookId === webhookId);
+      expect(mine.map((d) => d.id).sort()).to.deep.equal(records.map((r) => r.id).sort());
+      expect(new Set(mine.map((d) => d.id)).size, 'no delivery leased twice').to.equal(6);
+      expect((await repo().lease(now + 1000, 'late', 60_000, 100)).filter((d) => d.webhookId === webhookId)).to.deep.equal([]);
+      const afterLease = (await repo().lease(now + 61_000, 'next', 60_000, 100)).filter((d) => d.webhookId === webhookId);
+      expect(afterLease, 'an abandoned lease runs out').to.have.length(6);
+    });
+
+    it('keeps one key in order: a later delivery waits while an earlier one is pending, due or not', async () => {
+      const webhookId = hook();
+      const orderKey = `user:${uniqueId()}`;
+      const now = Date.now();
+      const first = delivery({ webhookId, orderKey, sequence: 1, nextAttemptAt: now + 60_000 });
+      const second = delivery({ webhookId, orderKey, sequence: 2 });
+      const other = delivery({ webhookId, sequence: 3 });
+      await repo().insertMany([first, second, other]);
+      const leased = (await repo().lease(now, 'a', 60_000, 10)).filter((d) => d.webhookId === webhookId);
+      expect(leased.map((d) => d.id)).to.deep.equal([other.id]);
+      await repo().settle(other.id, 'a', { status: 'delivered', settledAt: now, leaseOwner: null, leaseUntil: 0 });
+      const later = (await repo().lease(now + 61_000, 'b', 60_000, 10)).filter((d) => d.webhookId === webhookId);
+      expect(later.map((d) => d.id)).to.deep.equal([first.id]);
+      expect(await repo().settle(first.id, 'b', { status: 'delivered', settledAt: now, leaseOwner: null, leaseUntil: 0 })).to.equal(true);
+      const last = (await repo().lease(now + 62_000, 'c', 60_000, 10)).filter((d) => d.webhookId === webhookId);
+      expect(last.map((d) => d.id)).to.deep.equal([second.id]);
+    });
+
+    it('lets only the lease holder settle, skips busy webhooks, lists newest first and replays an event', async () => {
+      const webhookId = hook();
+      const now = Date.now();
+      const record = delivery({ webhookId, sequence: 7 });
+      await repo().insertMany([record]);
+      expect((await repo().lease(now, 'a', 60_000, 10, [webhookId])).filter((d) => d.webhookId === webhookId), 'a busy webhook is skipped').to.deep.equal([]);
+      await repo().lease(now, 'a', 60_000, 10);
+      expect(await repo().settle(record.id, 'intruder', { status: 'delivered' })).to.equal(false);
+      expect(await repo().settle(record.id, 'a', { status: 'failed', attempts: 3, lastError: 'HTTP 500', settledAt: now, leaseOwner: null, leaseUntil: 0 })).to.equal(true);
+      const failed = (await repo().list({ status: 'failed', limit: 1000 })).find((d) => d.id === record.id);
+      expect(failed).to.include({ status: 'failed', attempts: 3, lastError: 'HTTP 500' });
+      expect(await repo().requeueEvent(record.eventId, now + 5)).to.equal(1);
+      const again = (await repo().lease(now + 5, 'b', 60_000, 10)).find((d) => d.id === record.id);
+      expect(again).to.include({ status: 'pending', attempts: 0, leaseOwner: 'b' });
+      expect(await repo().requeueEvent('no-such-event', now)).to.equal(0);
+    });
+  });
+}
