@@ -114,6 +114,12 @@ function checkCrossFieldRules(config: Config): string[] {
   });
   const theme = themeProblem(config.theme);
   if (theme) problems.push(`  - theme: ${theme}`);
+  // A try still in flight when its lease ran out could be sent by a second instance at the same time.
+  config.webhooks.forEach((hook, index) => {
+    if (hook.timeoutMs + 1000 > config.events.leaseSeconds * 1000) {
+      problems.push(`  - webhooks.${index}.timeoutMs: ${hook.timeoutMs} ms does not fit in events.leaseSeconds (${config.events.leaseSeconds} s) with a second to spare; raise leaseSeconds or lower timeoutMs`);
+    }
+  });
   const emails = new Set<string>();
   config.users.forEach((user, index) => {
     const email = user.email.toLowerCase();

@@ -284,7 +284,7 @@ export const configSchema = z
         retryInitialMs: z.number().int().min(10).max(600_000),
         retryMaxMs: z.number().int().min(10).max(86_400_000),
         concurrencyPerUrl: z.number().int().min(1).max(64),
-        leaseSeconds: z.number().int().min(5).max(3600),
+        leaseSeconds: z.number().int().min(2).max(3600),
         pollMs: z.number().int().min(10).max(60_000),
         retainDays: z.number().min(0).max(90),
       })

@@ -182,7 +182,7 @@ describe('events and webhooks', () => {
           { id: 'slow', url: receiver.url, events: ['user.create'], secret: SECRET, timeoutMs: 5000 },
           { id: 'fast', url: fast.url, events: ['user.create'], secret: SECRET },
         ],
-        events: { ...FAST, concurrencyPerUrl: 1 },
+        events: { ...FAST, concurrencyPerUrl: 1, leaseSeconds: 10 },
       },
     });
     try {
@@ -224,6 +224,7 @@ describe('events and webhooks', () => {
     expect(load([{ ...hook, url: 'https://user:pw@hooks.example.com/in' }])).to.throw(/credentials/);
     expect(load([{ ...hook, secret: 'short' }])).to.throw(/webhooks\.0\.secret/);
     expect(load([hook, hook])).to.throw(/used twice/);
+    expect(load([{ ...hook, timeoutMs: 120_000 }]), 'a try must end before its lease').to.throw(/webhooks\.0\.timeoutMs/);
     const gaps = (url: string, allowInsecureUrl = false) =>
       productionGaps({ ...loadConfig({ env: {}, overrides: { webhooks: [{ ...hook, url, allowInsecureUrl }] } }), production: true }).filter((g) => g.path[0] === 'webhooks');
     expect(gaps('http://hooks.internal/in')).to.have.length(1);

@@ -87,6 +87,8 @@ export interface Instance {
   nextMailTo(to: string, seen?: ReadonlySet<string>): Promise<StoredMail>;
   /** SIGTERM, then the exit code once the process has drained and closed; its folder is removed then. */
   stop(): Promise<number | null>;
+  /** SIGKILL, as a crash: nothing drains; resolves once the process is gone (its folder is removed). */
+  crash(): Promise<void>;
 }
 
 /** Starts `test/helpers/instance-main.ts` in a child process with `config` as its CONFIG file (in a temp folder, also its data directory). */
@@ -120,6 +122,12 @@ export async function startInstance(name: string, config: Record<string, unknown
     origin,
     output: () => output,
     nextMailTo: (to, seen = new Set()) => pollMail(origin, to, seen),
+    async crash() {
+      child.kill('SIGKILL');
+      await exited;
+      process.off('exit', killOnExit);
+      removeTempDir(dir);
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
