@@ -182,7 +182,7 @@ describe('events and webhooks', () => {
           { id: 'slow', url: receiver.url, events: ['user.create'], secret: SECRET, timeoutMs: 5000 },
           { id: 'fast', url: fast.url, events: ['user.create'], secret: SECRET },
         ],
-        events: { ...FAST, concurrencyPerUrl: 1, leaseSeconds: 10 },
+        events: { ...FAST, concurrencyPerUrl: 1, leaseSeconds: 15 },
       },
     });
     try {
