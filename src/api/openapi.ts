@@ -238,6 +238,18 @@ export function openApiDocument(issuer: string): Json {
           responses: { '200': jsonResponse('{ registration }', 'UserResponse'), '404': emptyResponse('No such user, or not registered to that application'), ...unauthorized },
         },
       },
+      '/api/webhook/attempts': {
+        get: {
+          summary: 'Webhook deliveries, newest first: pending, delivered and failed, with their tries',
+          description: 'See docs/webhooks.md. Each item: eventId, eventType, webhookId, status, attempts, createInstant, nextAttemptInstant (pending only), lastStatusCode, lastError, settledInstant.',
+          ...keyed,
+          parameters: [
+            { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['pending', 'delivered', 'failed'] } },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          ],
+          responses: { '200': { description: '{ attempts: [...] }', content: { 'application/json': { schema: { type: 'object', properties: { attempts: { type: 'array', items: { type: 'object' } } } } } } }, ...errors(unauthorized) },
+        },
+      },
       '/api/logout': {
         post: {
           summary: 'Log out: revoke the refresh token (with global, every token of its user) and clear the access_token and refresh_token cookies',
