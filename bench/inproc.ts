@@ -83,6 +83,7 @@ const config = oursConfig({
   mongodbUri: null,
   apiKey,
   workers: 1,
+  webhookUrl: null,
   ttlSeconds: null,
 });
 const app = await buildApplication({ config, issuer: 'http://localhost', store: await openStore(config) });

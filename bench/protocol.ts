@@ -7,9 +7,10 @@ import type { JWK } from 'jose';
 
 /**
  * ours; floor, the least magic link on the same stack (bench/floor.ts); bare, no magic link at
- * all (bench/bare.ts); metrics, ours with Prometheus metrics on (only with `--metrics`: the A/B of their cost).
+ * all (bench/bare.ts); metrics, ours with Prometheus metrics on (only with `--metrics`: the A/B of
+ * their cost); webhooks, ours with a webhook receiver subscribed to every event (`--webhooks`).
  */
-export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics';
+export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics' | 'webhooks';
 
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'floor', 'bare'];
 
@@ -25,6 +26,8 @@ export interface ServerSpec {
   apiKey: string;
   /** Ours only: more than 1 runs it as a node:cluster of this many workers on one port. */
   workers: number;
+  /** The `webhooks` contender's receiver (every event is posted there); null for the others. */
+  webhookUrl: string | null;
   /** Caps every token, session and code lifetime (seconds) in both servers; null keeps the configured ones. */
   ttlSeconds: number | null;
 }

@@ -47,7 +47,7 @@ export interface Results {
   refresh: Measure[];
   api: Measure[];
   apiStatus: string;
-  headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number; cpuPerFlowRatioToFloor?: number; metricsCpuPerFlowRatio?: number } | null;
+  headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number; cpuPerFlowRatioToFloor?: number; metricsCpuPerFlowRatio?: number; webhooksCpuPerFlowRatio?: number } | null;
   memory: { server: string; at: string; signIns: number; rssMiB: number; heapUsedMiB: number }[];
   steps: StepCpu[];
   driverCpuSeconds: number;
@@ -84,6 +84,7 @@ export function renderReport(results: Results): string {
       `\nheadline: ours/floor server CPU per flow = ${results.headline.cpuPerFlowRatioToFloor ?? '-'} (target ≤ 1.0, at worst ≤ 1.25); ours/bare (no email at all) = ${results.headline.cpuPerFlowRatio}, flows per second ${results.headline.flowsPerSecondRatio}`,
     );
     if (results.headline.metricsCpuPerFlowRatio !== undefined) out.push(`metrics on ÷ off, server CPU per hosted flow = ${results.headline.metricsCpuPerFlowRatio} (budget ≤ 1.03)`);
+    if (results.headline.webhooksCpuPerFlowRatio !== undefined) out.push(`webhooks (every event) ÷ none, server CPU per hosted flow = ${results.headline.webhooksCpuPerFlowRatio} (budget ≤ 1.10)`);
   }
   out.push(
     '\n' +

@@ -15,6 +15,7 @@ import { BENCH_CLIENT_ID, SERVER_KINDS, benchEmail, type BenchClient, type Serve
 import { launchServer, startWireEngine, type ServerHandle } from './servers.js';
 import { Target } from './driver/http.js';
 import { SmtpSink } from './driver/smtp-sink.js';
+import { startWebhookSink } from './driver/webhook-sink.js';
 import { apiPair, bareFlow, FlowError, magicLinkFlow, refreshGrant, type FlowContext } from './driver/flows.js';
 import { round, runFor, Samples } from './driver/stats.js';
 import { renderReport, type Measure, type Results, type StepCpu } from './report.js';
@@ -38,6 +39,7 @@ const { values: flags } = parseArgs({
     'smtp-query': { type: 'string', default: '' },
     'memory-signins': { type: 'string', default: '0' },
     metrics: { type: 'boolean', default: false },
+    webhooks: { type: 'boolean', default: false },
     steps: { type: 'string', default: '0' },
     only: { type: 'string', default: 'flows,refresh,api' },
     out: { type: 'string', default: path.join(here, 'results.json') },
@@ -68,6 +70,7 @@ if (flags.help) {
   --only LIST           comma list of flows,refresh,api (default all)
   --metrics             also run ours with Prometheus metrics on, alternating with the others, for their cost
                         (hosted flows and API pairs; the report gives metrics-on ÷ ours)
+  --webhooks            likewise ours with a webhook subscribed to every event (a receiver in this process answers 200)
   --out FILE            results JSON (default bench/results.json)`);
   process.exit(0);
 }
@@ -99,6 +102,7 @@ const settings = {
   smtpQuery: flags['smtp-query'] ?? '',
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
   metrics: flags.metrics ?? false,
+  webhooks: flags.webhooks ?? false,
   steps: Math.floor(num('steps', flags.steps)),
   only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
 };
@@ -109,10 +113,13 @@ if (settings.workers > 1 && settings.store !== 'mongodb') {
   refuse(`--workers ${settings.workers} needs --store mongodb: the memory store lives in one process and cannot be shared between workers`);
 }
 
-/** The contenders of this run: the metrics-on copy of ours only when asked for. */
-const kinds: readonly ServerKind[] = settings.metrics ? [...SERVER_KINDS, 'metrics'] : SERVER_KINDS;
-/** The contenders that are our server (with metrics off, and on). */
-const ourKinds: readonly ServerKind[] = settings.metrics ? ['ours', 'metrics'] : ['ours'];
+/** Copies of ours with one feature on, each only when asked for: their cost against ours in the same rounds. */
+const variants: readonly ServerKind[] = [...(settings.metrics ? (['metrics'] as const) : []), ...(settings.webhooks ? (['webhooks'] as const) : [])];
+/** The contenders of this run. */
+const kinds: readonly ServerKind[] = [...SERVER_KINDS, ...variants];
+/** The contenders that are our server. */
+const ourKinds: readonly ServerKind[] = ['ours', ...variants];
+const VARIANT_LABEL: Partial<Record<ServerKind, string>> = { metrics: 'metrics on', webhooks: 'webhook on every event' };
 
 /** How ours ran, for its labels: `c=16` or `c=16, 2 workers`. */
 const oursRun = (concurrency: number): string => (settings.workers > 1 ? `c=${concurrency}, ${settings.workers} workers` : `c=${concurrency}`);
@@ -173,6 +180,8 @@ async function main(): Promise<void> {
   const apiKey = randomBytes(32).toString('base64url');
   const [jwks, sink] = [await generateSigningKeys(), new SmtpSink()];
   const smtpUrl = `${await sink.listen()}${settings.smtpQuery ? `/?${settings.smtpQuery}` : ''}`;
+  const hooks = settings.webhooks ? await startWebhookSink() : null;
+  const webhookUrl = hooks?.url ?? null;
 
   let mongodbUri: string | null = null;
   let engine: { stop(): void } | null = null;
@@ -196,6 +205,7 @@ async function main(): Promise<void> {
     mongodbUri: ourKinds.includes(kind) ? mongodbUri : null,
     apiKey,
     workers: ourKinds.includes(kind) ? settings.workers : 1,
+    webhookUrl: kind === 'webhooks' ? webhookUrl : null,
     ttlSeconds: settings.ttlSeconds,
   });
 
@@ -228,25 +238,26 @@ async function main(): Promise<void> {
     servers.ours = await launchServer(spec('ours'), { profileDir });
     servers.floor = await launchServer(spec('floor'), { profileDir });
     servers.bare = await launchServer(spec('bare'), { profileDir });
-    if (settings.metrics) servers.metrics = await launchServer(spec('metrics'), { profileDir });
+    for (const kind of variants) servers[kind] = await launchServer(spec(kind), { profileDir });
     results.store = servers.ours.store;
     const contexts: Record<ServerKind, FlowContext> = {
       ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000, full: true },
       floor: { target: new Target(servers.floor.issuer), client, sink, mailTimeoutMs: 15_000 },
       bare: { target: new Target(servers.bare.issuer), client, sink: null, mailTimeoutMs: 0 },
       metrics: { target: new Target((servers.metrics ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
+      webhooks: { target: new Target((servers.webhooks ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
     };
-    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow };
+    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow, webhooks: magicLinkFlow };
     const memoryAt = async (label: string, signIns: Record<ServerKind, number>) => {
       for (const kind of kinds) {
         const stats = await servers[kind]!.stats(true);
         results.memory.push({ server: kind, at: label, signIns: signIns[kind], rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
       }
     };
-    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0 };
+    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0, webhooks: 0 };
     await memoryAt('start', signIns);
 
-    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [] };
+    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [], webhooks: [] };
     const flowStep = (kind: ServerKind, workers: number) => async (worker: number, iteration: number, samples: Samples) => {
       const t0 = performance.now();
       try {
@@ -271,6 +282,7 @@ async function main(): Promise<void> {
         floor: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         bare: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         metrics: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
+        webhooks: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
       };
       for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
         for (const kind of kinds) {
@@ -288,10 +300,10 @@ async function main(): Promise<void> {
         cpuPerFlowRatio: round(ours.serverCpuMsPerOp / bare.serverCpuMsPerOp, 2),
         cpuPerFlowRatioToFloor: round(ours.serverCpuMsPerOp / floor.serverCpuMsPerOp, 2),
       };
-      if (settings.metrics) {
-        const metered = toMeasure(`hosted sign-in, ours with metrics on (${oursRun(settings.concurrency)})`, acc.metrics.samples, acc.metrics.totals, { server: 'metrics' });
-        results.flows.push(metered);
-        results.headline.metricsCpuPerFlowRatio = round(metered.serverCpuMsPerOp / ours.serverCpuMsPerOp, 3);
+      for (const kind of variants) {
+        const measured = toMeasure(`hosted sign-in, ours with ${VARIANT_LABEL[kind]} (${oursRun(settings.concurrency)})`, acc[kind].samples, acc[kind].totals, { server: kind });
+        results.flows.push(measured);
+        results.headline[kind === 'metrics' ? 'metricsCpuPerFlowRatio' : 'webhooksCpuPerFlowRatio'] = round(measured.serverCpuMsPerOp / ours.serverCpuMsPerOp, 3);
       }
       await memoryAt('after flows', signIns);
     }
@@ -348,7 +360,7 @@ async function main(): Promise<void> {
               s.fail(reasonOf(err));
             }
           });
-          const label = `API start+login, ${noJWT ? 'noJWT' : 'signed JWT'}${kind === 'metrics' ? ', metrics on' : ''} (${oursRun(settings.apiConcurrency)})`;
+          const label = `API start+login, ${noJWT ? 'noJWT' : 'signed JWT'}${VARIANT_LABEL[kind] ? `, ${VARIANT_LABEL[kind]}` : ''} (${oursRun(settings.apiConcurrency)})`;
           results.api.push(toMeasure(label, samples, totals, { server: kind, singleCall: single.summary() }));
         }
       }
@@ -384,6 +396,8 @@ async function main(): Promise<void> {
   } finally {
     for (const server of Object.values(servers)) await server?.stop().catch(() => undefined);
     await sink.close();
+    if (hooks) log(`webhook deliveries received: ${hooks.received()}`);
+    await hooks?.close();
     engine?.stop();
   }
   const driverCpu = process.cpuUsage(driverCpuStart);

@@ -55,6 +55,8 @@ const EXAMPLE_VALUES: ReadonlySet<string> = new Set([
   'a-long-random-secret',
   // README, API keys' permissions.
   '…at least 16 characters…',
+  // docs/webhooks.md, Configuration.
+  'a-long-random-secret-only-you-and-we-know',
 ]);
 
 function isExampleValue(value: string): boolean {
@@ -65,6 +67,9 @@ function examplePlaceholders(config: Config): ProductionGap[] {
   const gaps: ProductionGap[] = [];
   config.clients.forEach((client, i) => {
     if (typeof client.client_secret === 'string' && isExampleValue(client.client_secret)) gaps.push({ path: ['clients', i, 'client_secret'], message: 'still an example value from the documentation; set a long random secret' });
+  });
+  config.webhooks.forEach((hook, i) => {
+    if (isExampleValue(hook.secret)) gaps.push({ path: ['webhooks', i, 'secret'], message: 'still an example value from the documentation; set a long random secret' });
   });
   config.apiKeys.forEach((apiKey, i) => {
     if (isExampleValue(apiKey.key)) gaps.push({ path: ['apiKeys', i, 'key'], message: 'still an example value from the documentation; create keys with `npm run cli -- api-keys create` or set a long random one' });

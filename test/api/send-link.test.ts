@@ -120,7 +120,7 @@ describe('REST API: /api/passwordless/send and the emailed link', () => {
     expect(callback.searchParams.get('state')).to.equal(rp.state);
     const tokens = await client.authorizationCodeGrant(oidc, callback, { pkceCodeVerifier: rp.verifier, expectedState: rp.state, expectedNonce: rp.nonce });
     expect(tokens.claims()!.email).to.equal(ALICE.email);
-    // api_link: the browser's session serves this request only (see the README's security section).
+    // api_link: the browser's session serves this request only (see docs/security.md).
     expect(tokens.claims()!.amr).to.deep.equal(['email', 'api_link']);
 
     // One link, one sign-in.

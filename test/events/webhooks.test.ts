@@ -230,5 +230,8 @@ describe('events and webhooks', () => {
     expect(gaps('http://hooks.internal/in')).to.have.length(1);
     expect(gaps('http://hooks.internal/in', true)).to.have.length(0);
     expect(gaps('https://hooks.example.com/in')).to.have.length(0);
+    const documented = /"secret": "([^"]+)"/.exec(readFileSync('docs/webhooks.md', 'utf8'))![1]!;
+    const pasted = productionGaps({ ...loadConfig({ env: {}, overrides: { webhooks: [{ ...hook, secret: documented }] } }), production: true }).filter((g) => g.path[0] === 'webhooks');
+    expect(pasted.map((g) => g.path.join('.')), 'the docs\' example secret is refused in production').to.deep.equal(['webhooks.0.secret']);
   });
 });
