@@ -86,10 +86,10 @@ export function restApi(deps: ApiDeps): RestApi {
     body,
     cookies,
   });
-  jwtRoutes(router, { api, applications, signer, verifier, refreshTokens, requireKey, body, cookies });
+  jwtRoutes(router, { api, applications, signer, verifier, refreshTokens, requireKey, body, cookies, events: deps.events });
   userRoutes(router, { store, applications, requireKey, body, events: deps.events });
   webhookRoutes(router, { deliveries: store.webhookDeliveries, requireKey });
-  if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body, cookies });
+  if (deps.secondFactor) twoFactorRoutes(router, { api, secondFactor: deps.secondFactor, applications, requireKey, body, cookies, events: deps.events });
   router.get('/openapi.json', (ctx) => {
     ctx.body = openApiDocument(deps.issuer);
   });

@@ -6,6 +6,7 @@ import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-
 import type { ApiTokenSigner, ClientJwtSettings } from '../tokens/jwt.js';
 import type { ApiRefreshTokens, RefreshTokenUsagePolicy } from '../tokens/refresh.js';
 import { log } from '../log.js';
+import type { Events } from '../events/events.js';
 import { fieldError, parseInput } from './validation.js';
 import type { ApiTokenVerifier } from '../tokens/verify.js';
 import { listRefreshTokensQuery, logoutRequest, refreshRequest, revokeRefreshRequest } from './schemas.js';
@@ -37,6 +38,8 @@ function presentedJwt(ctx: Context): string | null {
 }
 
 export interface JwtRouteDeps {
+  /** Revocations, written before the answer (webhooks). */
+  events: Events;
   api: PasswordlessApi;
   applications: ApplicationDirectory;
   signer: ApiTokenSigner;
@@ -94,10 +97,13 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     if (input.token !== undefined) {
       if (!(await deps.refreshTokens.revokeToken(input.token))) return answerEmpty(ctx, 404);
       log.info('refresh.revoked', { by: 'token' });
+      await deps.events.emit('jwt.refresh-token.revoke', { fields: { reason: 'token' }, info: { ipAddress: ctx.ip } });
       return answerEmpty(ctx, 200);
     }
     const revoked = await deps.refreshTokens.revokeFor({ ...(input.userId !== undefined ? { userId: input.userId } : {}), ...(input.applicationId !== undefined ? { applicationId: input.applicationId } : {}) });
-    log.info('refresh.revoked', { by: input.applicationId !== undefined ? (input.userId !== undefined ? 'user_application' : 'application') : 'user', user: input.userId ?? null, client: input.applicationId ?? null, revoked });
+    const by = input.applicationId !== undefined ? (input.userId !== undefined ? 'user_application' : 'application') : 'user';
+    log.info('refresh.revoked', { by, user: input.userId ?? null, client: input.applicationId ?? null, revoked });
+    await deps.events.emit('jwt.refresh-token.revoke', { userId: input.userId ?? null, applicationId: input.applicationId ?? null, fields: { reason: by, revoked }, info: { ipAddress: ctx.ip } });
     answerEmpty(ctx, 200);
   });
 
@@ -110,7 +116,10 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
   router.post('/logout', deps.body, async (ctx) => {
     const input = parseInput(logoutRequest, refreshTokenInput(ctx));
     const user = input.refreshToken === undefined ? null : await deps.refreshTokens.logout(input.refreshToken, input.global);
-    if (user !== null) log.info('refresh.revoked', { by: input.global ? 'logout_global' : 'logout', user });
+    if (user !== null) {
+      log.info('refresh.revoked', { by: input.global ? 'logout_global' : 'logout', user });
+      await deps.events.emit('jwt.refresh-token.revoke', { userId: user, fields: { reason: input.global ? 'logout_global' : 'logout' }, info: { ipAddress: ctx.ip } });
+    }
     deps.cookies.clear(ctx);
     answerEmpty(ctx, 200);
   });

@@ -4,6 +4,7 @@ import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-
 import type { ApiSecondFactor } from '../passwordless/two-factor-login.js';
 import { base32FromBase64, newTotpSecret } from '../accounts/totp.js';
 import { log } from '../log.js';
+import type { Events } from '../events/events.js';
 import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
 import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, userIdParam } from './schemas.js';
@@ -11,6 +12,8 @@ import { respondToLogin } from './passwordless-routes.js';
 import type { TokenCookies } from './token-cookies.js';
 
 export interface TwoFactorRouteDeps {
+  /** Enrolment changes, written before the answer (webhooks). */
+  events: Events;
   api: PasswordlessApi;
   secondFactor: ApiSecondFactor;
   applications: ApplicationDirectory;
@@ -83,6 +86,7 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
       }
     }
     log.info('two_factor.enabled', { user: id, method: 'authenticator' });
+    await deps.events.emit('user.two-factor.method.add', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { recoveryCodes: result.recoveryCodes };
   });
@@ -97,6 +101,7 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
       throw fieldError('code', 'invalid', 'The code is not right.');
     }
     log.info('two_factor.disabled', { user: id });
+    await deps.events.emit('user.two-factor.method.remove', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
     answerEmpty(ctx, 200);
   });
 }

@@ -132,9 +132,9 @@ export class Events {
 
   /**
    * Events from the audit log's facts (see log.ts's tap), written just after the fact: our own
-   * observations (links, approvals, limits), failed logins, and the changes whose code logs but
-   * does not hold the events (refresh-token revocation, authenticator enrolment). The fields
-   * taken are chosen so no code, token or address passes.
+   * observations (links, approvals, limits), failed logins, and the revocation of a reused
+   * refresh token's chain (found deep in the token grant). The fields taken are chosen so no
+   * code, token or address passes.
    */
   observe(event: string, fields: Readonly<Record<string, unknown>>): void {
     switch (event) {
@@ -152,13 +152,8 @@ export class Events {
         return;
       case 'login.failure':
         return this.emitSoon('user.login.failed', { userId: str(fields.user), applicationId: str(fields.client), fields: { reason: str(fields.reason) } });
-      case 'two_factor.enabled':
-        return this.emitSoon('user.two-factor.method.add', { userId: str(fields.user), fields: { method: { method: 'authenticator' } } });
-      case 'two_factor.disabled':
-        return this.emitSoon('user.two-factor.method.remove', { userId: str(fields.user), fields: { method: { method: 'authenticator' } } });
-      case 'refresh.revoked':
       case 'refresh.reuse_detected':
-        return this.emitSoon('jwt.refresh-token.revoke', { userId: str(fields.user), applicationId: str(fields.client), fields: { reason: event === 'refresh.reuse_detected' ? 'reuse_detected' : str(fields.by) } });
+        return this.emitSoon('jwt.refresh-token.revoke', { userId: str(fields.user), applicationId: str(fields.client), fields: { reason: 'reuse_detected' } });
       case 'ratelimit.hit':
         return this.emitSoon('rate-limit.hit', { fields: { limit: str(fields.rule), retryAfterSeconds: typeof fields.retryAfterSeconds === 'number' ? fields.retryAfterSeconds : null } });
       default:

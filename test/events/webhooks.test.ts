@@ -10,6 +10,7 @@ import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLi
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { captureLogs } from '../helpers/logs.js';
 import { runCli } from '../../src/cli.js';
+import { totpCode } from '../two-factor/helpers.js';
 
 const SECRET = 'webhook-secret-for-the-tests-0123';
 /** Fast retries: a test sees several tries within a second. */
@@ -120,6 +121,22 @@ describe('events and webhooks', () => {
     expect(attempts.json!.attempts).to.have.length(6);
     expect(attempts.json!.attempts.every((a: { attempts: number }) => a.attempts >= 1)).to.equal(true);
     expect(attempts.json!.attempts.some((a: { attempts: number }) => a.attempts >= 2)).to.equal(true);
+  });
+
+  it('posts authenticator enrolment and refresh-token revocation, written before the API answers', async () => {
+    server = await startWithWebhooks(receiver, { events: ['user.two-factor.method.add', 'user.two-factor.method.remove', 'jwt.refresh-token.revoke'] });
+    const user = (await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: 'totp@example.com' } } })).json!.user as { id: string };
+    const secret = (await call(server, 'GET', '/api/two-factor/secret', { key: ADMIN_KEY })).json!.secretBase32Encoded as string;
+    expect((await call(server, 'POST', `/api/user/two-factor/${user.id}`, { key: ADMIN_KEY, body: { method: 'authenticator', code: totpCode(secret), secretBase32Encoded: secret } })).status).to.equal(200);
+    // Stored before the answer: the store holds the delivery as soon as the call returns.
+    const stored = await server.app.store.webhookDeliveries.list({ limit: 10 });
+    expect(stored.map((d) => d.type)).to.include('user.two-factor.method.add');
+    expect((await call(server, 'DELETE', `/api/jwt/refresh?userId=${user.id}`, { key: ADMIN_KEY })).status).to.equal(200);
+    await receiver.waitForAcknowledged(2);
+    const [added, revoked] = eventsOf(receiver);
+    expect(added).to.include({ type: 'user.two-factor.method.add', userId: user.id });
+    expect(revoked).to.include({ type: 'jwt.refresh-token.revoke', userId: user.id, reason: 'user' });
+    expect(receiver.received.map((r) => r.body).join('\n')).not.to.include(secret);
   });
 
   it('tries again after a timeout and after a dropped connection, and logs one line per outcome without secrets', async () => {
