@@ -190,9 +190,24 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     });
   }
 
+  /**
+   * This sign-in's sign-up waiting for its form: its code redeemed here, the form not sent yet.
+   * Read only on clients that allow sign-up, so other sign-ins pay no store read for it.
+   */
+  async function pendingSignUp(interaction: Interaction, client: ClientPolicy) {
+    const settings = signUpOf(client);
+    const record = settings ? (await codes.latestForInteraction(interaction.uid)).record : null;
+    const email = record ? signUpEmailOf(record) : null;
+    if (!settings || !record || !email || record.status !== 'used' || record.extra?.[SIGN_UP_STAGE] !== 'pending') return null;
+    return { settings, record, email };
+  }
+
   router.get('/', async (ctx) => {
     const found = await requireBrowserInteraction(ctx);
     if (!found) return;
+    // A reload of the sign-in's page (or Back to it) while its sign-up form waits shows that form again.
+    const signUp = found.interaction.prompt.name === 'login' ? await pendingSignUp(found.interaction, found.client) : null;
+    if (signUp) return renderSignUpForm(ctx, { uid: found.interaction.uid, client: found.client, email: signUp.email, settings: signUp.settings });
     return renderCurrentStep(ctx, found.interaction, found.client);
   });
 
@@ -356,14 +371,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const found = await requireBrowserInteraction(ctx);
     if (!found) return;
     const { interaction, client } = found;
-    const settings = signUpOf(client);
-    const latest = await codes.latestForInteraction(interaction.uid);
-    const record = latest.record;
-    const email = record ? signUpEmailOf(record) : null;
-    // Only a sign-up whose code was redeemed in this sign-in and whose form was not sent yet.
-    if (!settings || !record || !email || record.status !== 'used' || record.extra?.[SIGN_UP_STAGE] !== 'pending') return renderGone(ctx);
+    const signUp = await pendingSignUp(interaction, client);
+    if (!signUp) return renderGone(ctx);
+    const { settings, record, email } = signUp;
     const page = { uid: interaction.uid, client, email, settings };
-    if (!csrf.verify('sign-up', interaction.uid, formField(ctx, 'csrf'))) return renderSignUpForm(ctx, { ...page, status: 403, problems: [{ field: 'terms', key: 'form.expired' }] });
+    if (!csrf.verify('sign-up', interaction.uid, formField(ctx, 'csrf'))) return renderSignUpForm(ctx, { ...page, status: 403, problems: [{ field: null, key: 'form.expired' }] });
     const form = readSignUpForm(settings, (ctx.request.body ?? {}) as Record<string, unknown>);
     if (!form.ok) return renderSignUpForm(ctx, { ...page, status: 400, problems: form.problems, values: form.values });
     // One send of the form makes the account: a second (a double click, another tab) finds the stage moved on.

@@ -80,7 +80,8 @@ export function signUpEmailOf(record: Pick<PasswordlessCodeRecord, 'extra'>): st
   return typeof email === 'string' ? email : null;
 }
 
-export type SignUpFormProblem = { field: SignUpField | 'terms'; key: string };
+/** One thing wrong with a sent form: the field it is about (null: the whole form, e.g. an expired token) and the message's key. */
+export type SignUpFormProblem = { field: SignUpField | 'terms' | null; key: string };
 
 /** The form's values, checked against the settings: the values, or the first problem (by field). */
 export function readSignUpForm(settings: SignUpSettings, form: Record<string, unknown>): { ok: true; fields: Partial<Record<SignUpField, string>> } | { ok: false; problems: SignUpFormProblem[]; values: Record<string, string> } {

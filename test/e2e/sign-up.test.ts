@@ -76,6 +76,8 @@ describe('sign-up with a magic link (self_service_registration)', () => {
     expect(form.body).to.include('<title>Create your account').and.include(`Create your account for Sign-up App`).and.include(email);
     expect(form.body).to.include('name="firstName"').and.include('name="lastName"').and.include('href="https://example.com/terms"');
     expect(await userByEmail(email), 'no account before the form is sent').to.equal(null);
+    const reloaded = await browser.get(`/interaction/${interactionUidOf(form.url)}`);
+    expect(reloaded.body, 'the sign-in page shows the waiting form again').to.include('Create your account for Sign-up App').and.include('name="lastName"');
 
     const missing = await browser.submit(form, '/sign-up', { firstName: 'Carol', lastName: '  ', terms: 'accepted' });
     expect(missing.status).to.equal(400);
