@@ -26,6 +26,8 @@ export interface ServerSpec {
   apiKey: string;
   /** Ours only: more than 1 runs it as a node:cluster of this many workers on one port. */
   workers: number;
+  /** Ours: count every store call (for the steps table); off otherwise, so flows pay nothing for it. */
+  countStoreCalls?: boolean;
   /** The `webhooks` contender's receiver (every event is posted there); null for the others. */
   webhookUrl: string | null;
   /** Caps every token, session and code lifetime (seconds) in both servers; null keeps the configured ones. */
@@ -49,6 +51,8 @@ export interface ServerStats {
   rss: number;
   heapUsed: number;
   external: number;
+  /** Ours with `countStoreCalls`: store calls (repositories and node-oidc-provider's adapter) since start. */
+  storeCalls?: number;
 }
 
 export type ToServer = { type: 'stats'; gc?: boolean } | { type: 'stop' };

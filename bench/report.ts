@@ -27,6 +27,8 @@ export interface StepCpu {
   server: string;
   step: string;
   cpuMs: number;
+  /** Ours: store round trips per flow in this step. */
+  storeCalls?: number;
 }
 
 export interface Results {
@@ -113,8 +115,12 @@ function stepTable(steps: StepCpu[]): string {
   const servers = ['ours', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
   const of = (server: string, step: string) => steps.find((s) => s.server === server && s.step === step)?.cpuMs ?? NaN;
   const sum = (server: string) => round(steps.filter((s) => s.server === server).reduce((total, s) => total + s.cpuMs, 0), 3);
+  const calls = (step: string | null) => {
+    const mine = steps.filter((s) => s.server === 'ours' && (step === null || s.step === step) && s.storeCalls !== undefined);
+    return mine.length === 0 ? NaN : round(mine.reduce((total, s) => total + (s.storeCalls ?? 0), 0), 2);
+  };
   return table(
-    ['server CPU ms by step (one user at a time)', ...servers],
-    [...names.map((name) => [name, ...servers.map((server) => of(server, name))]), ['whole flow', ...servers.map(sum)]],
+    ['server CPU ms by step (one user at a time)', ...servers, 'ours: store calls'],
+    [...names.map((name) => [name, ...servers.map((server) => of(server, name)), calls(name)]), ['whole flow', ...servers.map(sum), calls(null)]],
   );
 }

@@ -206,6 +206,7 @@ async function main(): Promise<void> {
     apiKey,
     workers: ourKinds.includes(kind) ? settings.workers : 1,
     webhookUrl: kind === 'webhooks' ? webhookUrl : null,
+    countStoreCalls: kind === 'ours' && settings.steps > 0,
     ttlSeconds: settings.ttlSeconds,
   });
 
@@ -423,6 +424,7 @@ async function cpuBySteps(
   for (let i = 0; i < 200; i += 1) overhead += cpuMs(await server.stats(), await server.stats());
   overhead /= 200;
   const totals = new Map<string, number>();
+  const storeCalls = new Map<string, number>();
   // With --profile, each step's monotonic-clock span (µs, the clock of V8's profile timestamps) goes to a file, so samples can be told apart by step.
   const spans: [string, number, number][] = [];
   const clock = () => Number(process.hrtime.bigint() / 1000n);
@@ -432,6 +434,7 @@ async function cpuBySteps(
     const ended = clock();
     const now = await server.stats();
     totals.set(step, (totals.get(step) ?? 0) + cpuMs(last, now) - overhead);
+    if (now.storeCalls !== undefined && last.storeCalls !== undefined) storeCalls.set(step, (storeCalls.get(step) ?? 0) + now.storeCalls - last.storeCalls);
     spans.push([step, began, ended]);
     last = await server.stats();
     began = clock();
@@ -445,7 +448,7 @@ async function cpuBySteps(
     mkdirSync(path.join(here, 'profiles', kind), { recursive: true });
     writeFileSync(path.join(here, 'profiles', kind, 'steps.json'), JSON.stringify(spans));
   }
-  return [...totals].map(([step, ms]) => ({ server: kind, step, cpuMs: round(ms / flows, 3) }));
+  return [...totals].map(([step, ms]) => ({ server: kind, step, cpuMs: round(ms / flows, 3), ...(storeCalls.has(step) ? { storeCalls: round((storeCalls.get(step) ?? 0) / flows, 2) } : {}) }));
 }
 
 function mib(bytes: number): number {

@@ -23,11 +23,14 @@ interface Running {
 
 type Ready = Extract<FromServer, { type: 'ready' }>;
 
+/** Store calls of ours so far, when the spec asks them counted. */
+let storeCalls: number | undefined;
+
 function ownStats(gc: boolean): ServerStats {
   if (gc) (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpu: { user: cpu.user, system: cpu.system }, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external };
+  return { cpu: { user: cpu.user, system: cpu.system }, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, ...(storeCalls === undefined ? {} : { storeCalls }) };
 }
 
 /**
@@ -50,7 +53,15 @@ function send(message: FromServer): void {
 
 async function startOurs(spec: ServerSpec): Promise<Running> {
   const { startServer } = await import('../src/server.js');
-  const running = await startServer(oursConfig(spec));
+  const config = oursConfig(spec);
+  let store;
+  if (spec.countStoreCalls) {
+    // The metrics' store wrapper, counting: every round trip the steps make, node-oidc-provider's included.
+    const [{ openStore }, { observedStore }] = await Promise.all([import('../src/storage/index.js'), import('../src/metrics/store.js')]);
+    storeCalls = 0;
+    store = observedStore(await openStore(config), () => void (storeCalls = (storeCalls ?? 0) + 1));
+  }
+  const running = await startServer(config, store ? { store } : {});
   return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stats: async (gc) => ownStats(gc), stop: () => running.stop() };
 }
 
