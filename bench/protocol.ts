@@ -8,9 +8,10 @@ import type { JWK } from 'jose';
 /**
  * ours; floor, the least magic link on the same stack (bench/floor.ts); bare, no magic link at
  * all (bench/bare.ts); metrics, ours with Prometheus metrics on (only with `--metrics`: the A/B of
- * their cost); webhooks, ours with a webhook receiver subscribed to every event (`--webhooks`).
+ * their cost); webhooks, ours with a webhook receiver subscribed to every event (`--webhooks`);
+ * plugin, the plugin in a Koa host as examples/koa-host runs it (`--plugin`, bench/plugin-host.ts).
  */
-export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics' | 'webhooks';
+export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics' | 'webhooks' | 'plugin';
 
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'floor', 'bare'];
 

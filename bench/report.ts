@@ -49,7 +49,7 @@ export interface Results {
   refresh: Measure[];
   api: Measure[];
   apiStatus: string;
-  headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number; cpuPerFlowRatioToFloor?: number; metricsCpuPerFlowRatio?: number; webhooksCpuPerFlowRatio?: number } | null;
+  headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number; cpuPerFlowRatioToFloor?: number; metricsCpuPerFlowRatio?: number; webhooksCpuPerFlowRatio?: number; pluginCpuPerFlowRatioToFloor?: number } | null;
   memory: { server: string; at: string; signIns: number; rssMiB: number; heapUsedMiB: number }[];
   steps: StepCpu[];
   driverCpuSeconds: number;
@@ -86,6 +86,7 @@ export function renderReport(results: Results): string {
       `\nheadline: ours/floor server CPU per flow = ${results.headline.cpuPerFlowRatioToFloor ?? '-'} (target ≤ 1.0, at worst ≤ 1.25); ours/bare (no email at all) = ${results.headline.cpuPerFlowRatio}, flows per second ${results.headline.flowsPerSecondRatio}`,
     );
     if (results.headline.metricsCpuPerFlowRatio !== undefined) out.push(`metrics on ÷ off, server CPU per hosted flow = ${results.headline.metricsCpuPerFlowRatio} (budget ≤ 1.03)`);
+    if (results.headline.pluginCpuPerFlowRatioToFloor !== undefined) out.push(`the plugin in a Koa host ÷ floor, server CPU per hosted flow = ${results.headline.pluginCpuPerFlowRatioToFloor} (target ≤ 1.1)`);
     if (results.headline.webhooksCpuPerFlowRatio !== undefined) out.push(`webhooks (every event) ÷ none, server CPU per hosted flow = ${results.headline.webhooksCpuPerFlowRatio} (budget ≤ 1.10)`);
   }
   out.push(
@@ -112,7 +113,7 @@ function memoryOwner(results: Results, server: string): string {
 /** Steps side by side: ours and the floor take the same steps; bare shares the first and the last. */
 function stepTable(steps: StepCpu[]): string {
   const names = [...new Set(steps.map((s) => s.step))];
-  const servers = ['ours', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
+  const servers = ['ours', 'plugin', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
   const of = (server: string, step: string) => steps.find((s) => s.server === server && s.step === step)?.cpuMs ?? NaN;
   const sum = (server: string) => round(steps.filter((s) => s.server === server).reduce((total, s) => total + s.cpuMs, 0), 3);
   const calls = (step: string | null) => {

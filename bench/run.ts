@@ -40,6 +40,7 @@ const { values: flags } = parseArgs({
     'memory-signins': { type: 'string', default: '0' },
     metrics: { type: 'boolean', default: false },
     webhooks: { type: 'boolean', default: false },
+    plugin: { type: 'boolean', default: false },
     steps: { type: 'string', default: '0' },
     only: { type: 'string', default: 'flows,refresh,api' },
     out: { type: 'string', default: path.join(here, 'results.json') },
@@ -71,6 +72,7 @@ if (flags.help) {
   --metrics             also run ours with Prometheus metrics on, alternating with the others, for their cost
                         (hosted flows and API pairs; the report gives metrics-on ÷ ours)
   --webhooks            likewise ours with a webhook subscribed to every event (a receiver in this process answers 200)
+  --plugin              also the plugin in a Koa host (examples/koa-host's way, bench/plugin-host.ts): the report gives plugin ÷ floor
   --out FILE            results JSON (default bench/results.json)`);
   process.exit(0);
 }
@@ -103,6 +105,7 @@ const settings = {
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
   metrics: flags.metrics ?? false,
   webhooks: flags.webhooks ?? false,
+  plugin: flags.plugin ?? false,
   steps: Math.floor(num('steps', flags.steps)),
   only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
 };
@@ -115,8 +118,8 @@ if (settings.workers > 1 && settings.store !== 'mongodb') {
 
 /** Copies of ours with one feature on, each only when asked for: their cost against ours in the same rounds. */
 const variants: readonly ServerKind[] = [...(settings.metrics ? (['metrics'] as const) : []), ...(settings.webhooks ? (['webhooks'] as const) : [])];
-/** The contenders of this run. */
-const kinds: readonly ServerKind[] = [...SERVER_KINDS, ...variants];
+/** The contenders of this run: the plugin host too when asked for (it is not our server: no API, no variants). */
+const kinds: readonly ServerKind[] = [...SERVER_KINDS, ...variants, ...(settings.plugin ? (['plugin'] as const) : [])];
 /** The contenders that are our server. */
 const ourKinds: readonly ServerKind[] = ['ours', ...variants];
 const VARIANT_LABEL: Partial<Record<ServerKind, string>> = { metrics: 'metrics on', webhooks: 'webhook on every event' };
@@ -239,7 +242,7 @@ async function main(): Promise<void> {
     servers.ours = await launchServer(spec('ours'), { profileDir });
     servers.floor = await launchServer(spec('floor'), { profileDir });
     servers.bare = await launchServer(spec('bare'), { profileDir });
-    for (const kind of variants) servers[kind] = await launchServer(spec(kind), { profileDir });
+    for (const kind of kinds.slice(SERVER_KINDS.length)) servers[kind] = await launchServer(spec(kind), { profileDir });
     results.store = servers.ours.store;
     const contexts: Record<ServerKind, FlowContext> = {
       ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000, full: true },
@@ -247,18 +250,19 @@ async function main(): Promise<void> {
       bare: { target: new Target(servers.bare.issuer), client, sink: null, mailTimeoutMs: 0 },
       metrics: { target: new Target((servers.metrics ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
       webhooks: { target: new Target((servers.webhooks ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
+      plugin: { target: new Target((servers.plugin ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
     };
-    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow, webhooks: magicLinkFlow };
+    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow, webhooks: magicLinkFlow, plugin: magicLinkFlow };
     const memoryAt = async (label: string, signIns: Record<ServerKind, number>) => {
       for (const kind of kinds) {
         const stats = await servers[kind]!.stats(true);
         results.memory.push({ server: kind, at: label, signIns: signIns[kind], rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
       }
     };
-    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0, webhooks: 0 };
+    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0, webhooks: 0, plugin: 0 };
     await memoryAt('start', signIns);
 
-    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [], webhooks: [] };
+    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [], webhooks: [], plugin: [] };
     const flowStep = (kind: ServerKind, workers: number) => async (worker: number, iteration: number, samples: Samples) => {
       const t0 = performance.now();
       try {
@@ -284,6 +288,7 @@ async function main(): Promise<void> {
         bare: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         metrics: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         webhooks: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
+        plugin: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
       };
       for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
         for (const kind of kinds) {
@@ -305,6 +310,11 @@ async function main(): Promise<void> {
         const measured = toMeasure(`hosted sign-in, ours with ${VARIANT_LABEL[kind]} (${oursRun(settings.concurrency)})`, acc[kind].samples, acc[kind].totals, { server: kind });
         results.flows.push(measured);
         results.headline[kind === 'metrics' ? 'metricsCpuPerFlowRatio' : 'webhooksCpuPerFlowRatio'] = round(measured.serverCpuMsPerOp / ours.serverCpuMsPerOp, 3);
+      }
+      if (settings.plugin) {
+        const hosted = toMeasure(`same flow, the plugin in a Koa host (c=${settings.concurrency})`, acc.plugin.samples, acc.plugin.totals, { server: 'plugin' });
+        results.flows.push(hosted);
+        results.headline.pluginCpuPerFlowRatioToFloor = round(hosted.serverCpuMsPerOp / floor.serverCpuMsPerOp, 2);
       }
       await memoryAt('after flows', signIns);
     }

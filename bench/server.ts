@@ -113,6 +113,11 @@ async function startCluster(spec: ServerSpec): Promise<Running> {
   };
 }
 
+async function startPlugin(spec: ServerSpec): Promise<Running> {
+  const { startPluginHost } = await import('./plugin-host.js');
+  return { ...(await startPluginHost(spec)), stats: async (gc) => ownStats(gc) };
+}
+
 async function startFloor(spec: ServerSpec): Promise<Running> {
   const { startFloor } = await import('./floor.js');
   return { ...(await startFloor(spec)), stats: async (gc) => ownStats(gc) };
@@ -121,6 +126,7 @@ async function startFloor(spec: ServerSpec): Promise<Running> {
 function start(spec: ServerSpec): Promise<Running> {
   if (spec.kind === 'bare') return startBare(spec);
   if (spec.kind === 'floor') return startFloor(spec);
+  if (spec.kind === 'plugin') return startPlugin(spec);
   return spec.workers > 1 && cluster.isPrimary ? startCluster(spec) : startOurs(spec);
 }
 
