@@ -81,7 +81,9 @@ export class WebhookSender {
   async settled(): Promise<void> {
     for (;;) {
       while (this.#ticking || this.#inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
-      const due = (await this.deliveries.list({ status: 'pending', limit: 1000 })).some((d) => d.nextAttemptAt <= Date.now());
+      const now = Date.now();
+      // Leased elsewhere (another instance) is not this instance's to wait for.
+      const due = (await this.deliveries.list({ status: 'pending', limit: 1000 })).some((d) => d.nextAttemptAt <= now && d.leaseUntil <= now && this.#hooks.has(d.webhookId));
       if (!due) return;
       this.#tick();
       await new Promise((resolve) => setTimeout(resolve, 5));
