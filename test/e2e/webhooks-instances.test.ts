@@ -40,7 +40,7 @@ describe('webhooks across instances and crashes (MongoDB)', function () {
     await receiver.close();
   });
 
-  async function configFor(leaseSeconds = 3) {
+  async function configFor(leaseSeconds: number) {
     const keys = await testKeys();
     return {
       clients: [WEB_CLIENT],
@@ -55,7 +55,10 @@ describe('webhooks across instances and crashes (MongoDB)', function () {
   }
 
   it('two instances on one database deliver each event once', async () => {
-    const config = await configFor();
+    // A lease as long as in production's order of magnitude: on a loaded machine a short one can
+    // run out before its holder settles, and the other instance then sends it again (at least
+    // once, by design); "once" is the promise of normal operation.
+    const config = await configFor(30);
     running.push(...(await Promise.all([startInstance('hooks-a', config), startInstance('hooks-b', config)])));
     const [a, b] = running as [Instance, Instance];
     const ids: string[] = [];
@@ -71,17 +74,22 @@ describe('webhooks across instances and crashes (MongoDB)', function () {
 
   it('delivers, after a restart, what was in flight when the server was killed (the same event id)', async () => {
     const config = await configFor(3);
-    receiver.behaviour = (n) => (n === 0 ? 'hang' : 200);
+    // Every try hangs until the server is killed (its own timeout's retries included), then the receiver answers.
+    let killed = false;
+    receiver.behaviour = () => (killed ? 200 : 'hang');
     const first = await startInstance('hooks-crash', config);
     await createUser(first, 'crash@example.com');
     const deadline = Date.now() + 20_000;
     while (receiver.received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(receiver.received, 'the delivery is in flight').to.have.length(1);
+    expect(receiver.received.length, 'the delivery is in flight').to.be.greaterThan(0);
     await first.crash();
+    killed = true;
+    const eventId = receiver.received[0]!.event.id;
+    expect(receiver.acknowledged(), 'nothing was delivered before the crash').to.have.length(0);
 
     running.push(await startInstance('hooks-after', config));
-    const [, again] = await receiver.waitForAcknowledged(1, 30_000).then(() => receiver.received);
-    expect(again!.event.id, 'the same event, sent again once the dead lease ran out').to.equal(receiver.received[0]!.event.id);
-    expect(again!.headers['x-oml-delivery-attempt']).to.equal('1');
+    const [delivered] = await receiver.waitForAcknowledged(1, 30_000);
+    expect(delivered!.event.id, 'the same event, sent again once the dead lease ran out').to.equal(eventId);
+    expect(new Set(receiver.received.map((r) => r.event.id)), 'no other event').to.deep.equal(new Set([eventId]));
   });
 });
