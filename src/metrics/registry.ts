@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { OperationHistogram } from './operation-histogram.js';
 
 /**
  * The server's Prometheus metrics. Every label takes its value from a closed list (a
@@ -113,7 +114,7 @@ export class Metrics {
 
   /** One store call: `operation` is `<repository>.<method>` (or `oidc.<model>.<method>`). */
   observeStore(operation: string, seconds: number, failed: boolean): void {
-    this.#c.storeDuration.observe({ operation }, seconds);
+    this.#c.storeDuration.observe(operation, seconds);
     if (failed) this.#c.storeErrors.inc({ operation });
   }
 
@@ -147,13 +148,13 @@ function instruments(registry: Registry) {
       buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    storeDuration: new Histogram({
-      name: `${PREFIX}store_operation_duration_seconds`,
-      help: 'Store operation duration by operation.',
-      labelNames: ['operation'] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers: [registry],
-    }),
+    storeDuration: new OperationHistogram(
+      `${PREFIX}store_operation_duration_seconds`,
+      'Store operation duration by operation.',
+      'operation',
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registry,
+    ),
     storeErrors: counter('store_errors_total', 'Store operations that failed, by operation.', ['operation']),
   };
 }
