@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../storage/types.js';
 import { describeError, log } from '../log.js';
 import { signatureHeaders } from './signature.js';
+import { backoffDelay } from '../backoff.js';
 
 type Webhook = Config['webhooks'][number];
 
@@ -154,7 +155,7 @@ export class WebhookSender {
       await this.#settle(delivery, { status: 'delivered', attempts: attempt, lastStatus: outcome.status, lastError: null, settledAt: now, leaseOwner: null, leaseUntil: 0 });
       return;
     }
-    const next = now + this.#backoff(attempt);
+    const next = now + backoffDelay(attempt, { initialMs: this.settings.retryInitialMs, maxMs: this.settings.retryMaxMs, jitter: 0.5 });
     if (next > delivery.createdAt + this.settings.maxAgeHours * 3_600_000) {
       log.error('webhook.failed', { ...facts, error: outcome.error, reason: 'max_age' });
       await this.#settle(delivery, { status: 'failed', attempts: attempt, lastStatus: outcome.status, lastError: outcome.error, settledAt: now, leaseOwner: null, leaseUntil: 0 });
@@ -208,11 +209,6 @@ export class WebhookSender {
       });
       request.end(delivery.body);
     });
-  }
-
-  #backoff(attempt: number): number {
-    const base = Math.min(this.settings.retryMaxMs, this.settings.retryInitialMs * 2 ** (attempt - 1));
-    return Math.round(base * (0.5 + Math.random()));
   }
 
   async #settle(delivery: WebhookDeliveryRecord, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<void> {

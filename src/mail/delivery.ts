@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { log } from '../log.js';
+import { backoffDelay } from '../backoff.js';
 import { MailUnavailableError, causeOf, errorCodeOf, isCertificateRefused, isTransientMailError, responseCodeOf } from './errors.js';
 import type { MailMessage, MailTransport } from './types.js';
 
@@ -54,7 +55,7 @@ export class MailDelivery {
         if (transient && attempt < this.retry.attempts) {
           this.stats.retried += 1;
           log.warn('mail.retry', facts);
-          await sleep(this.#delayBefore(attempt + 1));
+          await sleep(backoffDelay(attempt, { initialMs: this.retry.initialDelayMs, maxMs: this.retry.maxDelayMs, jitter: 0.25 }));
           continue;
         }
         if (transient) this.stats.failedTransient += 1;
@@ -69,10 +70,6 @@ export class MailDelivery {
     await this.transport.close();
   }
 
-  #delayBefore(attempt: number): number {
-    const base = Math.min(this.retry.maxDelayMs, this.retry.initialDelayMs * 2 ** (attempt - 2));
-    return Math.round(base * (0.75 + Math.random() * 0.5));
-  }
 }
 
 function domainOf(address: string): string {
