@@ -45,9 +45,20 @@ export interface SignUpSettings {
   defaultRoles: string[];
 }
 
+/** Settings read from a client's `self_service_registration` object, by that object: the email form asks on every render. */
+const parsedSettings = new WeakMap<object, SignUpSettings | null>();
+
 /** A client's sign-up settings from its metadata; null when it lets no one sign up (the default) or the setting is malformed. */
 export function signUpSettingsOf(metadata: Readonly<Record<string, unknown>> | undefined): SignUpSettings | null {
-  const parsed = signUpSettingsSchema.safeParse(metadata?.self_service_registration);
+  const setting = metadata?.self_service_registration;
+  if (setting === undefined || setting === false) return null;
+  if (typeof setting !== 'object' || setting === null) return parseSettings(setting);
+  if (!parsedSettings.has(setting)) parsedSettings.set(setting, parseSettings(setting));
+  return parsedSettings.get(setting) ?? null;
+}
+
+function parseSettings(setting: unknown): SignUpSettings | null {
+  const parsed = signUpSettingsSchema.safeParse(setting);
   if (!parsed.success || parsed.data === false) return null;
   if (parsed.data === true) return { fields: [], termsUrl: null, defaultRoles: [] };
   if (!parsed.data.enabled) return null;
