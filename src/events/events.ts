@@ -147,9 +147,8 @@ export class Events {
         return this.emitSoon('magic-link.cross-device.approved', { applicationId: str(fields.client) });
       case 'approval.denied':
         return this.emitSoon('magic-link.cross-device.refused', { userId: str(fields.user), applicationId: str(fields.client) });
-      case 'code.rejected':
-        if (fields.reason === 'exhausted') this.emitSoon('magic-link.code.voided', { fields: { method: str(fields.method) } });
-        return;
+      case 'code.voided':
+        return this.emitSoon('magic-link.code.voided', { applicationId: str(fields.client) });
       case 'login.failure':
         return this.emitSoon('user.login.failed', { userId: str(fields.user), applicationId: str(fields.client), fields: { reason: str(fields.reason) } });
       case 'refresh.reuse_detected':

@@ -3,6 +3,7 @@ import type { CodeRepository, CounterRepository, PasswordlessCodeRecord } from '
 import { deriveShortCode, generateCode, typedCodeAsIssued } from './generators.js';
 import { hashCode } from './hash.js';
 import { SIGN_UP_STAGE } from './sign-up.js';
+import { log } from '../log.js';
 
 /** Why a code cannot be used. `unknown` also covers codes past their retention. */
 export type CodeProblem = 'unknown' | 'expired' | 'used' | 'superseded' | 'exhausted' | 'denied';
@@ -248,7 +249,9 @@ export class PasswordlessCodes {
   }
 
   async #exhaust(id: string): Promise<TypedCodeResult> {
-    await this.codes.compareAndSet(id, { status: 'active' }, { status: 'exhausted' });
+    const voided = await this.codes.compareAndSet(id, { status: 'active' }, { status: 'exhausted' });
+    // Once, by whoever voided it: later wrong tries meet an exhausted code and say nothing new.
+    if (voided) log.info('code.voided', { client: voided.clientId, user: voided.userId });
     return { ok: false, problem: 'exhausted' };
   }
 }

@@ -11,6 +11,7 @@ import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { captureLogs } from '../helpers/logs.js';
 import { runCli } from '../../src/cli.js';
 import { totpCode } from '../two-factor/helpers.js';
+import { pairNumberOn } from '../helpers/cross-device.js';
 
 const SECRET = 'webhook-secret-for-the-tests-0123';
 /** Fast retries: a test sees several tries within a second. */
@@ -137,6 +138,49 @@ describe('events and webhooks', () => {
     expect(added).to.include({ type: 'user.two-factor.method.add', userId: user.id });
     expect(revoked).to.include({ type: 'jwt.refresh-token.revoke', userId: user.id, reason: 'user' });
     expect(receiver.received.map((r) => r.body).join('\n')).not.to.include(secret);
+  });
+
+  it('posts what the magic link went through: opened elsewhere, approved there, a code voided by guesses, a limit hit, a refused login', async () => {
+    server = await startApiServer({
+      config: {
+        webhooks: [{ id: 'all', url: receiver.url, events: ['*'], secret: SECRET, timeoutMs: 300 }],
+        events: FAST,
+        rateLimits: { sendPerAddress: { limit: 2, windowSeconds: 900 } },
+      },
+    });
+    config = await discover(server);
+    // Another device opens the link and approves with the number shown where the sign-in began.
+    const laptop = new Browser(server.issuer);
+    const inbox = await requestLink(laptop, await authorizationRequest(config), ALICE.email);
+    const phone = new Browser(server.issuer);
+    const onPhone = await phone.get(linkOf((await lastMailTo(server, ALICE.email))!));
+    expect((await phone.submit(onPhone, '/approve', { number: pairNumberOn(inbox) })).status).to.equal(200);
+    // A second sign-in whose code is guessed at until it is void.
+    const guesser = new Browser(server.issuer);
+    const second = await requestLink(guesser, await authorizationRequest(config), ALICE.email);
+    const right = shortCodeOf((await lastMailTo(server, ALICE.email))!);
+    for (let i = 0; i < 6; i += 1) await guesser.submit(second, '/code', { code: right === '000000' ? '111111' : '000000' });
+    // A third email to the address is over its limit.
+    expect((await requestLink(new Browser(server.issuer), await authorizationRequest(config), ALICE.email)).status).to.equal(429);
+    // An API login whose user was deactivated after the code was started.
+    const user = (await call(server, 'POST', '/api/user', { key: ADMIN_KEY, body: { user: { email: 'gone@example.com' }, registration: { applicationId: WEB_CLIENT.client_id } } })).json!.user as { id: string };
+    const started = await call(server, 'POST', '/api/passwordless/start', { key: ADMIN_KEY, body: { loginId: 'gone@example.com', applicationId: WEB_CLIENT.client_id } });
+    await call(server, 'DELETE', `/api/user/${user.id}`, { key: ADMIN_KEY });
+    expect((await call(server, 'POST', '/api/passwordless/login', { body: { code: started.json!.code } })).status).to.equal(423);
+
+    await server.mails();
+    await server.app.webhooks.settled();
+    const seen = (type: string) => eventsOf(receiver, type);
+    expect(seen('magic-link.sent')).to.have.length(2);
+    expect(seen('magic-link.opened-elsewhere').map((e) => e.openedIn)).to.deep.equal(['scanner_like']);
+    expect(seen('magic-link.cross-device.approved')).to.have.length(1);
+    expect(seen('magic-link.code.voided'), 'once, however many guesses follow').to.have.length(1);
+    expect(seen('rate-limit.hit').map((e) => e.limit)).to.deep.equal(['sendPerAddress']);
+    expect(seen('user.login.failed')).to.have.length(1);
+    expect(seen('user.login.failed')[0]).to.include({ userId: user.id, reason: 'locked' });
+    const bodies = receiver.received.map((r) => r.body).join('\n');
+    expect(bodies).not.to.include(right).and.not.to.include(started.json!.code as string);
+    expect(bodies, 'no address outside a user object').not.to.match(/"email":"alice@example\.com"/);
   });
 
   it('tries again after a timeout and after a dropped connection, and logs one line per outcome without secrets', async () => {
