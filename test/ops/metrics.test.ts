@@ -9,6 +9,7 @@ import { startApiServer, call, ADMIN_KEY } from '../api/helpers.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
 import { labelValues, parseMetrics, prometheusParserFamilies, valueOf, type Families } from '../helpers/prometheus.js';
 import { freePort } from '../helpers/ports.js';
+import { pairNumberOn } from '../helpers/cross-device.js';
 import { DevMailbox } from '../../src/mail/dev-mailbox.js';
 import type { MailMessage } from '../../src/mail/types.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -46,7 +47,8 @@ describe('Prometheus metrics (/metrics)', () => {
 
   before(async () => {
     server = await startApiServer({
-      config: { metrics: { enabled: true, token: TOKEN }, mail: { retry: { attempts: 1 } } },
+      // The default per-address limit (the test servers' is far higher): one case runs into it.
+      config: { metrics: { enabled: true, token: TOKEN }, mail: { retry: { attempts: 1 } }, rateLimits: { sendPerAddress: { limit: 5, windowSeconds: 900 } } },
       transport: new RefusingBobMailbox(100),
     });
     config = await discover(server);
@@ -138,6 +140,29 @@ describe('Prometheus metrics (/metrics)', () => {
     );
     // The other browser carries no cookie of this server: it reads as scanner-like, as the HEAD does.
     expect(moved).to.deep.equal([1, 0, 2, 0]);
+  });
+
+  it('counts a cross-device approval and a rate-limit refusal by the limit that bit', async () => {
+    const moved = await delta(
+      async () => {
+        const laptop = new Browser(server.issuer);
+        const inbox = await requestLink(laptop, await authorizationRequest(config), ALICE.email);
+        const phone = new Browser(server.issuer);
+        const onPhone = await phone.get(linkOf((await lastMailTo(server, ALICE.email))!));
+        expect((await phone.submit(onPhone, '/approve', { number: pairNumberOn(inbox) })).status).to.equal(200);
+        // An address with no account has the same per-address budget (5 per 15 minutes here).
+        const statuses: number[] = [];
+        for (let i = 0; i < 6; i += 1) statuses.push((await requestLink(new Browser(server.issuer), await authorizationRequest(config), 'nobody-metrics@example.com')).status);
+        expect(statuses.at(-1)).to.equal(429);
+      },
+      [
+        ['oml_cross_device_approvals_total', { outcome: 'given' }],
+        ['oml_links_opened_total', { opened_in: 'scanner_like' }],
+        ['oml_rate_limit_refusals_total', { limit: 'sendPerAddress' }],
+        ['oml_emails_total', { purpose: 'hosted', outcome: 'not_sent', reason: 'no_account' }],
+      ],
+    );
+    expect(moved).to.deep.equal([1, 1, 1, 5]);
   });
 
   it('counts an email the SMTP server refused for good, by reason', async () => {
