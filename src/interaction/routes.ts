@@ -2,7 +2,6 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import ejs from 'ejs';
 import { normalizeEmail, type PasswordlessCodeRecord } from '../storage/types.js';
 import type { AccountDirectory, SignInMethod } from '../passwordless/accounts.js';
 import { hostedCodeOwner, type PasswordlessCodes, type CodeProblem, type TypedCodeResult } from '../passwordless/codes.js';
@@ -21,7 +20,8 @@ import { describeBrowser, describeNetwork } from './request-context.js';
 import { crossDeviceExtra, extraForFreshLink, newPairNumber, pairNumberOfLiveCode, pairNumberOfRepeat, type CrossDeviceApprovals } from '../passwordless/approval.js';
 import { hashCode } from '../passwordless/hash.js';
 import { checkInboxBinding, codeFormBinding, formField, linkCodeParam, pairNumberOf, parseForm, uidOf } from './forms.js';
-import { SIGN_UP_STAGE, readSignUpForm, signUpEmailOf, signUpSettingsOf, type SignUpFormProblem, type SignUpSettings } from '../passwordless/sign-up.js';
+import { signUpEmailOf } from '../passwordless/sign-up.js';
+import { signUpRoutes } from './sign-up.js';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -59,15 +59,23 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const ttlMinutes = lifetime.minutes;
 
   const renderGone = (ctx: Context) => renderPage(ctx, views, 400, 'pages/sign-in-gone', {});
-
-  /** The client's sign-up settings when a new address may create an account there (the directory makes accounts and the client allows it). */
-  const signUpOf = (client: ClientPolicy): SignUpSettings | null => (deps.accounts.createAccount ? signUpSettingsOf(client.metadata) : null);
+  const signUp = signUpRoutes(router, {
+    views,
+    csrf,
+    codes,
+    accounts: deps.accounts,
+    parseForm,
+    requireBrowserInteraction: (ctx) => requireBrowserInteraction(ctx),
+    renderGone,
+    signIn: (ctx, userId, client, method) => signIn(ctx, userId, client, method),
+    renderNotAllowed: (ctx, uid) => renderLinkProblem(ctx, uid, 'unknown', null, true),
+  });
 
   const renderEmailForm = (ctx: Context, interaction: Interaction, client: ClientPolicy, status = 200, email = '', error = '') =>
     renderPage(ctx, views, status, 'pages/email-form', {
       uid: interaction.uid,
       client,
-      signUp: signUpOf(client) !== null,
+      signUp: signUp.settingsFor(client) !== null,
       email: email || (typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : ''),
       error,
       csrf: csrf.issue('email', interaction.uid),
@@ -139,13 +147,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
    * the sign-in. False when the account may not sign in to this client (nothing was done).
    */
   async function completeLogin(ctx: Context, record: PasswordlessCodeRecord, client: ClientPolicy, method: SignInMethod = 'magic_link'): Promise<boolean> {
-    const signUpEmail = signUpEmailOf(record);
-    const settings = signUpEmail ? signUpOf(client) : null;
-    if (signUpEmail && settings) {
-      await renderSignUpForm(ctx, { uid: record.interactionUid ?? uidOf(ctx), client, email: signUpEmail, settings });
-      return true;
-    }
-    if (signUpEmail) return false;
+    if (signUpEmailOf(record) !== null) return signUp.showFormFor(ctx, record, client);
     return signIn(ctx, record.userId, client, method);
   }
 
@@ -158,22 +160,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     await signInWithEmail(provider, ctx, { accountId: account.id, clientId: client.clientId, method }, () => deps.accounts.recordSignIn(account.id, client, method));
     return true;
   }
-
-  const renderSignUpForm = (
-    ctx: Context,
-    view: { uid: string; client: ClientPolicy; email: string; settings: SignUpSettings; status?: number; problems?: SignUpFormProblem[]; values?: Record<string, string> },
-  ) =>
-    renderPage(ctx, views, view.status ?? 200, 'pages/sign-up', {
-      uid: view.uid,
-      client: view.client,
-      email: view.email,
-      fields: view.settings.fields,
-      termsUrl: view.settings.termsUrl,
-      termsAnchor: view.settings.termsUrl ? [`<a href="${ejs.escapeXML(view.settings.termsUrl)}" target="_blank" rel="noopener">`, '</a>'] : null,
-      problems: view.problems ?? [],
-      values: view.values ?? {},
-      csrf: csrf.issue('sign-up', view.uid),
-    });
 
   /**
    * The page of a link that cannot sign in. It offers a fresh link only while the sign-in is
@@ -190,24 +176,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     });
   }
 
-  /**
-   * This sign-in's sign-up waiting for its form: its code redeemed here, the form not sent yet.
-   * Read only on clients that allow sign-up, so other sign-ins pay no store read for it.
-   */
-  async function pendingSignUp(interaction: Interaction, client: ClientPolicy) {
-    const settings = signUpOf(client);
-    const record = settings ? (await codes.latestForInteraction(interaction.uid)).record : null;
-    const email = record ? signUpEmailOf(record) : null;
-    if (!settings || !record || !email || record.status !== 'used' || record.extra?.[SIGN_UP_STAGE] !== 'pending') return null;
-    return { settings, record, email };
-  }
-
   router.get('/', async (ctx) => {
     const found = await requireBrowserInteraction(ctx);
     if (!found) return;
     // A reload of the sign-in's page (or Back to it) while its sign-up form waits shows that form again.
-    const signUp = found.interaction.prompt.name === 'login' ? await pendingSignUp(found.interaction, found.client) : null;
-    if (signUp) return renderSignUpForm(ctx, { uid: found.interaction.uid, client: found.client, email: signUp.email, settings: signUp.settings });
+    if (await signUp.showPendingForm(ctx, found.interaction, found.client)) return;
     return renderCurrentStep(ctx, found.interaction, found.client);
   });
 
@@ -364,26 +337,6 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const extra = extraForFreshLink(lookup.record);
     mailer.resendLink({ interactionUid: uid, userId: lookup.record.userId, signUpEmail, client, base: baseOf(ctx), locale: localeHintsOf(ctx), ...(extra ? { extra } : {}) });
     return renderPage(ctx, views, 200, 'pages/link-resent', { client, ttlMinutes, lifetime });
-  });
-
-  // The sign-up form, sent from the browser where the sign-in began, once its code was redeemed there.
-  router.post('/sign-up', parseForm, async (ctx) => {
-    const found = await requireBrowserInteraction(ctx);
-    if (!found) return;
-    const { interaction, client } = found;
-    const signUp = await pendingSignUp(interaction, client);
-    if (!signUp) return renderGone(ctx);
-    const { settings, record, email } = signUp;
-    const page = { uid: interaction.uid, client, email, settings };
-    if (!csrf.verify('sign-up', interaction.uid, formField(ctx, 'csrf'))) return renderSignUpForm(ctx, { ...page, status: 403, problems: [{ field: null, key: 'form.expired' }] });
-    const form = readSignUpForm(settings, (ctx.request.body ?? {}) as Record<string, unknown>);
-    if (!form.ok) return renderSignUpForm(ctx, { ...page, status: 400, problems: form.problems, values: form.values });
-    // One send of the form makes the account: a second (a double click, another tab) finds the stage moved on.
-    const claimed = await codes.markSignUpDone(record);
-    if (!claimed) return renderGone(ctx);
-    const account = await deps.accounts.createAccount!({ email, fields: form.fields, roles: settings.defaultRoles }, client);
-    // The account another sign-up or the API made meanwhile may not be allowed here: as for a link that cannot sign in.
-    if (!(await signIn(ctx, account.id, client, 'sign_up'))) return renderLinkProblem(ctx, interaction.uid, 'unknown', null, true);
   });
 
   router.post('/abort', parseForm, async (ctx) => {

@@ -26,6 +26,7 @@ export const SIGN_IN_PAGE_TEMPLATES = [
   '/interaction/:uid/approval-status',
   '/interaction/:uid/two-factor',
   '/interaction/:uid/two-factor/decline',
+  '/interaction/:uid/sign-up',
   '/interaction/:uid/magic/:code',
   '/static/:file',
 ] as const;
