@@ -23,7 +23,7 @@ import { devMailboxRoutes } from './dev/mailbox-routes.js';
 import { demoRoutes } from './dev/demo-routes.js';
 import { errorHandler } from './http/error-handler.js';
 import { securityHeaderList } from './http/security-headers.js';
-import { httpHandler, providerRouteTemplates, providerSegments } from './http/handler.js';
+import { httpHandler, providerSegments } from './http/handler.js';
 import { CsrfTokens } from './http/csrf.js';
 import { useBase } from './http/page.js';
 import { trustForwardedFor } from './http/client-ip.js';
@@ -35,12 +35,7 @@ import { ApiSecondFactor } from './passwordless/two-factor-login.js';
 import { interactionFallback } from './interaction/fallback.js';
 import { apiLinkSessionCheck } from './api/emailed-link.js';
 import { tapEvents } from './log.js';
-import { Metrics } from './metrics/registry.js';
-import { observedStore } from './metrics/store.js';
-import { RouteTemplates, SIGN_IN_PAGE_TEMPLATES } from './metrics/routes.js';
-import { metricsEndpoint, type ExpositionSource } from './metrics/endpoint.js';
-import { workerMetricsSource } from './metrics/cluster.js';
-import cluster from 'node:cluster';
+import { serverMetrics, type ServerMetrics } from './metrics/index.js';
 import { Events } from './events/events.js';
 import { WebhookSender } from './events/sender.js';
 
@@ -70,7 +65,7 @@ export interface Application {
   events: Events;
   webhooks: WebhookSender;
   /** With `metrics.enabled`: the registry, and where a scrape reads it (the cluster's aggregate in a worker). */
-  metrics: { registry: Metrics; source: ExpositionSource } | null;
+  metrics: ServerMetrics | null;
   /** Stops background work and closes connections (the HTTP server is the caller's). */
   close(): Promise<void>;
 }
@@ -86,10 +81,9 @@ export interface BuildOptions {
 /** Builds the whole application on an opened store: the magic-link plugin on our provider, plus the server's own parts. */
 export async function buildApplication(options: BuildOptions): Promise<Application> {
   const { config, issuer } = options;
-  const metrics = config.metrics.enabled ? new Metrics({ clientIds: config.clients.map((client) => client.client_id), processMetrics: config.metrics.processMetrics }) : null;
+  const metrics = serverMetrics(config);
   // Every store call of the provider, the plugin and the API goes through the one store: timed there.
-  const store = metrics ? observedStore(options.store, (operation, seconds, failed) => metrics.observeStore(operation, seconds, failed)) : options.store;
-  const untap = metrics ? tapEvents((event, fields) => metrics.observeEvent(event, fields)) : () => undefined;
+  const store = metrics ? metrics.observe(options.store) : options.store;
   const events = new Events({ webhooks: config.webhooks, deliveries: store.webhookDeliveries, counters: store.counters, settings: config.events });
   const webhooks = new WebhookSender(store.webhookDeliveries, config.webhooks, config.events);
   events.onWritten = () => webhooks.kick();
@@ -187,14 +181,13 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     return providerCallback(ctx.req, ctx.res);
   });
   const routers = [ours, api.router, api.links];
-  const scrape = metrics ? { registry: metrics, source: cluster.isWorker ? workerMetricsSource(metrics.registry) : () => metrics.exposition() } : null;
   const handler = httpHandler({
     base,
     segments: providerSegments(provider),
     headers: securityHeaderList({ https: issuer.startsWith('https:') }),
     provider: providerCallback,
     app: koa.callback(),
-    metrics: scrape && requestMetrics(scrape, config, routeTemplatesOf(provider, routers)),
+    metrics: metrics?.forRequests(provider, routers) ?? null,
   });
 
   webhooks.start();
@@ -213,31 +206,17 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
     keys,
     api,
     routers,
-    metrics: scrape,
+    metrics,
     events,
     webhooks,
     async close() {
-      untap();
+      metrics?.close();
       untapEvents();
       await webhooks.stop();
       await magic.close();
       await mail.close();
       await store.close();
     },
-  };
-}
-
-/** Every route this server answers, as the templates metric labels use. */
-function routeTemplatesOf(provider: Provider, routers: readonly Router[]): RouteTemplates {
-  const ourRoutes = routers.flatMap((router) => router.stack.map((layer) => layer.path).filter((path): path is string => typeof path === 'string'));
-  return new RouteTemplates([...ourRoutes, ...providerRouteTemplates(provider), ...SIGN_IN_PAGE_TEMPLATES, '/metrics']);
-}
-
-/** Request timing by route template, and /metrics on the main port unless the metrics have a port of their own. */
-function requestMetrics(scrape: NonNullable<Application['metrics']>, config: Config, templates: RouteTemplates) {
-  return {
-    observe: (method: string, path: string, status: number, seconds: number) => scrape.registry.observeRequest(method, templates.templateOf(path), status, seconds),
-    endpoint: config.metrics.port === null ? metricsEndpoint(scrape.source, config.metrics.token) : null,
   };
 }
 
