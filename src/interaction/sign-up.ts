@@ -8,7 +8,7 @@ import type { PasswordlessCodes } from '../passwordless/codes.js';
 import type { CsrfTokens } from '../http/csrf.js';
 import type { Views } from '../render/views.js';
 import { renderPage } from '../http/page.js';
-import { SIGN_UP_STAGE, readSignUpForm, signUpEmailOf, signUpSettingsOf, type SignUpFormProblem, type SignUpSettings } from '../passwordless/sign-up.js';
+import { SIGN_UP_STAGE, readSignUpForm, signUpEmailOf, signUpSettingsFor, type SignUpFormProblem, type SignUpSettings } from '../passwordless/sign-up.js';
 import type { Interaction } from './session.js';
 import { formField } from './forms.js';
 
@@ -44,7 +44,7 @@ export interface SignUpStep {
  */
 export function signUpRoutes(router: Router, deps: SignUpDeps): SignUpStep {
   const { views, csrf, codes, accounts } = deps;
-  const settingsFor = (client: ClientPolicy): SignUpSettings | null => (accounts.createAccount ? signUpSettingsOf(client.metadata) : null);
+  const settingsFor = (client: ClientPolicy): SignUpSettings | null => signUpSettingsFor(accounts, client);
 
   const renderForm = (ctx: Context, view: FormView) =>
     renderPage(ctx, views, view.status ?? 200, 'pages/sign-up', {

@@ -10,7 +10,7 @@ import type { AccountDirectory, Recipient } from './accounts.js';
 import { log } from '../log.js';
 import { hostedCodeOwner, unsentCodeOwner, type PasswordlessCodes } from './codes.js';
 import { crossDeviceOf } from './approval.js';
-import { signUpExtra, signUpSettingsOf } from './sign-up.js';
+import { signUpExtra, signUpSettingsFor } from './sign-up.js';
 
 /** The client facts the sign-in needs (from the configured client metadata). */
 export interface ClientPolicy {
@@ -116,7 +116,7 @@ export class MagicLinkMailer {
     // then meet a code that counts its tries, expires, and is replaced by the next request,
     // exactly as for an address with an account, so the answers cannot tell the two apart.
     // An address with no account signs up, on a client that lets it: the same code, another email.
-    const signUpEmail = !recipient && this.deps.accounts.createAccount && signUpSettingsOf(request.client.metadata) ? request.email.trim() : null;
+    const signUpEmail = !recipient && signUpSettingsFor(this.deps.accounts, request.client) ? request.email.trim() : null;
     const extra = signUpEmail ? { ...request.extra, ...signUpExtra(signUpEmail) } : request.extra;
     const issued = await this.deps.codes.issue({
       userId: recipient ? recipient.id : unsentCodeOwner(emailNormalized),

@@ -69,6 +69,11 @@ function parseSettings(setting: unknown): SignUpSettings | null {
   };
 }
 
+/** The client's sign-up settings when a new address may create an account there: accounts can be made (`createAccount`) and the client allows it. */
+export function signUpSettingsFor(accounts: { createAccount?: unknown }, client: { metadata?: Readonly<Record<string, unknown>> }): SignUpSettings | null {
+  return accounts.createAccount ? signUpSettingsOf(client.metadata) : null;
+}
+
 /** What a verified sign-up hands to whoever makes accounts. */
 export interface SignUpInput {
   /** The address the link went to, as typed (trimmed): verified by opening the link. */
