@@ -6,6 +6,8 @@ import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLi
 import { interactionUidOf, pairNumberOn } from '../helpers/cross-device.js';
 import { normalizeEmail } from '../../src/storage/types.js';
 import { captureLogEvents } from '../helpers/logs.js';
+import { makeTheme } from '../helpers/theme.js';
+import { removeTempDir } from '../helpers/temp.js';
 
 /** A client where a new address may create its account with the sign-in email. */
 const SIGN_UP_CLIENT = {
@@ -188,6 +190,27 @@ describe('sign-up with a magic link (self_service_registration)', () => {
     expect(subA).to.equal(subB);
     const all = await server.app.store.users.list({ limit: 1000, offset: 0 });
     expect(all.filter((u) => u.emailNormalized === normalizeEmail(email))).to.have.length(1);
+  });
+
+  it('is themeable like the other pages and emails: a theme’s sign-up page and wording win', async () => {
+    const theme = makeTheme({
+      'pages/sign-up.ejs': "<%- include('partials/top', { title: 'Join us' }) %><form class=\"brand-join\" method=\"post\" action=\"/interaction/<%= uid %>/sign-up\"><input type=\"hidden\" name=\"csrf\" value=\"<%= csrf %>\"><%= email %></form><%- include('partials/bottom') %>",
+      'locales/en.json': JSON.stringify({ email: { signUpSubject: 'Join {client} today' } }),
+    });
+    const themed = await startTestServer({ config: { theme, clients: [SIGN_UP_CLIENT] } });
+    try {
+      const themedConfig = await discover(themed, SIGN_UP_CLIENT.client_id, SIGN_UP_CLIENT.client_secret);
+      const email = newAddress();
+      const browser = new Browser(themed.issuer);
+      await requestLink(browser, await authorizationRequest(themedConfig, {}, redirect.redirect_uri), email);
+      const mail = (await lastMailTo(themed, email))!;
+      expect(mail.subject).to.equal('Join Sign-up App today');
+      const form = await browser.get(linkOf(mail));
+      expect(form.body).to.include('<title>Join us').and.include('class="brand-join"').and.include(email);
+    } finally {
+      await themed.stop();
+      removeTempDir(theme);
+    }
   });
 
   it('counts sign-up emails against the same per-address limit as sign-in emails', async () => {
