@@ -74,6 +74,8 @@ export function observedStore(store: Store, observe: StoreObserver): Store {
       if (!adapter) adapters.set(model, (adapter = timed(`oidc.${model}`, store.oidcAdapter(model), observe)));
       return adapter;
     },
+    // A scope, not an operation: the calls made inside it are timed one by one.
+    atomically: <T>(work: () => Promise<T>): Promise<T> => store.atomically(work),
     init: untimed('init'),
     ping: untimed('ping'),
     close: untimed('close'),

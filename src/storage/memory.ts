@@ -381,6 +381,14 @@ export class MemoryStore implements Store {
     return adapter;
   }
 
+  /**
+   * Runs `work` in this process, as it comes: there is no rollback, so the caller writes what may
+   * need undoing last (Events writes a scope's events after its change). See {@link Store.atomically}.
+   */
+  atomically<T>(work: () => Promise<T>): Promise<T> {
+    return work();
+  }
+
   async init(): Promise<void> {}
 
   async ping(): Promise<void> {}

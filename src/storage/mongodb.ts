@@ -4,7 +4,10 @@ import { StoreUnavailableError, type Store } from './types.js';
 import { API_KEYS, MongoApiKeys, apiKeyIndexes } from './mongodb/api-keys.js';
 import { CODES, MongoCodes, codeIndexes } from './mongodb/codes.js';
 import { COUNTERS, MongoCounters, counterIndexes } from './mongodb/counters.js';
-import { guarded, isUnreachableError } from './mongodb/errors.js';
+import { guarded, isUnreachableError, translateDriverError } from './mongodb/errors.js';
+import { SessionScope } from './mongodb/session.js';
+import { probeTransactions } from './mongodb/transactions.js';
+import { log } from '../log.js';
 import {
   MongoOidcAdapter,
   OIDC_MODELS,
@@ -36,6 +39,12 @@ export interface MongoStoreOptions {
    * {@link StoreUnavailableError}, and how long opening the store may take. Default 5000 ms.
    */
   serverSelectionTimeoutMS?: number;
+  /**
+   * `false` runs {@link MongoStore.atomically}'s work without a transaction even where the
+   * deployment has them (as on a standalone mongod). Default: transactions when the deployment
+   * accepts one (probed once).
+   */
+  transactions?: boolean;
 }
 
 const DEFAULT_SERVER_SELECTION_TIMEOUT_MS = 5000;
@@ -59,19 +68,24 @@ export class MongoStore implements Store {
   readonly #client: MongoClient;
   readonly #db: Db;
   readonly #adapters = new Map<string, MongoOidcAdapter>();
+  /** The transaction `atomically` runs in this async context, which the repositories join. */
+  readonly #scope = new SessionScope();
+  /** Whether `atomically` uses transactions: false when forced off, else learnt once by a probe. */
+  #transactions: Promise<boolean> | null;
 
-  constructor(client: MongoClient, databaseName: string) {
+  constructor(client: MongoClient, databaseName: string, options: Pick<MongoStoreOptions, 'transactions'> = {}) {
     this.#client = client;
     this.#db = client.db(databaseName);
-    this.users = new MongoUsers(this.#db);
-    this.codes = new MongoCodes(this.#db);
+    this.#transactions = options.transactions === false ? Promise.resolve(false) : null;
+    this.users = new MongoUsers(this.#db, this.#scope);
+    this.codes = new MongoCodes(this.#db, this.#scope);
     this.counters = new MongoCounters(this.#db);
-    this.apiKeys = new MongoApiKeys(this.#db);
-    this.refreshTokens = new MongoRefreshTokens(this.#db);
-    this.twoFactor = new MongoTwoFactor(this.#db);
-    this.twoFactorLogins = new MongoTwoFactorLogins(this.#db);
-    this.twoFactorTrusts = new MongoTwoFactorTrusts(this.#db);
-    this.webhookDeliveries = new MongoWebhookDeliveries(this.#db);
+    this.apiKeys = new MongoApiKeys(this.#db, this.#scope);
+    this.refreshTokens = new MongoRefreshTokens(this.#db, this.#scope);
+    this.twoFactor = new MongoTwoFactor(this.#db, this.#scope);
+    this.twoFactorLogins = new MongoTwoFactorLogins(this.#db, this.#scope);
+    this.twoFactorTrusts = new MongoTwoFactorTrusts(this.#db, this.#scope);
+    this.webhookDeliveries = new MongoWebhookDeliveries(this.#db, this.#scope);
   }
 
   /** The database this store works in. */
@@ -88,7 +102,49 @@ export class MongoStore implements Store {
     return adapter;
   }
 
-  /** Creates every index (createIndexes is a no-op for an index that already exists as specified). */
+  /**
+   * Runs `work` in one MongoDB transaction when the deployment has transactions (a replica set,
+   * mongos; the jongodb test engine too): every repository call made while `work` runs joins it
+   * (counters excepted, see MongoCounters), and a throw rolls all of it back. The driver may run
+   * `work` again, in a fresh transaction, after a transient error (a write conflict, a failover),
+   * so `work` must be safe to re-run. Without transactions (a standalone mongod, or
+   * `transactions: false`) `work` runs plainly: its writes land one by one, and a failure part-way
+   * leaves the earlier ones. A call inside another `atomically` joins the outer one.
+   */
+  async atomically<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#scope.active || !(await this.#supportsTransactions())) return work();
+    const session = this.#client.startSession();
+    try {
+      return await session.withTransaction(() => this.#scope.run(session, work));
+    } catch (error) {
+      return translateDriverError(error);
+    } finally {
+      await session.endSession().catch(() => undefined);
+    }
+  }
+
+  /** Whether the deployment takes transactions, probed on first use (init does it at start-up) and then remembered. */
+  #supportsTransactions(): Promise<boolean> {
+    this.#transactions ??= this.#probeTransactions().catch((error: unknown) => {
+      // An outage is no answer: the next call probes again.
+      this.#transactions = null;
+      throw error;
+    });
+    return this.#transactions;
+  }
+
+  async #probeTransactions(): Promise<boolean> {
+    const probe = await guarded(() => probeTransactions(this.#db, () => this.#client.startSession()));
+    if (!probe.supported) {
+      log.info('store.transactions_unavailable', {
+        reason: probe.reason,
+        consequence: 'a change and its webhook event are two writes here (the change first), not one transaction',
+      });
+    }
+    return probe.supported;
+  }
+
+  /** Creates every index (createIndexes is a no-op for an index that already exists as specified), and learns whether transactions are there. */
   async init(): Promise<void> {
     const plan: [string, IndexDescription[]][] = [
       [USERS, userIndexes],
@@ -105,6 +161,7 @@ export class MongoStore implements Store {
     await guarded(() =>
       Promise.all(plan.map(([collection, indexes]) => this.#db.collection(collection).createIndexes(indexes))),
     );
+    await this.#supportsTransactions();
   }
 
   async ping(): Promise<void> {
@@ -136,7 +193,7 @@ export async function connectMongoStore(uri: string, options: MongoStoreOptions 
   });
   try {
     await client.connect();
-    const store = new MongoStore(client, database);
+    const store = new MongoStore(client, database, options.transactions === undefined ? {} : { transactions: options.transactions });
     await store.init();
     return store;
   } catch (error) {

@@ -398,6 +398,24 @@ export interface Store {
   readonly twoFactorTrusts: TwoFactorTrustRepository;
   /** node-oidc-provider's adapter for one model name (Session, Interaction, AccessToken, …). */
   oidcAdapter(model: string): Adapter;
+  /**
+   * Runs `work` as one step of the store, so a change and the event that reports it (see
+   * events/events.ts) are stored together or not at all, as far as the store can promise it:
+   *
+   * - MongoDB with transactions (replica set, mongos, the jongodb test engine): one transaction.
+   *   Every repository call made during `work` joins it, except counters (rate-limit tries and
+   *   event sequence numbers, which must not be rolled back); a throw rolls the rest back. The
+   *   driver may run `work` again after a transient error (write conflict, failover), each time
+   *   in a fresh transaction, so `work` must be safe to re-run and must not swallow store errors.
+   * - MongoDB without transactions (a standalone mongod, said once in the log at start-up):
+   *   `work` runs plainly; its writes land one by one, and a failure part-way keeps those before it.
+   * - Memory: `work` runs in this process; writes are not undone on a throw, but nothing is lost
+   *   to a crash between them either (a crash loses the whole store).
+   *
+   * A call made inside another `atomically` joins it. Resolves with `work`'s result; rejects with
+   * its error.
+   */
+  atomically<T>(work: () => Promise<T>): Promise<T>;
   /** Creates indexes and whatever else the store needs; idempotent. */
   init(): Promise<void>;
   /** Resolves when the store answers; rejects with {@link StoreUnavailableError} otherwise. */

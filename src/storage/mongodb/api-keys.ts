@@ -1,5 +1,6 @@
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { ApiKeyRecord, ApiKeyRepository } from '../types.js';
+import { NO_TRANSACTION, type SessionScope } from './session.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 type ApiKeyDocument = Omit<ApiKeyRecord, 'id'> & { _id: string };
@@ -18,26 +19,29 @@ function toRecord({ _id, ...rest }: ApiKeyDocument): ApiKeyRecord {
 export class MongoApiKeys implements ApiKeyRepository {
   readonly #collection: Collection<ApiKeyDocument>;
 
-  constructor(db: Db) {
+  readonly #scope: SessionScope;
+
+  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
+    this.#scope = scope;
     this.#collection = db.collection<ApiKeyDocument>(API_KEYS);
   }
 
   async insert({ id, ...rest }: ApiKeyRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest }), DUPLICATES);
+    await guarded(() => this.#collection.insertOne({ _id: id, ...rest }, this.#scope.options()), DUPLICATES);
   }
 
   async findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ keyHash }));
+    const document = await guarded(() => this.#collection.findOne({ keyHash }, this.#scope.options()));
     return document ? toRecord(document) : null;
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    const documents = await guarded(() => this.#collection.find({}).sort({ insertInstant: 1, _id: 1 }).toArray());
+    const documents = await guarded(() => this.#collection.find({}, this.#scope.options()).sort({ insertInstant: 1, _id: 1 }).toArray());
     return documents.map(toRecord);
   }
 
   async delete(id: string): Promise<boolean> {
-    const result = await guarded(() => this.#collection.deleteOne({ _id: id }));
+    const result = await guarded(() => this.#collection.deleteOne({ _id: id }, this.#scope.options()));
     return result.deletedCount > 0;
   }
 }

@@ -1,5 +1,6 @@
 import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
 import type { CodeExpectation, CodeRepository, PasswordlessCodeRecord } from '../types.js';
+import { NO_TRANSACTION, type SessionScope } from './session.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 /**
@@ -56,12 +57,15 @@ function changesOf(set: Partial<Omit<PasswordlessCodeRecord, 'id'>>): Partial<Co
 export class MongoCodes implements CodeRepository {
   readonly #collection: Collection<CodeDocument>;
 
-  constructor(db: Db) {
+  readonly #scope: SessionScope;
+
+  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
+    this.#scope = scope;
     this.#collection = db.collection<CodeDocument>(CODES);
   }
 
   async insert(record: PasswordlessCodeRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne(toDocument(record)), DUPLICATES);
+    await guarded(() => this.#collection.insertOne(toDocument(record), this.#scope.options()), DUPLICATES);
   }
 
   /**
@@ -74,7 +78,7 @@ export class MongoCodes implements CodeRepository {
   async supersedeAllButNewest(owner: string): Promise<number> {
     const [newest] = await guarded(() =>
       this.#collection
-        .find({ owner, status: 'active' }, { projection: { _id: 1, sequence: 1 } })
+        .find({ owner, status: 'active' }, { ...this.#scope.options(), projection: { _id: 1, sequence: 1 } })
         .sort({ sequence: -1, _id: -1 })
         .limit(1)
         .toArray(),
@@ -84,20 +88,21 @@ export class MongoCodes implements CodeRepository {
       this.#collection.updateMany(
         { owner, status: 'active', ...olderThan(newest) },
         { $set: { status: 'superseded' } },
+        this.#scope.options(),
       ),
     );
     return result.modifiedCount;
   }
 
   async findById(id: string, now: number): Promise<PasswordlessCodeRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: id, retainUntil: { $gt: now } }));
+    const document = await guarded(() => this.#collection.findOne({ _id: id, retainUntil: { $gt: now } }, this.#scope.options()));
     return document ? toRecord(document) : null;
   }
 
   async findLatestForInteraction(interactionUid: string, now: number): Promise<PasswordlessCodeRecord | null> {
     const [document] = await guarded(() =>
       this.#collection
-        .find({ interactionUid, retainUntil: { $gt: now } })
+        .find({ interactionUid, retainUntil: { $gt: now } }, this.#scope.options())
         .sort({ createdAt: -1 })
         .limit(1)
         .toArray(),
@@ -121,11 +126,11 @@ export class MongoCodes implements CodeRepository {
     const filter = expectationFilter(id, expect);
     const result = await guarded(() =>
       Object.keys(changes).length === 0
-        ? this.#collection.countDocuments(filter, { limit: 1 }).then((matchedCount) => ({ matchedCount }))
-        : this.#collection.updateOne(filter, { $set: changes }),
+        ? this.#collection.countDocuments(filter, { ...this.#scope.options(), limit: 1 }).then((matchedCount) => ({ matchedCount }))
+        : this.#collection.updateOne(filter, { $set: changes }, this.#scope.options()),
     );
     if (result.matchedCount === 0) return null;
-    const document = await guarded(() => this.#collection.findOne({ _id: id }));
+    const document = await guarded(() => this.#collection.findOne({ _id: id }, this.#scope.options()));
     return document ? toRecord(document) : null;
   }
 
@@ -136,14 +141,14 @@ export class MongoCodes implements CodeRepository {
    */
   async reserveAttempt(id: string, maxAttempts: number, now: number): Promise<PasswordlessCodeRecord | null> {
     const filter = expectationFilter(id, { status: 'active', unexpiredAt: now, attemptsBelow: maxAttempts });
-    const result = await guarded(() => this.#collection.updateOne(filter, { $inc: { attempts: 1 } }));
+    const result = await guarded(() => this.#collection.updateOne(filter, { $inc: { attempts: 1 } }, this.#scope.options()));
     if (result.modifiedCount !== 1) return null;
-    const document = await guarded(() => this.#collection.findOne({ _id: id }));
+    const document = await guarded(() => this.#collection.findOne({ _id: id }, this.#scope.options()));
     return document ? toRecord(document) : null;
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
     return result.deletedCount;
   }
 }

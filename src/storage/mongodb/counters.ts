@@ -15,7 +15,15 @@ export const counterIndexes: IndexDescription[] = [{ key: { expiresAt: 1 }, name
 /** Concurrent first increments of one key race on the insert; the losers go round again. */
 const MAX_ROUNDS = 5;
 
-/** Fixed-window counters. A window past `expiresAt` counts as absent even before TTL removes it. */
+/**
+ * Fixed-window counters. A window past `expiresAt` counts as absent even before TTL removes it.
+ *
+ * Counters never join a transaction of the store's `atomically`, on purpose: a rate-limit try must
+ * stay counted when the change it guarded is rolled back (else a failing request would hand its
+ * try back), and the webhook event sequence is one document every event takes a number from, which
+ * in a transaction would make all concurrent changes conflict on it. A number taken by a change that
+ * is then rolled back is simply never used: sequences may have gaps.
+ */
 export class MongoCounters implements CounterRepository {
   readonly #collection: Collection<CounterDocument>;
 

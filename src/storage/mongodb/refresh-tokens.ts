@@ -1,5 +1,6 @@
 import type { Collection, Db, IndexDescription } from 'mongodb';
 import type { RefreshTokenRecord, RefreshTokenRepository } from '../types.js';
+import { NO_TRANSACTION, type SessionScope } from './session.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 /** `purgeAt` is a Date copy of `expiresAt`, for the TTL index; queries use the number. */
@@ -26,12 +27,15 @@ function toRecord({ _id, purgeAt: _purgeAt, ...rest }: RefreshTokenDocument): Re
 export class MongoRefreshTokens implements RefreshTokenRepository {
   readonly #collection: Collection<RefreshTokenDocument>;
 
-  constructor(db: Db) {
+  readonly #scope: SessionScope;
+
+  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
+    this.#scope = scope;
     this.#collection = db.collection<RefreshTokenDocument>(REFRESH_TOKENS);
   }
 
   async insert({ id, ...rest }: RefreshTokenRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }), DUPLICATES);
+    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.#scope.options()), DUPLICATES);
   }
 
   /** A conditional updateOne is the one atomic step (see codes.ts); the winner then reads its record. */
@@ -40,42 +44,43 @@ export class MongoRefreshTokens implements RefreshTokenRepository {
       this.#collection.updateOne(
         { tokenHash, consumedAt: { $exists: false }, expiresAt: { $gt: now } },
         { $set: { consumedAt: now } },
+        this.#scope.options(),
       ),
     );
     if (result.modifiedCount !== 1) return null;
-    const document = await guarded(() => this.#collection.findOne({ tokenHash }));
+    const document = await guarded(() => this.#collection.findOne({ tokenHash }, this.#scope.options()));
     return document ? toRecord(document) : null;
   }
 
   async findByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ tokenHash }));
+    const document = await guarded(() => this.#collection.findOne({ tokenHash }, this.#scope.options()));
     return document ? toRecord(document) : null;
   }
 
   /** A token stored before chains has none: its chain is itself. */
   async deleteChain(chainId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ $or: [{ chainId }, { _id: chainId, chainId: { $exists: false } }] }));
+    const result = await guarded(() => this.#collection.deleteMany({ $or: [{ chainId }, { _id: chainId, chainId: { $exists: false } }] }, this.#scope.options()));
     return result.deletedCount;
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
     return result.deletedCount;
   }
 
   /** Served by the userId index; a user has few tokens, so the sort is done on them alone. */
   async listByUser(userId: string, now: number): Promise<RefreshTokenRecord[]> {
-    const documents = await guarded(() => this.#collection.find({ userId, consumedAt: { $exists: false }, expiresAt: { $gt: now } }).sort({ insertInstant: 1, _id: 1 }).toArray());
+    const documents = await guarded(() => this.#collection.find({ userId, consumedAt: { $exists: false }, expiresAt: { $gt: now } }, this.#scope.options()).sort({ insertInstant: 1, _id: 1 }).toArray());
     return documents.map(toRecord);
   }
 
   async deleteByHash(tokenHash: string): Promise<boolean> {
-    const result = await guarded(() => this.#collection.deleteOne({ tokenHash }));
+    const result = await guarded(() => this.#collection.deleteOne({ tokenHash }, this.#scope.options()));
     return result.deletedCount > 0;
   }
 
   async deleteByApplication(applicationId: string, userId?: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany(userId === undefined ? { applicationId } : { applicationId, userId }));
+    const result = await guarded(() => this.#collection.deleteMany(userId === undefined ? { applicationId } : { applicationId, userId }, this.#scope.options()));
     return result.deletedCount;
   }
 }

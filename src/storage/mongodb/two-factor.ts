@@ -7,6 +7,7 @@ import type {
   TwoFactorTrustRecord,
   TwoFactorTrustRepository,
 } from '../types.js';
+import { NO_TRANSACTION, type SessionScope } from './session.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 /**
@@ -45,17 +46,20 @@ const BY_ID: DuplicateFields = { _id: 'id' };
 export class MongoTwoFactor implements TwoFactorRepository {
   readonly #collection: Collection<EnrolmentDocument>;
 
-  constructor(db: Db) {
+  readonly #scope: SessionScope;
+
+  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
+    this.#scope = scope;
     this.#collection = db.collection<EnrolmentDocument>(TWO_FACTOR);
   }
 
   async insert({ userId, recoveryCodeHashes, ...rest }: TwoFactorEnrolmentRecord): Promise<void> {
     const recoveryCodes = Object.fromEntries(recoveryCodeHashes.map((hash): [string, 1] => [hash, 1]));
-    await guarded(() => this.#collection.insertOne({ _id: userId, ...rest, recoveryCodes }), BY_USER);
+    await guarded(() => this.#collection.insertOne({ _id: userId, ...rest, recoveryCodes }, this.#scope.options()), BY_USER);
   }
 
   async findByUser(userId: string): Promise<TwoFactorEnrolmentRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: userId }));
+    const document = await guarded(() => this.#collection.findOne({ _id: userId }, this.#scope.options()));
     if (!document) return null;
     const { _id, recoveryCodes, ...rest } = document;
     return { userId: _id, ...rest, recoveryCodeHashes: Object.keys(recoveryCodes) };
@@ -63,7 +67,7 @@ export class MongoTwoFactor implements TwoFactorRepository {
 
   async claimStep(userId: string, methodId: string, step: number): Promise<boolean> {
     const result = await guarded(() =>
-      this.#collection.updateOne({ _id: userId, methodId, lastUsedStep: { $lt: step } }, { $set: { lastUsedStep: step } }),
+      this.#collection.updateOne({ _id: userId, methodId, lastUsedStep: { $lt: step } }, { $set: { lastUsedStep: step } }, this.#scope.options()),
     );
     return result.modifiedCount === 1;
   }
@@ -72,13 +76,13 @@ export class MongoTwoFactor implements TwoFactorRepository {
     if (!/^[0-9a-f]{1,128}$/.test(codeHash)) return false;
     const field = `recoveryCodes.${codeHash}`;
     const result = await guarded(() =>
-      this.#collection.updateOne({ _id: userId, methodId, [field]: { $exists: true } }, { $unset: { [field]: '' } }),
+      this.#collection.updateOne({ _id: userId, methodId, [field]: { $exists: true } }, { $unset: { [field]: '' } }, this.#scope.options()),
     );
     return result.modifiedCount === 1;
   }
 
   async delete(userId: string): Promise<boolean> {
-    const result = await guarded(() => this.#collection.deleteOne({ _id: userId }));
+    const result = await guarded(() => this.#collection.deleteOne({ _id: userId }, this.#scope.options()));
     return result.deletedCount > 0;
   }
 }
@@ -90,16 +94,19 @@ function loginOf({ _id, purgeAt: _purgeAt, ...rest }: LoginDocument): TwoFactorL
 export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
   readonly #collection: Collection<LoginDocument>;
 
-  constructor(db: Db) {
+  readonly #scope: SessionScope;
+
+  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
+    this.#scope = scope;
     this.#collection = db.collection<LoginDocument>(TWO_FACTOR_LOGINS);
   }
 
   async insert({ id, ...rest }: TwoFactorLoginRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }), BY_ID);
+    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.#scope.options()), BY_ID);
   }
 
   async findById(id: string, now: number): Promise<TwoFactorLoginRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: id, expiresAt: { $gt: now } }));
+    const document = await guarded(() => this.#collection.findOne({ _id: id, expiresAt: { $gt: now } }, this.#scope.options()));
     return document ? loginOf(document) : null;
   }
 
@@ -108,20 +115,21 @@ export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
       this.#collection.updateOne(
         { _id: id, status: 'pending', expiresAt: { $gt: now }, attempts: { $lt: maxAttempts }, lastWrongHash: { $ne: answerHash } },
         { $inc: { attempts: 1 }, $set: { lastWrongHash: answerHash } },
+        this.#scope.options(),
       ),
     );
     if (result.modifiedCount !== 1) return null;
-    const document = await guarded(() => this.#collection.findOne({ _id: id }));
+    const document = await guarded(() => this.#collection.findOne({ _id: id }, this.#scope.options()));
     return document ? loginOf(document) : null;
   }
 
   async complete(id: string, now: number): Promise<boolean> {
-    const result = await guarded(() => this.#collection.updateOne({ _id: id, status: 'pending', expiresAt: { $gt: now } }, { $set: { status: 'used' } }));
+    const result = await guarded(() => this.#collection.updateOne({ _id: id, status: 'pending', expiresAt: { $gt: now } }, { $set: { status: 'used' } }, this.#scope.options()));
     return result.modifiedCount === 1;
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
     return result.deletedCount;
   }
 }
@@ -129,23 +137,26 @@ export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
 export class MongoTwoFactorTrusts implements TwoFactorTrustRepository {
   readonly #collection: Collection<TrustDocument>;
 
-  constructor(db: Db) {
+  readonly #scope: SessionScope;
+
+  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
+    this.#scope = scope;
     this.#collection = db.collection<TrustDocument>(TWO_FACTOR_TRUSTS);
   }
 
   async insert({ id, ...rest }: TwoFactorTrustRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }), BY_ID);
+    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.#scope.options()), BY_ID);
   }
 
   async findById(id: string, now: number): Promise<TwoFactorTrustRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: id, expiresAt: { $gt: now } }));
+    const document = await guarded(() => this.#collection.findOne({ _id: id, expiresAt: { $gt: now } }, this.#scope.options()));
     if (!document) return null;
     const { _id, purgeAt: _purgeAt, ...rest } = document;
     return { id: _id, ...rest };
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }));
+    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
     return result.deletedCount;
   }
 }
