@@ -1,3 +1,4 @@
+import { derivedOnce } from '../memo.js';
 import type Provider from 'oidc-provider';
 import { clientPolicy } from '../provider/clients.js';
 import type { ApplicationDirectory, ApplicationInfo } from '../passwordless/api-login.js';
@@ -18,15 +19,13 @@ function applicationInfo(client: ProviderClient): ApplicationInfo {
  * object), so what we derive from it is kept beside it rather than rebuilt on every API call.
  */
 export function providerApplications(provider: Provider): ApplicationDirectory {
-  const derived = new WeakMap<ProviderClient, ApplicationInfo>();
+  const infoOf = derivedOnce((client: ProviderClient) => applicationInfo(client));
   return {
     async find(clientId: string): Promise<ApplicationInfo | null> {
       if (clientId.length === 0 || clientId.length > 255) return null;
       const client = await provider.Client.find(clientId);
       if (!client) return null;
-      let info = derived.get(client);
-      if (!info) derived.set(client, (info = applicationInfo(client)));
-      return info;
+      return infoOf(client);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { derivedOnce } from '../memo.js';
 import type { MagicLinkAccount, MagicLinkClient, MagicLinkOptions } from '../index.js';
 import type { Config } from './schema.js';
 import type { Store } from '../storage/types.js';
@@ -15,10 +16,8 @@ function accountOf(recipient: Recipient | null): MagicLinkAccount | null {
   return { accountId: id, locales: preferredLanguages, ...rest };
 }
 
-/** Our client rules (require_registration, passwordless_enabled) read from the client's metadata. */
-function policyOf(client: MagicLinkClient) {
-  return { ...clientPolicy({ clientId: client.clientId, clientName: client.name, ...client.metadata }), metadata: client.metadata };
-}
+/** Our client rules (require_registration, passwordless_enabled) read from the client's metadata; once per client object the plugin hands us. */
+const policyOf = derivedOnce((client: MagicLinkClient) => ({ ...clientPolicy({ clientId: client.clientId, clientName: client.name, ...client.metadata }), metadata: client.metadata }));
 
 /**
  * The server's configuration as options of the magic-link plugin: our users store answers who

@@ -1,3 +1,4 @@
+import { derivedOnce } from '../memo.js';
 import type { Context } from 'koa';
 import { errors, type default as Provider, type InteractionResults } from 'oidc-provider';
 import { clientPolicy } from '../provider/clients.js';
@@ -47,12 +48,21 @@ export async function sessionEndsAt(provider: Provider, sessionId: string): Prom
   return typeof session?.exp === 'number' ? session.exp * 1000 : null;
 }
 
+/**
+ * A client's sign-in rules and metadata, once per Client object: node-oidc-provider's
+ * `metadata()` builds a new snake_cased copy on every call, and every step asks. Frozen, as it is
+ * shared by every request for the client.
+ */
+const policyOfClient = derivedOnce((client: InstanceType<Provider['Client']>): Readonly<ClientPolicy> =>
+  Object.freeze({ ...clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]), metadata: Object.freeze(client.metadata()) }),
+);
+
 /** The client a sign-in is for, with our sign-in rules. */
-export async function clientOf(provider: Provider, interaction: Interaction): Promise<ClientPolicy | null> {
+export async function clientOf(provider: Provider, interaction: Interaction): Promise<Readonly<ClientPolicy> | null> {
   const clientId = interaction.params.client_id;
   if (typeof clientId !== 'string') return null;
   const client = await provider.Client.find(clientId);
-  return client ? { ...clientPolicy(client as unknown as Parameters<typeof clientPolicy>[0]), metadata: client.metadata() } : null;
+  return client ? policyOfClient(client) : null;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { derivedOnce } from '../memo.js';
 import { z } from 'zod';
 import type { PasswordlessCodeRecord } from '../storage/types.js';
 
@@ -46,15 +47,14 @@ export interface SignUpSettings {
 }
 
 /** Settings read from a client's `self_service_registration` object, by that object: the email form asks on every render. */
-const parsedSettings = new WeakMap<object, SignUpSettings | null>();
+const settingsOfObject = derivedOnce((setting: object) => parseSettings(setting));
 
 /** A client's sign-up settings from its metadata; null when it lets no one sign up (the default) or the setting is malformed. */
 export function signUpSettingsOf(metadata: Readonly<Record<string, unknown>> | undefined): SignUpSettings | null {
   const setting = metadata?.self_service_registration;
   if (setting === undefined || setting === false) return null;
   if (typeof setting !== 'object' || setting === null) return parseSettings(setting);
-  if (!parsedSettings.has(setting)) parsedSettings.set(setting, parseSettings(setting));
-  return parsedSettings.get(setting) ?? null;
+  return settingsOfObject(setting);
 }
 
 function parseSettings(setting: unknown): SignUpSettings | null {

@@ -1,3 +1,4 @@
+import { derivedOnce } from '../memo.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -96,9 +97,8 @@ export function mountPathOf(ctx: Context): string {
   return mounted === '/' ? '' : mounted.replace(/\/$/, '');
 }
 
-function clientOfPolicy(client: ClientPolicy): MagicLinkClient {
-  return { clientId: client.clientId, name: client.name, metadata: client.metadata ?? {} };
-}
+/** The client as the host's callbacks see it; once per policy object, which is once per client (see clientOf). */
+const clientOfPolicy = derivedOnce((client: ClientPolicy): MagicLinkClient => Object.freeze({ clientId: client.clientId, name: client.name, metadata: client.metadata ?? {} }));
 
 function recipientOfAccount(account: MagicLinkAccount): Recipient {
   return {
