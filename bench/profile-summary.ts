@@ -1,42 +1,111 @@
 /**
- * `npm run bench:profile -- bench/profiles/ours [top]`: self time per function and
- * per area (our src/, node-oidc-provider, other packages, Node internals, GC/idle), from a
- * V8 CPU profile written by `npm run bench -- --profile`.
+ * `npm run bench:profile -- <profile | folder> [top] [--step NAME] [--against FOLDER] [--callers NAME]`
+ *
+ * Reads V8 CPU profiles written by `npm run bench -- --profile` (a folder means its largest
+ * profile: the main thread's).
+ *
+ * - By default: self time per area (our src/, node-oidc-provider, other packages, Node internals,
+ *   GC) and per function, and our own functions' inclusive time.
+ * - `--step NAME`: only the samples taken during that step of a profiled `--steps` run, read
+ *   from the steps.json written next to the profile. Times are then also given per flow.
+ * - `--against FOLDER`: the difference, function by function (self time, ms per flow), between
+ *   this profile and another contender's from the same run (`bench/profiles/floor`), largest
+ *   first: where one server spends more than the other.
+ * - `--callers NAME`: the call paths into every function named NAME, by inclusive time.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   children?: number[];
 }
 interface CpuProfile {
   nodes: ProfileNode[];
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
 
-const given = process.argv[2];
-/** A folder means its largest profile: the main thread's (the loader thread's is small). */
-const file =
-  given && statSync(given).isDirectory()
-    ? readdirSync(given)
-        .filter((name) => name.endsWith('.cpuprofile'))
-        .map((name) => path.join(given, name))
-        .sort((a, b) => statSync(b).size - statSync(a).size)[0]
-    : given;
-const top = Number(process.argv[3] ?? 30);
-if (!file) {
-  console.error('usage: npm run bench:profile -- <file.cpuprofile | folder> [top]');
+/** A profile with its samples' self time per node, restricted to one step when asked. */
+interface Loaded {
+  file: string;
+  byId: Map<number, ProfileNode>;
+  parent: Map<number, number>;
+  self: Map<number, number>;
+  /** How many flows the samples cover (spans of the step), or null without steps.json. */
+  flows: number | null;
+}
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { step: { type: 'string' }, against: { type: 'string' }, callers: { type: 'string' } },
+});
+const given = positionals[0];
+const top = Number(positionals[1] ?? 30);
+if (!given) {
+  console.error('usage: npm run bench:profile -- <file.cpuprofile | folder> [top] [--step NAME] [--against FOLDER] [--callers NAME]');
   process.exit(2);
 }
-const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const self = new Map<number, number>();
-profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 
-function area(url: string, name: string): string {
+function largestProfile(fileOrFolder: string): string {
+  if (!statSync(fileOrFolder).isDirectory()) return fileOrFolder;
+  const file = readdirSync(fileOrFolder)
+    .filter((name) => name.endsWith('.cpuprofile'))
+    .map((name) => path.join(fileOrFolder, name))
+    .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+  if (!file) throw new Error(`no .cpuprofile in ${fileOrFolder}`);
+  return file;
+}
+
+/** The steps' spans ([name, from µs, to µs] on V8's monotonic clock), or null when the run wrote none. */
+function readSpans(profileFile: string): [string, number, number][] | null {
+  try {
+    return JSON.parse(readFileSync(path.join(path.dirname(profileFile), 'steps.json'), 'utf8')) as [string, number, number][];
+  } catch {
+    return null;
+  }
+}
+
+function load(fileOrFolder: string, step: string | undefined): Loaded {
+  const file = largestProfile(fileOrFolder);
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const allSpans = readSpans(file);
+  const spans = step ? (allSpans ?? []).filter(([name]) => name === step).sort((a, b) => a[1] - b[1]) : null;
+  if (spans && spans.length === 0) throw new Error(`no step named ${JSON.stringify(step)} in ${path.dirname(file)}/steps.json`);
+  const flows = spans ? spans.length : allSpans ? allSpans.length / new Set(allSpans.map(([name]) => name)).size : null;
+  const self = new Map<number, number>();
+  let clock = profile.startTime;
+  let next = 0;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    clock += delta;
+    if (spans) {
+      // Samples come in time order: walk the spans alongside them.
+      while (next < spans.length && spans[next]![2] < clock) next += 1;
+      if (!(next < spans.length && spans[next]![1] <= clock)) return;
+    }
+    self.set(id, (self.get(id) ?? 0) + delta);
+  });
+  return { file, byId, parent, self, flows };
+}
+
+function isIdle(frame: CallFrame): boolean {
+  return frame.functionName === '(idle)';
+}
+
+function area(frame: CallFrame): string {
+  const { url, functionName: name } = frame;
   if (name === '(idle)' || name === '(program)' || name === '(garbage collector)') return name;
   if (url.includes('/node_modules/oidc-provider/')) return 'oidc-provider';
   const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
@@ -47,45 +116,96 @@ function area(url: string, name: string): string {
   return 'other';
 }
 
-const functions = new Map<string, number>();
-const areas = new Map<string, number>();
-let total = 0;
-for (const [id, micros] of self) {
-  const node = byId.get(id);
-  if (!node) continue;
-  const { functionName, url, lineNumber } = node.callFrame;
-  const name = functionName || '(anonymous)';
-  const where = url.replace(/^.*\/node_modules\//, '').replace(/^.*\/(src|bench)\//, '$1/');
-  const key = `${name}  ${where}:${lineNumber + 1}`;
-  functions.set(key, (functions.get(key) ?? 0) + micros);
-  const a = area(url, name);
-  areas.set(a, (areas.get(a) ?? 0) + micros);
-  total += micros;
-}
-const busy = total - (areas.get('(idle)') ?? 0);
-const pct = (micros: number) => `${((100 * micros) / busy).toFixed(1).padStart(5)}%`;
-console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy time)\n`);
-console.log('by area:');
-for (const [name, micros] of [...areas].filter(([n]) => n !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(micros)}  ${name}`);
-console.log(`\ntop ${top} functions by self time:`);
-for (const [name, micros] of [...functions].filter(([n]) => !n.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) {
-  console.log(`  ${pct(micros)}  ${name}`);
+function label(frame: CallFrame): string {
+  const where = frame.url.replace(/^.*\/node_modules\//, '').replace(/^.*\/(src|bench|views)\//, '$1/');
+  return `${frame.functionName || '(anonymous)'}  ${where}:${frame.lineNumber + 1}`;
 }
 
-/** Inclusive time of our own functions: where in src/ the time is spent, callees included. */
-const parent = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-const inclusive = new Map<string, number>();
-for (const [id, micros] of self) {
-  const seen = new Set<string>();
-  for (let current: number | undefined = id; current !== undefined; current = parent.get(current)) {
-    const node = byId.get(current);
-    if (!node || !node.callFrame.url.includes('/src/')) continue;
-    const key = `${node.callFrame.functionName || '(anonymous)'}  ${node.callFrame.url.replace(/^.*\/src\//, 'src/')}:${node.callFrame.lineNumber + 1}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
+/** Self time (µs) per function label, idle left out. */
+function selfByFunction(loaded: Loaded): Map<string, number> {
+  const functions = new Map<string, number>();
+  for (const [id, micros] of loaded.self) {
+    const frame = loaded.byId.get(id)?.callFrame;
+    if (!frame || isIdle(frame)) continue;
+    functions.set(label(frame), (functions.get(label(frame)) ?? 0) + micros);
+  }
+  return functions;
+}
+
+function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
+}
+
+function summary(loaded: Loaded): void {
+  const areas = new Map<string, number>();
+  for (const [id, micros] of loaded.self) {
+    const frame = loaded.byId.get(id)?.callFrame;
+    if (!frame) continue;
+    areas.set(area(frame), (areas.get(area(frame)) ?? 0) + micros);
+  }
+  const total = sum(areas.values());
+  const busy = total - (areas.get('(idle)') ?? 0);
+  const pct = (micros: number) => `${((100 * micros) / busy).toFixed(1).padStart(5)}%`;
+  const perFlow = loaded.flows && flags.step ? `, ${(busy / 1000 / loaded.flows).toFixed(3)} ms busy per flow over ${loaded.flows} flows` : '';
+  console.log(`${loaded.file}${flags.step ? ` (step ${flags.step})` : ''}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy${perFlow} (percentages of busy time)\n`);
+  console.log('by area:');
+  for (const [name, micros] of [...areas].filter(([n]) => n !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(micros)}  ${name}`);
+  console.log(`\ntop ${top} functions by self time:`);
+  for (const [name, micros] of [...selfByFunction(loaded)].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(micros)}  ${name}`);
+
+  // Inclusive time of our own functions: where in src/ the time is spent, callees included.
+  const inclusive = new Map<string, number>();
+  for (const [id, micros] of loaded.self) {
+    const seen = new Set<string>();
+    for (let current: number | undefined = id; current !== undefined; current = loaded.parent.get(current)) {
+      const frame = loaded.byId.get(current)?.callFrame;
+      if (!frame || !frame.url.includes('/src/')) continue;
+      const key = label(frame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
+    }
+  }
+  console.log(`\ntop ${top} of our functions by inclusive time (callees included):`);
+  for (const [name, micros] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(micros)}  ${name}`);
+}
+
+/** Self time per function, ms per flow, this profile against another's, largest excess first. */
+function difference(loaded: Loaded, other: Loaded): void {
+  const perFlow = (l: Loaded) => (micros: number) => micros / 1000 / (l.flows ?? 1);
+  const [mine, theirs] = [selfByFunction(loaded), selfByFunction(other)];
+  const [a, b] = [perFlow(loaded), perFlow(other)];
+  const unit = loaded.flows && other.flows ? 'ms per flow' : 'ms in all (no steps.json: not per flow)';
+  console.log(`${loaded.file} against ${other.file}${flags.step ? `, step ${flags.step}` : ''}: busy ${a(sum(mine.values())).toFixed(3)} against ${b(sum(theirs.values())).toFixed(3)} ${unit}\n`);
+  console.log(`  ${'more'.padStart(7)}  ${'this'.padStart(6)}  ${'other'.padStart(6)}  function (self time)`);
+  const rows = [...new Set([...mine.keys(), ...theirs.keys()])].map((key) => ({ key, x: a(mine.get(key) ?? 0), y: b(theirs.get(key) ?? 0) }));
+  for (const { key, x, y } of rows.sort((p, q) => q.x - q.y - (p.x - p.y)).slice(0, top)) {
+    console.log(`  ${(x - y).toFixed(3).padStart(7)}  ${x.toFixed(3).padStart(6)}  ${y.toFixed(3).padStart(6)}  ${key}`);
   }
 }
-console.log(`\ntop ${top} of our functions by inclusive time (callees included):`);
-for (const [name, micros] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(micros)}  ${name}`);
+
+/** Inclusive time of the functions named `name`, by the call path into them (four callers deep). */
+function callers(loaded: Loaded, name: string): void {
+  const named = (id: number) => (loaded.byId.get(id)?.callFrame.functionName ?? '') === name;
+  const inclusive = (id: number): number => (loaded.self.get(id) ?? 0) + sum((loaded.byId.get(id)?.children ?? []).map(inclusive));
+  const paths = new Map<string, number>();
+  for (const node of loaded.byId.values()) {
+    if (!named(node.id)) continue;
+    let nested = false;
+    for (let up = loaded.parent.get(node.id); up !== undefined && !nested; up = loaded.parent.get(up)) nested = named(up);
+    if (nested) continue;
+    const chain: string[] = [];
+    for (let up = loaded.parent.get(node.id); up !== undefined && chain.length < 4; up = loaded.parent.get(up)) chain.push(label(loaded.byId.get(up)!.callFrame));
+    const key = chain.join('  <-  ');
+    paths.set(key, (paths.get(key) ?? 0) + inclusive(node.id));
+  }
+  console.log(`${loaded.file}: callers of ${name}${flags.step ? ` during step ${flags.step}` : ''} (inclusive ms)\n`);
+  for (const [chain, micros] of [...paths].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${(micros / 1000).toFixed(1).padStart(8)}  ${chain}`);
+}
+
+const loaded = load(given, flags.step);
+if (flags.callers) callers(loaded, flags.callers);
+else if (flags.against) difference(loaded, load(flags.against, flags.step));
+else summary(loaded);
