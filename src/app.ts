@@ -84,7 +84,7 @@ export async function buildApplication(options: BuildOptions): Promise<Applicati
   const metrics = serverMetrics(config);
   // Every store call of the provider, the plugin and the API goes through the one store: timed there.
   const store = metrics ? metrics.observe(options.store) : options.store;
-  const events = new Events({ webhooks: config.webhooks, deliveries: store.webhookDeliveries, counters: store.counters, settings: config.events });
+  const events = new Events({ webhooks: config.webhooks, store, settings: config.events });
   const webhooks = new WebhookSender(store.webhookDeliveries, config.webhooks, config.events);
   events.onWritten = () => webhooks.kick();
   // Observations the pages and limiters log (a link opened elsewhere, a limit hit) become events too.

@@ -94,16 +94,25 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
   /** Revocation by an administrator (API key): a token, a user's tokens, an application's, or a user's for one application. */
   router.delete('/jwt/refresh', deps.requireKey, deps.body, async (ctx) => {
     const input = parseInput(revokeRefreshRequest, { ...((ctx.request.body ?? {}) as Record<string, unknown>), ...ctx.query });
+    // Each revocation and its event in one step of the store (Events.atomically).
     if (input.token !== undefined) {
-      if (!(await deps.refreshTokens.revokeToken(input.token))) return answerEmpty(ctx, 404);
+      const token = input.token;
+      const found = await deps.events.atomically(async () => {
+        const revokedOne = await deps.refreshTokens.revokeToken(token);
+        if (revokedOne) await deps.events.emit('jwt.refresh-token.revoke', { fields: { reason: 'token' }, info: { ipAddress: ctx.ip } });
+        return revokedOne;
+      });
+      if (!found) return answerEmpty(ctx, 404);
       log.info('refresh.revoked', { by: 'token' });
-      await deps.events.emit('jwt.refresh-token.revoke', { fields: { reason: 'token' }, info: { ipAddress: ctx.ip } });
       return answerEmpty(ctx, 200);
     }
-    const revoked = await deps.refreshTokens.revokeFor({ ...(input.userId !== undefined ? { userId: input.userId } : {}), ...(input.applicationId !== undefined ? { applicationId: input.applicationId } : {}) });
     const by = input.applicationId !== undefined ? (input.userId !== undefined ? 'user_application' : 'application') : 'user';
+    const revoked = await deps.events.atomically(async () => {
+      const count = await deps.refreshTokens.revokeFor({ ...(input.userId !== undefined ? { userId: input.userId } : {}), ...(input.applicationId !== undefined ? { applicationId: input.applicationId } : {}) });
+      await deps.events.emit('jwt.refresh-token.revoke', { userId: input.userId ?? null, applicationId: input.applicationId ?? null, fields: { reason: by, revoked: count }, info: { ipAddress: ctx.ip } });
+      return count;
+    });
     log.info('refresh.revoked', { by, user: input.userId ?? null, client: input.applicationId ?? null, revoked });
-    await deps.events.emit('jwt.refresh-token.revoke', { userId: input.userId ?? null, applicationId: input.applicationId ?? null, fields: { reason: by, revoked }, info: { ipAddress: ctx.ip } });
     answerEmpty(ctx, 200);
   });
 
@@ -115,11 +124,18 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
    */
   router.post('/logout', deps.body, async (ctx) => {
     const input = parseInput(logoutRequest, refreshTokenInput(ctx));
-    const user = input.refreshToken === undefined ? null : await deps.refreshTokens.logout(input.refreshToken, input.global);
-    if (user !== null) {
-      log.info('refresh.revoked', { by: input.global ? 'logout_global' : 'logout', user });
-      await deps.events.emit('jwt.refresh-token.revoke', { userId: user, fields: { reason: input.global ? 'logout_global' : 'logout' }, info: { ipAddress: ctx.ip } });
-    }
+    const reason = input.global ? 'logout_global' : 'logout';
+    const token = input.refreshToken;
+    // The revocation and its event in one step of the store (Events.atomically).
+    const user =
+      token === undefined
+        ? null
+        : await deps.events.atomically(async () => {
+            const owner = await deps.refreshTokens.logout(token, input.global);
+            if (owner !== null) await deps.events.emit('jwt.refresh-token.revoke', { userId: owner, fields: { reason }, info: { ipAddress: ctx.ip } });
+            return owner;
+          });
+    if (user !== null) log.info('refresh.revoked', { by: reason, user });
     deps.cookies.clear(ctx);
     answerEmpty(ctx, 200);
   });

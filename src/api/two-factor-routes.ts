@@ -12,7 +12,7 @@ import { respondToLogin } from './passwordless-routes.js';
 import type { TokenCookies } from './token-cookies.js';
 
 export interface TwoFactorRouteDeps {
-  /** Enrolment changes, written before the answer (webhooks). */
+  /** Enrolment changes, written in the same step of the store as the change (webhooks). */
   events: Events;
   api: PasswordlessApi;
   secondFactor: ApiSecondFactor;
@@ -72,7 +72,12 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
     if (!id) return answerEmpty(ctx, 404);
     const secretBase32 = input.secretBase32Encoded ?? base32FromBase64(input.secret ?? '');
     if (secretBase32 === null) throw fieldError('secret', 'invalid', 'The secret must be base64 (or give secretBase32Encoded).');
-    const result = await service.enable(id, secretBase32, input.code);
+    // The enrolment and its event in one step (Events.atomically); a refusal writes neither.
+    const result = await deps.events.atomically(async () => {
+      const enabled = await service.enable(id, secretBase32, input.code);
+      if (enabled.ok) await deps.events.emit('user.two-factor.method.add', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
+      return enabled;
+    });
     if (!result.ok) {
       switch (result.problem) {
         case 'no_user':
@@ -86,7 +91,6 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
       }
     }
     log.info('two_factor.enabled', { user: id, method: 'authenticator' });
-    await deps.events.emit('user.two-factor.method.add', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { recoveryCodes: result.recoveryCodes };
   });
@@ -94,14 +98,19 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
   router.delete('/user/two-factor/:userId', deps.requireKey, async (ctx) => {
     const id = userIdOf(ctx);
     const query = parseInput(disableTwoFactorQuery, ctx.query);
-    const result = id ? await service.disable(id, query) : ({ ok: false, problem: 'no_user' } as const);
+    const result = id
+      ? await deps.events.atomically(async () => {
+          const disabled = await service.disable(id, query);
+          if (disabled.ok) await deps.events.emit('user.two-factor.method.remove', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
+          return disabled;
+        })
+      : ({ ok: false, problem: 'no_user' } as const);
     if (!result.ok) {
       if (result.problem === 'no_user' || result.problem === 'not_enabled') return answerEmpty(ctx, 404);
       if (result.problem === 'wrong_method') throw fieldError('methodId', 'invalid', 'The user has no two-factor method with this id.');
       throw fieldError('code', 'invalid', 'The code is not right.');
     }
     log.info('two_factor.disabled', { user: id });
-    await deps.events.emit('user.two-factor.method.remove', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
     answerEmpty(ctx, 200);
   });
 }

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { DuplicateKeyError, normalizeEmail, normalizeUsername, type UserRecord, type UserRepository } from '../storage/types.js';
-import { createUser, deleteUser, registerUser, replacementOf, updateUser } from '../accounts/admin.js';
+import { createUser, deleteUser, registerUser, replacementOf, updateUser, type UserChanges } from '../accounts/admin.js';
 import { registrationFor } from '../accounts/users.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
 import { log } from '../log.js';
@@ -17,7 +17,7 @@ export interface UserRouteDeps {
   applications: ApplicationDirectory;
   requireKey: Middleware;
   body: Middleware;
-  /** Told of every change, before the answer (webhooks). */
+  /** Told of every change, in the same step of the store as the change (webhooks). */
   events: Events;
 }
 
@@ -69,6 +69,32 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     for (const type of types) await deps.events.emit(type, { ...input, info: { ipAddress: ctx.ip, userAgent: ctx.get('user-agent') } });
   }
 
+  /**
+   * A change and the events it emits, stored in one step (Events.atomically): both or neither.
+   * The change may run twice (a MongoDB transaction retried), so it only writes and emits; the
+   * log lines and the answer come after.
+   */
+  function withEvents<T>(change: () => Promise<T>): Promise<T> {
+    return deps.events.atomically(change);
+  }
+
+  /** Changes the user and writes `types` about the result, in one step; null (nothing written) when there is no such user. */
+  function updateWithEvents(ctx: Context, id: string, changes: UserChanges, types: EventType[]): Promise<UserRecord | null> {
+    return withEvents(async () => {
+      const user = await updateUser(deps.store, id, changes);
+      if (user) await emit(ctx, types, { user });
+      return user;
+    });
+  }
+
+  /** Deletes the user and writes user.delete, showing the user as it was (read first); false when there was none. */
+  async function deleteWithEvent(ctx: Context, id: string): Promise<boolean> {
+    const gone = await users.findById(id);
+    if (!(await deleteUser(deps.store, id))) return false;
+    await emit(ctx, ['user.delete'], { user: gone, userId: id });
+    return true;
+  }
+
   async function requireApplication(id: string, field: string): Promise<void> {
     if (!(await applications.find(id))) throw fieldError(field, 'invalid', `No application has the id ${JSON.stringify(id)}.`);
   }
@@ -77,9 +103,12 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     refusePassword(ctx.request.body);
     const input = parseInput(createUserRequest, ctx.request.body);
     if (input.registration) await requireApplication(input.registration.applicationId, 'registration.applicationId');
-    const user = await createUser(users, { ...input.user, ...(id ? { id } : {}), ...(input.registration ? { registrations: [input.registration] } : {}) }).catch(asDuplicate);
+    const user = await withEvents(async () => {
+      const created = await createUser(users, { ...input.user, ...(id ? { id } : {}), ...(input.registration ? { registrations: [input.registration] } : {}) });
+      await emit(ctx, input.registration ? ['user.create', 'user.registration.create'] : ['user.create'], { user: created, applicationId: input.registration?.applicationId ?? null });
+      return created;
+    }).catch(asDuplicate);
     log.info('api.user_created', { user: user.id });
-    await emit(ctx, input.registration ? ['user.create', 'user.registration.create'] : ['user.create'], { user, applicationId: input.registration?.applicationId ?? null });
     ctx.body = { user: userJson(user) };
   }
 
@@ -89,9 +118,12 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     refusePassword(ctx.request.body);
     const input = parseInput(registerNewUserRequest, ctx.request.body);
     await requireApplication(input.registration.applicationId, 'registration.applicationId');
-    const user = await createUser(users, { ...input.user, registrations: [input.registration] }).catch(asDuplicate);
+    const user = await withEvents(async () => {
+      const created = await createUser(users, { ...input.user, registrations: [input.registration] });
+      await emit(ctx, ['user.create', 'user.registration.create'], { user: created, applicationId: input.registration.applicationId });
+      return created;
+    }).catch(asDuplicate);
     log.info('api.user_created', { user: user.id, client: input.registration.applicationId });
-    await emit(ctx, ['user.create', 'user.registration.create'], { user, applicationId: input.registration.applicationId });
     ctx.body = { user: userJson(user), registration: registrationJson(user.registrations[0]!) };
   });
 
@@ -99,11 +131,16 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     const id = userIdOf(ctx);
     const input = parseInput(registerRequest, ctx.request.body);
     await requireApplication(input.registration.applicationId, 'registration.applicationId');
-    const result = id ? await registerUser(users, id, input.registration) : ({ ok: false, problem: 'no_user' } as const);
+    const result = id
+      ? await withEvents(async () => {
+          const registered = await registerUser(users, id, input.registration);
+          if (registered.ok) await emit(ctx, ['user.registration.create'], { user: registered.user, applicationId: registered.registration.applicationId });
+          return registered;
+        })
+      : ({ ok: false, problem: 'no_user' } as const);
     if (!result.ok && result.problem === 'no_user') return notFound(ctx);
     if (!result.ok) throw fieldError('registration.applicationId', 'duplicate', 'The user is already registered to this application.');
     log.info('api.user_registered', { user: result.user.id, client: result.registration.applicationId });
-    await emit(ctx, ['user.registration.create'], { user: result.user, applicationId: result.registration.applicationId });
     ctx.body = { user: userJson(result.user), registration: registrationJson(result.registration) };
   });
 
@@ -141,10 +178,9 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     if (ctx.query.reactivate === 'true') return reactivate(ctx, id);
     refusePassword(ctx.request.body);
     const input = parseInput(replaceUserRequest, ctx.request.body);
-    const user = id ? await updateUser(deps.store, id, replacementOf(input.user)).catch(asDuplicate) : null;
+    const user = id ? await updateWithEvents(ctx, id, replacementOf(input.user), ['user.update']).catch(asDuplicate) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_updated', { user: user.id, replaced: true });
-    await emit(ctx, ['user.update'], { user });
     ctx.body = { user: userJson(user) };
   });
 
@@ -152,19 +188,18 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     const id = userIdOf(ctx);
     refusePassword(ctx.request.body);
     const input = parseInput(patchUserRequest, ctx.request.body);
-    const user = id ? await updateUser(deps.store, id, input.user).catch(asDuplicate) : null;
+    const types: EventType[] = input.user.active === undefined ? ['user.update'] : ['user.update', input.user.active ? 'user.reactivate' : 'user.deactivate'];
+    const user = id ? await updateWithEvents(ctx, id, input.user, types).catch(asDuplicate) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_updated', { user: user.id, ...(input.user.active !== undefined ? { active: input.user.active } : {}) });
-    await emit(ctx, input.user.active === undefined ? ['user.update'] : ['user.update', input.user.active ? 'user.reactivate' : 'user.deactivate'], { user });
     ctx.body = { user: userJson(user) };
   });
 
   /** FusionAuth's PUT /api/user/{id}?reactivate=true: a deactivated user may sign in again (the body is not read). */
   async function reactivate(ctx: Context, id: string | null): Promise<void> {
-    const user = id ? await updateUser(deps.store, id, { active: true }) : null;
+    const user = id ? await updateWithEvents(ctx, id, { active: true }, ['user.reactivate']) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_reactivated', { user: user.id });
-    await emit(ctx, ['user.reactivate'], { user });
     ctx.body = { user: userJson(user) };
   }
 
@@ -176,17 +211,14 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   router.delete('/user/:userId', deps.requireKey, async (ctx) => {
     const id = userIdOf(ctx);
     if (ctx.query.hardDelete === 'true') {
-      // Read first: the event shows the user as it was.
-      const gone = id ? await users.findById(id) : null;
-      if (!id || !(await deleteUser(deps.store, id))) return notFound(ctx);
+      const deleted = id ? await withEvents(() => deleteWithEvent(ctx, id)) : false;
+      if (!deleted) return notFound(ctx);
       log.info('api.user_deleted', { user: id });
-      await emit(ctx, ['user.delete'], { user: gone, userId: id });
       return answerEmpty(ctx, 200);
     }
-    const user = id ? await updateUser(deps.store, id, { active: false }) : null;
+    const user = id ? await updateWithEvents(ctx, id, { active: false }, ['user.deactivate']) : null;
     if (!user) return notFound(ctx);
     log.info('api.user_deactivated', { user: user.id });
-    await emit(ctx, ['user.deactivate'], { user });
     answerEmpty(ctx, 200);
   });
 }

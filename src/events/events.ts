@@ -1,6 +1,7 @@
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
-import type { CounterRepository, UserRecord, WebhookDeliveryRecord, WebhookDeliveryRepository } from '../storage/types.js';
+import type { Store, UserRecord, WebhookDeliveryRecord } from '../storage/types.js';
 import { userJson } from '../api/user-json.js';
 import { describeError, log } from '../log.js';
 
@@ -9,6 +10,7 @@ import { describeError, log } from '../log.js';
  * shape and names, plus our own names for what FusionAuth has none for. Each event is written to
  * the store as one delivery per webhook that wants it, before the request that caused it
  * answers; a background sender (./sender.ts) posts them. Nothing is sent on the request path.
+ * A change and its events are written in one step of the store ({@link Events.atomically}).
  */
 
 /** FusionAuth's event types this server raises. */
@@ -52,20 +54,44 @@ export interface EventInput {
 
 type Webhook = Config['webhooks'][number];
 
+/** What the events need of the store. */
+export type EventStore = Pick<Store, 'webhookDeliveries' | 'counters' | 'atomically'>;
+
 const SEQUENCE_KEY = 'webhook-event-sequence';
+
+/** An event whose body is fixed, waiting for its sequence number and its write. */
+interface PreparedEvent {
+  id: string;
+  type: EventType;
+  orderKey: string;
+  body: string;
+  createdAt: number;
+  retainUntil: number;
+  targets: readonly Webhook[];
+}
+
+/** The scope of one {@link Events.atomically}: the events its work emitted, written when the work is done. */
+interface AtomicScope {
+  events: PreparedEvent[];
+}
 
 export class Events {
   readonly #webhooks: readonly Webhook[];
-  readonly #deliveries: WebhookDeliveryRepository;
-  readonly #counters: CounterRepository;
+  readonly #store: EventStore;
   readonly #settings: Config['events'];
+  readonly #scope = new AsyncLocalStorage<AtomicScope>();
+  /**
+   * Runs a task in the context this object was made in, outside any scope or transaction of a
+   * request: for writes that must not join (or outlive) a change's transaction, such as an
+   * observation written "soon" or the sender's wake-up.
+   */
+  readonly #detached: <T>(task: () => T) => T = AsyncResource.bind(<T>(task: () => T): T => task());
   /** Told after deliveries were written (the sender in this process looks at once). */
   onWritten: () => void = () => undefined;
 
-  constructor(deps: { webhooks: readonly Webhook[]; deliveries: WebhookDeliveryRepository; counters: CounterRepository; settings: Config['events'] }) {
+  constructor(deps: { webhooks: readonly Webhook[]; store: EventStore; settings: Config['events'] }) {
     this.#webhooks = deps.webhooks;
-    this.#deliveries = deps.deliveries;
-    this.#counters = deps.counters;
+    this.#store = deps.store;
     this.#settings = deps.settings;
   }
 
@@ -75,15 +101,51 @@ export class Events {
   }
 
   /**
+   * Runs `work`, a change that emits its events, as one step of the store
+   * ({@link Store.atomically}): the events `work` emits are held back and written as the step's
+   * last write, so on MongoDB with transactions the change and its events commit together or not
+   * at all, and everywhere a `work` that throws leaves no event of a change it did not finish. The
+   * step's transaction stays short, and the webhook sequence numbers are taken at its end (outside
+   * it): a change that retouches a user it conflicts with commits after the earlier one, so its
+   * events get greater numbers. `work` may run more than once (see Store.atomically). Without any
+   * webhook there is no event to keep with the change and `work` simply runs. Inside another
+   * `atomically`, `work` joins it.
+   */
+  async atomically<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#scope.getStore() !== undefined || this.#webhooks.length === 0) return work();
+    let written = 0;
+    const result = await this.#store.atomically(async () => {
+      const scope: AtomicScope = { events: [] };
+      const value = await this.#scope.run(scope, work);
+      written = await this.#write(scope.events);
+      return value;
+    });
+    if (written > 0) this.#wakeSender();
+    return result;
+  }
+
+  /**
    * Writes the event for every webhook that wants it and resolves once it is stored; a store
-   * failure rejects (the caller's request fails as the change's own write would have).
+   * failure rejects (the caller's request fails as the change's own write would have). Inside
+   * {@link atomically} the event is only prepared here (its body fixed now) and written at the end
+   * of the step.
    */
   async emit(type: EventType, input: EventInput = {}): Promise<void> {
+    const event = this.#prepare(type, input);
+    if (!event) return;
+    const scope = this.#scope.getStore();
+    if (scope) {
+      scope.events.push(event);
+      return;
+    }
+    if ((await this.#write([event])) > 0) this.#wakeSender();
+  }
+
+  /** The event with its body fixed; null when no webhook wants it. */
+  #prepare(type: EventType, input: EventInput): PreparedEvent | null {
     const targets = this.#webhooks.filter((hook) => wants(hook, type));
-    if (targets.length === 0) return;
+    if (targets.length === 0) return null;
     const now = Date.now();
-    const retainUntil = now + this.#settings.maxAgeHours * 3_600_000 + this.#settings.retainDays * 86_400_000;
-    const sequence = await this.#counters.sequence(SEQUENCE_KEY, retainUntil);
     const id = randomUUID();
     const userId = input.user?.id ?? input.userId ?? null;
     const body = JSON.stringify({
@@ -97,27 +159,35 @@ export class Events {
         ...(input.fields ?? {}),
       },
     });
-    const records: WebhookDeliveryRecord[] = targets.map((hook) => ({
-      id: `${id}:${hook.id}`,
-      eventId: id,
-      webhookId: hook.id,
+    return {
+      id,
       type,
       orderKey: userId ? `user:${userId}` : `type:${type}`,
-      sequence,
       body,
-      status: 'pending',
-      attempts: 0,
       createdAt: now,
-      nextAttemptAt: now,
-      leaseOwner: null,
-      leaseUntil: 0,
-      lastStatus: null,
-      lastError: null,
-      settledAt: null,
-      retainUntil,
-    }));
-    await this.#deliveries.insertMany(records);
-    this.onWritten();
+      retainUntil: now + this.#settings.maxAgeHours * 3_600_000 + this.#settings.retainDays * 86_400_000,
+      targets,
+    };
+  }
+
+  /**
+   * Numbers the events (in the order given) and writes their deliveries in one insert; how many
+   * deliveries. The numbers come from the store's counter, which no transaction holds (see
+   * MongoCounters): a number taken by a step that then rolls back is skipped, which the sender's
+   * ordering (by number within an order key) does not mind.
+   */
+  async #write(events: readonly PreparedEvent[]): Promise<number> {
+    const records: WebhookDeliveryRecord[] = [];
+    for (const event of events) {
+      const sequence = await this.#store.counters.sequence(SEQUENCE_KEY, event.retainUntil);
+      records.push(...deliveriesOf(event, sequence));
+    }
+    if (records.length > 0) await this.#store.webhookDeliveries.insertMany(records);
+    return records.length;
+  }
+
+  #wakeSender(): void {
+    this.#detached(() => this.onWritten());
   }
 
   /**
@@ -127,7 +197,8 @@ export class Events {
    */
   emitSoon(type: EventType, input: EventInput = {}): void {
     if (!this.wanted(type)) return;
-    this.emit(type, input).catch((err: unknown) => log.error('event.write_failed', { type, ...describeError(err) }));
+    // Not part of any change: written on its own even when seen inside one's step, and kept when that step rolls back.
+    this.#detached(() => this.emit(type, input)).catch((err: unknown) => log.error('event.write_failed', { type, ...describeError(err) }));
   }
 
   /**
@@ -159,6 +230,29 @@ export class Events {
         return;
     }
   }
+}
+
+/** One pending delivery of `event` per webhook that wants it. */
+function deliveriesOf(event: PreparedEvent, sequence: number): WebhookDeliveryRecord[] {
+  return event.targets.map((hook) => ({
+    id: `${event.id}:${hook.id}`,
+    eventId: event.id,
+    webhookId: hook.id,
+    type: event.type,
+    orderKey: event.orderKey,
+    sequence,
+    body: event.body,
+    status: 'pending',
+    attempts: 0,
+    createdAt: event.createdAt,
+    nextAttemptAt: event.createdAt,
+    leaseOwner: null,
+    leaseUntil: 0,
+    lastStatus: null,
+    lastError: null,
+    settledAt: null,
+    retainUntil: event.retainUntil,
+  }));
 }
 
 function wants(hook: Webhook, type: string): boolean {

@@ -82,7 +82,7 @@ export interface ApiLoginDeps {
   limiter: RateLimiter;
   /** Where the application a code was started for is looked up: its rules bind every login with the code. */
   applications: ApplicationDirectory;
-  /** user.login.success, written before the answer (webhooks). */
+  /** user.login.success, written in the same step of the store as the login's record (webhooks). */
   events?: Events;
 }
 
@@ -238,14 +238,8 @@ export class PasswordlessApi {
     const application = request.application;
     const registration = application ? registrationFor(user, application.clientId) : undefined;
     const registered = application === null || registration !== undefined;
-    const current = (await this.deps.users.recordLogin(user.id, application?.clientId ?? null, now)) ?? user;
+    const current = await this.#recordLogin(user, application?.clientId ?? null, request.ipAddress, now);
     log.info('login.success', { user: user.id, client: application?.clientId ?? null, method: 'api_passwordless', ip: request.ipAddress, device: request.deviceType });
-    await this.deps.events?.emit('user.login.success', {
-      user: current,
-      applicationId: application?.clientId ?? null,
-      info: request.ipAddress ? { ipAddress: request.ipAddress } : {},
-      fields: { authenticationType: 'PASSWORDLESS' },
-    });
 
     const outcome: LoginOutcome = { kind: 'complete', registered, user: current, state };
     if (request.noJWT) return outcome;
@@ -258,6 +252,22 @@ export class PasswordlessApi {
       outcome.refreshTokenId = issued.refreshTokenId;
     }
     return outcome;
+  }
+
+  /**
+   * Records the login on the user and writes user.login.success, in one step of the store. The
+   * code was spent earlier, in a step of its own: between the two a second factor may be asked
+   * (in another request), and a typed code's try must stay counted whatever happens after it.
+   * The user as stored afterwards.
+   */
+  async #recordLogin(user: UserRecord, applicationId: string | null, ipAddress: string | null, now: number): Promise<UserRecord> {
+    const events = this.deps.events;
+    const record = async (): Promise<UserRecord> => {
+      const current = (await this.deps.users.recordLogin(user.id, applicationId, now)) ?? user;
+      await events?.emit('user.login.success', { user: current, applicationId, info: ipAddress ? { ipAddress } : {}, fields: { authenticationType: 'PASSWORDLESS' } });
+      return current;
+    };
+    return events ? events.atomically(record) : record();
   }
 
   /**

@@ -13,13 +13,23 @@ export class SessionScope {
 
   /** `{ session }` while a transaction of this store runs in this async context; `{}` otherwise. */
   options(): { session?: ClientSession } {
-    const session = this.#current.getStore();
+    const session = this.#running();
     return session ? { session } : {};
   }
 
-  /** Whether this async context is inside a transaction of this store (a nested `atomically` joins it). */
+  /** Whether this async context is inside a running transaction of this store (a nested `atomically` joins it). */
   get active(): boolean {
-    return this.#current.getStore() !== undefined;
+    return this.#running() !== undefined;
+  }
+
+  /**
+   * The context's session while its transaction is still open. Work started inside `atomically`
+   * and left running (a timer, an unawaited write) keeps the context after the transaction ended:
+   * it then runs on its own rather than on a finished session.
+   */
+  #running(): ClientSession | undefined {
+    const session = this.#current.getStore();
+    return session?.inTransaction() ? session : undefined;
   }
 
   /** Runs `work` with `session` as the current transaction of everything it calls. */
