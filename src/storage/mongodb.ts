@@ -70,13 +70,14 @@ export class MongoStore implements Store {
   readonly #adapters = new Map<string, MongoOidcAdapter>();
   /** The transaction `atomically` runs in this async context, which the repositories join. */
   readonly #scope = new SessionScope();
-  /** Whether `atomically` uses transactions: false when forced off, else learnt once by a probe. */
-  #transactions: Promise<boolean> | null;
+  /** Whether `atomically` uses transactions: learnt once (by a probe, unless they are turned off). */
+  #transactions: Promise<boolean> | null = null;
+  readonly #transactionsOff: boolean;
 
   constructor(client: MongoClient, databaseName: string, options: Pick<MongoStoreOptions, 'transactions'> = {}) {
     this.#client = client;
     this.#db = client.db(databaseName);
-    this.#transactions = options.transactions === false ? Promise.resolve(false) : null;
+    this.#transactionsOff = options.transactions === false;
     this.users = new MongoUsers(this.#db, this.#scope);
     this.codes = new MongoCodes(this.#db, this.#scope);
     this.counters = new MongoCounters(this.#db);
@@ -123,6 +124,11 @@ export class MongoStore implements Store {
     }
   }
 
+  /** Whether {@link atomically} runs its work in a transaction here (the deployment has them and they are not turned off). */
+  usesTransactions(): Promise<boolean> {
+    return this.#supportsTransactions();
+  }
+
   /** Whether the deployment takes transactions, probed on first use (init does it at start-up) and then remembered. */
   #supportsTransactions(): Promise<boolean> {
     this.#transactions ??= this.#probeTransactions().catch((error: unknown) => {
@@ -134,11 +140,13 @@ export class MongoStore implements Store {
   }
 
   async #probeTransactions(): Promise<boolean> {
-    const probe = await guarded(() => probeTransactions(this.#db, () => this.#client.startSession()));
+    const probe = this.#transactionsOff
+      ? { supported: false, reason: 'turned off (transactions: false)' }
+      : await guarded(() => probeTransactions(this.#db, () => this.#client.startSession()));
     if (!probe.supported) {
       log.info('store.transactions_unavailable', {
         reason: probe.reason,
-        consequence: 'a change and its webhook event are two writes here (the change first), not one transaction',
+        consequence: 'a change and its webhook events are separate writes here (the change first), not one transaction',
       });
     }
     return probe.supported;
