@@ -111,6 +111,11 @@ export class MongoStore implements Store {
    * so `work` must be safe to re-run. Without transactions (a standalone mongod, or
    * `transactions: false`) `work` runs plainly: its writes land one by one, and a failure part-way
    * leaves the earlier ones. A call inside another `atomically` joins the outer one.
+   *
+   * Test-engine gap: jongodb runs transactions and rolls them back, but does not detect write
+   * conflicts between them (the later commit of one document wins, and a conditional write inside
+   * a transaction does not exclude a concurrent one). MongoDB aborts the later writer with a
+   * WriteConflict, which withTransaction retries; the code is written to that.
    */
   async atomically<T>(work: () => Promise<T>): Promise<T> {
     if (this.#scope.active || !(await this.#supportsTransactions())) return work();
