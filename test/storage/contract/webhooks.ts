@@ -55,8 +55,9 @@ export function webhooksContract(harness: StoreHarness): void {
       const orderKey = `user:${uniqueId()}`;
       const now = Date.now();
       const first = delivery({ webhookId, orderKey, sequence: 1, nextAttemptAt: now + 60_000 });
-      const second = delivery({ webhookId, orderKey, sequence: 2 });
-      const other = delivery({ webhookId, sequence: 3 });
+      // Due exactly at `now`: delivery()'s own clock may already read a millisecond later.
+      const second = delivery({ webhookId, orderKey, sequence: 2, nextAttemptAt: now });
+      const other = delivery({ webhookId, sequence: 3, nextAttemptAt: now });
       await repo().insertMany([first, second, other]);
       const leased = (await repo().lease(now, 'a', 60_000, 10)).filter((d) => d.webhookId === webhookId);
       expect(leased.map((d) => d.id)).to.deep.equal([other.id]);
