@@ -52,6 +52,12 @@ export interface ServerStats {
   rss: number;
   heapUsed: number;
   external: number;
+  /**
+   * CPU of the main (JavaScript) thread alone, ms since start, where the OS tells it (Linux
+   * /proc, 10 ms ticks: exact only summed over many steps). The rest of `cpu` is V8's helper
+   * threads (concurrent GC and compilation) and libuv's pool.
+   */
+  mainThreadCpuMs?: number;
   /** Ours with `countStoreCalls`: store calls (repositories and node-oidc-provider's adapter) since start. */
   storeCalls?: number;
 }

@@ -29,6 +29,8 @@ export interface StepCpu {
   cpuMs: number;
   /** Ours: store round trips per flow in this step. */
   storeCalls?: number;
+  /** The main thread's share of cpuMs (Linux; 10 ms ticks, so only the whole flow's sum is worth reading). */
+  mainThreadMs?: number;
 }
 
 export interface Results {
@@ -120,8 +122,19 @@ function stepTable(steps: StepCpu[]): string {
     const mine = steps.filter((s) => s.server === 'ours' && (step === null || s.step === step) && s.storeCalls !== undefined);
     return mine.length === 0 ? NaN : round(mine.reduce((total, s) => total + (s.storeCalls ?? 0), 0), 2);
   };
+  // The main thread's part of the whole flow: the rest is V8's helper threads (concurrent GC, compilation) and libuv's pool.
+  const mainOf = (server: string) => {
+    const mine = steps.filter((s) => s.server === server);
+    return mine.every((s) => s.mainThreadMs !== undefined) ? round(mine.reduce((total, s) => total + (s.mainThreadMs ?? 0), 0), 3) : NaN;
+  };
+  const threadRows = servers.some((server) => !Number.isNaN(mainOf(server)))
+    ? [
+        ['  of which the main thread', ...servers.map(mainOf), NaN],
+        ['  of which other threads', ...servers.map((server) => round(sum(server) - mainOf(server), 3)), NaN],
+      ]
+    : [];
   return table(
     ['server CPU ms by step (one user at a time)', ...servers, 'ours: store calls'],
-    [...names.map((name) => [name, ...servers.map((server) => of(server, name)), calls(name)]), ['whole flow', ...servers.map(sum), calls(null)]],
+    [...names.map((name) => [name, ...servers.map((server) => of(server, name)), calls(name)]), ['whole flow', ...servers.map(sum), calls(null)], ...threadRows],
   );
 }

@@ -36,6 +36,7 @@ const { values: flags } = parseArgs({
     workers: { type: 'string', default: '1' },
     ttl: { type: 'string', default: '' },
     profile: { type: 'boolean', default: false },
+    'node-flag': { type: 'string', multiple: true, default: [] },
     'smtp-query': { type: 'string', default: '' },
     'memory-signins': { type: 'string', default: '0' },
     metrics: { type: 'boolean', default: false },
@@ -65,6 +66,8 @@ if (flags.help) {
                         (default 1: no cluster; N > 1 needs --store mongodb). CPU is summed over the primary and
                         every worker, memory over the workers
   --profile             run the servers with --cpu-prof into bench/profiles/
+  --node-flag F         a Node/V8 flag for every server process, repeatable (e.g. --node-flag=--single-threaded-gc:
+                        garbage collection then runs on the main thread, where --profile and the steps' main-thread row see it)
   --smtp-query Q        appended to ours' SMTP URL, e.g. pool=false (A/B of nodemailer options)
   --memory-signins N    after everything else, N more sign-ins on ours, memory before/after (default 0: skip)
   --steps N             server CPU per step of the flow, ours and bare: N sequential flows each (default 0: skip)
@@ -101,6 +104,7 @@ const settings = {
   workers: Math.max(1, Math.floor(num('workers', flags.workers))),
   ttlSeconds: flags.ttl ? Math.max(1, Math.floor(num('ttl', flags.ttl))) : null,
   profile: flags.profile ?? false,
+  nodeFlags: flags['node-flag'] ?? [],
   smtpQuery: flags['smtp-query'] ?? '',
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
   metrics: flags.metrics ?? false,
@@ -239,10 +243,10 @@ async function main(): Promise<void> {
   };
 
   try {
-    servers.ours = await launchServer(spec('ours'), { profileDir });
-    servers.floor = await launchServer(spec('floor'), { profileDir });
-    servers.bare = await launchServer(spec('bare'), { profileDir });
-    for (const kind of kinds.slice(SERVER_KINDS.length)) servers[kind] = await launchServer(spec(kind), { profileDir });
+    servers.ours = await launchServer(spec('ours'), { profileDir, nodeFlags: settings.nodeFlags });
+    servers.floor = await launchServer(spec('floor'), { profileDir, nodeFlags: settings.nodeFlags });
+    servers.bare = await launchServer(spec('bare'), { profileDir, nodeFlags: settings.nodeFlags });
+    for (const kind of kinds.slice(SERVER_KINDS.length)) servers[kind] = await launchServer(spec(kind), { profileDir, nodeFlags: settings.nodeFlags });
     results.store = servers.ours.store;
     const contexts: Record<ServerKind, FlowContext> = {
       ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000, full: true },
@@ -435,6 +439,7 @@ async function cpuBySteps(
   overhead /= 200;
   const totals = new Map<string, number>();
   const storeCalls = new Map<string, number>();
+  const mainThread = new Map<string, number>();
   // With --profile, each step's monotonic-clock span (µs, the clock of V8's profile timestamps) goes to a file, so samples can be told apart by step.
   const spans: [string, number, number][] = [];
   const clock = () => Number(process.hrtime.bigint() / 1000n);
@@ -445,6 +450,7 @@ async function cpuBySteps(
     const now = await server.stats();
     totals.set(step, (totals.get(step) ?? 0) + cpuMs(last, now) - overhead);
     if (now.storeCalls !== undefined && last.storeCalls !== undefined) storeCalls.set(step, (storeCalls.get(step) ?? 0) + now.storeCalls - last.storeCalls);
+    if (now.mainThreadCpuMs !== undefined && last.mainThreadCpuMs !== undefined) mainThread.set(step, (mainThread.get(step) ?? 0) + now.mainThreadCpuMs - last.mainThreadCpuMs);
     spans.push([step, began, ended]);
     last = await server.stats();
     began = clock();
@@ -458,7 +464,13 @@ async function cpuBySteps(
     mkdirSync(path.join(here, 'profiles', kind), { recursive: true });
     writeFileSync(path.join(here, 'profiles', kind, 'steps.json'), JSON.stringify(spans));
   }
-  return [...totals].map(([step, ms]) => ({ server: kind, step, cpuMs: round(ms / flows, 3), ...(storeCalls.has(step) ? { storeCalls: round((storeCalls.get(step) ?? 0) / flows, 2) } : {}) }));
+  return [...totals].map(([step, ms]) => ({
+    server: kind,
+    step,
+    cpuMs: round(ms / flows, 3),
+    ...(storeCalls.has(step) ? { storeCalls: round((storeCalls.get(step) ?? 0) / flows, 2) } : {}),
+    ...(mainThread.has(step) ? { mainThreadMs: round((mainThread.get(step) ?? 0) / flows, 3) } : {}),
+  }));
 }
 
 function mib(bytes: number): number {

@@ -6,7 +6,9 @@
  * as a lone server answers the driver.
  * Talks to the parent over IPC only; never logs.
  */
+import { execFileSync } from 'node:child_process';
 import cluster from 'node:cluster';
+import { readFileSync } from 'node:fs';
 import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
 import { statsRequester } from './protocol.js';
 import { oursConfig } from './ours-config.js';
@@ -26,11 +28,39 @@ type Ready = Extract<FromServer, { type: 'ready' }>;
 /** Store calls of ours so far, when the spec asks them counted. */
 let storeCalls: number | undefined;
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ): 100 on Linux unless `getconf` says otherwise. */
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** The main thread's own CPU (ms), from /proc/thread-self/stat's utime and stime; undefined off Linux. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // After the command name: state is field 3, utime 14 and stime 15 (proc(5)).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
+}
+
 function ownStats(gc: boolean): ServerStats {
   if (gc) (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
   const memory = process.memoryUsage();
-  return { cpu: { user: cpu.user, system: cpu.system }, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external, ...(storeCalls === undefined ? {} : { storeCalls }) };
+  const mainThread = mainThreadCpuMs();
+  return {
+    cpu: { user: cpu.user, system: cpu.system },
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    external: memory.external,
+    ...(mainThread === undefined ? {} : { mainThreadCpuMs: mainThread }),
+    ...(storeCalls === undefined ? {} : { storeCalls }),
+  };
 }
 
 /**

@@ -20,10 +20,12 @@ export interface ServerHandle {
 export interface LaunchOptions {
   /** Directory for --cpu-prof output; null: no profile. */
   profileDir: string | null;
+  /** More Node/V8 flags for the server process (`--node-flag`). */
+  nodeFlags?: readonly string[];
 }
 
 export function launchServer(spec: ServerSpec, options: LaunchOptions): Promise<ServerHandle> {
-  const execArgv = ['--import', 'tsx', '--expose-gc', '--no-warnings'];
+  const execArgv = ['--import', 'tsx', '--expose-gc', '--no-warnings', ...(options.nodeFlags ?? [])];
   // One folder per server: tsx's loader thread writes a profile of its own next to the main thread's.
   if (options.profileDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.join(options.profileDir, spec.kind)}`);
   const child: ChildProcess = fork(path.join(here, 'server.ts'), [JSON.stringify(spec)], {
