@@ -3,7 +3,7 @@ import { mayUseClient, recipientOf } from '../passwordless/magic-link.js';
 import type { AccountDirectory } from '../passwordless/accounts.js';
 import { buildUser } from './users.js';
 import { log } from '../log.js';
-import type { Events } from '../events/events.js';
+import { NO_EVENTS, type EventStep, type Events } from '../events/events.js';
 
 /**
  * Our users store as the sign-in sees accounts: a user receives a link when the client's rules
@@ -12,7 +12,7 @@ import type { Events } from '../events/events.js';
  */
 export function userAccounts(users: UserRepository, events?: Events): AccountDirectory {
   /** `change` and the events it emits stored together (plainly when there are no events). */
-  const withEvents = <T>(change: () => Promise<T>): Promise<T> => (events ? events.atomically(change) : change());
+  const withEvents = <T>(change: (step: EventStep) => Promise<T>): Promise<T> => (events ? events.atomically(change) : change(NO_EVENTS));
   return {
     async recipientFor(email, client) {
       const user = await users.findByEmail(normalizeEmail(email));
@@ -23,18 +23,18 @@ export function userAccounts(users: UserRepository, events?: Events): AccountDir
       return user && mayUseClient(user, client) ? recipientOf(user) : null;
     },
     async recordSignIn(accountId, client, method) {
-      await withEvents(async () => {
+      await withEvents(async (step) => {
         const user = await users.recordLogin(accountId, client.clientId, Date.now());
-        await events?.emit('user.login.success', { user, userId: accountId, applicationId: client.clientId, fields: { authenticationType: 'PASSWORDLESS', method } });
+        step.emit('user.login.success', { user, userId: accountId, applicationId: client.clientId, fields: { authenticationType: 'PASSWORDLESS', method } });
       });
     },
     async createAccount(input, client) {
       const user = buildUser({ email: input.email, ...input.fields, verified: true, registrations: [{ applicationId: client.clientId, roles: input.roles }] });
       try {
-        await withEvents(async () => {
+        await withEvents(async (step) => {
           await users.insert(user);
-          await events?.emit('user.create', { user, applicationId: client.clientId, fields: { signUp: true } });
-          await events?.emit('user.registration.create', { user, applicationId: client.clientId, fields: { signUp: true } });
+          step.emit('user.create', { user, applicationId: client.clientId, fields: { signUp: true } });
+          step.emit('user.registration.create', { user, applicationId: client.clientId, fields: { signUp: true } });
         });
         log.info('user.signed_up', { user: user.id, client: client.clientId });
         return recipientOf(user);

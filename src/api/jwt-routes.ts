@@ -97,9 +97,9 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     // Each revocation and its event in one step of the store (Events.atomically).
     if (input.token !== undefined) {
       const token = input.token;
-      const found = await deps.events.atomically(async () => {
+      const found = await deps.events.atomically(async (step) => {
         const revokedOne = await deps.refreshTokens.revokeToken(token);
-        if (revokedOne) await deps.events.emit('jwt.refresh-token.revoke', { fields: { reason: 'token' }, info: { ipAddress: ctx.ip } });
+        if (revokedOne) step.emit('jwt.refresh-token.revoke', { fields: { reason: 'token' }, info: { ipAddress: ctx.ip } });
         return revokedOne;
       });
       if (!found) return answerEmpty(ctx, 404);
@@ -107,9 +107,9 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
       return answerEmpty(ctx, 200);
     }
     const by = input.applicationId !== undefined ? (input.userId !== undefined ? 'user_application' : 'application') : 'user';
-    const revoked = await deps.events.atomically(async () => {
+    const revoked = await deps.events.atomically(async (step) => {
       const count = await deps.refreshTokens.revokeFor({ ...(input.userId !== undefined ? { userId: input.userId } : {}), ...(input.applicationId !== undefined ? { applicationId: input.applicationId } : {}) });
-      await deps.events.emit('jwt.refresh-token.revoke', { userId: input.userId ?? null, applicationId: input.applicationId ?? null, fields: { reason: by, revoked: count }, info: { ipAddress: ctx.ip } });
+      step.emit('jwt.refresh-token.revoke', { userId: input.userId ?? null, applicationId: input.applicationId ?? null, fields: { reason: by, revoked: count }, info: { ipAddress: ctx.ip } });
       return count;
     });
     log.info('refresh.revoked', { by, user: input.userId ?? null, client: input.applicationId ?? null, revoked });
@@ -130,9 +130,9 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     const user =
       token === undefined
         ? null
-        : await deps.events.atomically(async () => {
+        : await deps.events.atomically(async (step) => {
             const owner = await deps.refreshTokens.logout(token, input.global);
-            if (owner !== null) await deps.events.emit('jwt.refresh-token.revoke', { userId: owner, fields: { reason }, info: { ipAddress: ctx.ip } });
+            if (owner !== null) step.emit('jwt.refresh-token.revoke', { userId: owner, fields: { reason }, info: { ipAddress: ctx.ip } });
             return owner;
           });
     if (user !== null) log.info('refresh.revoked', { by: reason, user });

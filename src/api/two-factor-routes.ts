@@ -73,9 +73,9 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
     const secretBase32 = input.secretBase32Encoded ?? base32FromBase64(input.secret ?? '');
     if (secretBase32 === null) throw fieldError('secret', 'invalid', 'The secret must be base64 (or give secretBase32Encoded).');
     // The enrolment and its event in one step (Events.atomically); a refusal writes neither.
-    const result = await deps.events.atomically(async () => {
+    const result = await deps.events.atomically(async (step) => {
       const enabled = await service.enable(id, secretBase32, input.code);
-      if (enabled.ok) await deps.events.emit('user.two-factor.method.add', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
+      if (enabled.ok) step.emit('user.two-factor.method.add', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
       return enabled;
     });
     if (!result.ok) {
@@ -99,9 +99,9 @@ export function twoFactorRoutes(router: Router, deps: TwoFactorRouteDeps): void 
     const id = userIdOf(ctx);
     const query = parseInput(disableTwoFactorQuery, ctx.query);
     const result = id
-      ? await deps.events.atomically(async () => {
+      ? await deps.events.atomically(async (step) => {
           const disabled = await service.disable(id, query);
-          if (disabled.ok) await deps.events.emit('user.two-factor.method.remove', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
+          if (disabled.ok) step.emit('user.two-factor.method.remove', { userId: id, fields: { method: { method: 'authenticator' } }, info: { ipAddress: ctx.ip } });
           return disabled;
         })
       : ({ ok: false, problem: 'no_user' } as const);

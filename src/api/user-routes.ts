@@ -9,7 +9,7 @@ import { answerEmpty } from './respond.js';
 import { fieldError, parseInput } from './validation.js';
 import { createUserRequest, patchUserRequest, registerNewUserRequest, registerRequest, replaceUserRequest, userIdParam, userQuery } from './schemas.js';
 import { registrationJson, userJson } from './user-json.js';
-import type { EventInput, EventType, Events } from '../events/events.js';
+import type { EventInput, EventStep, EventType, Events } from '../events/events.js';
 
 export interface UserRouteDeps {
   /** The users, and what locking or deleting one clears besides the user. */
@@ -65,8 +65,8 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   const guard = [deps.requireKey, deps.body];
 
   /** The events of one change, written before the answer: who asked from where is in `info`. */
-  async function emit(ctx: Context, types: EventType[], input: EventInput): Promise<void> {
-    for (const type of types) await deps.events.emit(type, { ...input, info: { ipAddress: ctx.ip, userAgent: ctx.get('user-agent') } });
+  function emit(step: EventStep, ctx: Context, types: EventType[], input: EventInput): void {
+    for (const type of types) step.emit(type, { ...input, info: { ipAddress: ctx.ip, userAgent: ctx.get('user-agent') } });
   }
 
   /**
@@ -74,24 +74,24 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
    * The change may run twice (a MongoDB transaction retried), so it only writes and emits; the
    * log lines and the answer come after.
    */
-  function withEvents<T>(change: () => Promise<T>): Promise<T> {
+  function withEvents<T>(change: (step: EventStep) => Promise<T>): Promise<T> {
     return deps.events.atomically(change);
   }
 
   /** Changes the user and writes `types` about the result, in one step; null (nothing written) when there is no such user. */
   function updateWithEvents(ctx: Context, id: string, changes: UserChanges, types: EventType[]): Promise<UserRecord | null> {
-    return withEvents(async () => {
+    return withEvents(async (step) => {
       const user = await updateUser(deps.store, id, changes);
-      if (user) await emit(ctx, types, { user });
+      if (user) emit(step, ctx, types, { user });
       return user;
     });
   }
 
   /** Deletes the user and writes user.delete, showing the user as it was (read first); false when there was none. */
-  async function deleteWithEvent(ctx: Context, id: string): Promise<boolean> {
+  async function deleteWithEvent(step: EventStep, ctx: Context, id: string): Promise<boolean> {
     const gone = await users.findById(id);
     if (!(await deleteUser(deps.store, id))) return false;
-    await emit(ctx, ['user.delete'], { user: gone, userId: id });
+    emit(step, ctx, ['user.delete'], { user: gone, userId: id });
     return true;
   }
 
@@ -103,9 +103,9 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     refusePassword(ctx.request.body);
     const input = parseInput(createUserRequest, ctx.request.body);
     if (input.registration) await requireApplication(input.registration.applicationId, 'registration.applicationId');
-    const user = await withEvents(async () => {
+    const user = await withEvents(async (step) => {
       const created = await createUser(users, { ...input.user, ...(id ? { id } : {}), ...(input.registration ? { registrations: [input.registration] } : {}) });
-      await emit(ctx, input.registration ? ['user.create', 'user.registration.create'] : ['user.create'], { user: created, applicationId: input.registration?.applicationId ?? null });
+      emit(step, ctx, input.registration ? ['user.create', 'user.registration.create'] : ['user.create'], { user: created, applicationId: input.registration?.applicationId ?? null });
       return created;
     }).catch(asDuplicate);
     log.info('api.user_created', { user: user.id });
@@ -118,9 +118,9 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     refusePassword(ctx.request.body);
     const input = parseInput(registerNewUserRequest, ctx.request.body);
     await requireApplication(input.registration.applicationId, 'registration.applicationId');
-    const user = await withEvents(async () => {
+    const user = await withEvents(async (step) => {
       const created = await createUser(users, { ...input.user, registrations: [input.registration] });
-      await emit(ctx, ['user.create', 'user.registration.create'], { user: created, applicationId: input.registration.applicationId });
+      emit(step, ctx, ['user.create', 'user.registration.create'], { user: created, applicationId: input.registration.applicationId });
       return created;
     }).catch(asDuplicate);
     log.info('api.user_created', { user: user.id, client: input.registration.applicationId });
@@ -132,9 +132,9 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
     const input = parseInput(registerRequest, ctx.request.body);
     await requireApplication(input.registration.applicationId, 'registration.applicationId');
     const result = id
-      ? await withEvents(async () => {
+      ? await withEvents(async (step) => {
           const registered = await registerUser(users, id, input.registration);
-          if (registered.ok) await emit(ctx, ['user.registration.create'], { user: registered.user, applicationId: registered.registration.applicationId });
+          if (registered.ok) emit(step, ctx, ['user.registration.create'], { user: registered.user, applicationId: registered.registration.applicationId });
           return registered;
         })
       : ({ ok: false, problem: 'no_user' } as const);
@@ -211,7 +211,7 @@ export function userRoutes(router: Router, deps: UserRouteDeps): void {
   router.delete('/user/:userId', deps.requireKey, async (ctx) => {
     const id = userIdOf(ctx);
     if (ctx.query.hardDelete === 'true') {
-      const deleted = id ? await withEvents(() => deleteWithEvent(ctx, id)) : false;
+      const deleted = id ? await withEvents((step) => deleteWithEvent(step, ctx, id)) : false;
       if (!deleted) return notFound(ctx);
       log.info('api.user_deleted', { user: id });
       return answerEmpty(ctx, 200);

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Store, UserRecord, WebhookDeliveryRecord } from '../storage/types.js';
@@ -70,16 +70,22 @@ interface PreparedEvent {
   targets: readonly Webhook[];
 }
 
-/** The scope of one {@link Events.atomically}: the events its work emitted, written when the work is done. */
-interface AtomicScope {
-  events: PreparedEvent[];
+/**
+ * What a change running in {@link Events.atomically} emits its events through: they are held
+ * and written at the end of the step. Handed to the work rather than found in an
+ * AsyncLocalStorage, which would cost every promise of every request once in use.
+ */
+export interface EventStep {
+  emit(type: EventType, input?: EventInput): void;
 }
+
+/** A step whose events go nowhere: for changes made where no events are wanted. */
+export const NO_EVENTS: EventStep = { emit: () => undefined };
 
 export class Events {
   readonly #webhooks: readonly Webhook[];
   readonly #store: EventStore;
   readonly #settings: Config['events'];
-  readonly #scope = new AsyncLocalStorage<AtomicScope>();
   /**
    * Runs a task in the context this object was made in, outside any scope or transaction of a
    * request: for writes that must not join (or outlive) a change's transaction, such as an
@@ -107,17 +113,22 @@ export class Events {
    * at all, and everywhere a `work` that throws leaves no event of a change it did not finish. The
    * step's transaction stays short, and the webhook sequence numbers are taken at its end (outside
    * it): a change that retouches a user it conflicts with commits after the earlier one, so its
-   * events get greater numbers. `work` may run more than once (see Store.atomically). Without any
-   * webhook there is no event to keep with the change and `work` simply runs. Inside another
-   * `atomically`, `work` joins it.
+   * events get greater numbers. `work` may run more than once (see Store.atomically): each run
+   * gets a fresh step. Without any webhook there is no event to keep with the change and `work`
+   * simply runs.
    */
-  async atomically<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#scope.getStore() !== undefined || this.#webhooks.length === 0) return work();
+  async atomically<T>(work: (step: EventStep) => Promise<T>): Promise<T> {
+    if (this.#webhooks.length === 0) return work(NO_EVENTS);
     let written = 0;
     const result = await this.#store.atomically(async () => {
-      const scope: AtomicScope = { events: [] };
-      const value = await this.#scope.run(scope, work);
-      written = await this.#write(scope.events);
+      const held: PreparedEvent[] = [];
+      const value = await work({
+        emit: (type, input = {}) => {
+          const event = this.#prepare(type, input);
+          if (event) held.push(event);
+        },
+      });
+      written = await this.#write(held);
       return value;
     });
     if (written > 0) this.#wakeSender();
@@ -126,19 +137,12 @@ export class Events {
 
   /**
    * Writes the event for every webhook that wants it and resolves once it is stored; a store
-   * failure rejects (the caller's request fails as the change's own write would have). Inside
-   * {@link atomically} the event is only prepared here (its body fixed now) and written at the end
-   * of the step.
+   * failure rejects. For an event that reports no change of its own (a change's events go through
+   * {@link atomically}'s step).
    */
   async emit(type: EventType, input: EventInput = {}): Promise<void> {
     const event = this.#prepare(type, input);
-    if (!event) return;
-    const scope = this.#scope.getStore();
-    if (scope) {
-      scope.events.push(event);
-      return;
-    }
-    if ((await this.#write([event])) > 0) this.#wakeSender();
+    if (event && (await this.#write([event])) > 0) this.#wakeSender();
   }
 
   /** The event with its body fixed; null when no webhook wants it. */

@@ -4,7 +4,7 @@ import { findByLoginId, registrationFor, type LoginIdType } from '../accounts/us
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
-import type { Events } from '../events/events.js';
+import { NO_EVENTS, type EventStep, type Events } from '../events/events.js';
 import type { CodeProblem, PasswordlessCodes } from './codes.js';
 import type { ClientPolicy } from './magic-link.js';
 import { accountBudget, type RateLimiter } from './rate-limits.js';
@@ -262,12 +262,12 @@ export class PasswordlessApi {
    */
   async #recordLogin(user: UserRecord, applicationId: string | null, ipAddress: string | null, now: number): Promise<UserRecord> {
     const events = this.deps.events;
-    const record = async (): Promise<UserRecord> => {
+    const record = async (step: EventStep): Promise<UserRecord> => {
       const current = (await this.deps.users.recordLogin(user.id, applicationId, now)) ?? user;
-      await events?.emit('user.login.success', { user: current, applicationId, info: ipAddress ? { ipAddress } : {}, fields: { authenticationType: 'PASSWORDLESS' } });
+      step.emit('user.login.success', { user: current, applicationId, info: ipAddress ? { ipAddress } : {}, fields: { authenticationType: 'PASSWORDLESS' } });
       return current;
     };
-    return events ? events.atomically(record) : record();
+    return events ? events.atomically(record) : record(NO_EVENTS);
   }
 
   /**

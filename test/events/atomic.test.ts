@@ -99,9 +99,9 @@ describe('a change and its events in one step of the store (issue 18)', () => {
       it('writes no event of a change whose work throws after the change, and on MongoDB undoes the change', async () => {
         const events = eventsOn(store());
         const user = newUser();
-        const failed = events.atomically(async () => {
+        const failed = events.atomically(async (step) => {
           await store().users.insert(user);
-          await events.emit('user.create', { user });
+          step.emit('user.create', { user });
           throw new Error('boom after the change');
         });
         expect((await rejection(failed)).message).to.equal('boom after the change');
@@ -113,10 +113,10 @@ describe('a change and its events in one step of the store (issue 18)', () => {
         const events = eventsOn(store());
         const user = newUser();
         let seenDuringWork: WebhookDeliveryRecord[] | null = null;
-        await events.atomically(async () => {
+        await events.atomically(async (step) => {
           await store().users.insert(user);
-          await events.emit('user.create', { user });
-          await events.emit('user.registration.create', { user });
+          step.emit('user.create', { user });
+          step.emit('user.registration.create', { user });
           // Even read inside the step (in its transaction on MongoDB), no delivery is written yet.
           seenDuringWork = await deliveriesAbout(store(), user.id);
         });
@@ -130,9 +130,9 @@ describe('a change and its events in one step of the store (issue 18)', () => {
         const refusing = refusingDeliveries(store());
         const events = eventsOn(refusing);
         const user = newUser();
-        const failed = events.atomically(async () => {
+        const failed = events.atomically(async (step) => {
           await refusing.users.insert(user);
-          await events.emit('user.create', { user });
+          step.emit('user.create', { user });
         });
         expect(await rejection(failed)).to.be.instanceOf(StoreUnavailableError);
         if (await rollsBack(store())) expect(await store().users.findById(user.id), 'no change without its event').to.equal(null);
@@ -162,7 +162,7 @@ describe('a change and its events in one step of the store (issue 18)', () => {
       it('writes an observation seen inside a step even when the step fails (it is no part of the change)', async () => {
         const events = eventsOn(store());
         const user = newUser();
-        const failed = events.atomically(async () => {
+        const failed = events.atomically(async (step) => {
           events.emitSoon('magic-link.code.voided', { userId: user.id });
           throw new Error('boom');
         });
@@ -273,17 +273,17 @@ describe('MongoDB without transactions (a standalone server)', function () {
 
       const events = eventsOn(opened);
       const user = newUser();
-      await events.atomically(async () => {
+      await events.atomically(async (step) => {
         await opened.users.insert(user);
-        await events.emit('user.create', { user });
+        step.emit('user.create', { user });
       });
       expect(await opened.users.findById(user.id)).to.not.equal(null);
       expect((await deliveriesAbout(opened, user.id)).map((d) => d.type)).to.deep.equal(['user.create']);
 
       const kept = newUser();
-      const failed = events.atomically(async () => {
+      const failed = events.atomically(async (step) => {
         await opened.users.insert(kept);
-        await events.emit('user.create', { user: kept });
+        step.emit('user.create', { user: kept });
         throw new Error('boom');
       });
       expect((await rejection(failed)).message).to.equal('boom');
