@@ -6,6 +6,7 @@ import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../storag
 import { describeError, log } from '../log.js';
 import { signatureHeaders } from './signature.js';
 import { backoffDelay } from '../backoff.js';
+import { derivedOnce } from '../memo.js';
 
 type Webhook = Config['webhooks'][number];
 
@@ -33,6 +34,16 @@ export class WebhookSender {
   #stopped = false;
   /** The requests in flight, destroyed when a stop's grace period is over. */
   readonly #requests = new Set<http.ClientRequest>();
+  /** Each webhook's URL taken apart once, not on every try. */
+  readonly #targetOf = derivedOnce((hook: Webhook) => {
+    const url = new URL(hook.url);
+    const secure = url.protocol === 'https:';
+    const options: http.RequestOptions = { method: 'POST', protocol: url.protocol, hostname: url.hostname, port: url.port || (secure ? 443 : 80), path: `${url.pathname}${url.search}`, agent: this.#agents[secure ? 'https:' : 'http:'] };
+    // An IPv6 literal comes bracketed from URL; node:http wants it bare.
+    if (options.hostname?.startsWith('[')) options.hostname = options.hostname.slice(1, -1);
+    if (url.username || url.password) options.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    return { transport: secure ? https : http, options };
+  });
   #aborted = false;
 
   constructor(
@@ -176,14 +187,12 @@ export class WebhookSender {
       'X-OML-Delivery-Attempt': String(attempt),
       ...signatureHeaders(hook.secret, delivery.body),
     };
-    const url = new URL(hook.url);
-    const agent = url.protocol === 'https:' ? this.#agents['https:'] : this.#agents['http:'];
-    const transport = url.protocol === 'https:' ? https : http;
+    const { transport, options } = this.#targetOf(hook);
     // node:http rather than fetch: a third of the CPU per delivery, and it never follows a
     // redirect (one could take the signed event anywhere: a 3xx counts as a failed try).
     return new Promise<TryOutcome>((resolve) => {
       let timedOut = false;
-      const request = transport.request(url, { method: 'POST', headers, agent }, (response) => {
+      const request = transport.request({ ...options, headers }, (response) => {
         const status = response.statusCode ?? 0;
         // The body is not needed; reading it frees the connection for the next delivery.
         response.resume();

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 /**
  * How a receiver knows a delivery came from us and was not replayed: two headers, both keyed
@@ -12,7 +12,7 @@ export const JWT_HEADER = 'X-FusionAuth-Signature-JWT';
 export const HMAC_HEADER = 'X-OML-Signature';
 
 function bodyDigest(body: string): string {
-  return createHash('sha256').update(body).digest('base64');
+  return hash('sha256', body, 'base64');
 }
 
 function hmacOf(secret: string, timestamp: number, body: string): string {
