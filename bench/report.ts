@@ -33,6 +33,15 @@ export interface StepCpu {
   mainThreadMs?: number;
 }
 
+/** One request of the hosted flows (its template: ids become `:id`), on one server. */
+export interface RequestLatency {
+  server: string;
+  request: string;
+  count: number;
+  p50: number;
+  p99: number;
+}
+
 export interface Results {
   startedAt: string;
   machine: {
@@ -48,6 +57,8 @@ export interface Results {
   settings: Record<string, unknown>;
   store: string;
   flows: Measure[];
+  /** The flows' single requests at the flows' concurrency: latency by request template and server. */
+  requests: RequestLatency[];
   refresh: Measure[];
   api: Measure[];
   apiStatus: string;
@@ -102,6 +113,7 @@ export function renderReport(results: Results): string {
         }),
       ),
   );
+  if (results.requests.length > 0) out.push('\n' + requestTable(results.requests));
   if (results.steps.length > 0) out.push('\n' + stepTable(results.steps));
   return out.join('\n');
 }
@@ -110,6 +122,17 @@ export function renderReport(results: Results): string {
 function memoryOwner(results: Results, server: string): string {
   const workers = Number(results.settings.workers ?? 1);
   return server === 'ours' && workers > 1 ? `ours (sum of ${workers} workers)` : server;
+}
+
+/** Each request of the hosted flows, p50 / p99 ms per server (the target: p99 < 50 ms for every one). */
+function requestTable(requests: RequestLatency[]): string {
+  const servers = [...new Set(requests.map((r) => r.server))];
+  const templates = [...new Set(requests.map((r) => r.request))];
+  const cell = (server: string, request: string) => {
+    const found = requests.find((r) => r.server === server && r.request === request);
+    return found ? `${found.p50} / ${found.p99}` : '-';
+  };
+  return table(['hosted requests, p50 / p99 ms', ...servers], templates.map((request) => [request, ...servers.map((server) => cell(server, request))]));
 }
 
 /** Steps side by side: ours and the floor take the same steps; bare shares the first and the last. */

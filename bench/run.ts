@@ -233,6 +233,7 @@ async function main(): Promise<void> {
     settings: { ...settings, only: [...settings.only] },
     store: '',
     flows: [],
+    requests: [],
     refresh: [],
     api: [],
     apiStatus: 'not run',
@@ -294,12 +295,26 @@ async function main(): Promise<void> {
         webhooks: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
         plugin: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
       };
+      // Every request's latency by its template (GET /interaction/:id …), per server: the target is p99 < 50 ms each.
+      const requestSamples = new Map<string, Samples>();
       for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
         for (const kind of kinds) {
           const seconds = settings.durationS / settings.rounds;
           log(`hosted flows ${kind}, round ${round_}/${settings.rounds}: ${round(seconds)}s at concurrency ${settings.concurrency}`);
+          const target = contexts[kind].target;
+          target.onAnswer = (template, ms) => {
+            const key = `${kind}\u0000${template}`;
+            if (!requestSamples.has(key)) requestSamples.set(key, new Samples());
+            requestSamples.get(key)!.add(ms);
+          };
           await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
+          target.onAnswer = null;
         }
+      }
+      for (const [key, samples] of requestSamples) {
+        const [server = '', request = ''] = key.split('\u0000');
+        const { count, p50, p99 } = samples.summary();
+        results.requests.push({ server, request, count, p50, p99 });
       }
       const ours = toMeasure(`hosted sign-in, ours (${oursRun(settings.concurrency)})`, acc.ours.samples, acc.ours.totals, { server: 'ours' });
       const floor = toMeasure(`same flow, the least magic link (c=${settings.concurrency})`, acc.floor.samples, acc.floor.totals, { server: 'floor' });

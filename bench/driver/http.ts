@@ -14,9 +14,17 @@ export interface Reply {
   body: string;
 }
 
+/** The request's path as a template: ids, codes and tokens (long path segments) become `:id`, the query goes. */
+export function requestTemplate(method: string, path: string): string {
+  const bare = path.split('?', 1)[0] ?? path;
+  return `${method} ${bare.replace(/\/[\w-]{16,}(?=\/|$)/g, '/:id')}`;
+}
+
 export class Target {
   readonly #pool: Pool;
   readonly host: string;
+  /** When set, told of every answered request: its template (see requestTemplate) and its latency, headers to body. */
+  onAnswer: ((template: string, ms: number) => void) | null = null;
 
   constructor(readonly origin: string) {
     const url = new URL(origin);
@@ -26,6 +34,7 @@ export class Target {
 
   async request(method: string, pathOrUrl: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> {
     const path = pathOrUrl.startsWith('http') ? pathOrUrl.slice(pathOrUrl.indexOf('/', 8)) : pathOrUrl;
+    const sent = performance.now();
     const response = await this.#pool.request({
       method: method as 'GET' | 'POST',
       path,
@@ -33,6 +42,7 @@ export class Target {
       ...(body !== undefined ? { body } : {}),
     });
     const text = await response.body.text();
+    this.onAnswer?.(requestTemplate(method, path), performance.now() - sent);
     const cookies = response.headers['set-cookie'];
     const location = response.headers.location;
     return {
