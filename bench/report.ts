@@ -113,9 +113,24 @@ export function renderReport(results: Results): string {
         }),
       ),
   );
+  const soak = soakGrowth(results);
+  if (soak) out.push(soak);
   if (results.requests.length > 0) out.push('\n' + requestTable(results.requests));
   if (results.steps.length > 0) out.push('\n' + stepTable(results.steps));
   return out.join('\n');
+}
+
+/**
+ * The soak's growth once state has had time to expire: from its second checkpoint (a fifth of
+ * the way) to the end. The target (issue 21) is RSS flat, ≤ 5 %, with lifetimes capped (--ttl).
+ */
+function soakGrowth(results: Results): string | null {
+  const checkpoints = results.memory.filter((m) => m.at.startsWith('soak,'));
+  const end = results.memory.find((m) => m.at.startsWith('after ') && m.at.endsWith('more sign-ins'));
+  const from = checkpoints[1];
+  if (!from || !end) return null;
+  const pct = (a: number, b: number) => `${b >= a ? '+' : ''}${round((100 * (b - a)) / a, 1)} %`;
+  return `soak from ${from.signIns} to ${end.signIns} sign-ins: RSS ${from.rssMiB} → ${end.rssMiB} MiB (${pct(from.rssMiB, end.rssMiB)}), heap ${from.heapUsedMiB} → ${end.heapUsedMiB} MiB (${pct(from.heapUsedMiB, end.heapUsedMiB)}) (target with --ttl: RSS ≤ +5 %)`;
 }
 
 /** A cluster's memory is the sum over its workers: the label says so. */

@@ -416,7 +416,10 @@ async function main(): Promise<void> {
             await step(worker, i, soak);
             if (signIns.ours - lastReport >= Math.max(1000, settings.memorySignIns / 10)) {
               lastReport = signIns.ours;
-              log(`  ${signIns.ours} sign-ins (${round(soak.ok / ((performance.now() - started) / 1000))}/s)`);
+              // A checkpoint every tenth: whether memory levels off once state expires, not only where it ends.
+              const stats = await servers.ours!.stats(true);
+              results.memory.push({ server: 'ours', at: `soak, ${signIns.ours} sign-ins`, signIns: signIns.ours, rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
+              log(`  ${signIns.ours} sign-ins (${round(soak.ok / ((performance.now() - started) / 1000))}/s), RSS ${mib(stats.rss)} MiB, heap ${mib(stats.heapUsed)} MiB`);
             }
           }
         }),
