@@ -12,6 +12,9 @@
  *   this profile and another contender's from the same run (`bench/profiles/floor`), largest
  *   first: where one server spends more than the other.
  * - `--callers NAME`: the call paths into every function named NAME, by inclusive time.
+ * - `--owners`: time by who asked for it: each sample goes to the nearest package or folder of
+ *   src/ on its stack, so Node's internals (streams, sockets, timers) count for whoever called
+ *   them. With `--against`, side by side with the other profile.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -46,7 +49,7 @@ interface Loaded {
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
-  options: { step: { type: 'string' }, against: { type: 'string' }, callers: { type: 'string' } },
+  options: { step: { type: 'string' }, against: { type: 'string' }, callers: { type: 'string' }, owners: { type: 'boolean', default: false } },
 });
 const given = positionals[0];
 const top = Number(positionals[1] ?? 30);
@@ -172,6 +175,45 @@ function summary(loaded: Loaded): void {
   for (const [name, micros] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(micros)}  ${name}`);
 }
 
+/** Who a frame belongs to: a package, a folder of src/, the views, the bench; null for Node's own code. */
+function ownerOf(frame: CallFrame): string | null {
+  const { url, functionName: name } = frame;
+  if (name === '(idle)' || name === '(program)' || name === '(garbage collector)') return name;
+  const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
+  if (pkg) return pkg;
+  if (url.includes('/src/')) return `src/${url.replace(/^.*\/src\//, '').split('/')[0] ?? ''}`;
+  if (url.includes('/views/')) return 'views';
+  if (url.includes('/bench/')) return 'bench harness';
+  return null;
+}
+
+/** Busy time (µs) by owner: each sample to the nearest owned frame on its stack. */
+function timeByOwner(loaded: Loaded): Map<string, number> {
+  const owners = new Map<string, number>();
+  for (const [id, micros] of loaded.self) {
+    let owner: string | null = null;
+    for (let current: number | undefined = id; current !== undefined && owner === null; current = loaded.parent.get(current)) {
+      const frame = loaded.byId.get(current)?.callFrame;
+      owner = frame ? ownerOf(frame) : null;
+    }
+    if (owner === '(idle)') continue;
+    owner ??= 'Node, called by no JavaScript (I/O callbacks)';
+    owners.set(owner, (owners.get(owner) ?? 0) + micros);
+  }
+  return owners;
+}
+
+function owners(loaded: Loaded, other: Loaded | null): void {
+  const perFlow = (l: Loaded) => (micros: number) => micros / 1000 / (l.flows ?? 1);
+  const mine = timeByOwner(loaded);
+  const theirs = other ? timeByOwner(other) : new Map<string, number>();
+  const unit = loaded.flows ? 'ms per flow' : 'ms in all';
+  console.log(`${loaded.file}${other ? ` against ${other.file}` : ''}${flags.step ? `, step ${flags.step}` : ''}: busy time by who asked for it (${unit})\n`);
+  const rows = [...new Set([...mine.keys(), ...theirs.keys()])].map((key) => ({ key, x: perFlow(loaded)(mine.get(key) ?? 0), y: other ? perFlow(other)(theirs.get(key) ?? 0) : 0 }));
+  rows.push({ key: 'all', x: perFlow(loaded)(sum(mine.values())), y: other ? perFlow(other)(sum(theirs.values())) : 0 });
+  for (const { key, x, y } of rows.sort((p, q) => q.x - p.x).slice(0, top + 1)) console.log(`  ${x.toFixed(3).padStart(7)}${other ? `  ${y.toFixed(3).padStart(7)}` : ''}  ${key}`);
+}
+
 /** Self time per function, ms per flow, this profile against another's, largest excess first. */
 function difference(loaded: Loaded, other: Loaded): void {
   const perFlow = (l: Loaded) => (micros: number) => micros / 1000 / (l.flows ?? 1);
@@ -206,6 +248,7 @@ function callers(loaded: Loaded, name: string): void {
 }
 
 const loaded = load(given, flags.step);
-if (flags.callers) callers(loaded, flags.callers);
+if (flags.owners) owners(loaded, flags.against ? load(flags.against, flags.step) : null);
+else if (flags.callers) callers(loaded, flags.callers);
 else if (flags.against) difference(loaded, load(flags.against, flags.step));
 else summary(loaded);
