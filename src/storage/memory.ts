@@ -17,7 +17,7 @@ import {
 import { codeIsOlder, codeMeetsExpectation } from './expectations.js';
 import { MemoryTwoFactor, MemoryTwoFactorLogins, MemoryTwoFactorTrusts } from './memory/two-factor.js';
 import { MemoryOidcAdapter, MemoryOidcTable } from './memory/oidc.js';
-import { copy, deleteUserRecords, type Expiring } from './memory/shared.js';
+import { copy, deleteUserRecords, dropExpired, SweepClock, type Expiring } from './memory/shared.js';
 import { MemoryWebhookDeliveries } from './memory/webhooks.js';
 
 /**
@@ -136,7 +136,7 @@ export class MemoryCodes implements CodeRepository {
   // codes would otherwise make each new one scan the whole hour's worth.
   readonly #activeByOwner = new Map<string, Set<string>>();
   readonly #byInteraction = new Map<string, Set<string>>();
-  #nextSweep = 0;
+  readonly #sweeps = new SweepClock();
 
   #live(id: string, now: number): PasswordlessCodeRecord | undefined {
     const record = this.#byId.get(id);
@@ -222,8 +222,7 @@ export class MemoryCodes implements CodeRepository {
    * At most once a second: a full scan on every insert made issuing O(retained codes).
    */
   #sweep(now: number): void {
-    if (now < this.#nextSweep) return;
-    this.#nextSweep = now + 1000;
+    if (!this.#sweeps.due(now)) return;
     for (const record of this.#byId.values()) if (record.retainUntil <= now) this.#remove(record);
   }
 }
@@ -231,6 +230,8 @@ export class MemoryCodes implements CodeRepository {
 export class MemoryCounters implements CounterRepository {
   readonly #counters = new Map<string, Expiring<number>>();
   readonly #sequences = new Map<string, Expiring<number>>();
+  readonly #counterSweeps = new SweepClock();
+  readonly #sequenceSweeps = new SweepClock();
 
   async increment(key: string, expiresAt: number): Promise<number> {
     const now = Date.now();
@@ -259,14 +260,13 @@ export class MemoryCounters implements CounterRepository {
     return current && current.expiresAt > now ? current.value : 0;
   }
 
+  /** Beyond 10,000 keys, at most once a second (every new key scanned them all before). */
   #sweepSequences(now: number): void {
-    if (this.#sequences.size < 10_000) return;
-    for (const [key, entry] of this.#sequences) if (entry.expiresAt <= now) this.#sequences.delete(key);
+    if (this.#sequences.size >= 10_000 && this.#sequenceSweeps.due(now)) dropExpired(this.#sequences, now);
   }
 
   #sweep(now: number): void {
-    if (this.#counters.size < 10_000) return;
-    for (const [key, entry] of this.#counters) if (entry.expiresAt <= now) this.#counters.delete(key);
+    if (this.#counters.size >= 10_000 && this.#counterSweeps.due(now)) dropExpired(this.#counters, now);
   }
 }
 
@@ -295,7 +295,7 @@ class MemoryApiKeys implements ApiKeyRepository {
 
 class MemoryRefreshTokens implements RefreshTokenRepository {
   readonly #byHash = new Map<string, RefreshTokenRecord>();
-  #nextSweep = 0;
+  readonly #sweeps = new SweepClock();
 
   async insert(record: RefreshTokenRecord): Promise<void> {
     if (this.#byHash.has(record.tokenHash)) throw new DuplicateKeyError('token');
@@ -350,11 +350,9 @@ class MemoryRefreshTokens implements RefreshTokenRepository {
     return deleted;
   }
 
-  /** At most once a second: tokens live for weeks, and a full scan on every insert made issuing O(live tokens). */
+  /** At most once a second: tokens live for weeks. */
   #sweep(now: number): void {
-    if (now < this.#nextSweep) return;
-    this.#nextSweep = now + 1000;
-    for (const [hash, record] of this.#byHash) if (record.expiresAt <= now) this.#byHash.delete(hash);
+    if (this.#sweeps.due(now)) dropExpired(this.#byHash, now);
   }
 }
 

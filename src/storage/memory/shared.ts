@@ -14,6 +14,27 @@ export function copy<T>(value: T): T {
   return out as T;
 }
 
+/**
+ * When a store may next scan for what has expired: at most once per `everyMs`. A scan on every
+ * insert made inserting O(live records) once traffic kept many alive.
+ */
+export class SweepClock {
+  #next = 0;
+  constructor(private readonly everyMs = 1000) {}
+
+  /** Whether a sweep is due at `now`; if so, the next one is `everyMs` later. */
+  due(now: number): boolean {
+    if (now < this.#next) return false;
+    this.#next = now + this.everyMs;
+    return true;
+  }
+}
+
+/** Drops the entries of `entries` whose `expiresAt` has passed. */
+export function dropExpired<K>(entries: Map<K, { expiresAt: number }>, now: number): void {
+  for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key);
+}
+
 export interface Expiring<T> {
   value: T;
   expiresAt: number;

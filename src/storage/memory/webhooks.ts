@@ -1,5 +1,5 @@
 import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../types.js';
-import { copy } from './shared.js';
+import { copy, SweepClock } from './shared.js';
 
 /** How often settled deliveries past their retention are swept out. */
 const SWEEP_EVERY_MS = 60_000;
@@ -12,7 +12,7 @@ const SWEEP_EVERY_MS = 60_000;
 export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #pending = new Map<string, WebhookDeliveryRecord>();
   readonly #settled = new Map<string, WebhookDeliveryRecord>();
-  #sweptAt = 0;
+  readonly #sweeps = new SweepClock(SWEEP_EVERY_MS);
 
   async insertMany(records: readonly WebhookDeliveryRecord[]): Promise<void> {
     for (const record of records) this.#place(copy(record));
@@ -73,8 +73,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   }
 
   #sweep(now: number): void {
-    if (now - this.#sweptAt < SWEEP_EVERY_MS) return;
-    this.#sweptAt = now;
+    if (!this.#sweeps.due(now)) return;
     for (const [id, record] of this.#settled) if (record.retainUntil <= now) this.#settled.delete(id);
   }
 }
