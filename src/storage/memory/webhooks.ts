@@ -7,10 +7,15 @@ const SWEEP_EVERY_MS = 60_000;
 /**
  * Webhook deliveries in this process (lost on restart, as everything in the memory store).
  * Pending ones are kept apart from settled ones, so a lease looks only at what may be sent,
- * however many delivered ones are kept for listing.
+ * however many delivered ones are kept for listing; and they are kept in sequence order as they
+ * come, so a lease reads them from the oldest without sorting. When a receiver is slow the
+ * backlog grows, and sorting it on every lease (one per delivery) made each delivery cost more
+ * the longer the backlog.
  */
 export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #pending = new Map<string, WebhookDeliveryRecord>();
+  /** The pending deliveries by sequence (then id): what a lease walks. */
+  readonly #queue: WebhookDeliveryRecord[] = [];
   readonly #settled = new Map<string, WebhookDeliveryRecord>();
   readonly #sweeps = new SweepClock(SWEEP_EVERY_MS);
 
@@ -20,10 +25,9 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
 
   async lease(now: number, owner: string, leaseMs: number, limit: number, skip: readonly string[] = []): Promise<WebhookDeliveryRecord[]> {
     this.#sweep(now);
-    const pending = [...this.#pending.values()].sort((a, b) => a.sequence - b.sequence);
     const headOfKey = new Set<string>();
     const leased: WebhookDeliveryRecord[] = [];
-    for (const record of pending) {
+    for (const record of this.#queue) {
       const key = `${record.webhookId}\n${record.orderKey}`;
       // Only the oldest pending delivery of a key may go; the rest wait behind it, due or not.
       if (headOfKey.has(key)) continue;
@@ -65,11 +69,44 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     return count;
   }
 
-  /** Files a record under its status. */
+  /** Files a record under its status (a record's sequence never changes once written). */
   #place(record: WebhookDeliveryRecord): void {
-    const [into, from] = record.status === 'pending' ? [this.#pending, this.#settled] : [this.#settled, this.#pending];
-    from.delete(record.id);
-    into.set(record.id, record);
+    const wasPending = this.#pending.get(record.id);
+    if (record.status === 'pending') {
+      this.#settled.delete(record.id);
+      if (wasPending && wasPending !== record) this.#dequeue(wasPending);
+      if (wasPending !== record) this.#enqueue(record);
+      this.#pending.set(record.id, record);
+    } else {
+      if (wasPending) this.#dequeue(wasPending);
+      this.#pending.delete(record.id);
+      this.#settled.set(record.id, record);
+    }
+  }
+
+  /** Where a record of this sequence and id goes in the queue (after every one that sorts before it). */
+  #position(record: WebhookDeliveryRecord): number {
+    let low = 0;
+    let high = this.#queue.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const other = this.#queue[middle]!;
+      if (other.sequence < record.sequence || (other.sequence === record.sequence && other.id < record.id)) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  #enqueue(record: WebhookDeliveryRecord): void {
+    const last = this.#queue[this.#queue.length - 1];
+    // Nearly always the newest: appended.
+    if (!last || last.sequence < record.sequence || (last.sequence === record.sequence && last.id < record.id)) this.#queue.push(record);
+    else this.#queue.splice(this.#position(record), 0, record);
+  }
+
+  #dequeue(record: WebhookDeliveryRecord): void {
+    const at = this.#position(record);
+    if (this.#queue[at] === record) this.#queue.splice(at, 1);
   }
 
   #sweep(now: number): void {

@@ -69,6 +69,22 @@ export function webhooksContract(harness: StoreHarness): void {
       expect(last.map((d) => d.id)).to.deep.equal([second.id]);
     });
 
+    it('leases by sequence, not by the order of the writes: a delivery written late with an earlier number goes first', async () => {
+      const webhookId = hook();
+      const orderKey = `user:${uniqueId()}`;
+      const now = Date.now();
+      // Two requests took numbers 11 and 10, and the second one wrote first.
+      const later = delivery({ webhookId, orderKey, sequence: 11, nextAttemptAt: now });
+      const earlier = delivery({ webhookId, orderKey, sequence: 10, nextAttemptAt: now });
+      await repo().insertMany([later]);
+      await repo().insertMany([earlier]);
+      const first = (await repo().lease(now, 'a', 60_000, 10)).filter((d) => d.webhookId === webhookId);
+      expect(first.map((d) => d.sequence)).to.deep.equal([10]);
+      await repo().settle(earlier.id, 'a', { status: 'delivered', settledAt: now, leaseOwner: null, leaseUntil: 0 });
+      const second = (await repo().lease(now, 'b', 60_000, 10)).filter((d) => d.webhookId === webhookId);
+      expect(second.map((d) => d.sequence)).to.deep.equal([11]);
+    });
+
     it('lets only the lease holder settle, skips busy webhooks, lists newest first and replays an event', async () => {
       const webhookId = hook();
       const now = Date.now();
