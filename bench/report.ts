@@ -153,7 +153,7 @@ function requestTable(requests: RequestLatency[]): string {
 /** Steps side by side: ours and the floor take the same steps; bare shares the first and the last. */
 function stepTable(steps: StepCpu[]): string {
   const names = [...new Set(steps.map((s) => s.step))];
-  const servers = ['ours', 'plugin', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
+  const servers = ['ours', 'metrics', 'webhooks', 'plugin', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
   const of = (server: string, step: string) => steps.find((s) => s.server === server && s.step === step)?.cpuMs ?? NaN;
   const sum = (server: string) => round(steps.filter((s) => s.server === server).reduce((total, s) => total + s.cpuMs, 0), 3);
   const calls = (step: string | null) => {
