@@ -89,13 +89,6 @@ describe('a change and its events in one step of the store (issue 18)', () => {
     (current) => {
       const store = () => current().store;
 
-      it('reports transactions on the test engine (the cases below then check rollback)', async function () {
-        if (!(store() instanceof MongoStore)) return this.skip();
-        // jongodb and any replica set take transactions; a standalone MONGODB_URI would not.
-        if (process.env.MONGODB_URI) return this.skip();
-        expect(await rollsBack(store())).to.equal(true);
-      });
-
       it('writes no event of a change whose work throws after the change, and on MongoDB undoes the change', async () => {
         const events = eventsOn(store());
         const user = newUser();
@@ -136,27 +129,6 @@ describe('a change and its events in one step of the store (issue 18)', () => {
         });
         expect(await rejection(failed)).to.be.instanceOf(StoreUnavailableError);
         if (await rollsBack(store())) expect(await store().users.findById(user.id), 'no change without its event').to.equal(null);
-      });
-
-      it('rolls back on MongoDB whatever repositories a change touched; counters are kept (a try stays counted)', async function () {
-        if (!(await rollsBack(store()))) return this.skip();
-        const user = newUser();
-        const key = `atomic-try-${user.id}`;
-        const failed = store().atomically(async () => {
-          await store().users.insert(user);
-          await store().refreshTokens.insert({ id: user.id, tokenHash: `hash-${user.id}`, userId: user.id, applicationId: 'app', startInstant: 1, insertInstant: 1, expiresAt: Date.now() + 60_000 });
-          await store().twoFactorTrusts.insert({ id: `trust-${user.id}`, userId: user.id, insertInstant: 1, expiresAt: Date.now() + 60_000 });
-          await store().apiKeys.insert({ id: user.id, keyHash: `key-${user.id}`, description: 'atomic', permissions: {}, insertInstant: 1 });
-          await store().counters.increment(key, Date.now() + 60_000);
-          await store().users.delete(user.id).then(() => store().users.insert(user));
-          throw new Error('boom');
-        });
-        expect((await rejection(failed)).message).to.equal('boom');
-        expect(await store().users.findById(user.id)).to.equal(null);
-        expect(await store().refreshTokens.findByHash(`hash-${user.id}`)).to.equal(null);
-        expect(await store().twoFactorTrusts.findById(`trust-${user.id}`, Date.now())).to.equal(null);
-        expect(await store().apiKeys.findByHash(`key-${user.id}`)).to.equal(null);
-        expect(await store().counters.get(key, Date.now()), 'the counter is outside the transaction').to.equal(1);
       });
 
       it('writes an observation seen inside a step even when the step fails (it is no part of the change)', async () => {
@@ -239,6 +211,51 @@ async function openStoreLike(store: Store, uri: string | null): Promise<Store> {
   if (uri === null) return new Proxy(store, { get: (object, property) => (property === 'close' ? async () => undefined : (Reflect.get(object, property, object) as unknown)) });
   return connectMongoStore(uri);
 }
+
+describe('MongoDB with transactions (the test engine, or a replica set)', function () {
+  this.timeout(60_000);
+  let target: MongoTarget | null = null;
+  let opened: MongoStore | null = null;
+  const store = () => opened!;
+
+  before(async function () {
+    target = await startMongoTarget();
+    if (!target) return this.skip();
+    opened = await connectMongoStore(target.freshUri());
+  });
+  after(async () => {
+    await opened?.close();
+    await target?.stop();
+  });
+
+  it('reports transactions on the test engine (the case below then checks rollback)', async function () {
+    // jongodb and any replica set take transactions; a standalone MONGODB_URI would not.
+    if (process.env.MONGODB_URI) return this.skip();
+    expect(await rollsBack(store())).to.equal(true);
+  });
+
+  it('rolls back on MongoDB whatever repositories a change touched; counters are kept (a try stays counted)', async function () {
+    // A standalone MONGODB_URI has no transactions (its own describe below covers it).
+    if (!(await rollsBack(store()))) return this.skip();
+    const user = newUser();
+    const key = `atomic-try-${user.id}`;
+    const failed = store().atomically(async () => {
+      await store().users.insert(user);
+      await store().refreshTokens.insert({ id: user.id, tokenHash: `hash-${user.id}`, userId: user.id, applicationId: 'app', startInstant: 1, insertInstant: 1, expiresAt: Date.now() + 60_000 });
+      await store().twoFactorTrusts.insert({ id: `trust-${user.id}`, userId: user.id, insertInstant: 1, expiresAt: Date.now() + 60_000 });
+      await store().apiKeys.insert({ id: user.id, keyHash: `key-${user.id}`, description: 'atomic', permissions: {}, insertInstant: 1 });
+      await store().counters.increment(key, Date.now() + 60_000);
+      await store().users.delete(user.id).then(() => store().users.insert(user));
+      throw new Error('boom');
+    });
+    expect((await rejection(failed)).message).to.equal('boom');
+    expect(await store().users.findById(user.id)).to.equal(null);
+    expect(await store().refreshTokens.findByHash(`hash-${user.id}`)).to.equal(null);
+    expect(await store().twoFactorTrusts.findById(`trust-${user.id}`, Date.now())).to.equal(null);
+    expect(await store().apiKeys.findByHash(`key-${user.id}`)).to.equal(null);
+    expect(await store().counters.get(key, Date.now()), 'the counter is outside the transaction').to.equal(1);
+  });
+});
 
 describe('MongoDB without transactions (a standalone server)', function () {
   this.timeout(60_000);
