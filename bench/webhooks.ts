@@ -1,0 +1,102 @@
+/**
+ * `npm run bench:webhooks`: CPU of a hosted sign-in's two webhook deliveries in the sending
+ * process, with no sign-in around it. Events are written and sent by the real parts (Events on the memory store, the
+ * WebhookSender, node:http) to a receiver in a child process (so its CPU is not counted), in
+ * rounds that alternate with a baseline doing the same changes with no webhook configured. What a
+ * delivery costs is the difference per event; the `npm run bench -- --webhooks` flows then say
+ * what share of a sign-in that is, without the noise of comparing two whole servers.
+ */
+import { fork } from 'node:child_process';
+import http, { type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/load.js';
+import { MemoryStore } from '../src/storage/memory.js';
+import { Events } from '../src/events/events.js';
+import { WebhookSender } from '../src/events/sender.js';
+import { buildUser } from '../src/accounts/users.js';
+
+process.env.LOG_LEVEL = 'silent';
+
+/** The child: a receiver that reads every body and answers 200. */
+function runReceiver(): void {
+  const server: Server = http.createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.end('ok'));
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function main(): Promise<void> {
+  const { values: flags } = parseArgs({
+    options: {
+      events: { type: 'string', default: '5000' },
+      rounds: { type: 'string', default: '3' },
+      concurrency: { type: 'string', default: '16' },
+    },
+  });
+  const events = Math.max(1, Number(flags.events));
+  const rounds = Math.max(1, Number(flags.rounds));
+  const concurrency = Math.max(1, Number(flags.concurrency));
+
+  const receiver = fork(new URL(import.meta.url).pathname, ['--receiver'], { execArgv: ['--import', 'tsx'] });
+  const port = await new Promise<number>((resolve) => receiver.once('message', (message) => resolve((message as { port: number }).port)));
+  const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: `http://127.0.0.1:${port}/hook`, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
+  const users = Array.from({ length: 100 }, (_, i) => buildUser({ email: `user${i}@bench.test`, firstName: 'Bench', registrations: [{ applicationId: 'bench', roles: [] }] }));
+
+  /**
+   * `events` sign-ins' worth of events, `concurrency` at a time, as a hosted sign-in raises them:
+   * `magic-link.sent` observed from the log (emitSoon), then the last-login record with its
+   * `user.login.success` in one step. CPU ms per sign-in.
+   */
+  async function round(withWebhook: boolean): Promise<number> {
+    const store = new MemoryStore();
+    for (const user of users) await store.users.insert(user);
+    const webhooks = withWebhook ? config.webhooks : [];
+    const emitter = new Events({ webhooks, store, settings: config.events });
+    const sender = new WebhookSender(store.webhookDeliveries, webhooks, config.events);
+    emitter.onWritten = () => sender.kick();
+    sender.start();
+    const before = process.cpuUsage();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let i = next++; i < events; i = next++) {
+          const user = users[i % users.length]!;
+          emitter.observe('code.sent', { user: user.id, client: 'bench', signUp: false });
+          await emitter.atomically(async (step) => {
+            const current = (await store.users.recordLogin(user.id, 'bench', Date.now())) ?? user;
+            step.emit('user.login.success', { user: current, applicationId: 'bench', info: { ipAddress: '127.0.0.1' }, fields: { authenticationType: 'PASSWORDLESS' } });
+          });
+        }
+      }),
+    );
+    await sender.settled();
+    const used = process.cpuUsage(before);
+    await sender.stop();
+    if (withWebhook) {
+      const delivered = (await store.webhookDeliveries.list({ status: 'delivered', limit: 2 * events + 1 })).length;
+      if (delivered !== 2 * events) throw new Error(`${delivered} of ${2 * events} deliveries made`);
+    }
+    return (used.user + used.system) / 1000 / events;
+  }
+
+  // A first pair warms the JIT up.
+  await round(false);
+  await round(true);
+  const without: number[] = [];
+  const withHook: number[] = [];
+  for (let i = 1; i <= rounds; i += 1) {
+    without.push(await round(false));
+    withHook.push(await round(true));
+    console.log(`round ${i}: ${without.at(-1)!.toFixed(3)} ms CPU per sign-in's events without a webhook, ${withHook.at(-1)!.toFixed(3)} with one: ${(withHook.at(-1)! - without.at(-1)!).toFixed(3)} ms for its two deliveries`);
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  console.log(`median: ${(median(withHook) - median(without)).toFixed(3)} ms of CPU for a sign-in's two deliveries (${events} sign-ins a round, ${concurrency} at a time)`);
+  receiver.disconnect();
+}
+
+if (process.argv.includes('--receiver')) runReceiver();
+else await main();
