@@ -110,10 +110,21 @@ export async function spawnEngine(port = 0): Promise<EngineProcess | null> {
   };
 }
 
+/**
+ * One connection per client on the test engine. jongodb runs the operations of different
+ * connections at the same time without MongoDB's per-document atomicity: two conditional
+ * `findOneAndUpdate`s of one document, sent together, can both match (measured: 12–30 of 200
+ * tries of six at once). Our code relies on that atomicity, as MongoDB guarantees it; with one
+ * connection a client's operations reach the engine one after another, so what a test of one
+ * process checks is our logic, not the engine's gap. Two processes (two clients) can still race:
+ * see the two-instance webhook test.
+ */
+const ENGINE_CLIENT_OPTIONS = 'maxPoolSize=1';
+
 async function startTestEngine(): Promise<MongoTarget | null> {
   const engine = await spawnEngine();
   if (!engine) return null;
-  const fresh = (): string => withDatabase(engine.serverUri, freshDatabaseName());
+  const fresh = (): string => `${withDatabase(engine.serverUri, freshDatabaseName())}?${ENGINE_CLIENT_OPTIONS}`;
   return {
     uri: fresh(),
     engine: 'jongodb',
