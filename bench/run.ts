@@ -429,7 +429,7 @@ async function main(): Promise<void> {
   } finally {
     for (const server of Object.values(servers)) await server?.stop().catch(() => undefined);
     await sink.close();
-    if (hooks) log(`webhook deliveries received: ${hooks.received()}`);
+    if (hooks) log(`webhook deliveries received: ${await hooks.received()}`);
     await hooks?.close();
     engine?.stop();
   }
