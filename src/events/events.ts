@@ -101,11 +101,6 @@ export class Events {
     this.#settings = deps.settings;
   }
 
-  /** Whether any webhook wants events of `type`. */
-  wanted(type: EventType): boolean {
-    return this.#webhooks.some((hook) => wants(hook, type));
-  }
-
   /**
    * Runs `work`, a change that emits its events, as one step of the store
    * ({@link Store.atomically}): the events `work` emits are held back and written as the step's
@@ -133,16 +128,6 @@ export class Events {
     });
     if (written > 0) this.#wakeSender();
     return result;
-  }
-
-  /**
-   * Writes the event for every webhook that wants it and resolves once it is stored; a store
-   * failure rejects. For an event that reports no change of its own (a change's events go through
-   * {@link atomically}'s step).
-   */
-  async emit(type: EventType, input: EventInput = {}): Promise<void> {
-    const event = this.#prepare(type, input);
-    if (event && (await this.#write([event])) > 0) this.#wakeSender();
   }
 
   /** The event with its body fixed; null when no webhook wants it. */
@@ -197,12 +182,15 @@ export class Events {
   /**
    * For events seen after the fact (in the audit log): written without holding up anyone, a
    * failure logged. Used for observations (a rate limit hit, a link opened elsewhere), not for
-   * changes, whose events are written with `emit` before the answer.
+   * changes, whose events go through {@link atomically}'s step before the answer.
    */
   emitSoon(type: EventType, input: EventInput = {}): void {
-    if (!this.wanted(type)) return;
+    const event = this.#prepare(type, input);
+    if (!event) return;
     // Not part of any change: written on its own even when seen inside one's step, and kept when that step rolls back.
-    this.#detached(() => this.emit(type, input)).catch((err: unknown) => log.error('event.write_failed', { type, ...describeError(err) }));
+    this.#detached(() => this.#write([event]))
+      .then((written) => written > 0 && this.#wakeSender())
+      .catch((err: unknown) => log.error('event.write_failed', { type, ...describeError(err) }));
   }
 
   /**
