@@ -1,6 +1,7 @@
-import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { Db, IndexDescription } from 'mongodb';
 import type { ApiKeyRecord, ApiKeyRepository } from '../types.js';
-import { NO_TRANSACTION, type SessionScope } from './session.js';
+import type { SessionScope } from './session.js';
+import { MongoRepository } from './repository.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 type ApiKeyDocument = Omit<ApiKeyRecord, 'id'> & { _id: string };
@@ -16,32 +17,27 @@ function toRecord({ _id, ...rest }: ApiKeyDocument): ApiKeyRecord {
 }
 
 /** API keys, stored by the hash of the key only. */
-export class MongoApiKeys implements ApiKeyRepository {
-  readonly #collection: Collection<ApiKeyDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<ApiKeyDocument>(API_KEYS);
+export class MongoApiKeys extends MongoRepository<ApiKeyDocument> implements ApiKeyRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, API_KEYS, scope);
   }
 
   async insert({ id, ...rest }: ApiKeyRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest }, this.#scope.options()), DUPLICATES);
+    await guarded(() => this.collection.insertOne({ _id: id, ...rest }, this.session()), DUPLICATES);
   }
 
   async findByHash(keyHash: string): Promise<ApiKeyRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ keyHash }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ keyHash }, this.session()));
     return document ? toRecord(document) : null;
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    const documents = await guarded(() => this.#collection.find({}, this.#scope.options()).sort({ insertInstant: 1, _id: 1 }).toArray());
+    const documents = await guarded(() => this.collection.find({}, this.session()).sort({ insertInstant: 1, _id: 1 }).toArray());
     return documents.map(toRecord);
   }
 
   async delete(id: string): Promise<boolean> {
-    const result = await guarded(() => this.#collection.deleteOne({ _id: id }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteOne({ _id: id }, this.session()));
     return result.deletedCount > 0;
   }
 }

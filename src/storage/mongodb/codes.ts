@@ -1,6 +1,7 @@
-import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
+import type { Db, Filter, IndexDescription } from 'mongodb';
 import type { CodeExpectation, CodeRepository, PasswordlessCodeRecord } from '../types.js';
-import { NO_TRANSACTION, type SessionScope } from './session.js';
+import type { SessionScope } from './session.js';
+import { MongoRepository } from './repository.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 /**
@@ -54,18 +55,13 @@ function changesOf(set: Partial<Omit<PasswordlessCodeRecord, 'id'>>): Partial<Co
 }
 
 /** Passwordless codes keyed by the hash of their link code. */
-export class MongoCodes implements CodeRepository {
-  readonly #collection: Collection<CodeDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<CodeDocument>(CODES);
+export class MongoCodes extends MongoRepository<CodeDocument> implements CodeRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, CODES, scope);
   }
 
   async insert(record: PasswordlessCodeRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne(toDocument(record), this.#scope.options()), DUPLICATES);
+    await guarded(() => this.collection.insertOne(toDocument(record), this.session()), DUPLICATES);
   }
 
   /**
@@ -77,32 +73,32 @@ export class MongoCodes implements CodeRepository {
    */
   async supersedeAllButNewest(owner: string): Promise<number> {
     const [newest] = await guarded(() =>
-      this.#collection
-        .find({ owner, status: 'active' }, { ...this.#scope.options(), projection: { _id: 1, sequence: 1 } })
+      this.collection
+        .find({ owner, status: 'active' }, { ...this.session(), projection: { _id: 1, sequence: 1 } })
         .sort({ sequence: -1, _id: -1 })
         .limit(1)
         .toArray(),
     );
     if (!newest) return 0;
     const result = await guarded(() =>
-      this.#collection.updateMany(
+      this.collection.updateMany(
         { owner, status: 'active', ...olderThan(newest) },
         { $set: { status: 'superseded' } },
-        this.#scope.options(),
+        this.session(),
       ),
     );
     return result.modifiedCount;
   }
 
   async findById(id: string, now: number): Promise<PasswordlessCodeRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: id, retainUntil: { $gt: now } }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: id, retainUntil: { $gt: now } }, this.session()));
     return document ? toRecord(document) : null;
   }
 
   async findLatestForInteraction(interactionUid: string, now: number): Promise<PasswordlessCodeRecord | null> {
     const [document] = await guarded(() =>
-      this.#collection
-        .find({ interactionUid, retainUntil: { $gt: now } }, this.#scope.options())
+      this.collection
+        .find({ interactionUid, retainUntil: { $gt: now } }, this.session())
         .sort({ createdAt: -1 })
         .limit(1)
         .toArray(),
@@ -126,11 +122,11 @@ export class MongoCodes implements CodeRepository {
     const filter = expectationFilter(id, expect);
     const result = await guarded(() =>
       Object.keys(changes).length === 0
-        ? this.#collection.countDocuments(filter, { ...this.#scope.options(), limit: 1 }).then((matchedCount) => ({ matchedCount }))
-        : this.#collection.updateOne(filter, { $set: changes }, this.#scope.options()),
+        ? this.collection.countDocuments(filter, { ...this.session(), limit: 1 }).then((matchedCount) => ({ matchedCount }))
+        : this.collection.updateOne(filter, { $set: changes }, this.session()),
     );
     if (result.matchedCount === 0) return null;
-    const document = await guarded(() => this.#collection.findOne({ _id: id }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: id }, this.session()));
     return document ? toRecord(document) : null;
   }
 
@@ -141,14 +137,14 @@ export class MongoCodes implements CodeRepository {
    */
   async reserveAttempt(id: string, maxAttempts: number, now: number): Promise<PasswordlessCodeRecord | null> {
     const filter = expectationFilter(id, { status: 'active', unexpiredAt: now, attemptsBelow: maxAttempts });
-    const result = await guarded(() => this.#collection.updateOne(filter, { $inc: { attempts: 1 } }, this.#scope.options()));
+    const result = await guarded(() => this.collection.updateOne(filter, { $inc: { attempts: 1 } }, this.session()));
     if (result.modifiedCount !== 1) return null;
-    const document = await guarded(() => this.#collection.findOne({ _id: id }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: id }, this.session()));
     return document ? toRecord(document) : null;
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteMany({ userId }, this.session()));
     return result.deletedCount;
   }
 }

@@ -1,6 +1,7 @@
-import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { Db, IndexDescription } from 'mongodb';
 import type { RefreshTokenRecord, RefreshTokenRepository } from '../types.js';
-import { NO_TRANSACTION, type SessionScope } from './session.js';
+import type { SessionScope } from './session.js';
+import { MongoRepository } from './repository.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 /** `purgeAt` is a Date copy of `expiresAt`, for the TTL index; queries use the number. */
@@ -24,63 +25,58 @@ function toRecord({ _id, purgeAt: _purgeAt, ...rest }: RefreshTokenDocument): Re
 }
 
 /** The REST API's refresh tokens, by hash only. */
-export class MongoRefreshTokens implements RefreshTokenRepository {
-  readonly #collection: Collection<RefreshTokenDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<RefreshTokenDocument>(REFRESH_TOKENS);
+export class MongoRefreshTokens extends MongoRepository<RefreshTokenDocument> implements RefreshTokenRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, REFRESH_TOKENS, scope);
   }
 
   async insert({ id, ...rest }: RefreshTokenRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.#scope.options()), DUPLICATES);
+    await guarded(() => this.collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.session()), DUPLICATES);
   }
 
   /** A conditional updateOne is the one atomic step (see codes.ts); the winner then reads its record. */
   async consume(tokenHash: string, now: number): Promise<RefreshTokenRecord | null> {
     const result = await guarded(() =>
-      this.#collection.updateOne(
+      this.collection.updateOne(
         { tokenHash, consumedAt: { $exists: false }, expiresAt: { $gt: now } },
         { $set: { consumedAt: now } },
-        this.#scope.options(),
+        this.session(),
       ),
     );
     if (result.modifiedCount !== 1) return null;
-    const document = await guarded(() => this.#collection.findOne({ tokenHash }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ tokenHash }, this.session()));
     return document ? toRecord(document) : null;
   }
 
   async findByHash(tokenHash: string): Promise<RefreshTokenRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ tokenHash }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ tokenHash }, this.session()));
     return document ? toRecord(document) : null;
   }
 
   /** A token stored before chains has none: its chain is itself. */
   async deleteChain(chainId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ $or: [{ chainId }, { _id: chainId, chainId: { $exists: false } }] }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteMany({ $or: [{ chainId }, { _id: chainId, chainId: { $exists: false } }] }, this.session()));
     return result.deletedCount;
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteMany({ userId }, this.session()));
     return result.deletedCount;
   }
 
   /** Served by the userId index; a user has few tokens, so the sort is done on them alone. */
   async listByUser(userId: string, now: number): Promise<RefreshTokenRecord[]> {
-    const documents = await guarded(() => this.#collection.find({ userId, consumedAt: { $exists: false }, expiresAt: { $gt: now } }, this.#scope.options()).sort({ insertInstant: 1, _id: 1 }).toArray());
+    const documents = await guarded(() => this.collection.find({ userId, consumedAt: { $exists: false }, expiresAt: { $gt: now } }, this.session()).sort({ insertInstant: 1, _id: 1 }).toArray());
     return documents.map(toRecord);
   }
 
   async deleteByHash(tokenHash: string): Promise<boolean> {
-    const result = await guarded(() => this.#collection.deleteOne({ tokenHash }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteOne({ tokenHash }, this.session()));
     return result.deletedCount > 0;
   }
 
   async deleteByApplication(applicationId: string, userId?: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany(userId === undefined ? { applicationId } : { applicationId, userId }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteMany(userId === undefined ? { applicationId } : { applicationId, userId }, this.session()));
     return result.deletedCount;
   }
 }

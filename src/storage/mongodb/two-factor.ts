@@ -1,4 +1,4 @@
-import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { Db, IndexDescription } from 'mongodb';
 import type {
   TwoFactorEnrolmentRecord,
   TwoFactorLoginRecord,
@@ -7,7 +7,8 @@ import type {
   TwoFactorTrustRecord,
   TwoFactorTrustRepository,
 } from '../types.js';
-import { NO_TRANSACTION, type SessionScope } from './session.js';
+import type { SessionScope } from './session.js';
+import { MongoRepository } from './repository.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 /**
@@ -43,23 +44,18 @@ export const twoFactorTrustIndexes: IndexDescription[] = [
 const BY_USER: DuplicateFields = { _id: 'userId' };
 const BY_ID: DuplicateFields = { _id: 'id' };
 
-export class MongoTwoFactor implements TwoFactorRepository {
-  readonly #collection: Collection<EnrolmentDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<EnrolmentDocument>(TWO_FACTOR);
+export class MongoTwoFactor extends MongoRepository<EnrolmentDocument> implements TwoFactorRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, TWO_FACTOR, scope);
   }
 
   async insert({ userId, recoveryCodeHashes, ...rest }: TwoFactorEnrolmentRecord): Promise<void> {
     const recoveryCodes = Object.fromEntries(recoveryCodeHashes.map((hash): [string, 1] => [hash, 1]));
-    await guarded(() => this.#collection.insertOne({ _id: userId, ...rest, recoveryCodes }, this.#scope.options()), BY_USER);
+    await guarded(() => this.collection.insertOne({ _id: userId, ...rest, recoveryCodes }, this.session()), BY_USER);
   }
 
   async findByUser(userId: string): Promise<TwoFactorEnrolmentRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: userId }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: userId }, this.session()));
     if (!document) return null;
     const { _id, recoveryCodes, ...rest } = document;
     return { userId: _id, ...rest, recoveryCodeHashes: Object.keys(recoveryCodes) };
@@ -67,7 +63,7 @@ export class MongoTwoFactor implements TwoFactorRepository {
 
   async claimStep(userId: string, methodId: string, step: number): Promise<boolean> {
     const result = await guarded(() =>
-      this.#collection.updateOne({ _id: userId, methodId, lastUsedStep: { $lt: step } }, { $set: { lastUsedStep: step } }, this.#scope.options()),
+      this.collection.updateOne({ _id: userId, methodId, lastUsedStep: { $lt: step } }, { $set: { lastUsedStep: step } }, this.session()),
     );
     return result.modifiedCount === 1;
   }
@@ -76,13 +72,13 @@ export class MongoTwoFactor implements TwoFactorRepository {
     if (!/^[0-9a-f]{1,128}$/.test(codeHash)) return false;
     const field = `recoveryCodes.${codeHash}`;
     const result = await guarded(() =>
-      this.#collection.updateOne({ _id: userId, methodId, [field]: { $exists: true } }, { $unset: { [field]: '' } }, this.#scope.options()),
+      this.collection.updateOne({ _id: userId, methodId, [field]: { $exists: true } }, { $unset: { [field]: '' } }, this.session()),
     );
     return result.modifiedCount === 1;
   }
 
   async delete(userId: string): Promise<boolean> {
-    const result = await guarded(() => this.#collection.deleteOne({ _id: userId }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteOne({ _id: userId }, this.session()));
     return result.deletedCount > 0;
   }
 }
@@ -91,72 +87,62 @@ function loginOf({ _id, purgeAt: _purgeAt, ...rest }: LoginDocument): TwoFactorL
   return { id: _id, ...rest };
 }
 
-export class MongoTwoFactorLogins implements TwoFactorLoginRepository {
-  readonly #collection: Collection<LoginDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<LoginDocument>(TWO_FACTOR_LOGINS);
+export class MongoTwoFactorLogins extends MongoRepository<LoginDocument> implements TwoFactorLoginRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, TWO_FACTOR_LOGINS, scope);
   }
 
   async insert({ id, ...rest }: TwoFactorLoginRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.#scope.options()), BY_ID);
+    await guarded(() => this.collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.session()), BY_ID);
   }
 
   async findById(id: string, now: number): Promise<TwoFactorLoginRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: id, expiresAt: { $gt: now } }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: id, expiresAt: { $gt: now } }, this.session()));
     return document ? loginOf(document) : null;
   }
 
   async reserveAttempt(id: string, answerHash: string, now: number, maxAttempts: number): Promise<TwoFactorLoginRecord | null> {
     const result = await guarded(() =>
-      this.#collection.updateOne(
+      this.collection.updateOne(
         { _id: id, status: 'pending', expiresAt: { $gt: now }, attempts: { $lt: maxAttempts }, lastWrongHash: { $ne: answerHash } },
         { $inc: { attempts: 1 }, $set: { lastWrongHash: answerHash } },
-        this.#scope.options(),
+        this.session(),
       ),
     );
     if (result.modifiedCount !== 1) return null;
-    const document = await guarded(() => this.#collection.findOne({ _id: id }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: id }, this.session()));
     return document ? loginOf(document) : null;
   }
 
   async complete(id: string, now: number): Promise<boolean> {
-    const result = await guarded(() => this.#collection.updateOne({ _id: id, status: 'pending', expiresAt: { $gt: now } }, { $set: { status: 'used' } }, this.#scope.options()));
+    const result = await guarded(() => this.collection.updateOne({ _id: id, status: 'pending', expiresAt: { $gt: now } }, { $set: { status: 'used' } }, this.session()));
     return result.modifiedCount === 1;
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteMany({ userId }, this.session()));
     return result.deletedCount;
   }
 }
 
-export class MongoTwoFactorTrusts implements TwoFactorTrustRepository {
-  readonly #collection: Collection<TrustDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<TrustDocument>(TWO_FACTOR_TRUSTS);
+export class MongoTwoFactorTrusts extends MongoRepository<TrustDocument> implements TwoFactorTrustRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, TWO_FACTOR_TRUSTS, scope);
   }
 
   async insert({ id, ...rest }: TwoFactorTrustRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.#scope.options()), BY_ID);
+    await guarded(() => this.collection.insertOne({ _id: id, ...rest, purgeAt: new Date(rest.expiresAt) }, this.session()), BY_ID);
   }
 
   async findById(id: string, now: number): Promise<TwoFactorTrustRecord | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: id, expiresAt: { $gt: now } }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: id, expiresAt: { $gt: now } }, this.session()));
     if (!document) return null;
     const { _id, purgeAt: _purgeAt, ...rest } = document;
     return { id: _id, ...rest };
   }
 
   async deleteByUser(userId: string): Promise<number> {
-    const result = await guarded(() => this.#collection.deleteMany({ userId }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteMany({ userId }, this.session()));
     return result.deletedCount;
   }
 }

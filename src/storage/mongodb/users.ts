@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Collection, Db, Filter, IndexDescription } from 'mongodb';
+import type { Db, Filter, IndexDescription } from 'mongodb';
 import type { UserRecord, UserRepository, UserRevision } from '../types.js';
-import { NO_TRANSACTION, type SessionScope } from './session.js';
+import type { SessionScope } from './session.js';
+import { MongoRepository } from './repository.js';
 import { guarded, type DuplicateFields } from './errors.js';
 
 /** `revision` is renewed by every write (see UserRepository.findWithRevision); documents written before it existed lack it. */
@@ -34,22 +35,17 @@ function unchangedFilter(id: string, revision: UserRevision): Filter<UserDocumen
 }
 
 /** Users, keyed by their id; the normalised email is unique through an index. */
-export class MongoUsers implements UserRepository {
-  readonly #collection: Collection<UserDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<UserDocument>(USERS);
+export class MongoUsers extends MongoRepository<UserDocument> implements UserRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, USERS, scope);
   }
 
   async insert(user: UserRecord): Promise<void> {
-    await guarded(() => this.#collection.insertOne(toDocument(user), this.#scope.options()), DUPLICATES);
+    await guarded(() => this.collection.insertOne(toDocument(user), this.session()), DUPLICATES);
   }
 
   async findWithRevision(id: string): Promise<{ user: UserRecord; revision: UserRevision } | null> {
-    const document = await guarded(() => this.#collection.findOne({ _id: id }, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne({ _id: id }, this.session()));
     return document ? { user: toRecord(document), revision: document.revision ?? null } : null;
   }
 
@@ -68,7 +64,7 @@ export class MongoUsers implements UserRepository {
   async list({ limit, offset }: { limit: number; offset: number }): Promise<UserRecord[]> {
     if (limit <= 0) return [];
     const documents = await guarded(() =>
-      this.#collection.find({}, this.#scope.options()).sort({ insertInstant: 1, _id: 1 }).skip(offset).limit(limit).toArray(),
+      this.collection.find({}, this.session()).sort({ insertInstant: 1, _id: 1 }).skip(offset).limit(limit).toArray(),
     );
     return documents.map(toRecord);
   }
@@ -76,28 +72,28 @@ export class MongoUsers implements UserRepository {
   /** One conditional replaceOne: the database decides which of concurrent writers of one revision wins. */
   async replaceIfUnchanged(user: UserRecord, revision: UserRevision): Promise<boolean> {
     const { _id, ...replacement } = toDocument(user);
-    const result = await guarded(() => this.#collection.replaceOne(unchangedFilter(_id, revision), replacement, this.#scope.options()), DUPLICATES);
+    const result = await guarded(() => this.collection.replaceOne(unchangedFilter(_id, revision), replacement, this.session()), DUPLICATES);
     return result.matchedCount > 0;
   }
 
   async recordLogin(id: string, clientId: string | null, now: number): Promise<UserRecord | null> {
     const document = await guarded(() =>
-      this.#collection.findOneAndUpdate(
+      this.collection.findOneAndUpdate(
         { _id: id },
         { $set: { lastLoginInstant: now, revision: randomUUID(), ...(clientId === null ? {} : { 'registrations.$[registration].lastLoginInstant': now }) } },
-        { ...this.#scope.options(), returnDocument: 'after', ...(clientId === null ? {} : { arrayFilters: [{ 'registration.applicationId': clientId }] }) },
+        { ...this.session(), returnDocument: 'after', ...(clientId === null ? {} : { arrayFilters: [{ 'registration.applicationId': clientId }] }) },
       ),
     );
     return document ? toRecord(document) : null;
   }
 
   async delete(id: string): Promise<boolean> {
-    const result = await guarded(() => this.#collection.deleteOne({ _id: id }, this.#scope.options()));
+    const result = await guarded(() => this.collection.deleteOne({ _id: id }, this.session()));
     return result.deletedCount > 0;
   }
 
   async #findOne(filter: Partial<Pick<UserDocument, '_id' | 'emailNormalized' | 'usernameNormalized'>>): Promise<UserRecord | null> {
-    const document = await guarded(() => this.#collection.findOne(filter, this.#scope.options()));
+    const document = await guarded(() => this.collection.findOne(filter, this.session()));
     return document ? toRecord(document) : null;
   }
 }

@@ -1,6 +1,7 @@
-import type { Collection, Db, IndexDescription } from 'mongodb';
+import type { Db, IndexDescription } from 'mongodb';
 import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../types.js';
-import { NO_TRANSACTION, type SessionScope } from './session.js';
+import type { SessionScope } from './session.js';
+import { MongoRepository } from './repository.js';
 import { guarded } from './errors.js';
 
 /** A delivery as stored; `purgeAt` (a Date, for the TTL index) is set once it is settled. */
@@ -23,25 +24,20 @@ function toRecord({ _id, purgeAt: _purge, ...rest }: DeliveryDocument): WebhookD
 const CANDIDATES_PER_SLOT = 4;
 
 /** Webhook deliveries in MongoDB: shared by every instance, leased with conditional updates. */
-export class MongoWebhookDeliveries implements WebhookDeliveryRepository {
-  readonly #collection: Collection<DeliveryDocument>;
-
-  readonly #scope: SessionScope;
-
-  constructor(db: Db, scope: SessionScope = NO_TRANSACTION) {
-    this.#scope = scope;
-    this.#collection = db.collection<DeliveryDocument>(WEBHOOK_DELIVERIES);
+export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> implements WebhookDeliveryRepository {
+  constructor(db: Db, scope?: SessionScope) {
+    super(db, WEBHOOK_DELIVERIES, scope);
   }
 
   async insertMany(records: readonly WebhookDeliveryRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await guarded(() => this.#collection.insertMany(records.map(({ id, ...rest }) => ({ _id: id, ...rest })), this.#scope.options()));
+    await guarded(() => this.collection.insertMany(records.map(({ id, ...rest }) => ({ _id: id, ...rest })), this.session()));
   }
 
   async lease(now: number, owner: string, leaseMs: number, limit: number, skip: readonly string[] = []): Promise<WebhookDeliveryRecord[]> {
     const candidates = await guarded(() =>
-      this.#collection
-        .find({ status: 'pending', nextAttemptAt: { $lte: now }, leaseUntil: { $lte: now }, ...(skip.length > 0 ? { webhookId: { $nin: [...skip] } } : {}) }, this.#scope.options())
+      this.collection
+        .find({ status: 'pending', nextAttemptAt: { $lte: now }, leaseUntil: { $lte: now }, ...(skip.length > 0 ? { webhookId: { $nin: [...skip] } } : {}) }, this.session())
         .sort({ sequence: 1 })
         .limit(limit * CANDIDATES_PER_SLOT)
         .toArray(),
@@ -54,14 +50,14 @@ export class MongoWebhookDeliveries implements WebhookDeliveryRepository {
       if (seen.has(key)) continue;
       seen.add(key);
       const older = await guarded(() =>
-        this.#collection.findOne({ webhookId: candidate.webhookId, orderKey: candidate.orderKey, status: 'pending', sequence: { $lt: candidate.sequence } }, { ...this.#scope.options(), projection: { _id: 1 } }),
+        this.collection.findOne({ webhookId: candidate.webhookId, orderKey: candidate.orderKey, status: 'pending', sequence: { $lt: candidate.sequence } }, { ...this.session(), projection: { _id: 1 } }),
       );
       if (older) continue;
       const taken = await guarded(() =>
-        this.#collection.findOneAndUpdate(
+        this.collection.findOneAndUpdate(
           { _id: candidate._id, status: 'pending', leaseUntil: { $lte: now } },
           { $set: { leaseOwner: owner, leaseUntil: now + leaseMs } },
-          { ...this.#scope.options(), returnDocument: 'after' },
+          { ...this.session(), returnDocument: 'after' },
         ),
       );
       if (taken) leased.push(toRecord(taken));
@@ -71,14 +67,14 @@ export class MongoWebhookDeliveries implements WebhookDeliveryRepository {
 
   async settle(id: string, owner: string, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<boolean> {
     const settled = update.status !== undefined && update.status !== 'pending' ? { purgeAt: new Date(update.retainUntil ?? Date.now()) } : {};
-    const result = await guarded(() => this.#collection.updateOne({ _id: id, leaseOwner: owner }, { $set: { ...update, ...settled } }, this.#scope.options()));
+    const result = await guarded(() => this.collection.updateOne({ _id: id, leaseOwner: owner }, { $set: { ...update, ...settled } }, this.session()));
     return result.matchedCount > 0;
   }
 
   async list(filter: { status?: WebhookDeliveryRecord['status']; limit: number }): Promise<WebhookDeliveryRecord[]> {
     const documents = await guarded(() =>
-      this.#collection
-        .find(filter.status ? { status: filter.status } : {}, this.#scope.options())
+      this.collection
+        .find(filter.status ? { status: filter.status } : {}, this.session())
         .sort({ sequence: -1 })
         .limit(filter.limit)
         .toArray(),
@@ -88,7 +84,7 @@ export class MongoWebhookDeliveries implements WebhookDeliveryRepository {
 
   async requeueEvent(eventId: string, now: number): Promise<number> {
     const result = await guarded(() =>
-      this.#collection.updateMany({ eventId }, { $set: { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null }, $unset: { purgeAt: '' } }, this.#scope.options()),
+      this.collection.updateMany({ eventId }, { $set: { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null }, $unset: { purgeAt: '' } }, this.session()),
     );
     return result.matchedCount;
   }
