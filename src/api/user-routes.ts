@@ -1,8 +1,8 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { DuplicateKeyError, normalizeEmail, normalizeUsername, type UserRecord, type UserRepository } from '../storage/types.js';
+import { DuplicateKeyError, type UserRecord, type UserRepository } from '../storage/types.js';
 import { createUser, deleteUser, registerUser, replacementOf, updateUser, type UserChanges } from '../accounts/admin.js';
-import { registrationFor } from '../accounts/users.js';
+import { findByLoginId, registrationFor } from '../accounts/users.js';
 import type { ApplicationDirectory } from '../passwordless/api-login.js';
 import { log } from '../log.js';
 import { answerEmpty } from './respond.js';
@@ -50,12 +50,11 @@ function refusePassword(body: unknown): void {
   }
 }
 
-/** The user a GET /api/user query names: by email, by username, or by loginId (an email, else a username). */
+/** The user a GET /api/user query names: by email, by username, or by loginId (an email, else a username, as a login looks it up). */
 async function findByQuery(users: UserRepository, query: { email?: string | undefined; loginId?: string | undefined; username?: string | undefined }): Promise<UserRecord | null> {
-  if (query.email !== undefined) return users.findByEmail(normalizeEmail(query.email));
-  if (query.username !== undefined) return users.findByUsername(normalizeUsername(query.username));
-  const loginId = query.loginId ?? '';
-  return (await users.findByEmail(normalizeEmail(loginId))) ?? users.findByUsername(normalizeUsername(loginId));
+  if (query.email !== undefined) return findByLoginId(users, query.email, ['email']);
+  if (query.username !== undefined) return findByLoginId(users, query.username, ['username']);
+  return findByLoginId(users, query.loginId ?? '');
 }
 
 /** The user API: create, read, replace, change (lock/unlock), delete, register. All calls need an API key. */
