@@ -27,7 +27,7 @@ export interface ClientJwtSettings {
 }
 
 /** The provider key for `alg`: one labelled with it, else one of its key type. */
-export function keyFor(jwks: { keys: JWK[] }, alg: ApiJwtAlgorithm): JWK | undefined {
+function keyFor(jwks: { keys: JWK[] }, alg: ApiJwtAlgorithm): JWK | undefined {
   const matches = alg === 'ES256' ? (k: JWK) => k.kty === 'EC' && k.crv === 'P-256' : (k: JWK) => k.kty === 'RSA';
   return jwks.keys.find((k) => k.alg === alg) ?? jwks.keys.find((k) => !k.alg && matches(k));
 }
@@ -89,12 +89,6 @@ export class ApiTokenSigner {
     this.#default = fallback;
     this.alg = fallback.alg;
     this.#clients = clients;
-  }
-
-  /** The algorithm tokens for this application are signed with. */
-  algorithmFor(applicationId: string | null): ApiJwtAlgorithm | 'HS256' {
-    const choice = this.#choose(applicationId);
-    return choice.kind === 'hmac' ? 'HS256' : choice.key.alg;
   }
 
   /** The kid of the public key that verifies this application's tokens; null when they are HS256 (no public key). */

@@ -55,11 +55,6 @@ export class ApiTokenVerifier {
     }
   }
 
-  /** The public JWKS (what `/.well-known/jwks.json` serves). */
-  publicJwks(): { keys: JWK[] } {
-    return { keys: this.keys.map((k) => ({ ...k.jwk })) };
-  }
-
   /** The claims of a valid token (right signature, our issuer, not expired); null for anything else. */
   async verify(token: string): Promise<JWTPayload | null> {
     try {
