@@ -30,7 +30,12 @@ export class ApiRefreshTokens {
     private readonly repository: RefreshTokenRepository,
     private readonly timeToLiveInMinutes: number,
     private readonly policies: ReadonlyMap<string, RefreshTokenUsagePolicy> = new Map(),
-  ) {}
+  ) {
+    this.#anyReusable = [...policies.values()].includes('Reusable');
+  }
+
+  /** Whether any application keeps its tokens; without one, every exchange is a plain rotation. */
+  readonly #anyReusable: boolean;
 
   /** The usage policy of an application's tokens; rotation unless it asked otherwise. */
   policyOf(applicationId: string): RefreshTokenUsagePolicy {
@@ -40,9 +45,11 @@ export class ApiRefreshTokens {
   /**
    * Accepts a refresh token for an exchange: a Reusable application's token when it is known,
    * unexpired and not consumed; any other is consumed (see {@link consume}). Null when refused.
+   * The policy needs the record read first; when no application is Reusable (the default) that
+   * read is skipped, so a rotation costs what it did before policies existed.
    */
   async accept(refreshToken: string, now = Date.now()): Promise<AcceptedRefreshToken | null> {
-    const known = await this.repository.findByHash(hashCode(refreshToken));
+    const known = this.#anyReusable ? await this.repository.findByHash(hashCode(refreshToken)) : null;
     if (known && this.policyOf(known.applicationId) === 'Reusable') {
       return known.consumedAt === undefined && known.expiresAt > now ? { record: known, reusable: true } : null;
     }
