@@ -9,7 +9,8 @@ import { providerRouteTemplates } from '../http/handler.js';
 import { tapEvents } from '../log.js';
 import { Metrics } from './registry.js';
 import { observedStore } from './store.js';
-import { RouteTemplates, SIGN_IN_PAGE_TEMPLATES } from './routes.js';
+import { RouteTemplates } from './routes.js';
+import { mountedRouteTemplates } from '../plugin/magic-link.js';
 import { metricsEndpoint, type ExpositionSource } from './endpoint.js';
 import { workerMetricsSource } from './cluster.js';
 
@@ -46,8 +47,8 @@ export function serverMetrics(config: Config): ServerMetrics | null {
   };
 }
 
-/** Every route this server answers, as the templates metric labels use. */
+/** Every route this server answers, as the templates metric labels use (the sign-in pages as the plugin mounted them on `provider`). */
 function routeTemplatesOf(provider: Provider, routers: readonly Router[]): RouteTemplates {
   const ourRoutes = routers.flatMap((router) => router.stack.map((layer) => layer.path).filter((path): path is string => typeof path === 'string'));
-  return new RouteTemplates([...ourRoutes, ...providerRouteTemplates(provider), ...SIGN_IN_PAGE_TEMPLATES, '/metrics']);
+  return new RouteTemplates([...ourRoutes, ...providerRouteTemplates(provider), ...mountedRouteTemplates(provider), '/metrics']);
 }

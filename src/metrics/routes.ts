@@ -8,29 +8,6 @@
 /** The template label of a path no route of ours serves. */
 export const UNMATCHED = 'unmatched';
 
-/**
- * The magic-link pages the plugin serves under each sign-in (its routers live inside the
- * plugin); `/interaction/:uid` itself is the sign-in page.
- */
-export const SIGN_IN_PAGE_TEMPLATES = [
-  '/interaction/:uid',
-  '/interaction/:uid/by-email',
-  '/interaction/:uid/email',
-  '/interaction/:uid/code',
-  '/interaction/:uid/resend',
-  '/interaction/:uid/abort',
-  '/interaction/:uid/consent',
-  '/interaction/:uid/approve',
-  '/interaction/:uid/deny',
-  '/interaction/:uid/continue',
-  '/interaction/:uid/approval-status',
-  '/interaction/:uid/two-factor',
-  '/interaction/:uid/two-factor/decline',
-  '/interaction/:uid/sign-up',
-  '/interaction/:uid/magic/:code',
-  '/static/:file',
-] as const;
-
 interface Compiled {
   template: string;
   pattern: RegExp;

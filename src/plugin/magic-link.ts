@@ -137,6 +137,14 @@ function hostAccounts(options: MagicLinkOptions): AccountDirectory {
   };
 }
 
+/** The route paths (`/interaction/:uid/magic/:code`) of the pages mounted on each provider, as their routers name them. */
+const mountedRoutePaths = new WeakMap<Provider, readonly string[]>();
+
+/** The route templates of the pages and assets `mount()` installed on `provider` (none before): the metrics label requests by them. */
+export function mountedRouteTemplates(provider: Provider): readonly string[] {
+  return mountedRoutePaths.get(provider) ?? [];
+}
+
 /** Paths of ours inside the provider: everything under /interaction, and our assets. */
 function isOurPath(path: string): boolean {
   return path === '/interaction' || path.startsWith('/interaction/') || path.startsWith('/static/');
@@ -262,6 +270,7 @@ class MagicLinkPlugin implements MagicLink {
         limiter,
       }),
     );
+    mountedRoutePaths.set(provider, [...routers.flatMap((router) => router.stack.map((layer) => layer.path).filter((p): p is string => typeof p === 'string')), '/static/:file']);
     const theme = options.theme ? [path.join(path.resolve(options.theme), 'static')] : [];
     const headers = securityHeaderList({ https: provider.issuer.startsWith('https:') });
     const ours = compose([
