@@ -1,33 +1,20 @@
 /**
  * `npm run bench:webhooks`: CPU of a hosted sign-in's two webhook deliveries in the sending
- * process, with no sign-in around it. Events are written and sent by the real parts (Events on the memory store, the
- * WebhookSender, node:http) to a receiver in a child process (so its CPU is not counted), in
- * rounds that alternate with a baseline doing the same changes with no webhook configured. What a
+ * process, with no sign-in around it. Events are written and sent by the real parts (Events on
+ * the memory store, the WebhookSender, node:http) to the bench's webhook receiver, a process of
+ * its own (so its CPU is not counted), in rounds that alternate with a baseline doing the same changes with no webhook configured. What a
  * delivery costs is the difference per event; the `npm run bench -- --webhooks` flows then say
  * what share of a sign-in that is, without the noise of comparing two whole servers.
  */
-import { fork } from 'node:child_process';
-import http, { type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { MemoryStore } from '../src/storage/memory.js';
 import { Events } from '../src/events/events.js';
 import { WebhookSender } from '../src/events/sender.js';
 import { buildUser } from '../src/accounts/users.js';
+import { startWebhookSink } from './driver/webhook-sink.js';
 
 process.env.LOG_LEVEL = 'silent';
-
-/** The child: a receiver that reads every body and answers 200. */
-function runReceiver(): void {
-  const server: Server = http.createServer((request, response) => {
-    request.resume();
-    request.on('end', () => response.end('ok'));
-  });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
-  process.on('disconnect', () => process.exit(0));
-}
 
 async function main(): Promise<void> {
   const { values: flags } = parseArgs({
@@ -41,9 +28,8 @@ async function main(): Promise<void> {
   const rounds = Math.max(1, Number(flags.rounds));
   const concurrency = Math.max(1, Number(flags.concurrency));
 
-  const receiver = fork(new URL(import.meta.url).pathname, ['--receiver'], { execArgv: ['--import', 'tsx'] });
-  const port = await new Promise<number>((resolve) => receiver.once('message', (message) => resolve((message as { port: number }).port)));
-  const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: `http://127.0.0.1:${port}/hook`, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
+  const receiver = await startWebhookSink();
+  const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: receiver.url, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
   const users = Array.from({ length: 100 }, (_, i) => buildUser({ email: `user${i}@bench.test`, firstName: 'Bench', registrations: [{ applicationId: 'bench', roles: [] }] }));
 
   /**
@@ -95,8 +81,7 @@ async function main(): Promise<void> {
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   console.log(`median: ${(median(withHook) - median(without)).toFixed(3)} ms of CPU for a sign-in's two deliveries (${events} sign-ins a round, ${concurrency} at a time)`);
-  receiver.disconnect();
+  await receiver.close();
 }
 
-if (process.argv.includes('--receiver')) runReceiver();
-else await main();
+await main();
