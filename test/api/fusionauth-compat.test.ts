@@ -340,7 +340,10 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect((await admin('GET', '/api/user?loginId=soft%40example.com')).json!.user.active).to.equal(false);
 
       expect((await login(server, { code: pending, applicationId: 'web' })).status, 'API login').to.equal(423);
-      expect((await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken } })).status, 'refresh').to.not.equal(200);
+      const refreshed = await call(server, 'POST', '/api/jwt/refresh', { body: { refreshToken } });
+      expect(refreshed.status, 'refresh').to.not.equal(200);
+      expect(refreshed.status, 'refresh').to.equal(400);
+      expect(refreshed.json!.fieldErrors.refreshToken[0].code, 'refresh').to.equal('[invalid]refreshToken');
       expect(await hostedSignInSendsLink('soft@example.com'), 'hosted sign-in').to.equal(false);
     });
 
@@ -527,6 +530,20 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect(await works(dana.refreshToken)).to.equal(true);
       const rotated = await refresh({ refreshToken: web.refreshToken });
       expect(rotated.status, 'the same user\'s token for another application').to.equal(200);
+    });
+
+    it('DELETE /api/jwt/refresh?applicationId=: every user\'s tokens for that application, none of another application', async () => {
+      const dana = await loggedIn(DANA.email, REUSABLE_CLIENT.client_id);
+      const eve = await loggedIn(EVE.email, REUSABLE_CLIENT.client_id);
+      const danaWeb = await loggedIn(DANA.email, 'web');
+      expect((await revoke(`applicationId=${REUSABLE_CLIENT.client_id}`, null)).status).to.equal(401);
+      expect(await works(dana.refreshToken)).to.equal(true);
+      const answer = await revoke(`applicationId=${REUSABLE_CLIENT.client_id}`);
+      expect(answer.status).to.equal(200);
+      expect(answer.text).to.equal('');
+      expect(await works(dana.refreshToken)).to.equal(false);
+      expect(await works(eve.refreshToken)).to.equal(false);
+      expect(await works(danaWeb.refreshToken), 'another application\'s token').to.equal(true);
     });
 
     it('DELETE /api/jwt/refresh without token, userId or applicationId: 400 [blank]token; a userId that is no UUID: [couldNotConvert]userId', async () => {
@@ -783,6 +800,28 @@ describe('FusionAuth compatibility: an integration switched by base URL and API 
       expect((await login(server, { code: started.json!.code, applicationId: 'web' })).status).to.equal(200);
       const unknown = await fetch(`${server.issuer}/oauth2/passwordless/not-a-real-code-000000000000000000000`, { redirect: 'manual' });
       expect(unknown.status).to.be.within(400, 499);
+    });
+  });
+
+  describe('OAuth paths switched off (api.oauth2Paths: false)', () => {
+    let plain: TestServer;
+    before(async () => {
+      plain = await startApiServer({ config: { users: [ALICE], clients: [WEB_CLIENT], api: { oauth2Paths: false } } });
+    });
+    after(() => plain.stop());
+
+    it('serves none of the /oauth2 aliases nor /oauth2/passwordless/{code}; today\'s endpoints, /passwordless/{code} and /.well-known/jwks.json stay', async () => {
+      for (const path of ['/oauth2/authorize', '/oauth2/token', '/oauth2/userinfo', '/oauth2/logout', '/oauth2/introspect', '/oauth2/revoke']) {
+        expect((await fetch(`${plain.issuer}${path}`, { method: 'POST', redirect: 'manual' })).status, path).to.equal(404);
+      }
+      const started = await start(plain, { applicationId: 'web', loginId: ALICE.email, state: { client_id: 'web', redirect_uri: WEB_CLIENT.redirect_uris[0], state: 'xyz' } });
+      expect(started.status).to.equal(200);
+      expect((await fetch(`${plain.issuer}/oauth2/passwordless/${started.json!.code}`, { redirect: 'manual' })).status).to.equal(404);
+      expect((await fetch(`${plain.issuer}/passwordless/${started.json!.code}`, { redirect: 'manual' })).status).to.equal(303);
+      const discovery = (await (await fetch(`${plain.issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+      const token = await fetch(discovery.token_endpoint!, { method: 'POST' });
+      expect(token.status).to.equal(400);
+      expect((await fetch(`${plain.issuer}/.well-known/jwks.json`)).status).to.equal(200);
     });
   });
 
