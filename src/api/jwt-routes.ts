@@ -1,10 +1,9 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { decodeJwt } from 'jose';
-import type { ClientConfig } from '../config/schema.js';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
-import type { ApiTokenSigner, ClientJwtSettings } from '../tokens/jwt.js';
-import type { ApiRefreshTokens, RefreshTokenUsagePolicy } from '../tokens/refresh.js';
+import type { ApiTokenSigner } from '../tokens/jwt.js';
+import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
 import type { Events } from '../events/events.js';
 import { fieldError, parseInput } from './validation.js';
@@ -12,20 +11,6 @@ import type { ApiTokenVerifier } from '../tokens/verify.js';
 import { listRefreshTokensQuery, logoutRequest, refreshRequest, revokeRefreshRequest } from './schemas.js';
 import type { TokenCookies } from './token-cookies.js';
 import { answerEmpty } from './respond.js';
-
-/** Each configured client's own JWT settings, by client_id (clients without them use the server's). */
-export function clientJwtSettings(clients: readonly ClientConfig[]): Map<string, ClientJwtSettings> {
-  const out = new Map<string, ClientJwtSettings>();
-  for (const client of clients) if (client.jwt) out.set(client.client_id, { signingAlgorithm: client.jwt.signingAlgorithm, secret: client.jwt.secret });
-  return out;
-}
-
-/** Each configured client's refresh token usage policy, by client_id (the others rotate). */
-export function refreshTokenPolicies(clients: readonly ClientConfig[]): Map<string, RefreshTokenUsagePolicy> {
-  const out = new Map<string, RefreshTokenUsagePolicy>();
-  for (const client of clients) if (client.refreshTokenUsagePolicy) out.set(client.client_id, client.refreshTokenUsagePolicy);
-  return out;
-}
 
 /**
  * The JWT a caller presents: `Authorization: Bearer <jwt>` (or FusionAuth's `JWT <jwt>`), else

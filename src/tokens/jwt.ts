@@ -1,5 +1,6 @@
 import { createHmac, createPrivateKey, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
+import type { ClientConfig } from '../config/schema.js';
 import type { UserRecord } from '../storage/types.js';
 
 /** What a REST API login knows about the sign-in it puts into a JWT. */
@@ -24,6 +25,13 @@ export type ApiJwtAlgorithm = 'ES256' | 'RS256';
 export interface ClientJwtSettings {
   signingAlgorithm: ApiJwtAlgorithm | 'HS256';
   secret?: string | undefined;
+}
+
+/** Each configured client's own JWT settings, by client_id (clients without them use the server's). */
+export function clientJwtSettings(clients: readonly ClientConfig[]): Map<string, ClientJwtSettings> {
+  const out = new Map<string, ClientJwtSettings>();
+  for (const client of clients) if (client.jwt) out.set(client.client_id, { signingAlgorithm: client.jwt.signingAlgorithm, secret: client.jwt.secret });
+  return out;
 }
 
 /** The provider key for `alg`: one labelled with it, else one of its key type. */

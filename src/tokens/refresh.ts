@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { randomBase64url } from '../passwordless/generators.js';
 import { hashCode } from '../passwordless/hash.js';
+import type { ClientConfig } from '../config/schema.js';
 import type { RefreshTokenRecord, RefreshTokenRepository } from '../storage/types.js';
 import { log } from '../log.js';
 
@@ -11,6 +12,13 @@ export interface IssuedRefreshToken {
 
 /** FusionAuth's refresh token usage policy of an application. */
 export type RefreshTokenUsagePolicy = 'OneTimeUse' | 'Reusable';
+
+/** Each configured client's refresh token usage policy, by client_id (the others rotate). */
+export function refreshTokenPolicies(clients: readonly ClientConfig[]): Map<string, RefreshTokenUsagePolicy> {
+  const out = new Map<string, RefreshTokenUsagePolicy>();
+  for (const client of clients) if (client.refreshTokenUsagePolicy) out.set(client.client_id, client.refreshTokenUsagePolicy);
+  return out;
+}
 
 /** A refresh token accepted for an exchange: `reusable` when it stays valid (nothing was spent). */
 export interface AcceptedRefreshToken {
