@@ -8,6 +8,8 @@ import { normalizeEmail } from '../../src/storage/types.js';
 import { captureLogEvents } from '../helpers/logs.js';
 import { makeTheme } from '../helpers/theme.js';
 import { removeTempDir } from '../helpers/temp.js';
+import { DevMailbox } from '../../src/mail/dev-mailbox.js';
+import type { MailMessage } from '../../src/mail/types.js';
 
 /** A client where a new address may create its account with the sign-in email. */
 const SIGN_UP_CLIENT = {
@@ -154,6 +156,37 @@ describe('sign-up with a magic link (self_service_registration)', () => {
     expect(headersOf(fresh.inbox)).to.deep.equal(headersOf(known.inbox));
     expect(known.mail.subject).to.equal('Your sign-in link for Sign-up App');
     expect(fresh.mail.subject).to.equal('Create your account for Sign-up App');
+  });
+
+  it('answers before the email goes: the inbox page comes while the mail server holds every email, for a known and an unknown address alike', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const mailbox = new (class extends DevMailbox {
+      override async send(message: MailMessage): Promise<void> {
+        await held;
+        return super.send(message);
+      }
+    })(10);
+    const slow = await startTestServer({ config: { clients: [SIGN_UP_CLIENT], users: [{ ...ALICE, registrations: [{ applicationId: SIGN_UP_CLIENT.client_id, roles: [] }] }] }, transport: mailbox });
+    try {
+      const slowConfig = await discover(slow, SIGN_UP_CLIENT.client_id, SIGN_UP_CLIENT.client_secret);
+      const email = newAddress();
+      for (const address of [ALICE.email, email]) {
+        const inbox = await requestLink(new Browser(slow.issuer), await authorizationRequest(slowConfig, {}, redirect.redirect_uri), address);
+        expect(inbox.status, address).to.equal(200);
+        expect(inbox.body).to.include('Check your inbox');
+      }
+      expect(mailbox.list(), 'no email has gone yet').to.deep.equal([]);
+      release();
+      const subjects = (await slow.mails()).map((m) => [m.to, m.subject]);
+      expect(subjects).to.have.deep.members([
+        [ALICE.email, 'Your sign-in link for Sign-up App'],
+        [email, 'Create your account for Sign-up App'],
+      ]);
+    } finally {
+      release();
+      await slow.stop();
+    }
   });
 
   it('leaves an unknown address without email on a client without the setting', async () => {
