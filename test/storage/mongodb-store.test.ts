@@ -136,6 +136,36 @@ describe('MongoStore on a MongoDB engine', () => {
     expect((await db.collection('counters').findOne({ _id: 'ttl-counter' as never }))?.expiresAt).to.be.instanceOf(Date);
   });
 
+  it('keeps a delivered webhook delivery until its retainUntil, not only a moment (its TTL date is set when it is written)', async () => {
+    const now = Date.now();
+    const retainUntil = now + 7 * 86_400_000;
+    const record = {
+      id: 'ttl-event:hook',
+      eventId: 'ttl-event',
+      webhookId: 'hook',
+      type: 'user.create',
+      orderKey: 'user:ttl',
+      sequence: 1,
+      body: '{"event":{}}',
+      status: 'pending' as const,
+      attempts: 0,
+      createdAt: now,
+      nextAttemptAt: now,
+      leaseOwner: null,
+      leaseUntil: 0,
+      lastStatus: null,
+      lastError: null,
+      settledAt: null,
+      retainUntil,
+    };
+    await store.webhookDeliveries.insertMany([record]);
+    await store.webhookDeliveries.lease(now, 'owner', 60_000, 10);
+    expect(await store.webhookDeliveries.settle(record.id, 'owner', { status: 'delivered', attempts: 1, lastStatus: 200, settledAt: now, leaseOwner: null, leaseUntil: 0 })).to.equal(true);
+    const stored = await client.db().collection('webhook_deliveries').findOne({ _id: record.id as never });
+    expect(stored?.status).to.equal('delivered');
+    expect(stored?.purgeAt, 'the TTL index deletes at retainUntil, a week from now').to.deep.equal(new Date(retainUntil));
+  });
+
   it('keeps a bearer id (a refresh token, a session id) only as a digest: no document holds it', async () => {
     const db = client.db();
     for (const model of ['RefreshToken', 'AccessToken', 'AuthorizationCode', 'Session']) {

@@ -4,8 +4,12 @@ import type { SessionScope } from './session.js';
 import { MongoRepository } from './repository.js';
 import { guarded } from './errors.js';
 
-/** A delivery as stored; `purgeAt` (a Date, for the TTL index) is set once it is settled. */
-type DeliveryDocument = Omit<WebhookDeliveryRecord, 'id'> & { _id: string; purgeAt?: Date };
+/**
+ * A delivery as stored; `purgeAt` is its `retainUntil` as a Date, for the TTL index. Set when the
+ * delivery is written, so no later update needs to know it (`retainUntil` already lies past the
+ * last try, `maxAgeHours`, plus `retainDays` of listing).
+ */
+type DeliveryDocument = Omit<WebhookDeliveryRecord, 'id'> & { _id: string; purgeAt: Date };
 
 export const WEBHOOK_DELIVERIES = 'webhook_deliveries';
 
@@ -31,7 +35,7 @@ export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> im
 
   async insertMany(records: readonly WebhookDeliveryRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await guarded(() => this.collection.insertMany(records.map(({ id, ...rest }) => ({ _id: id, ...rest })), this.session()));
+    await guarded(() => this.collection.insertMany(records.map(({ id, ...rest }) => ({ _id: id, ...rest, purgeAt: new Date(rest.retainUntil) })), this.session()));
   }
 
   async lease(now: number, owner: string, leaseMs: number, limit: number, skip: readonly string[] = []): Promise<WebhookDeliveryRecord[]> {
@@ -66,8 +70,7 @@ export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> im
   }
 
   async settle(id: string, owner: string, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<boolean> {
-    const settled = update.status !== undefined && update.status !== 'pending' ? { purgeAt: new Date(update.retainUntil ?? Date.now()) } : {};
-    const result = await guarded(() => this.collection.updateOne({ _id: id, leaseOwner: owner }, { $set: { ...update, ...settled } }, this.session()));
+    const result = await guarded(() => this.collection.updateOne({ _id: id, leaseOwner: owner }, { $set: update }, this.session()));
     return result.matchedCount > 0;
   }
 
@@ -84,7 +87,7 @@ export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> im
 
   async requeueEvent(eventId: string, now: number): Promise<number> {
     const result = await guarded(() =>
-      this.collection.updateMany({ eventId }, { $set: { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null }, $unset: { purgeAt: '' } }, this.session()),
+      this.collection.updateMany({ eventId }, { $set: { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null } }, this.session()),
     );
     return result.matchedCount;
   }
