@@ -144,6 +144,23 @@ describe('Prometheus metrics (/metrics)', () => {
     expect(moved).to.deep.equal([1, 0, 2, 0, 1]);
   });
 
+  it('counts a link opened in another browser that carries cookies of this server (not the sign-in\'s) as other_browser', async () => {
+    const moved = await delta(
+      async () => {
+        await requestLink(new Browser(server.issuer), await authorizationRequest(config), ALICE.email);
+        // As a browser that signed in here some other time: its session cookie, none of this sign-in's.
+        const opened = await fetch(linkOf((await lastMailTo(server, ALICE.email))!), { headers: { cookie: '_session=from-an-earlier-visit' }, redirect: 'manual' });
+        expect(opened.status).to.equal(200);
+      },
+      [
+        ['oml_links_opened_total', { channel: 'hosted', opened_in: 'other_browser' }],
+        ['oml_links_opened_total', { channel: 'hosted', opened_in: 'same_browser' }],
+        ['oml_links_opened_total', { channel: 'hosted', opened_in: 'scanner_like' }],
+      ],
+    );
+    expect(moved).to.deep.equal([1, 0, 0]);
+  });
+
   it('counts a cross-device approval and a rate-limit refusal by the limit that bit', async () => {
     const moved = await delta(
       async () => {
