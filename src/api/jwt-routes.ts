@@ -1,6 +1,5 @@
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
-import { decodeJwt } from 'jose';
 import type { ApplicationDirectory, PasswordlessApi } from '../passwordless/api-login.js';
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
@@ -62,10 +61,8 @@ export function jwtRoutes(router: Router, deps: JwtRouteDeps): void {
     ctx.set('Cache-Control', 'no-store');
     // FusionAuth's answer to a token it will not exchange: 400 naming the field.
     if (!refreshed) throw fieldError('refreshToken', 'invalid', 'The refresh token is unknown, expired, revoked or already used, or its user can no longer sign in.');
-    ctx.body = refreshed;
-    // The JWT was signed here a moment ago: its applicationId claim names the client, no need to verify it.
-    const applicationId = decodeJwt(refreshed.token).applicationId;
-    deps.cookies.write(ctx, typeof applicationId === 'string' ? applicationId : null, refreshed);
+    ctx.body = refreshed.answer;
+    deps.cookies.write(ctx, refreshed.applicationId, refreshed.answer);
   });
 
   /** FusionAuth's retrieve: a user's refresh tokens (API key). Their values are not kept here, so none is shown; the ids are. */

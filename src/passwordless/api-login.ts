@@ -276,7 +276,11 @@ export class PasswordlessApi {
    * the same token and refreshTokenId come back. null when the token is unknown, expired or
    * used, or the user can no longer sign in.
    */
-  async refresh(refreshToken: string, applications: ApplicationDirectory, now = Date.now()): Promise<{ token: string; tokenExpirationInstant: number; refreshToken: string; refreshTokenId: string } | null> {
+  async refresh(
+    refreshToken: string,
+    applications: ApplicationDirectory,
+    now = Date.now(),
+  ): Promise<{ applicationId: string; answer: { token: string; tokenExpirationInstant: number; refreshToken: string; refreshTokenId: string } } | null> {
     const accepted = await this.deps.refreshTokens.accept(refreshToken, now);
     if (!accepted) return null;
     const { record } = accepted;
@@ -288,6 +292,6 @@ export class PasswordlessApi {
     const issued = accepted.reusable
       ? { refreshToken, refreshTokenId: record.id }
       : await this.deps.refreshTokens.issue(user.id, record.applicationId, record.startInstant, now, record.chainId ?? record.id);
-    return { token: signed.token, tokenExpirationInstant: signed.expiresAt, ...issued };
+    return { applicationId: record.applicationId, answer: { token: signed.token, tokenExpirationInstant: signed.expiresAt, ...issued } };
   }
 }
