@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
 import { apiKeyPermissions, type Config } from './config/schema.js';
 import { openStore } from './storage/index.js';
-import { DuplicateKeyError, type Store, type UserRecord } from './storage/types.js';
+import { DuplicateKeyError, WEBHOOK_DELIVERY_STATUSES, type Store, type UserRecord, type WebhookDeliveryStatus } from './storage/types.js';
 import { applyUserSeed } from './accounts/users.js';
 import { createUser, deleteUser, findUser, registerUser, updateUser } from './accounts/admin.js';
 import { createApiKey, type Permissions } from './api/api-keys.js';
@@ -242,17 +242,15 @@ async function apiKeysCommand(store: Store, args: string[], options: Options): P
   }
 }
 
-const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
-
 async function webhooksCommand(store: Store, args: string[], options: Options): Promise<void> {
   const action = positional(args, 0, 'webhooks action');
   switch (action) {
     case 'list': {
       const status = options.status;
-      if (status !== undefined && !(DELIVERY_STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status is one of ${DELIVERY_STATUSES.join(', ')}`);
+      if (status !== undefined && !(WEBHOOK_DELIVERY_STATUSES as readonly string[]).includes(status)) throw new UsageError(`--status is one of ${WEBHOOK_DELIVERY_STATUSES.join(', ')}`);
       const limit = options.limit === undefined ? 100 : Number(options.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit is a whole number from 1 to 1000');
-      const deliveries = await store.webhookDeliveries.list({ limit, ...(status ? { status: status as (typeof DELIVERY_STATUSES)[number] } : {}) });
+      const deliveries = await store.webhookDeliveries.list({ limit, ...(status ? { status: status as WebhookDeliveryStatus } : {}) });
       if (deliveries.length === 0) return print('(no webhook deliveries)');
       return print(
         deliveries

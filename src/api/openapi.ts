@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { disableTwoFactorQuery, enableTwoFactorRequest, twoFactorLoginRequest, createUserRequest, legacySendRequest, loginRequest, patchUserRequest, refreshRequest, registerNewUserRequest, registerRequest, replaceUserRequest, revokeRefreshRequest, sendRequest, startRequest, logoutRequest, listRefreshTokensQuery } from './schemas.js';
+import { WEBHOOK_DELIVERY_STATUSES } from '../storage/types.js';
 
 /**
  * The OpenAPI 3.1 description of the REST API. Request bodies are generated from the zod
@@ -244,7 +245,7 @@ export function openApiDocument(issuer: string): Json {
           description: 'See docs/webhooks.md. Each item: eventId, eventType, webhookId, status, attempts, createInstant, nextAttemptInstant (pending only), lastStatusCode, lastError, settledInstant.',
           ...keyed,
           parameters: [
-            { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['pending', 'delivered', 'failed'] } },
+            { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: [...WEBHOOK_DELIVERY_STATUSES] } },
             { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
           ],
           responses: { '200': { description: '{ attempts: [...] }', content: { 'application/json': { schema: { type: 'object', properties: { attempts: { type: 'array', items: { type: 'object' } } } } } } }, ...errors(unauthorized) },

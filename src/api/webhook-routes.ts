@@ -1,11 +1,11 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../storage/types.js';
+import { WEBHOOK_DELIVERY_STATUSES, type WebhookDeliveryRecord, type WebhookDeliveryRepository } from '../storage/types.js';
 import { parseInput } from './validation.js';
 
 const attemptsQuery = z.object({
-  status: z.enum(['pending', 'delivered', 'failed']).optional(),
+  status: z.enum(WEBHOOK_DELIVERY_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 

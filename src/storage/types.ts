@@ -338,7 +338,9 @@ export interface TwoFactorTrustRepository {
   deleteByUser(userId: string): Promise<number>;
 }
 
-export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+/** A delivery's states: waiting (or being tried), delivered, or given up (past `maxAgeHours`). */
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
 
 /** One event to one webhook: written with the change it reports, then sent (and re-sent) by a background sender. */
 export interface WebhookDeliveryRecord {
