@@ -44,7 +44,7 @@ function timed<T extends object>(prefix: string, target: T, observe: StoreObserv
   const methods = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(object, property) {
-      if (typeof property === 'string' && property in replaced) return replaced[property];
+      if (typeof property === 'string' && Object.hasOwn(replaced, property)) return replaced[property];
       const value = Reflect.get(object, property, object) as unknown;
       if (typeof value !== 'function' || property === 'constructor') return value;
       let method = methods.get(property);
