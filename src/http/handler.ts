@@ -92,20 +92,19 @@ export function httpHandler(options: {
     const entry = beginRequestLog(method, (req.url ?? '/').split('?', 1)[0] ?? '/');
     res.setHeader('X-Request-Id', entry.id);
     for (const [name, value] of options.headers) res.setHeader(name, value);
-    if (options.base && !underBase(req, options.base)) {
-      res.once('close', () => entry.finish(res.statusCode));
+    const outside = options.base !== '' && !underBase(req, options.base);
+    const url = req.url ?? '/';
+    // 'close' also comes when the client went away before the answer was complete.
+    res.once('close', () => {
+      const seconds = entry.finish(res.statusCode);
+      if (metrics && !outside) metrics.observe(method, url.split('?', 1)[0] ?? '/', res.statusCode, seconds);
+    });
+    if (outside) {
       res.statusCode = 404;
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       return res.end(`Not found: this server answers under ${options.base}/\n`);
     }
-    const url = req.url ?? '/';
-    // 'close' also comes when the client went away before the answer was complete.
-    if (metrics) {
-      res.once('close', () => metrics.observe(method, url.split('?', 1)[0] ?? '/', res.statusCode, entry.finish(res.statusCode)));
-      if (metrics.endpoint && (url === '/metrics' || url.startsWith('/metrics?'))) return metrics.endpoint(req, res);
-    } else {
-      res.once('close', () => entry.finish(res.statusCode));
-    }
+    if (metrics?.endpoint && (url === '/metrics' || url.startsWith('/metrics?'))) return metrics.endpoint(req, res);
     return options.segments.has(firstSegment(url)) ? options.provider(req, res) : options.app(req, res);
   };
 }
