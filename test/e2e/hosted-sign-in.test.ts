@@ -6,7 +6,7 @@ import { buildUser, modifyUser } from '../../src/accounts/users.js';
 import { MemoryStore } from '../../src/storage/memory.js';
 import { startTestServer, ALICE, BOB, WEB_CLIENT, SPA_CLIENT, THIRD_PARTY_CLIENT, type TestServer } from '../helpers/server.js';
 import { authorizationRequest, discover, exchange, lastMailTo, linkOf, requestLink, shortCodeOf } from '../helpers/oidc.js';
-import { codeRecordOf, interactionUidOf, pairNumberOn } from '../helpers/cross-device.js';
+import { codeRecordOf, inboxPageShape, interactionUidOf, pairNumberOn } from '../helpers/cross-device.js';
 
 describe('hosted magic-link sign-in (end to end)', () => {
   let server: TestServer;
@@ -162,19 +162,7 @@ describe('hosted magic-link sign-in (end to end)', () => {
     const before = (await server.mails()).length;
     const pageKnown = await requestLink(known, rpKnown, ALICE.email);
     const pageUnknown = await requestLink(unknown, rpUnknown, 'nobody@example.com');
-    const normalise = (body: string, email: string, uid: string) =>
-      body
-        .replaceAll(email, 'EMAIL')
-        .replaceAll(uid, 'UID')
-        .replace(/name="csrf" value="[^"]*"/g, 'CSRF')
-        // Each page shows a fresh random number for cross-device approval, known address or not.
-        .replace(/name="pair" value="\d{2}"/g, 'PAIR')
-        .replace(/(class="big-code pair-number"[^>]*>)\d{2}</g, '$1PAIR<');
-    const uidOf = (page: { url: string }) => new URL(page.url).pathname.split('/')[2]!;
-    expect(pageUnknown.status).to.equal(pageKnown.status);
-    expect(normalise(pageUnknown.body, 'nobody@example.com', uidOf(pageUnknown))).to.equal(
-      normalise(pageKnown.body, ALICE.email, uidOf(pageKnown)),
-    );
+    expect(inboxPageShape(pageUnknown, 'nobody@example.com')).to.deep.equal(inboxPageShape(pageKnown, ALICE.email));
     const mails = await server.mails();
     expect(mails.length).to.equal(before + 1);
     expect(mails.some((m) => m.to === 'nobody@example.com')).to.equal(false);

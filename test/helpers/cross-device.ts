@@ -18,6 +18,24 @@ export function interactionUidOf(url: string): string {
   return new URL(url).pathname.split('/')[2] ?? '';
 }
 
+/**
+ * A "check your inbox" page with what differs on every answer taken out (the address typed, the
+ * sign-in's uid, the form token, the approval number, and the headers that change each time),
+ * so the pages of a known and an unknown address can be compared whole: nothing may tell them apart.
+ */
+export function inboxPageShape(page: Page, email: string): { status: number; body: string; headers: [string, string][] } {
+  const body = page.body
+    .replaceAll(email, 'EMAIL')
+    .replaceAll(interactionUidOf(page.url), 'UID')
+    .replace(/name="csrf" value="[^"]*"/g, 'CSRF')
+    // Each page shows a fresh random number for cross-device approval, known address or not.
+    .replace(/name="pair" value="\d{2}"/g, 'PAIR')
+    .replace(/(class="big-code pair-number"[^>]*>)\d{2}</g, '$1PAIR<');
+  // The length differs with the address; the date and the request id on every answer.
+  const headers = [...page.headers].filter(([name]) => !['date', 'x-request-id', 'content-length'].includes(name));
+  return { status: page.status, body, headers };
+}
+
 export interface StartedSignIn {
   rp: Relying;
   /** The "check your inbox" page in the browser that started. */
