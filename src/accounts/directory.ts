@@ -1,9 +1,31 @@
-import { DuplicateKeyError, normalizeEmail, type UserRepository } from '../storage/types.js';
+import { DuplicateKeyError, normalizeEmail, type UserRecord, type UserRepository } from '../storage/types.js';
 import { mayUseClient, recipientOf } from '../passwordless/magic-link.js';
 import type { AccountDirectory } from '../passwordless/accounts.js';
 import { buildUser } from './users.js';
 import { log } from '../log.js';
-import { NO_EVENTS, type EventStep, type Events } from '../events/events.js';
+import { withEvents, type EventInput, type Events } from '../events/events.js';
+
+/**
+ * Records a login on the user and writes its user.login.success, in one step of the store: the
+ * hosted sign-in and the API login both end here. The user as stored afterwards (null when gone).
+ */
+export function recordLoginWithEvent(
+  users: UserRepository,
+  events: Events | undefined,
+  login: { userId: string; applicationId: string | null; now: number; info?: EventInput['info']; method?: string },
+): Promise<UserRecord | null> {
+  return withEvents(events, async (step) => {
+    const user = await users.recordLogin(login.userId, login.applicationId, login.now);
+    step.emit('user.login.success', {
+      user,
+      userId: login.userId,
+      applicationId: login.applicationId,
+      ...(login.info ? { info: login.info } : {}),
+      fields: { authenticationType: 'PASSWORDLESS', ...(login.method ? { method: login.method } : {}) },
+    });
+    return user;
+  });
+}
 
 /**
  * Our users store as the sign-in sees accounts: a user receives a link when the client's rules
@@ -11,8 +33,6 @@ import { NO_EVENTS, type EventStep, type Events } from '../events/events.js';
  * each written in the same step of the store as the change it reports (Events.atomically).
  */
 export function userAccounts(users: UserRepository, events?: Events): AccountDirectory {
-  /** `change` and the events it emits stored together (plainly when there are no events). */
-  const withEvents = <T>(change: (step: EventStep) => Promise<T>): Promise<T> => (events ? events.atomically(change) : change(NO_EVENTS));
   return {
     async recipientFor(email, client) {
       const user = await users.findByEmail(normalizeEmail(email));
@@ -23,15 +43,12 @@ export function userAccounts(users: UserRepository, events?: Events): AccountDir
       return user && mayUseClient(user, client) ? recipientOf(user) : null;
     },
     async recordSignIn(accountId, client, method) {
-      await withEvents(async (step) => {
-        const user = await users.recordLogin(accountId, client.clientId, Date.now());
-        step.emit('user.login.success', { user, userId: accountId, applicationId: client.clientId, fields: { authenticationType: 'PASSWORDLESS', method } });
-      });
+      await recordLoginWithEvent(users, events, { userId: accountId, applicationId: client.clientId, now: Date.now(), method });
     },
     async createAccount(input, client) {
       const user = buildUser({ email: input.email, ...input.fields, verified: true, registrations: [{ applicationId: client.clientId, roles: input.roles }] });
       try {
-        await withEvents(async (step) => {
+        await withEvents(events, async (step) => {
           await users.insert(user);
           step.emit('user.create', { user, applicationId: client.clientId, fields: { signUp: true } });
           step.emit('user.registration.create', { user, applicationId: client.clientId, fields: { signUp: true } });

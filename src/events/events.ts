@@ -82,6 +82,11 @@ export interface EventStep {
 /** A step whose events go nowhere: for changes made where no events are wanted. */
 export const NO_EVENTS: EventStep = { emit: () => undefined };
 
+/** `work` in one step of `events` ({@link Events.atomically}), or simply run where no events are wired. */
+export function withEvents<T>(events: Events | undefined, work: (step: EventStep) => Promise<T>): Promise<T> {
+  return events ? events.atomically(work) : work(NO_EVENTS);
+}
+
 export class Events {
   readonly #webhooks: readonly Webhook[];
   readonly #store: EventStore;

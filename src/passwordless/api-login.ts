@@ -4,7 +4,8 @@ import { findByLoginId, registrationFor, type LoginIdType } from '../accounts/us
 import type { ApiTokenSigner } from '../tokens/jwt.js';
 import type { ApiRefreshTokens } from '../tokens/refresh.js';
 import { log } from '../log.js';
-import { NO_EVENTS, type EventStep, type Events } from '../events/events.js';
+import type { Events } from '../events/events.js';
+import { recordLoginWithEvent } from '../accounts/directory.js';
 import type { CodeProblem, PasswordlessCodes } from './codes.js';
 import type { ClientPolicy } from './magic-link.js';
 import { accountBudget, type RateLimiter } from './rate-limits.js';
@@ -238,7 +239,9 @@ export class PasswordlessApi {
     const application = request.application;
     const registration = application ? registrationFor(user, application.clientId) : undefined;
     const registered = application === null || registration !== undefined;
-    const current = await this.#recordLogin(user, application?.clientId ?? null, request.ipAddress, now);
+    // The code was spent earlier, in a step of its own: a second factor may come in between, and a typed code's try stays counted.
+    const recorded = await recordLoginWithEvent(this.deps.users, this.deps.events, { userId: user.id, applicationId: application?.clientId ?? null, now, ...(request.ipAddress ? { info: { ipAddress: request.ipAddress } } : {}) });
+    const current = recorded ?? user;
     log.info('login.success', { user: user.id, client: application?.clientId ?? null, method: 'api_passwordless', ip: request.ipAddress, device: request.deviceType });
 
     const outcome: LoginOutcome = { kind: 'complete', registered, user: current, state };
@@ -252,22 +255,6 @@ export class PasswordlessApi {
       outcome.refreshTokenId = issued.refreshTokenId;
     }
     return outcome;
-  }
-
-  /**
-   * Records the login on the user and writes user.login.success, in one step of the store. The
-   * code was spent earlier, in a step of its own: between the two a second factor may be asked
-   * (in another request), and a typed code's try must stay counted whatever happens after it.
-   * The user as stored afterwards.
-   */
-  async #recordLogin(user: UserRecord, applicationId: string | null, ipAddress: string | null, now: number): Promise<UserRecord> {
-    const events = this.deps.events;
-    const record = async (step: EventStep): Promise<UserRecord> => {
-      const current = (await this.deps.users.recordLogin(user.id, applicationId, now)) ?? user;
-      step.emit('user.login.success', { user: current, applicationId, info: ipAddress ? { ipAddress } : {}, fields: { authenticationType: 'PASSWORDLESS' } });
-      return current;
-    };
-    return events ? events.atomically(record) : record(NO_EVENTS);
   }
 
   /**
