@@ -6,6 +6,7 @@ import { MongoStore, connectMongoStore, parseMongoUri } from '../../src/storage/
 import { StoreUnavailableError, type Store } from '../../src/storage/types.js';
 import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
 import { makeCode, makeUser } from './contract/harness.js';
+import { delivery } from './contract/webhooks.js';
 
 async function rejection(operation: Promise<unknown>): Promise<unknown> {
   return operation.then(
@@ -139,25 +140,7 @@ describe('MongoStore on a MongoDB engine', () => {
   it('keeps a delivered webhook delivery until its retainUntil, not only a moment (its TTL date is set when it is written)', async () => {
     const now = Date.now();
     const retainUntil = now + 7 * 86_400_000;
-    const record = {
-      id: 'ttl-event:hook',
-      eventId: 'ttl-event',
-      webhookId: 'hook',
-      type: 'user.create',
-      orderKey: 'user:ttl',
-      sequence: 1,
-      body: '{"event":{}}',
-      status: 'pending' as const,
-      attempts: 0,
-      createdAt: now,
-      nextAttemptAt: now,
-      leaseOwner: null,
-      leaseUntil: 0,
-      lastStatus: null,
-      lastError: null,
-      settledAt: null,
-      retainUntil,
-    };
+    const record = delivery({ eventId: 'ttl-event', webhookId: 'hook', createdAt: now, nextAttemptAt: now, retainUntil });
     await store.webhookDeliveries.insertMany([record]);
     await store.webhookDeliveries.lease(now, 'owner', 60_000, 10);
     expect(await store.webhookDeliveries.settle(record.id, 'owner', { status: 'delivered', attempts: 1, lastStatus: 200, settledAt: now, leaseOwner: null, leaseUntil: 0 })).to.equal(true);

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import type { WebhookDeliveryRecord } from '../../../src/storage/types.js';
 import { uniqueId, useStore, type StoreHarness } from './harness.js';
 
-function delivery(overrides: Partial<WebhookDeliveryRecord> = {}): WebhookDeliveryRecord {
+/** A pending delivery due now, kept an hour; `overrides` change any field. */
+export function delivery(overrides: Partial<WebhookDeliveryRecord> = {}): WebhookDeliveryRecord {
   const now = Date.now();
   const eventId = overrides.eventId ?? uniqueId();
   const webhookId = overrides.webhookId ?? 'hook';
