@@ -84,6 +84,7 @@ const config = oursConfig({
   apiKey,
   workers: 1,
   webhookUrl: null,
+  webhookEvents: ['*'],
   ttlSeconds: null,
 });
 const app = await buildApplication({ config, issuer: 'http://localhost', store: await openStore(config) });

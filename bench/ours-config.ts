@@ -33,7 +33,7 @@ export function oursConfig(spec: ServerSpec): Config {
       // The `metrics` contender: ours with every metric counted, as an operator runs it (scraped with a token).
       metrics: spec.kind === 'metrics' ? { enabled: true, token: spec.apiKey } : { enabled: false },
       // The `webhooks` contender: every event stored and posted to the driver's receiver, signed.
-      webhooks: spec.kind === 'webhooks' && spec.webhookUrl ? [{ id: 'bench', url: spec.webhookUrl, events: ['*'], secret: spec.apiKey }] : [],
+      webhooks: spec.kind === 'webhooks' && spec.webhookUrl ? [{ id: 'bench', url: spec.webhookUrl, events: spec.webhookEvents, secret: spec.apiKey }] : [],
       mail: { smtpUrl: spec.smtpUrl, devMailboxSize: 1000 },
       storage: { mongodbUri: spec.mongodbUri },
     },

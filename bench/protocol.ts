@@ -31,6 +31,8 @@ export interface ServerSpec {
   countStoreCalls?: boolean;
   /** The `webhooks` contender's receiver (every event is posted there); null for the others. */
   webhookUrl: string | null;
+  /** The event types the `webhooks` contender's webhook takes (`['*']`: every one). */
+  webhookEvents: string[];
   /** Caps every token, session and code lifetime (seconds) in both servers; null keeps the configured ones. */
   ttlSeconds: number | null;
 }

@@ -14,6 +14,10 @@ export interface Measure {
   errorReasons: Record<string, number>;
   /** Server process CPU (user + system) per completed operation, in ms. */
   serverCpuMsPerOp: number;
+  /** The server's main (JavaScript) thread's share of serverCpuMsPerOp; the rest is V8's helper threads (GC, compilation) and libuv's pool. NaN where the OS does not tell. */
+  serverMainThreadMsPerOp?: number;
+  /** The kernel's share of serverCpuMsPerOp (system time: socket reads and writes, loopback's network stack). */
+  serverKernelMsPerOp?: number;
   /** Server CPU time over wall time: 1.0 = one core busy. */
   serverCores: number;
   seconds: number;
@@ -65,6 +69,8 @@ export interface Results {
   headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number; cpuPerFlowRatioToFloor?: number; metricsCpuPerFlowRatio?: number; webhooksCpuPerFlowRatio?: number; pluginCpuPerFlowRatioToFloor?: number } | null;
   memory: { server: string; at: string; signIns: number; rssMiB: number; heapUsedMiB: number }[];
   steps: StepCpu[];
+  /** Server CPU per hosted flow in each round, per contender (the rounds' spread is the run's noise). */
+  flowRounds: Partial<Record<string, number[]>>;
   driverCpuSeconds: number;
 }
 
@@ -85,8 +91,8 @@ export function renderReport(results: Results): string {
   const measures = [...results.flows, ...results.refresh, ...results.api];
   out.push(
     table(
-      ['', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'ok', 'errors', 'server CPU ms/op', 'server cores'],
-      measures.map((m) => [m.label, m.perSecond, m.p50, m.p95, m.p99, m.count, m.errors, m.serverCpuMsPerOp, m.serverCores]),
+      ['', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'ok', 'errors', 'server CPU ms/op', 'main thread', 'kernel', 'server cores'],
+      measures.map((m) => [m.label, m.perSecond, m.p50, m.p95, m.p99, m.count, m.errors, m.serverCpuMsPerOp, m.serverMainThreadMsPerOp ?? NaN, m.serverKernelMsPerOp ?? NaN, m.serverCores]),
     ),
   );
   for (const m of measures) {
@@ -101,6 +107,7 @@ export function renderReport(results: Results): string {
     if (results.headline.metricsCpuPerFlowRatio !== undefined) out.push(`metrics on ÷ off, server CPU per hosted flow = ${results.headline.metricsCpuPerFlowRatio} (budget ≤ 1.03)`);
     if (results.headline.pluginCpuPerFlowRatioToFloor !== undefined) out.push(`the plugin in a Koa host ÷ floor, server CPU per hosted flow = ${results.headline.pluginCpuPerFlowRatioToFloor} (target ≤ 1.1)`);
     if (results.headline.webhooksCpuPerFlowRatio !== undefined) out.push(`webhooks (every event) ÷ none, server CPU per hosted flow = ${results.headline.webhooksCpuPerFlowRatio} (budget ≤ 1.10)`);
+    out.push(...roundRatioLines(results.flowRounds));
   }
   out.push(
     '\n' +
@@ -151,6 +158,25 @@ function requestTable(requests: RequestLatency[]): string {
 }
 
 /** Steps side by side: ours and the floor take the same steps; bare shares the first and the last. */
+/** The pairs of the headline, round by round: each round's ratio and their median, which one slow round cannot move. */
+function roundRatioLines(rounds: Results['flowRounds']): string[] {
+  const pairs: Array<[string, string]> = [['ours', 'floor'], ['plugin', 'floor'], ['metrics', 'ours'], ['webhooks', 'ours']];
+  const lines: string[] = [];
+  for (const [a, b] of pairs) {
+    const [mine, theirs] = [rounds[a], rounds[b]];
+    if (!mine || !theirs || mine.length < 2) continue;
+    const ratios = mine.map((value, i) => round(value / (theirs[i] ?? NaN), 2));
+    lines.push(`  ${a} ÷ ${b} round by round: ${ratios.join(', ')}; median ${median(ratios)}`);
+  }
+  return lines;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : round((sorted[middle - 1]! + sorted[middle]!) / 2, 3);
+}
+
 function stepTable(steps: StepCpu[]): string {
   const names = [...new Set(steps.map((s) => s.step))];
   const servers = ['ours', 'metrics', 'webhooks', 'plugin', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));

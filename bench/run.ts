@@ -41,6 +41,7 @@ const { values: flags } = parseArgs({
     'memory-signins': { type: 'string', default: '0' },
     metrics: { type: 'boolean', default: false },
     webhooks: { type: 'boolean', default: false },
+    'webhook-events': { type: 'string', default: '*' },
     plugin: { type: 'boolean', default: false },
     steps: { type: 'string', default: '0' },
     only: { type: 'string', default: 'flows,refresh,api' },
@@ -74,7 +75,9 @@ if (flags.help) {
   --only LIST           comma list of flows,refresh,api (default all)
   --metrics             also run ours with Prometheus metrics on, alternating with the others, for their cost
                         (hosted flows and API pairs; the report gives metrics-on ÷ ours)
-  --webhooks            likewise ours with a webhook subscribed to every event (a receiver in this process answers 200)
+  --webhooks            likewise ours with a webhook subscribed to every event (a receiver in a process of its own answers 200)
+  --webhook-events LIST that webhook's event types instead of every one, comma-separated (e.g. user.login.success:
+                        what one kind of event costs)
   --plugin              also the plugin in a Koa host (examples/koa-host's way, bench/plugin-host.ts): the report gives plugin ÷ floor
   --out FILE            results JSON (default bench/results.json)`);
   process.exit(0);
@@ -109,6 +112,7 @@ const settings = {
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
   metrics: flags.metrics ?? false,
   webhooks: flags.webhooks ?? false,
+  webhookEvents: (flags['webhook-events'] ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
   plugin: flags.plugin ?? false,
   steps: Math.floor(num('steps', flags.steps)),
   only: new Set((flags.only ?? '').split(',').map((s) => s.trim())),
@@ -126,7 +130,20 @@ const variants: readonly ServerKind[] = [...(settings.metrics ? (['metrics'] as 
 const kinds: readonly ServerKind[] = [...SERVER_KINDS, ...variants, ...(settings.plugin ? (['plugin'] as const) : [])];
 /** The contenders that are our server. */
 const ourKinds: readonly ServerKind[] = ['ours', ...variants];
-const VARIANT_LABEL: Partial<Record<ServerKind, string>> = { metrics: 'metrics on', webhooks: 'webhook on every event' };
+const VARIANT_LABEL: Partial<Record<ServerKind, string>> = {
+  metrics: 'metrics on',
+  webhooks: settings.webhookEvents.includes('*') ? 'webhook on every event' : `webhook on ${settings.webhookEvents.join(', ')}`,
+};
+
+/**
+ * The contenders in round `n`: ours next to its variants and the floor, so the pairs compared
+ * run close in time, and every other round reversed (A B B A), so a drift of the machine's speed
+ * during a run weighs on both sides of a pair alike.
+ */
+function roundOrder(n: number): ServerKind[] {
+  const order = [...variants, 'ours', 'floor', ...kinds.filter((kind) => kind === 'plugin'), 'bare'] as ServerKind[];
+  return n % 2 === 0 ? order.reverse() : order;
+}
 
 /** How ours ran, for its labels: `c=16` or `c=16, 2 workers`. */
 const oursRun = (concurrency: number): string => (settings.workers > 1 ? `c=${concurrency}, ${settings.workers} workers` : `c=${concurrency}`);
@@ -152,15 +169,28 @@ async function measure(
   workers: number,
   step: (worker: number, iteration: number, samples: Samples) => Promise<void>,
   samples = new Samples(),
-  totals = { elapsedMs: 0, cpuMs: 0 },
-): Promise<{ samples: Samples; totals: { elapsedMs: number; cpuMs: number } }> {
+  totals: Totals = { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 },
+): Promise<{ samples: Samples; totals: Totals }> {
   const before = await server.stats();
   totals.elapsedMs += await runFor(seconds * 1000, workers, (w, i) => step(w, i, samples));
-  totals.cpuMs += cpuMs(before, await server.stats());
+  const after = await server.stats();
+  totals.cpuMs += cpuMs(before, after);
+  totals.systemMs += (after.cpu.system - before.cpu.system) / 1000;
+  // Linux only (and one process: a cluster's stats carry no main thread); NaN then shows as '-'.
+  totals.mainThreadMs += before.mainThreadCpuMs !== undefined && after.mainThreadCpuMs !== undefined ? after.mainThreadCpuMs - before.mainThreadCpuMs : NaN;
   return { samples, totals };
 }
 
-function toMeasure(label: string, samples: Samples, totals: { elapsedMs: number; cpuMs: number }, extra: Partial<Measure> = {}): Measure {
+/** What a measure adds up over its rounds: wall time, the server's CPU, and its main thread's share. */
+interface Totals {
+  elapsedMs: number;
+  cpuMs: number;
+  /** The kernel's share of cpuMs (system calls: the sockets' reads and writes). */
+  systemMs: number;
+  mainThreadMs: number;
+}
+
+function toMeasure(label: string, samples: Samples, totals: Totals, extra: Partial<Measure> = {}): Measure {
   const seconds = totals.elapsedMs / 1000;
   return {
     label,
@@ -169,6 +199,8 @@ function toMeasure(label: string, samples: Samples, totals: { elapsedMs: number;
     errors: samples.errorCount,
     errorReasons: Object.fromEntries(samples.errors),
     serverCpuMsPerOp: samples.ok > 0 ? round(totals.cpuMs / samples.ok, 2) : NaN,
+    serverMainThreadMsPerOp: samples.ok > 0 ? round(totals.mainThreadMs / samples.ok, 2) : NaN,
+    serverKernelMsPerOp: samples.ok > 0 ? round(totals.systemMs / samples.ok, 2) : NaN,
     serverCores: round(totals.cpuMs / totals.elapsedMs, 2),
     seconds: round(seconds),
     ...extra,
@@ -213,6 +245,7 @@ async function main(): Promise<void> {
     apiKey,
     workers: ourKinds.includes(kind) ? settings.workers : 1,
     webhookUrl: kind === 'webhooks' ? webhookUrl : null,
+    webhookEvents: settings.webhookEvents,
     countStoreCalls: kind === 'ours' && settings.steps > 0,
     ttlSeconds: settings.ttlSeconds,
   });
@@ -240,6 +273,7 @@ async function main(): Promise<void> {
     headline: null,
     memory: [],
     steps: [],
+    flowRounds: {},
     driverCpuSeconds: 0,
   };
 
@@ -288,17 +322,17 @@ async function main(): Promise<void> {
     }
     if (settings.only.has('flows')) {
       const acc = {
-        ours: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
-        floor: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
-        bare: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
-        metrics: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
-        webhooks: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
-        plugin: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0 } },
+        ours: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 } },
+        floor: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 } },
+        bare: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 } },
+        metrics: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 } },
+        webhooks: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 } },
+        plugin: { samples: new Samples(), totals: { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 } },
       };
       // Every request's latency by its template (GET /interaction/:id …), per server: the target is p99 < 50 ms each.
       const requestSamples = new Map<string, Samples>();
       for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
-        for (const kind of kinds) {
+        for (const kind of roundOrder(round_)) {
           const seconds = settings.durationS / settings.rounds;
           log(`hosted flows ${kind}, round ${round_}/${settings.rounds}: ${round(seconds)}s at concurrency ${settings.concurrency}`);
           const target = contexts[kind].target;
@@ -307,8 +341,14 @@ async function main(): Promise<void> {
             if (!requestSamples.has(key)) requestSamples.set(key, new Samples());
             requestSamples.get(key)!.add(ms);
           };
+          const [okBefore, cpuBefore, systemBefore] = [acc[kind].samples.ok, acc[kind].totals.cpuMs, acc[kind].totals.systemMs];
           await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
           target.onAnswer = null;
+          // Each round's own figure, to tell a run's noise from a difference between servers.
+          const flows = Math.max(1, acc[kind].samples.ok - okBefore);
+          const perFlow = round((acc[kind].totals.cpuMs - cpuBefore) / flows, 3);
+          (results.flowRounds[kind] ??= []).push(perFlow);
+          log(`  ${kind}: ${perFlow} ms of server CPU per flow this round, ${round((acc[kind].totals.systemMs - systemBefore) / flows, 3)} of it in the kernel`);
         }
       }
       for (const [key, samples] of requestSamples) {
@@ -342,7 +382,7 @@ async function main(): Promise<void> {
       for (const kind of kinds) {
         const tokens = refreshTokens[kind].filter(Boolean);
         if (tokens.length === 0) {
-          results.refresh.push({ ...toMeasure(`refresh grants, ${kind}`, new Samples(), { elapsedMs: 1, cpuMs: 0 }), note: 'no refresh tokens from the flow phase' });
+          results.refresh.push({ ...toMeasure(`refresh grants, ${kind}`, new Samples(), { elapsedMs: 1, cpuMs: 0, systemMs: 0, mainThreadMs: 0 }), note: 'no refresh tokens from the flow phase' });
           continue;
         }
         log(`refresh grants ${kind}: ${settings.refreshDurationS}s at concurrency ${tokens.length}`);
