@@ -172,7 +172,7 @@ const webhook = z
     url: z.url().refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL').refine((url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''), 'must not carry credentials; use headers'),
     events: z.array(z.string().regex(/^(\*|[a-z0-9.-]+)$/, 'an event type such as user.login.success, or *')).min(1),
     secret: z.string().min(16, 'a webhook secret needs at least 16 characters'),
-    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string().max(4096)).default({}),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string().max(4096).regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value without line breaks or control characters')).default({}),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     allowInsecureUrl: z.boolean().default(false),
   })

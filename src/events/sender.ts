@@ -41,7 +41,6 @@ export class WebhookSender {
     const options: http.RequestOptions = { method: 'POST', protocol: url.protocol, hostname: url.hostname, port: url.port || (secure ? 443 : 80), path: `${url.pathname}${url.search}`, agent: this.#agents[secure ? 'https:' : 'http:'] };
     // An IPv6 literal comes bracketed from URL; node:http wants it bare.
     if (options.hostname?.startsWith('[')) options.hostname = options.hostname.slice(1, -1);
-    if (url.username || url.password) options.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     return { transport: secure ? https : http, options };
   });
   #aborted = false;
@@ -129,7 +128,8 @@ export class WebhookSender {
     if (free <= 0) return;
     const now = Date.now();
     // Webhooks whose URL is at its cap are left out, so their backlog never takes the slots of the others.
-    const busy = [...this.#hooks.values()].filter((hook) => (this.#inFlightByUrl.get(hook.url) ?? 0) >= this.settings.concurrencyPerUrl).map((hook) => hook.id);
+    const busy: string[] = [];
+    for (const hook of this.#hooks.values()) if ((this.#inFlightByUrl.get(hook.url) ?? 0) >= this.settings.concurrencyPerUrl) busy.push(hook.id);
     const leased = await this.deliveries.lease(now, this.#owner, this.settings.leaseSeconds * 1000, free, busy);
     for (const delivery of leased) {
       const hook = this.#hooks.get(delivery.webhookId);

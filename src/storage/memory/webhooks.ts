@@ -1,5 +1,5 @@
 import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../types.js';
-import { copy, SweepClock } from './shared.js';
+import { SweepClock } from './shared.js';
 
 /** How often settled deliveries past their retention are swept out. */
 const SWEEP_EVERY_MS = 60_000;
@@ -10,7 +10,8 @@ const SWEEP_EVERY_MS = 60_000;
  * however many delivered ones are kept for listing; and they are kept in sequence order as they
  * come, so a lease reads them from the oldest without sorting. When a receiver is slow the
  * backlog grows, and sorting it on every lease (one per delivery) made each delivery cost more
- * the longer the backlog.
+ * the longer the backlog. A delivery is flat (strings, numbers, null), so a spread copies it
+ * whole; the store's general copy() would see one more shape in every store call of the process.
  */
 export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #pending = new Map<string, WebhookDeliveryRecord>();
@@ -20,7 +21,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #sweeps = new SweepClock(SWEEP_EVERY_MS);
 
   async insertMany(records: readonly WebhookDeliveryRecord[]): Promise<void> {
-    for (const record of records) this.#place(copy(record));
+    for (const record of records) this.#place({ ...record });
   }
 
   async lease(now: number, owner: string, leaseMs: number, limit: number, skip: readonly string[] = []): Promise<WebhookDeliveryRecord[]> {
@@ -36,7 +37,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
       if (record.nextAttemptAt > now || record.leaseUntil > now || skip.includes(record.webhookId)) continue;
       record.leaseOwner = owner;
       record.leaseUntil = now + leaseMs;
-      leased.push(copy(record));
+      leased.push({ ...record });
     }
     return leased;
   }
@@ -44,7 +45,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   async settle(id: string, owner: string, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<boolean> {
     const record = this.#pending.get(id) ?? this.#settled.get(id);
     if (!record || record.leaseOwner !== owner) return false;
-    Object.assign(record, copy(update));
+    Object.assign(record, update);
     this.#place(record);
     return true;
   }
@@ -55,7 +56,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
       .filter((r) => !filter.status || r.status === filter.status)
       .sort((a, b) => b.sequence - a.sequence)
       .slice(0, filter.limit)
-      .map(copy);
+      .map((record) => ({ ...record }));
   }
 
   async requeueEvent(eventId: string, now: number): Promise<number> {
