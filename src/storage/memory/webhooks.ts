@@ -5,6 +5,13 @@ import { SweepClock } from './shared.js';
 const SWEEP_EVERY_MS = 60_000;
 
 /**
+ * How many settled (delivered or failed) deliveries this store keeps at most, the oldest settled
+ * going first: each holds its event's body in the heap for `retainDays`, so a busy server would
+ * grow by megabytes an hour; MongoDB keeps them all.
+ */
+export const MEMORY_SETTLED_DELIVERIES = 10_000;
+
+/**
  * Webhook deliveries in this process (lost on restart, as everything in the memory store).
  * Pending ones are kept apart from settled ones, so a lease looks only at what may be sent,
  * however many delivered ones are kept for listing; and they are kept in sequence order as they
@@ -19,6 +26,9 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #queue: WebhookDeliveryRecord[] = [];
   readonly #settled = new Map<string, WebhookDeliveryRecord>();
   readonly #sweeps = new SweepClock(SWEEP_EVERY_MS);
+
+  /** `keepSettled`: at most this many settled deliveries are kept (tests lower it). */
+  constructor(private readonly keepSettled = MEMORY_SETTLED_DELIVERIES) {}
 
   async insertMany(records: readonly WebhookDeliveryRecord[]): Promise<void> {
     for (const record of records) this.#place({ ...record });
@@ -81,7 +91,10 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     } else {
       if (wasPending) this.#dequeue(wasPending);
       this.#pending.delete(record.id);
+      // Deleted first, so a record settled again goes to the end: the Map's order is the order of settling.
+      this.#settled.delete(record.id);
       this.#settled.set(record.id, record);
+      if (this.#settled.size > this.keepSettled) this.#settled.delete(this.#settled.keys().next().value!);
     }
   }
 
