@@ -17,8 +17,7 @@ export const MEMORY_SETTLED_DELIVERIES = 10_000;
  * however many delivered ones are kept for listing; and they are kept in sequence order as they
  * come, so a lease reads them from the oldest without sorting. When a receiver is slow the
  * backlog grows, and sorting it on every lease (one per delivery) made each delivery cost more
- * the longer the backlog. A delivery is flat (strings, numbers, null), so a spread copies it
- * whole; the store's general copy() would see one more shape in every store call of the process.
+ * the longer the backlog. A delivery is flat (strings, numbers, null): a spread copies it whole.
  */
 export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #pending = new Map<string, WebhookDeliveryRecord>();
