@@ -145,7 +145,10 @@ export class WebhookSender {
         continue;
       }
       this.#inFlightByUrl.set(hook.url, busy + 1);
-      const run = this.#deliver(delivery, hook).finally(() => {
+      const run = this.#deliver(delivery, hook)
+        // A fault of ours must not end the process: the lease runs out and the delivery is tried again.
+        .catch((err: unknown) => log.error('webhook.deliver_failed', { webhook: hook.id, eventId: delivery.eventId, ...describeError(err) }))
+        .finally(() => {
         this.#inFlightByUrl.set(hook.url, (this.#inFlightByUrl.get(hook.url) ?? 1) - 1);
         this.#inFlight.delete(run);
         // A freed slot may take a delivery that waited behind this one.
@@ -192,7 +195,15 @@ export class WebhookSender {
     // redirect (one could take the signed event anywhere: a 3xx counts as a failed try).
     return new Promise<TryOutcome>((resolve) => {
       let timedOut = false;
-      const request = transport.request({ ...options, headers }, (response) => {
+      let request: http.ClientRequest;
+      try {
+        request = transport.request({ ...options, headers }, onResponse);
+      } catch (err) {
+        // node:http refuses the request before sending it (a header it will not write): a failed try.
+        resolve({ ok: false, status: null, error: (err as NodeJS.ErrnoException).code ?? (err as Error).name });
+        return;
+      }
+      function onResponse(response: http.IncomingMessage): void {
         const status = response.statusCode ?? 0;
         // The body is not needed; reading it frees the connection for the next delivery.
         response.resume();
@@ -201,7 +212,7 @@ export class WebhookSender {
           else resolve({ ok: false, status, error: status >= 300 && status < 400 ? 'redirect refused' : `HTTP ${status}` });
         });
         response.once('error', () => resolve({ ok: false, status, error: 'response cut off' }));
-      });
+      }
       // The whole try, not only socket idleness: a receiver that trickles bytes is cut off too.
       const timer = setTimeout(() => {
         timedOut = true;

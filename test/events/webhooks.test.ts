@@ -301,3 +301,33 @@ describe('events and webhooks', () => {
     expect(pasted.map((g) => g.path.join('.')), 'the docs\' example secret is refused in production').to.deep.equal(['webhooks.0.secret']);
   });
 });
+
+describe('webhook sender, given a request node:http will not write', () => {
+  it('counts it as a failed try and keeps the process running (it used to end it with an unhandled rejection)', async () => {
+    const receiver = await startReceiver();
+    const { MemoryStore } = await import('../../src/storage/memory.js');
+    const { WebhookSender } = await import('../../src/events/sender.js');
+    const { loadConfig } = await import('../../src/config/load.js');
+    const { delivery } = await import('../storage/contract/webhooks.js');
+    const store = new MemoryStore();
+    const settings = { ...loadConfig({ env: {} }).events, ...FAST };
+    // The configuration refuses such a header ('refuses a bad webhook at start-up'); this is the sender's own guard.
+    const hook = { id: 'bad', url: receiver.url, events: ['*'], secret: SECRET, headers: { 'X-Tenant': 'acme\r\nX-Injected: 1' }, timeoutMs: 300, allowInsecureUrl: false };
+    const sender = new WebhookSender(store.webhookDeliveries, [hook], settings);
+    try {
+      await store.webhookDeliveries.insertMany([delivery({ webhookId: 'bad' })]);
+      sender.start();
+      let [record] = await store.webhookDeliveries.list({ limit: 1 });
+      for (let waited = 0; record!.attempts < 2 && waited < 3000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        [record] = await store.webhookDeliveries.list({ limit: 1 });
+      }
+      expect(record, 'tried again with backoff, as any failed try').to.include({ status: 'pending', lastError: 'ERR_INVALID_CHAR', lastStatus: null });
+      expect(record!.attempts).to.be.at.least(2);
+      expect(receiver.received, 'nothing was sent').to.have.length(0);
+    } finally {
+      await sender.stop();
+      await receiver.close();
+    }
+  });
+});
