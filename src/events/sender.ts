@@ -128,9 +128,9 @@ export class WebhookSender {
     if (free <= 0) return;
     const now = Date.now();
     // Webhooks whose URL is at its cap are left out, so their backlog never takes the slots of the others.
-    const busy: string[] = [];
-    for (const hook of this.#hooks.values()) if ((this.#inFlightByUrl.get(hook.url) ?? 0) >= this.settings.concurrencyPerUrl) busy.push(hook.id);
-    const leased = await this.deliveries.lease(now, this.#owner, this.settings.leaseSeconds * 1000, free, busy);
+    const atCap: string[] = [];
+    for (const hook of this.#hooks.values()) if ((this.#inFlightByUrl.get(hook.url) ?? 0) >= this.settings.concurrencyPerUrl) atCap.push(hook.id);
+    const leased = await this.deliveries.lease(now, this.#owner, this.settings.leaseSeconds * 1000, free, atCap);
     for (const delivery of leased) {
       const hook = this.#hooks.get(delivery.webhookId);
       if (!hook) {
@@ -149,11 +149,11 @@ export class WebhookSender {
         // A fault of ours must not end the process: the lease runs out and the delivery is tried again.
         .catch((err: unknown) => log.error('webhook.deliver_failed', { webhook: hook.id, eventId: delivery.eventId, ...describeError(err) }))
         .finally(() => {
-        this.#inFlightByUrl.set(hook.url, (this.#inFlightByUrl.get(hook.url) ?? 1) - 1);
-        this.#inFlight.delete(run);
-        // A freed slot may take a delivery that waited behind this one.
-        this.kick();
-      });
+          this.#inFlightByUrl.set(hook.url, (this.#inFlightByUrl.get(hook.url) ?? 1) - 1);
+          this.#inFlight.delete(run);
+          // A freed slot may take a delivery that waited behind this one.
+          this.kick();
+        });
       this.#inFlight.add(run);
     }
   }
