@@ -20,6 +20,7 @@ import { oursConfig } from './ours-config.js';
 import { benchEmail, BENCH_CLIENT_ID } from './protocol.js';
 import { apiPair } from './driver/flows.js';
 import type { Target } from './driver/http.js';
+import { countFlag, median } from './driver/stats.js';
 
 process.env.LOG_LEVEL = 'silent';
 
@@ -30,9 +31,9 @@ const { values: flags } = parseArgs({
     users: { type: 'string', default: '1000' },
   },
 });
-const pairs = Math.max(1, Number(flags.pairs));
-const rounds = Math.max(1, Number(flags.rounds));
-const users = Math.max(1, Number(flags.users));
+const pairs = countFlag('pairs', flags.pairs);
+const rounds = countFlag('rounds', flags.rounds);
+const users = countFlag('users', flags.users);
 
 /** A `Target` whose requests are injected into `handler` instead of sent over a socket. */
 function injected(handler: RequestListener): Pick<Target, 'request'> {
@@ -99,8 +100,7 @@ try {
     results.JWT.push(await cpuPerPair(app.handler, apiKey, pairs, false));
   }
   for (const [variant, values] of Object.entries(results)) {
-    const sorted = [...values].sort((a, b) => a - b);
-    console.log(`${variant.padEnd(5)} ms CPU per pair: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(3)} (rounds: ${values.map((v) => v.toFixed(3)).join(', ')})`);
+    console.log(`${variant.padEnd(5)} ms CPU per pair: median ${median(values).toFixed(3)} (rounds: ${values.map((v) => v.toFixed(3)).join(', ')})`);
   }
 } finally {
   await app.close();

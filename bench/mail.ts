@@ -19,6 +19,7 @@ import { SMTPServer } from 'smtp-server';
 import { Catalog } from '../src/i18n/catalog.js';
 import { Views } from '../src/render/views.js';
 import { composeMagicLinkMail } from '../src/mail/magic-link.js';
+import { countFlag } from './driver/stats.js';
 import { SmtpTransport, nodemailerMessage, type SmtpOptions } from '../src/mail/smtp.js';
 import { buildUser } from '../src/accounts/users.js';
 import { projectRoot } from '../src/config/load.js';
@@ -48,9 +49,9 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '16' },
     },
   });
-  const messages = Math.max(1, Number(flags.messages));
-  const rounds = Math.max(1, Number(flags.rounds));
-  const concurrency = Math.max(1, Number(flags.concurrency));
+  const messages = countFlag('messages', flags.messages);
+  const rounds = countFlag('rounds', flags.rounds);
+  const concurrency = countFlag('concurrency', flags.concurrency);
 
   const sink = fork(new URL(import.meta.url).pathname, ['--sink'], { execArgv: ['--import', 'tsx'] });
   const port = await new Promise<number>((resolve) => sink.once('message', (m: { port: number }) => resolve(m.port)));

@@ -1,5 +1,5 @@
 /** The shape of bench/results.json and the table printed at the end of a run. */
-import { round } from './driver/stats.js';
+import { median, round } from './driver/stats.js';
 
 export interface Measure {
   label: string;
@@ -166,15 +166,9 @@ function roundRatioLines(rounds: Results['flowRounds']): string[] {
     const [mine, theirs] = [rounds[a], rounds[b]];
     if (!mine || !theirs || mine.length < 2) continue;
     const ratios = mine.map((value, i) => round(value / (theirs[i] ?? NaN), 2));
-    lines.push(`  ${a} ÷ ${b} round by round: ${ratios.join(', ')}; median ${median(ratios)}`);
+    lines.push(`  ${a} ÷ ${b} round by round: ${ratios.join(', ')}; median ${round(median(ratios), 3)}`);
   }
   return lines;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : round((sorted[middle - 1]! + sorted[middle]!) / 2, 3);
 }
 
 function stepTable(steps: StepCpu[]): string {

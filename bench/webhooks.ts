@@ -13,6 +13,7 @@ import { Events } from '../src/events/events.js';
 import { WebhookSender } from '../src/events/sender.js';
 import { buildUser } from '../src/accounts/users.js';
 import { startWebhookSink } from './driver/webhook-sink.js';
+import { countFlag, median } from './driver/stats.js';
 
 process.env.LOG_LEVEL = 'silent';
 
@@ -24,9 +25,9 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '16' },
     },
   });
-  const events = Math.max(1, Number(flags.events));
-  const rounds = Math.max(1, Number(flags.rounds));
-  const concurrency = Math.max(1, Number(flags.concurrency));
+  const events = countFlag('events', flags.events);
+  const rounds = countFlag('rounds', flags.rounds);
+  const concurrency = countFlag('concurrency', flags.concurrency);
 
   const receiver = await startWebhookSink();
   const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: receiver.url, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
@@ -79,7 +80,6 @@ async function main(): Promise<void> {
     withHook.push(await round(true));
     console.log(`round ${i}: ${without.at(-1)!.toFixed(3)} ms CPU per sign-in's events without a webhook, ${withHook.at(-1)!.toFixed(3)} with one: ${(withHook.at(-1)! - without.at(-1)!).toFixed(3)} ms for its two deliveries`);
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   console.log(`median: ${(median(withHook) - median(without)).toFixed(3)} ms of CPU for a sign-in's two deliveries (${events} sign-ins a round, ${concurrency} at a time)`);
   await receiver.close();
 }

@@ -39,6 +39,23 @@ export class Samples {
 
 export const round = (value: number, digits = 1): number => (Number.isFinite(value) ? Number(value.toFixed(digits)) : NaN);
 
+/** The middle value (the mean of the two middle ones for an even count): what one odd round cannot move. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** A count flag of a bench script (`--rounds 5`): a whole number of at least 1, or the script ends naming the flag. */
+export function countFlag(name: string, value: string | undefined): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) {
+    process.stderr.write(`--${name} must be a whole number of at least 1 (got ${JSON.stringify(value)})\n`);
+    process.exit(2);
+  }
+  return count;
+}
+
 /** Runs `workers` loops of `step` until `durationMs` has passed; each step reports its own outcome. */
 export async function runFor(durationMs: number, workers: number, step: (worker: number, iteration: number) => Promise<void>): Promise<number> {
   const started = performance.now();
