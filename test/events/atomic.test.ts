@@ -7,8 +7,7 @@ import { MemoryStore } from '../../src/storage/memory.js';
 import { connectMongoStore, MongoStore } from '../../src/storage/mongodb.js';
 import { refusesTransactions } from '../../src/storage/mongodb/transactions.js';
 import { StoreUnavailableError, type Store, type UserRecord, type WebhookDeliveryRecord, type WebhookDeliveryRepository } from '../../src/storage/types.js';
-import { onEachStore } from '../helpers/stores.js';
-import { startMongoTarget, type MongoTarget } from '../helpers/mongo-engine.js';
+import { onEachStore, onMongoStore } from '../helpers/stores.js';
 import { captureLogEvents } from '../helpers/logs.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { ADMIN_KEY, call, startApiServer } from '../api/helpers.js';
@@ -212,102 +211,90 @@ async function openStoreLike(store: Store, uri: string | null): Promise<Store> {
   return connectMongoStore(uri);
 }
 
-describe('MongoDB with transactions (the test engine, or a replica set)', function () {
-  this.timeout(60_000);
-  let target: MongoTarget | null = null;
-  let opened: MongoStore | null = null;
-  const store = () => opened!;
+onMongoStore(
+  async (uri) => {
+    const store = await connectMongoStore(uri);
+    return { store, stop: () => store.close() };
+  },
+  (current) => {
+    const store = () => current().store;
 
-  before(async function () {
-    target = await startMongoTarget();
-    if (!target) return this.skip();
-    opened = await connectMongoStore(target.freshUri());
-  });
-  after(async () => {
-    await opened?.close();
-    await target?.stop();
-  });
-
-  it('reports transactions on the test engine (the case below then checks rollback)', async function () {
-    // jongodb and any replica set take transactions; a standalone MONGODB_URI would not.
-    if (process.env.MONGODB_URI) return this.skip();
-    expect(await rollsBack(store())).to.equal(true);
-  });
-
-  it('rolls back on MongoDB whatever repositories a change touched; counters are kept (a try stays counted)', async function () {
-    // A standalone MONGODB_URI has no transactions (its own describe below covers it).
-    if (!(await rollsBack(store()))) return this.skip();
-    const user = newUser();
-    const key = `atomic-try-${user.id}`;
-    const failed = store().atomically(async () => {
-      await store().users.insert(user);
-      await store().refreshTokens.insert({ id: user.id, tokenHash: `hash-${user.id}`, userId: user.id, applicationId: 'app', startInstant: 1, insertInstant: 1, expiresAt: Date.now() + 60_000 });
-      await store().twoFactorTrusts.insert({ id: `trust-${user.id}`, userId: user.id, insertInstant: 1, expiresAt: Date.now() + 60_000 });
-      await store().apiKeys.insert({ id: user.id, keyHash: `key-${user.id}`, description: 'atomic', permissions: {}, insertInstant: 1 });
-      await store().counters.increment(key, Date.now() + 60_000);
-      await store().users.delete(user.id).then(() => store().users.insert(user));
-      throw new Error('boom');
+    it('reports transactions on the test engine (the case below then checks rollback)', async function () {
+      // jongodb and any replica set take transactions; a standalone MONGODB_URI would not.
+      if (process.env.MONGODB_URI) return this.skip();
+      expect(await rollsBack(store())).to.equal(true);
     });
-    expect((await rejection(failed)).message).to.equal('boom');
-    expect(await store().users.findById(user.id)).to.equal(null);
-    expect(await store().refreshTokens.findByHash(`hash-${user.id}`)).to.equal(null);
-    expect(await store().twoFactorTrusts.findById(`trust-${user.id}`, Date.now())).to.equal(null);
-    expect(await store().apiKeys.findByHash(`key-${user.id}`)).to.equal(null);
-    expect(await store().counters.get(key, Date.now()), 'the counter is outside the transaction').to.equal(1);
-  });
-});
 
-describe('MongoDB without transactions (a standalone server)', function () {
-  this.timeout(60_000);
-  let target: MongoTarget | null = null;
-
-  before(async function () {
-    target = await startMongoTarget();
-    if (!target) return this.skip();
-  });
-  after(async () => {
-    await target?.stop();
-  });
-
-  it('classifies a standalone mongod’s answer to a transaction as "no transactions", and nothing else', () => {
-    const standalone = new MongoServerError({ ok: 0, code: 20, codeName: 'IllegalOperation', errmsg: 'Transaction numbers are only allowed on a replica set member or mongos' });
-    expect(refusesTransactions(standalone)).to.equal(true);
-    expect(refusesTransactions(new MongoServerError({ ok: 0, code: 11000, errmsg: 'E11000 duplicate key error' }))).to.equal(false);
-    expect(refusesTransactions(new Error('Transaction numbers are only allowed on a replica set member or mongos'))).to.equal(false);
-  });
-
-  it('says so once at start-up, runs the work plainly (change first, then its events), and keeps what a failed work wrote', async () => {
-    let store: MongoStore | null = null;
-    const logged = await captureLogEvents('info', async () => {
-      store = await connectMongoStore(target!.freshUri(), { transactions: false });
-      await store.atomically(async () => undefined);
-    }, 'store.transactions_unavailable');
-    const opened = store as unknown as MongoStore;
-    try {
-      expect(logged).to.have.length(1);
-      expect(logged[0]!.level).to.equal('info');
-      expect(await opened.usesTransactions()).to.equal(false);
-
-      const events = eventsOn(opened);
+    it('rolls back on MongoDB whatever repositories a change touched; counters are kept (a try stays counted)', async function () {
+      // A standalone MONGODB_URI has no transactions (its own describe below covers it).
+      if (!(await rollsBack(store()))) return this.skip();
       const user = newUser();
-      await events.atomically(async (step) => {
-        await opened.users.insert(user);
-        step.emit('user.create', { user });
-      });
-      expect(await opened.users.findById(user.id)).to.not.equal(null);
-      expect((await deliveriesAbout(opened, user.id)).map((d) => d.type)).to.deep.equal(['user.create']);
-
-      const kept = newUser();
-      const failed = events.atomically(async (step) => {
-        await opened.users.insert(kept);
-        step.emit('user.create', { user: kept });
+      const key = `atomic-try-${user.id}`;
+      const failed = store().atomically(async () => {
+        await store().users.insert(user);
+        await store().refreshTokens.insert({ id: user.id, tokenHash: `hash-${user.id}`, userId: user.id, applicationId: 'app', startInstant: 1, insertInstant: 1, expiresAt: Date.now() + 60_000 });
+        await store().twoFactorTrusts.insert({ id: `trust-${user.id}`, userId: user.id, insertInstant: 1, expiresAt: Date.now() + 60_000 });
+        await store().apiKeys.insert({ id: user.id, keyHash: `key-${user.id}`, description: 'atomic', permissions: {}, insertInstant: 1 });
+        await store().counters.increment(key, Date.now() + 60_000);
+        await store().users.delete(user.id).then(() => store().users.insert(user));
         throw new Error('boom');
       });
       expect((await rejection(failed)).message).to.equal('boom');
-      expect(await opened.users.findById(kept.id), 'no transaction: the change stays').to.not.equal(null);
-      expect(await deliveriesAbout(opened, kept.id), 'its event, held back to the end, was never written').to.deep.equal([]);
-    } finally {
-      await opened.close();
-    }
-  });
-});
+      expect(await store().users.findById(user.id)).to.equal(null);
+      expect(await store().refreshTokens.findByHash(`hash-${user.id}`)).to.equal(null);
+      expect(await store().twoFactorTrusts.findById(`trust-${user.id}`, Date.now())).to.equal(null);
+      expect(await store().apiKeys.findByHash(`key-${user.id}`)).to.equal(null);
+      expect(await store().counters.get(key, Date.now()), 'the counter is outside the transaction').to.equal(1);
+    });
+  },
+  'MongoDB with transactions (the test engine, or a replica set)',
+);
+
+onMongoStore(
+  // Each case opens its own stores on this database, with the options it tests.
+  async (uri) => ({ uri, stop: async () => undefined }),
+  (current) => {
+    it('classifies a standalone mongod’s answer to a transaction as "no transactions", and nothing else', () => {
+      const standalone = new MongoServerError({ ok: 0, code: 20, codeName: 'IllegalOperation', errmsg: 'Transaction numbers are only allowed on a replica set member or mongos' });
+      expect(refusesTransactions(standalone)).to.equal(true);
+      expect(refusesTransactions(new MongoServerError({ ok: 0, code: 11000, errmsg: 'E11000 duplicate key error' }))).to.equal(false);
+      expect(refusesTransactions(new Error('Transaction numbers are only allowed on a replica set member or mongos'))).to.equal(false);
+    });
+
+    it('says so once at start-up, runs the work plainly (change first, then its events), and keeps what a failed work wrote', async () => {
+      let store: MongoStore | null = null;
+      const logged = await captureLogEvents('info', async () => {
+        store = await connectMongoStore(current().uri, { transactions: false });
+        await store.atomically(async () => undefined);
+      }, 'store.transactions_unavailable');
+      const opened = store as unknown as MongoStore;
+      try {
+        expect(logged).to.have.length(1);
+        expect(logged[0]!.level).to.equal('info');
+        expect(await opened.usesTransactions()).to.equal(false);
+
+        const events = eventsOn(opened);
+        const user = newUser();
+        await events.atomically(async (step) => {
+          await opened.users.insert(user);
+          step.emit('user.create', { user });
+        });
+        expect(await opened.users.findById(user.id)).to.not.equal(null);
+        expect((await deliveriesAbout(opened, user.id)).map((d) => d.type)).to.deep.equal(['user.create']);
+
+        const kept = newUser();
+        const failed = events.atomically(async (step) => {
+          await opened.users.insert(kept);
+          step.emit('user.create', { user: kept });
+          throw new Error('boom');
+        });
+        expect((await rejection(failed)).message).to.equal('boom');
+        expect(await opened.users.findById(kept.id), 'no transaction: the change stays').to.not.equal(null);
+        expect(await deliveriesAbout(opened, kept.id), 'its event, held back to the end, was never written').to.deep.equal([]);
+      } finally {
+        await opened.close();
+      }
+    });
+  },
+  'MongoDB without transactions (a standalone server)',
+);

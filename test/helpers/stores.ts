@@ -18,7 +18,16 @@ export function onEachStore<T extends { stop(): Promise<void> }>(start: (mongodb
     define(() => started!);
   });
 
-  describe('MongoDB store', function () {
+  onMongoStore(start, define);
+}
+
+/**
+ * Runs `define` once, on a fresh database of the suite's MongoDB target (MONGODB_URI or the
+ * bundled wire engine), skipped when none can run here; `current()` is what `start` built on it,
+ * stopped after the cases, and the target with it.
+ */
+export function onMongoStore<T extends { stop(): Promise<void> }>(start: (mongodbUri: string) => Promise<T>, define: (current: () => T) => void, title = 'MongoDB store'): void {
+  describe(title, function () {
     // The test engine is JVM-based and the machine may be busy.
     this.timeout(60_000);
     let target: MongoTarget | null = null;
