@@ -205,6 +205,23 @@ describe('events and webhooks', () => {
     expect(lines.join('\n')).not.to.include(SECRET);
   });
 
+  it('finishes a hosted sign-in while the receiver holds its delivery unanswered: nothing is sent on the request path', async () => {
+    receiver.behaviour = () => 'hang';
+    // A try may last a minute: a sign-in that waited for its delivery would outlast the test's timeout.
+    server = await startWithWebhooks(receiver, { timeoutMs: 60_000 }, { leaseSeconds: 120 });
+    config = await discover(server);
+    const browser = new Browser(server.issuer);
+    const rp = await authorizationRequest(config);
+    await requestLink(browser, rp, ALICE.email);
+    const landed = await browser.get(linkOf((await lastMailTo(server, ALICE.email))!));
+    const tokens = await exchange(rp, landed.url);
+    expect(tokens.access_token).to.be.a('string');
+    for (let waited = 0; receiver.received.length === 0 && waited < 3000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(receiver.received.map((r) => [r.event.type, r.answered]), 'the first event is still held by the receiver').to.deep.equal([['magic-link.sent', null]]);
+    const pending = await server.app.store.webhookDeliveries.list({ status: 'pending', limit: 10 });
+    expect(pending.map((d) => d.type).sort(), 'the login event waits behind it, in order').to.deep.equal(['magic-link.sent', 'user.login.success']);
+  });
+
   it('refuses to follow a redirect', async () => {
     receiver.behaviour = (n) => (n === 0 ? 307 : 200);
     server = await startWithWebhooks(receiver, { events: ['user.create'] });
