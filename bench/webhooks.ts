@@ -2,20 +2,35 @@
  * `npm run bench:webhooks`: CPU of a hosted sign-in's two webhook deliveries in the sending
  * process, with no sign-in around it. Events are written and sent by the real parts (Events on
  * the memory store, the WebhookSender, node:http) to the bench's webhook receiver, a process of
- * its own (so its CPU is not counted), in rounds that alternate with a baseline doing the same changes with no webhook configured. What a
- * delivery costs is the difference per event; the `npm run bench -- --webhooks` flows then say
- * what share of a sign-in that is, without the noise of comparing two whole servers.
+ * its own (so its CPU is not counted). Three contenders alternate round by round, doing the same
+ * changes: `none` (no webhook configured), `ours` (a webhook on every event), and `post` (no
+ * webhook, but one bare node:http POST of an event's JSON per event, on a keep-alive agent with
+ * the sender's per-URL cap): the least a delivery can cost, whatever sends it. What a delivery
+ * costs is ours − none; what our sender adds to the HTTP exchange itself is ours − post.
+ *
+ * By default sign-ins run `--concurrency` at a time as fast as they go, so deliveries come in
+ * bursts and share the event loop's wake-ups. With `--pace MS` a sign-in starts every MS ms and
+ * its two events come half a pace apart, as a server under load raises them: each delivery then
+ * pays for its own wake-ups and socket calls, which is what it costs inside `npm run bench`.
  */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
 import { MemoryStore } from '../src/storage/memory.js';
 import { Events } from '../src/events/events.js';
 import { WebhookSender } from '../src/events/sender.js';
 import { buildUser } from '../src/accounts/users.js';
+import { userJson } from '../src/api/user-json.js';
+import type { UserRecord } from '../src/storage/types.js';
 import { startWebhookSink } from './driver/webhook-sink.js';
 import { countFlag, median } from './driver/stats.js';
 
 process.env.LOG_LEVEL = 'silent';
+
+type Contender = 'none' | 'ours' | 'post';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function main(): Promise<void> {
   const { values: flags } = parseArgs({
@@ -23,64 +38,117 @@ async function main(): Promise<void> {
       events: { type: 'string', default: '5000' },
       rounds: { type: 'string', default: '3' },
       concurrency: { type: 'string', default: '16' },
+      pace: { type: 'string', default: '0' },
     },
   });
   const events = countFlag('events', flags.events);
   const rounds = countFlag('rounds', flags.rounds);
   const concurrency = countFlag('concurrency', flags.concurrency);
+  const pace = Number(flags.pace);
+  if (!Number.isFinite(pace) || pace < 0) throw new Error('--pace must be a number of milliseconds (0: as fast as possible)');
 
   const receiver = await startWebhookSink();
   const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: receiver.url, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
   const users = Array.from({ length: 100 }, (_, i) => buildUser({ email: `user${i}@bench.test`, firstName: 'Bench', registrations: [{ applicationId: 'bench', roles: [] }] }));
+  const target = new URL(receiver.url);
+  const bareAgent = new http.Agent({ keepAlive: true, maxSockets: config.events.concurrencyPerUrl });
+
+  /** One bare POST of an event's JSON, built as Events builds it; resolves when the answer is read. */
+  function bareDelivery(type: string, user: UserRecord): Promise<void> {
+    const body = JSON.stringify({ event: { id: randomUUID(), type, createInstant: Date.now(), applicationId: 'bench', user: userJson(user), info: { ipAddress: '127.0.0.1' } } });
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        { method: 'POST', hostname: target.hostname, port: target.port, path: target.pathname, agent: bareAgent, headers: { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } },
+        (response) => {
+          response.resume();
+          response.once('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`receiver answered ${response.statusCode}`))));
+        },
+      );
+      request.once('error', reject);
+      request.end(body);
+    });
+  }
 
   /**
-   * `events` sign-ins' worth of events, `concurrency` at a time, as a hosted sign-in raises them:
-   * `magic-link.sent` observed from the log (emitSoon), then the last-login record with its
-   * `user.login.success` in one step. CPU ms per sign-in.
+   * `events` sign-ins' worth of events, as a hosted sign-in raises them: `magic-link.sent`
+   * observed from the log (emitSoon), then the last-login record with its `user.login.success`
+   * in one step. CPU ms per sign-in.
    */
-  async function round(withWebhook: boolean): Promise<number> {
+  async function round(contender: Contender): Promise<number> {
     const store = new MemoryStore();
     for (const user of users) await store.users.insert(user);
-    const webhooks = withWebhook ? config.webhooks : [];
+    const webhooks = contender === 'ours' ? config.webhooks : [];
     const emitter = new Events({ webhooks, store, settings: config.events });
     const sender = new WebhookSender(store.webhookDeliveries, webhooks, config.events);
     emitter.onWritten = () => sender.kick();
     sender.start();
+    const posts: Promise<void>[] = [];
+
+    const linkSent = (user: UserRecord): void => {
+      emitter.observe('code.sent', { user: user.id, client: 'bench', signUp: false });
+      if (contender === 'post') posts.push(bareDelivery('magic-link.sent', user));
+    };
+    const signedIn = async (user: UserRecord): Promise<void> => {
+      const current = await emitter.atomically(async (step) => {
+        const record = (await store.users.recordLogin(user.id, 'bench', Date.now())) ?? user;
+        step.emit('user.login.success', { user: record, applicationId: 'bench', info: { ipAddress: '127.0.0.1' }, fields: { authenticationType: 'PASSWORDLESS' } });
+        return record;
+      });
+      if (contender === 'post') posts.push(bareDelivery('user.login.success', current));
+    };
+
     const before = process.cpuUsage();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        for (let i = next++; i < events; i = next++) {
-          const user = users[i % users.length]!;
-          emitter.observe('code.sent', { user: user.id, client: 'bench', signUp: false });
-          await emitter.atomically(async (step) => {
-            const current = (await store.users.recordLogin(user.id, 'bench', Date.now())) ?? user;
-            step.emit('user.login.success', { user: current, applicationId: 'bench', info: { ipAddress: '127.0.0.1' }, fields: { authenticationType: 'PASSWORDLESS' } });
-          });
-        }
-      }),
-    );
+    if (pace > 0) {
+      const logins: Promise<void>[] = [];
+      for (let i = 0; i < events; i += 1) {
+        const user = users[i % users.length]!;
+        linkSent(user);
+        await sleep(pace / 2);
+        logins.push(signedIn(user));
+        await sleep(pace / 2);
+      }
+      await Promise.all(logins);
+    } else {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let i = next++; i < events; i = next++) {
+            const user = users[i % users.length]!;
+            linkSent(user);
+            await signedIn(user);
+          }
+        }),
+      );
+    }
+    await Promise.all(posts);
     await sender.settled();
     const used = process.cpuUsage(before);
     await sender.stop();
-    if (withWebhook) {
-      const delivered = (await store.webhookDeliveries.list({ status: 'delivered', limit: 2 * events + 1 })).length;
-      if (delivered !== 2 * events) throw new Error(`${delivered} of ${2 * events} deliveries made`);
-    }
+    const made = contender === 'ours' ? (await store.webhookDeliveries.list({ status: 'delivered', limit: 2 * events + 1 })).length : contender === 'post' ? posts.length : 2 * events;
+    if (made !== 2 * events) throw new Error(`${contender}: ${made} of ${2 * events} deliveries made`);
     return (used.user + used.system) / 1000 / events;
   }
 
-  // A first pair warms the JIT up.
-  await round(false);
-  await round(true);
-  const without: number[] = [];
-  const withHook: number[] = [];
+  // A first pass warms the JIT up.
+  for (const contender of ['none', 'ours', 'post'] as const) await round(contender);
+  const results: Record<Contender, number[]> = { none: [], ours: [], post: [] };
   for (let i = 1; i <= rounds; i += 1) {
-    without.push(await round(false));
-    withHook.push(await round(true));
-    console.log(`round ${i}: ${without.at(-1)!.toFixed(3)} ms CPU per sign-in's events without a webhook, ${withHook.at(-1)!.toFixed(3)} with one: ${(withHook.at(-1)! - without.at(-1)!).toFixed(3)} ms for its two deliveries`);
+    // A B C, then C B A: a drift of the machine's speed weighs on every contender alike.
+    const order: Contender[] = i % 2 === 1 ? ['none', 'ours', 'post'] : ['post', 'ours', 'none'];
+    for (const contender of order) results[contender].push(await round(contender));
+    const [none, ours, post] = [results.none.at(-1)!, results.ours.at(-1)!, results.post.at(-1)!];
+    console.log(
+      `round ${i}: ms CPU per sign-in: ${none.toFixed(3)} without a webhook, ${ours.toFixed(3)} with one, ${post.toFixed(3)} with two bare POSTs; ` +
+        `deliveries ${(ours - none).toFixed(3)}, bare POSTs ${(post - none).toFixed(3)}, ours over bare ${(ours - post).toFixed(3)}`,
+    );
   }
-  console.log(`median: ${(median(withHook) - median(without)).toFixed(3)} ms of CPU for a sign-in's two deliveries (${events} sign-ins a round, ${concurrency} at a time)`);
+  const [none, ours, post] = [median(results.none), median(results.ours), median(results.post)];
+  const how = pace > 0 ? `a sign-in every ${pace} ms` : `${concurrency} at a time`;
+  console.log(`median, ms of CPU per sign-in (${events} sign-ins a round, ${how}):`);
+  console.log(`  its two deliveries (ours − none)         ${(ours - none).toFixed(3)}`);
+  console.log(`  two bare node:http POSTs (post − none)   ${(post - none).toFixed(3)}`);
+  console.log(`  what our sender adds to them (ours − post) ${(ours - post).toFixed(3)}`);
+  bareAgent.destroy();
   await receiver.close();
 }
 
