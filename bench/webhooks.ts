@@ -12,6 +12,8 @@
  * bursts and share the event loop's wake-ups. With `--pace MS` a sign-in starts every MS ms and
  * its two events come half a pace apart, as a server under load raises them: each delivery then
  * pays for its own wake-ups and socket calls, which is what it costs inside `npm run bench`.
+ * With `--backlog N`, ours' store first holds N deliveries waiting for a retry an hour away, as
+ * after a receiver was down: what a backlog costs each new event.
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -22,7 +24,7 @@ import { Events } from '../src/events/events.js';
 import { WebhookSender } from '../src/events/sender.js';
 import { buildUser } from '../src/accounts/users.js';
 import { userJson } from '../src/api/user-json.js';
-import type { UserRecord } from '../src/storage/types.js';
+import type { UserRecord, WebhookDeliveryRecord } from '../src/storage/types.js';
 import { startWebhookSink } from './driver/webhook-sink.js';
 import { countFlag, median } from './driver/stats.js';
 
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       concurrency: { type: 'string', default: '16' },
       pace: { type: 'string', default: '0' },
+      backlog: { type: 'string', default: '0' },
     },
   });
   const events = countFlag('events', flags.events);
@@ -46,6 +49,7 @@ async function main(): Promise<void> {
   const concurrency = countFlag('concurrency', flags.concurrency);
   const pace = Number(flags.pace);
   if (!Number.isFinite(pace) || pace < 0) throw new Error('--pace must be a number of milliseconds (0: as fast as possible)');
+  const backlog = flags.backlog === '0' ? 0 : countFlag('backlog', flags.backlog);
 
   const receiver = await startWebhookSink();
   const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: receiver.url, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
     const store = new MemoryStore();
     for (const user of users) await store.users.insert(user);
     const webhooks = contender === 'ours' ? config.webhooks : [];
+    if (contender === 'ours' && backlog > 0) await store.webhookDeliveries.insertMany(waitingDeliveries(backlog));
     const emitter = new Events({ webhooks, store, settings: config.events });
     const sender = new WebhookSender(store.webhookDeliveries, webhooks, config.events);
     emitter.onWritten = () => sender.kick();
@@ -129,6 +134,30 @@ async function main(): Promise<void> {
     return (used.user + used.system) / 1000 / events;
   }
 
+  /** `count` deliveries to the bench's webhook, each of its own user, tried once and due again in an hour. */
+  function waitingDeliveries(count: number): WebhookDeliveryRecord[] {
+    const now = Date.now();
+    return Array.from({ length: count }, (_, i) => ({
+      id: `backlog-${i}:bench`,
+      eventId: `backlog-${i}`,
+      webhookId: 'bench',
+      type: 'user.login.success',
+      orderKey: `user:backlog-${i}`,
+      sequence: -count + i,
+      body: '{"event":{}}',
+      status: 'pending',
+      attempts: 1,
+      createdAt: now,
+      nextAttemptAt: now + 3_600_000,
+      leaseOwner: null,
+      leaseUntil: 0,
+      lastStatus: 503,
+      lastError: 'HTTP 503',
+      settledAt: null,
+      retainUntil: now + 86_400_000,
+    }));
+  }
+
   // A first pass warms the JIT up.
   for (const contender of ['none', 'ours', 'post'] as const) await round(contender);
   const results: Record<Contender, number[]> = { none: [], ours: [], post: [] };
@@ -143,7 +172,7 @@ async function main(): Promise<void> {
     );
   }
   const [none, ours, post] = [median(results.none), median(results.ours), median(results.post)];
-  const how = pace > 0 ? `a sign-in every ${pace} ms` : `${concurrency} at a time`;
+  const how = `${pace > 0 ? `a sign-in every ${pace} ms` : `${concurrency} at a time`}${backlog > 0 ? `, ${backlog} deliveries waiting in ours' store` : ''}`;
   console.log(`median, ms of CPU per sign-in (${events} sign-ins a round, ${how}):`);
   console.log(`  its two deliveries (ours − none)         ${(ours - none).toFixed(3)}`);
   console.log(`  two bare node:http POSTs (post − none)   ${(post - none).toFixed(3)}`);

@@ -3,6 +3,7 @@ import { MemoryStore } from '../../src/storage/memory.js';
 import { MEMORY_SETTLED_DELIVERIES, MemoryWebhookDeliveries } from '../../src/storage/memory/webhooks.js';
 import { storeContract } from './contract/index.js';
 import { delivery } from './contract/webhooks.js';
+import { MinHeap } from '../../src/storage/memory/heap.js';
 
 describe('storage contract: memory store', () => {
   storeContract({
@@ -47,5 +48,56 @@ describe('memory store: webhook deliveries kept', () => {
     const kept = await webhookDeliveries.list({ status: 'delivered', limit: records.length });
     expect(kept).to.have.length(10_000);
     expect(Math.min(...kept.map((d) => d.sequence)), 'the first five settled went').to.equal(6);
+  });
+});
+
+describe('memory store: webhook delivery leases', () => {
+  it('leases the one delivery due among a thousand waiting for a retry, and those once their time comes', async () => {
+    const deliveries = new MemoryWebhookDeliveries();
+    const now = Date.now();
+    const waiting = Array.from({ length: 1000 }, (_, i) => delivery({ webhookId: 'down', sequence: i + 1, attempts: 1, nextAttemptAt: now + 3_600_000 }));
+    const fresh = delivery({ webhookId: 'down', sequence: 1001, nextAttemptAt: now });
+    await deliveries.insertMany([...waiting, fresh]);
+    expect((await deliveries.lease(now, 'me', 60_000, 10)).map((d) => d.id)).to.deep.equal([fresh.id]);
+    const later = await deliveries.lease(now + 3_600_000, 'me', 60_000, 2000);
+    expect(later.map((d) => d.sequence), 'oldest first, the fresh one again as its lease ended').to.deep.equal([...waiting.map((d) => d.sequence), 1001]);
+  });
+
+  it('leases nothing not due at the time it is asked for, even after a call with a later clock', async () => {
+    const deliveries = new MemoryWebhookDeliveries();
+    const now = Date.now();
+    const record = delivery({ webhookId: 'clock', nextAttemptAt: now + 30_000 });
+    await deliveries.insertMany([record]);
+    // A call that saw a later clock but took nothing (no free slot).
+    expect(await deliveries.lease(now + 60_000, 'me', 60_000, 0)).to.deep.equal([]);
+    expect(await deliveries.lease(now, 'me', 60_000, 10), 'not due at now').to.deep.equal([]);
+    expect((await deliveries.lease(now + 30_000, 'me', 60_000, 10)).map((d) => d.id)).to.deep.equal([record.id]);
+  });
+
+  it('keeps a retried delivery at the head of its key until it is settled, then lets the next one go', async () => {
+    const deliveries = new MemoryWebhookDeliveries();
+    const now = Date.now();
+    const orderKey = 'user:retried';
+    const [first, second] = [delivery({ webhookId: 'retry', orderKey, sequence: 1 }), delivery({ webhookId: 'retry', orderKey, sequence: 2 })];
+    await deliveries.insertMany([first!, second!]);
+    expect((await deliveries.lease(now, 'me', 60_000, 10)).map((d) => d.id)).to.deep.equal([first!.id]);
+    await deliveries.settle(first!.id, 'me', { attempts: 1, lastError: 'HTTP 500', nextAttemptAt: now + 10_000, leaseOwner: null, leaseUntil: 0 });
+    expect(await deliveries.lease(now + 5_000, 'me', 60_000, 10), 'the second waits behind the first').to.deep.equal([]);
+    expect((await deliveries.lease(now + 10_000, 'me', 60_000, 10)).map((d) => d.id)).to.deep.equal([first!.id]);
+    await deliveries.settle(first!.id, 'me', { status: 'delivered', attempts: 2, settledAt: now, leaseOwner: null, leaseUntil: 0 });
+    expect((await deliveries.lease(now + 10_000, 'me', 60_000, 10)).map((d) => d.id)).to.deep.equal([second!.id]);
+  });
+});
+
+describe('MinHeap', () => {
+  it('gives its items back smallest first, however they were pushed', () => {
+    const heap = new MinHeap<number>((a, b) => a < b);
+    const values = Array.from({ length: 500 }, (_, i) => (i * 7919) % 503);
+    for (const value of values) heap.push(value);
+    expect(heap.size).to.equal(500);
+    const out: number[] = [];
+    for (let value = heap.pop(); value !== undefined; value = heap.pop()) out.push(value);
+    expect(out).to.deep.equal([...values].sort((a, b) => a - b));
+    expect(heap.peek()).to.equal(undefined);
   });
 });

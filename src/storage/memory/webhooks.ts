@@ -1,5 +1,6 @@
 import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../types.js';
 import { SweepClock } from './shared.js';
+import { MinHeap } from './heap.js';
 
 /** How often settled deliveries past their retention are swept out. */
 const SWEEP_EVERY_MS = 60_000;
@@ -11,18 +12,44 @@ const SWEEP_EVERY_MS = 60_000;
  */
 export const MEMORY_SETTLED_DELIVERIES = 10_000;
 
+/** A head of a key's queue, waiting to be due (`readyAt`: its next try, or the end of its lease). */
+interface Scheduled {
+  record: WebhookDeliveryRecord;
+  readyAt: number;
+  /** The record's schedule when this entry was made: an entry of an older one is stale and dropped. */
+  version: number;
+}
+
+const byReadyAt = (a: Scheduled, b: Scheduled): boolean => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && bySequence(a, b));
+const bySequence = (a: Scheduled, b: Scheduled): boolean => sortsBefore(a.record, b.record);
+
+/** The order deliveries of one key go in, and leases prefer: by sequence, then id. */
+function sortsBefore(a: WebhookDeliveryRecord, b: WebhookDeliveryRecord): boolean {
+  return a.sequence < b.sequence || (a.sequence === b.sequence && a.id < b.id);
+}
+
+const keyOf = (record: WebhookDeliveryRecord): string => `${record.webhookId}\n${record.orderKey}`;
+
 /**
  * Webhook deliveries in this process (lost on restart, as everything in the memory store).
- * Pending ones are kept apart from settled ones, so a lease looks only at what may be sent,
- * however many delivered ones are kept for listing; and they are kept in sequence order as they
- * come, so a lease reads them from the oldest without sorting. When a receiver is slow the
- * backlog grows, and sorting it on every lease (one per delivery) made each delivery cost more
- * the longer the backlog. A delivery is flat (strings, numbers, null): a spread copies it whole.
+ *
+ * A lease costs what it takes, not what is pending. Pending deliveries are queued per key
+ * (webhook and order key) in sequence order, and only each queue's head may go. Heads wait in a
+ * heap by the time they are due (their next try, or the end of their lease); a lease moves the
+ * heads now due into a heap per webhook by sequence, and takes the oldest of the webhooks not at
+ * their cap. An entry made stale by a later change (leased, settled, no longer the head) is
+ * dropped when it comes up. Before, a lease walked every pending delivery: with a receiver down,
+ * its backlog made each new event's lease cost milliseconds (60 ms at 200,000 pending), and each
+ * sign-in leases twice. A delivery is flat (strings, numbers, null): a spread copies it whole.
  */
 export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #pending = new Map<string, WebhookDeliveryRecord>();
-  /** The pending deliveries by sequence (then id): what a lease walks. */
-  readonly #queue: WebhookDeliveryRecord[] = [];
+  /** Each key's pending deliveries in sequence order; the first is the head. */
+  readonly #queues = new Map<string, WebhookDeliveryRecord[]>();
+  readonly #waiting = new MinHeap<Scheduled>(byReadyAt);
+  /** Heads due now, per webhook, oldest sequence first. */
+  readonly #due = new Map<string, MinHeap<Scheduled>>();
+  readonly #versions = new WeakMap<WebhookDeliveryRecord, number>();
   readonly #settled = new Map<string, WebhookDeliveryRecord>();
   readonly #sweeps = new SweepClock(SWEEP_EVERY_MS);
 
@@ -35,17 +62,16 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
 
   async lease(now: number, owner: string, leaseMs: number, limit: number, skip: readonly string[] = []): Promise<WebhookDeliveryRecord[]> {
     this.#sweep(now);
-    const headOfKey = new Set<string>();
+    this.#moveDue(now);
     const leased: WebhookDeliveryRecord[] = [];
-    for (const record of this.#queue) {
-      const key = `${record.webhookId}\n${record.orderKey}`;
-      // Only the oldest pending delivery of a key may go; the rest wait behind it, due or not.
-      if (headOfKey.has(key)) continue;
-      headOfKey.add(key);
-      if (leased.length >= limit) break;
-      if (record.nextAttemptAt > now || record.leaseUntil > now || skip.includes(record.webhookId)) continue;
+    while (leased.length < limit) {
+      const heap = this.#oldestDue(now, skip);
+      if (!heap) break;
+      const { record } = heap.pop()!;
       record.leaseOwner = owner;
       record.leaseUntil = now + leaseMs;
+      // Still its key's head, due again when the lease ends (if nobody settles it).
+      this.#schedule(record);
       leased.push({ ...record });
     }
     return leased;
@@ -79,47 +105,110 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     return count;
   }
 
-  /** Files a record under its status (a record's sequence never changes once written). */
+  /** Files a record under its status, and schedules its key's head when that changed. */
   #place(record: WebhookDeliveryRecord): void {
     const wasPending = this.#pending.get(record.id);
+    if (wasPending && wasPending !== record) this.#unqueue(wasPending);
     if (record.status === 'pending') {
       this.#settled.delete(record.id);
-      if (wasPending && wasPending !== record) this.#dequeue(wasPending);
-      if (wasPending !== record) this.#enqueue(record);
       this.#pending.set(record.id, record);
-    } else {
-      if (wasPending) this.#dequeue(wasPending);
-      this.#pending.delete(record.id);
-      // Deleted first, so a record settled again goes to the end: the Map's order is the order of settling.
-      this.#settled.delete(record.id);
-      this.#settled.set(record.id, record);
-      if (this.#settled.size > this.keepSettled) this.#settled.delete(this.#settled.keys().next().value!);
+      if (wasPending !== record) this.#enqueue(record);
+      else if (this.#isHead(record)) this.#schedule(record);
+      return;
     }
+    if (wasPending === record) this.#unqueue(record);
+    this.#pending.delete(record.id);
+    // Deleted first, so a record settled again goes to the end: the Map's order is the order of settling.
+    this.#settled.delete(record.id);
+    this.#settled.set(record.id, record);
+    if (this.#settled.size > this.keepSettled) this.#settled.delete(this.#settled.keys().next().value!);
   }
 
-  /** Where a record of this sequence and id goes in the queue (after every one that sorts before it). */
-  #position(record: WebhookDeliveryRecord): number {
+  #enqueue(record: WebhookDeliveryRecord): void {
+    const key = keyOf(record);
+    const queue = this.#queues.get(key);
+    if (!queue) {
+      this.#queues.set(key, [record]);
+      this.#schedule(record);
+      return;
+    }
+    // Nearly always the newest of its key: appended.
+    const at = sortsBefore(queue[queue.length - 1]!, record) ? queue.length : this.#position(queue, record);
+    queue.splice(at, 0, record);
+    // Sorting before the head (a number taken earlier, written later), it goes first.
+    if (at === 0) this.#schedule(record);
+  }
+
+  /** Takes a record out of its key's queue; the next one, if it becomes the head, is scheduled. */
+  #unqueue(record: WebhookDeliveryRecord): void {
+    const key = keyOf(record);
+    const queue = this.#queues.get(key);
+    if (!queue) return;
+    const at = this.#position(queue, record);
+    if (queue[at] !== record) return;
+    queue.splice(at, 1);
+    if (queue.length === 0) this.#queues.delete(key);
+    else if (at === 0) this.#schedule(queue[0]!);
+  }
+
+  /** Where a record goes in a key's queue (after every one that sorts before it). */
+  #position(queue: readonly WebhookDeliveryRecord[], record: WebhookDeliveryRecord): number {
     let low = 0;
-    let high = this.#queue.length;
+    let high = queue.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      const other = this.#queue[middle]!;
-      if (other.sequence < record.sequence || (other.sequence === record.sequence && other.id < record.id)) low = middle + 1;
+      if (sortsBefore(queue[middle]!, record)) low = middle + 1;
       else high = middle;
     }
     return low;
   }
 
-  #enqueue(record: WebhookDeliveryRecord): void {
-    const last = this.#queue[this.#queue.length - 1];
-    // Nearly always the newest: appended.
-    if (!last || last.sequence < record.sequence || (last.sequence === record.sequence && last.id < record.id)) this.#queue.push(record);
-    else this.#queue.splice(this.#position(record), 0, record);
+  #isHead(record: WebhookDeliveryRecord): boolean {
+    return this.#queues.get(keyOf(record))?.[0] === record;
   }
 
-  #dequeue(record: WebhookDeliveryRecord): void {
-    const at = this.#position(record);
-    if (this.#queue[at] === record) this.#queue.splice(at, 1);
+  /** A head waits until its next try or the end of its lease; any older entry of it goes stale. */
+  #schedule(record: WebhookDeliveryRecord): void {
+    const version = (this.#versions.get(record) ?? 0) + 1;
+    this.#versions.set(record, version);
+    this.#waiting.push({ record, readyAt: Math.max(record.nextAttemptAt, record.leaseUntil), version });
+  }
+
+  #current(entry: Scheduled): boolean {
+    const { record } = entry;
+    return this.#versions.get(record) === entry.version && this.#pending.get(record.id) === record && this.#isHead(record);
+  }
+
+  /** Moves the heads due at `now` to their webhook's heap of due heads. */
+  #moveDue(now: number): void {
+    for (let top = this.#waiting.peek(); top && top.readyAt <= now; top = this.#waiting.peek()) {
+      this.#waiting.pop();
+      if (!this.#current(top)) continue;
+      let heap = this.#due.get(top.record.webhookId);
+      if (!heap) this.#due.set(top.record.webhookId, (heap = new MinHeap<Scheduled>(bySequence)));
+      heap.push(top);
+    }
+  }
+
+  /**
+   * The heap whose top is the oldest due head of a webhook not skipped. Stale tops are dropped on
+   * the way, and one not due at `now` after all (a clock that went back) goes back to wait.
+   */
+  #oldestDue(now: number, skip: readonly string[]): MinHeap<Scheduled> | null {
+    let best: MinHeap<Scheduled> | null = null;
+    for (const [webhookId, heap] of this.#due) {
+      if (skip.includes(webhookId)) continue;
+      for (let top = heap.peek(); top && (!this.#current(top) || top.readyAt > now); top = heap.peek()) {
+        heap.pop();
+        if (this.#current(top)) this.#waiting.push(top);
+      }
+      if (heap.size === 0) {
+        this.#due.delete(webhookId);
+        continue;
+      }
+      if (!best || bySequence(heap.peek()!, best.peek()!)) best = heap;
+    }
+    return best;
   }
 
   #sweep(now: number): void {
