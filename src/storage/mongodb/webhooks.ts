@@ -55,8 +55,7 @@ export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> im
    * having waiters, which its settling makes due again (see settle). So deliveries waiting behind
    * a head that waits for a retry stop being candidates, and cannot fill a lease's candidates
    * while other keys' deliveries are due: when a pass pushed some back and slots are left, the
-   * lease reads again. (If a head is settled while a lease pushes its waiters back, they go at the
-   * end of the head's lease instead: late, never lost.)
+   * lease reads again.
    */
   async lease(now: number, owner: string, leaseMs: number, limit: number, skip: readonly string[] = []): Promise<WebhookDeliveryRecord[]> {
     const leased: WebhookDeliveryRecord[] = [];
@@ -101,14 +100,26 @@ export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> im
     return leased;
   }
 
-  /** The deliveries of `of`'s key after `head` are not due again before `head` may be settled; `head` will say when it is. */
+  /**
+   * The deliveries of `of`'s key after `head` are not due again before `head` may be settled;
+   * `head` will say when it is (see settle). Pushed back first and `head` marked after, only while
+   * still pending: a `head` settled in between did not see the mark, so they are made due here.
+   */
   async #waitBehind(of: Pick<DeliveryDocument, 'webhookId' | 'orderKey'>, head: Pick<DeliveryDocument, '_id' | 'sequence' | 'nextAttemptAt' | 'leaseUntil'>): Promise<void> {
-    await guarded(() => this.collection.updateOne({ _id: head._id }, { $set: { waiters: true } }, this.session()));
     const until = Math.max(head.nextAttemptAt, head.leaseUntil);
+    await this.#setDue(of, head.sequence, until, { $lt: until });
+    const marked = await guarded(() => this.collection.updateOne({ _id: head._id, status: 'pending' }, { $set: { waiters: true } }, this.session()));
+    if (marked.matchedCount > 0) return;
+    const now = Date.now();
+    await this.#setDue(of, head.sequence, now, { $gt: now });
+  }
+
+  /** Sets `nextAttemptAt` of the pending deliveries of a key after `sequence` whose own matches `when`. */
+  async #setDue(key: Pick<DeliveryDocument, 'webhookId' | 'orderKey'>, sequence: number, nextAttemptAt: number, when: { $lt: number } | { $gt: number }): Promise<void> {
     await guarded(() =>
       this.collection.updateMany(
-        { webhookId: of.webhookId, orderKey: of.orderKey, status: 'pending', sequence: { $gt: head.sequence }, nextAttemptAt: { $lt: until } },
-        { $set: { nextAttemptAt: until } },
+        { webhookId: key.webhookId, orderKey: key.orderKey, status: 'pending', sequence: { $gt: sequence }, nextAttemptAt: when },
+        { $set: { nextAttemptAt } },
         this.session(),
       ),
     );
@@ -120,16 +131,9 @@ export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> im
     );
     if (!settled) return false;
     if (settled.status !== 'pending' && settled.waiters) {
-      // Those that waited behind it (see lease): the next one may go now.
-      // Due from the moment it was settled.
-      const now = update.settledAt ?? Date.now();
-      await guarded(() =>
-        this.collection.updateMany(
-          { webhookId: settled.webhookId, orderKey: settled.orderKey, status: 'pending', sequence: { $gt: settled.sequence }, nextAttemptAt: { $gt: now } },
-          { $set: { nextAttemptAt: now } },
-          this.session(),
-        ),
-      );
+      // Those that waited behind it (see lease) are due from the moment it was settled.
+      const at = update.settledAt ?? Date.now();
+      await this.#setDue(settled, settled.sequence, at, { $gt: at });
     }
     return true;
   }
