@@ -13,6 +13,7 @@ import { SecretBox } from './accounts/secret-box.js';
 import { TwoFactorService } from './accounts/two-factor.js';
 import { newTotpSecret } from './accounts/totp.js';
 import { DEMO_CLIENT_ID, demoEnabled } from './provider/clients.js';
+import { retentionEnd } from './events/events.js';
 
 /**
  * The command line: user and API-key administration against the configured store, key
@@ -242,7 +243,7 @@ async function apiKeysCommand(store: Store, args: string[], options: Options): P
   }
 }
 
-async function webhooksCommand(store: Store, args: string[], options: Options): Promise<void> {
+async function webhooksCommand(store: Store, events: Config['events'], args: string[], options: Options): Promise<void> {
   const action = positional(args, 0, 'webhooks action');
   switch (action) {
     case 'list': {
@@ -260,7 +261,8 @@ async function webhooksCommand(store: Store, args: string[], options: Options): 
     }
     case 'replay': {
       const eventId = positional(args, 1, 'eventId');
-      const count = await store.webhookDeliveries.requeueEvent(eventId, Date.now());
+      const now = Date.now();
+      const count = await store.webhookDeliveries.requeueEvent(eventId, now, retentionEnd(events, now));
       if (count === 0) throw new CommandError(`no deliveries of event ${JSON.stringify(eventId)} (delivered and failed ones are kept events.retainDays)`);
       return print(`queued ${count} ${count === 1 ? 'delivery' : 'deliveries'} of ${eventId} again; a running server sends them`);
     }
@@ -331,7 +333,7 @@ export async function runCli(argv: string[], context: CliContext = processContex
         await withStore(config, (store) => apiKeysCommand(store, rest, options));
         return 0;
       case 'webhooks':
-        await withStore(config, (store) => webhooksCommand(store, rest, options));
+        await withStore(config, (store) => webhooksCommand(store, config.events, rest, options));
         return 0;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -159,7 +159,7 @@ export class Events {
       orderKey: userId ? `user:${userId}` : `type:${type}`,
       body,
       createdAt: now,
-      retainUntil: now + this.#settings.maxAgeHours * 3_600_000 + this.#settings.retainDays * 86_400_000,
+      retainUntil: retentionEnd(this.#settings, now),
       targets,
     };
   }
@@ -227,6 +227,11 @@ export class Events {
         return;
     }
   }
+}
+
+/** Until when an event's deliveries are kept when they start at `from`: its tries (`maxAgeHours`), then `retainDays` for listing and replay. */
+export function retentionEnd(settings: Pick<Config['events'], 'maxAgeHours' | 'retainDays'>, from: number): number {
+  return from + settings.maxAgeHours * 3_600_000 + settings.retainDays * 86_400_000;
 }
 
 /** One pending delivery of `event` per webhook that wants it. */

@@ -383,8 +383,11 @@ export interface WebhookDeliveryRepository {
   settle(id: string, owner: string, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<boolean>;
   /** Newest first; `status` filters. */
   list(filter: { status?: WebhookDeliveryStatus; limit: number }): Promise<WebhookDeliveryRecord[]>;
-  /** Sends every delivery of an event again (replay): pending, no tries, due now. How many. */
-  requeueEvent(eventId: string, now: number): Promise<number>;
+  /**
+   * Sends every delivery of an event again (replay): pending, no tries, due now, kept until
+   * `retainUntil` (a replay late in the retention must not be purged while pending). How many.
+   */
+  requeueEvent(eventId: string, now: number, retainUntil: number): Promise<number>;
 }
 
 export interface Store {

@@ -29,7 +29,7 @@ describe('memory store: webhook deliveries kept', () => {
     expect(kept.filter((d) => d.status === 'delivered').map((d) => d.sequence).sort()).to.deep.equal([3, 4, 5]);
     expect(kept.filter((d) => d.status === 'pending').map((d) => d.sequence)).to.deep.equal([6]);
     // A replayed event is pending again, and counts once more when it settles.
-    expect(await deliveries.requeueEvent(records[2]!.eventId, now)).to.equal(1);
+    expect(await deliveries.requeueEvent(records[2]!.eventId, now, records[2]!.retainUntil)).to.equal(1);
     const [again] = await deliveries.lease(now, 'me', 60_000, 1);
     expect(again?.sequence).to.equal(3);
     await deliveries.settle(again!.id, 'me', { status: 'failed', settledAt: now, leaseOwner: null, leaseUntil: 0 });

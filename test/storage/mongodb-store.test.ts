@@ -142,11 +142,16 @@ describe('MongoStore on a MongoDB engine', () => {
     const retainUntil = now + 7 * 86_400_000;
     const record = delivery({ eventId: 'ttl-event', webhookId: 'hook', createdAt: now, nextAttemptAt: now, retainUntil });
     await store.webhookDeliveries.insertMany([record]);
-    await store.webhookDeliveries.lease(now, 'owner', 60_000, 10);
+    await store.webhookDeliveries.lease(now, 'owner', 60_000, 1000);
     expect(await store.webhookDeliveries.settle(record.id, 'owner', { status: 'delivered', attempts: 1, lastStatus: 200, settledAt: now, leaseOwner: null, leaseUntil: 0 })).to.equal(true);
     const stored = await client.db().collection('webhook_deliveries').findOne({ _id: record.id as never });
     expect(stored?.status).to.equal('delivered');
     expect(stored?.purgeAt, 'the TTL index deletes at retainUntil, a week from now').to.deep.equal(new Date(retainUntil));
+    // Replayed on its last day: the TTL date moves with the new retention, or it would go while pending.
+    const replayedUntil = retainUntil + 6 * 86_400_000;
+    expect(await store.webhookDeliveries.requeueEvent('ttl-event', now + 6 * 86_400_000, replayedUntil)).to.equal(1);
+    const replayed = await client.db().collection('webhook_deliveries').findOne({ _id: record.id as never });
+    expect(replayed).to.deep.include({ status: 'pending', retainUntil: replayedUntil, purgeAt: new Date(replayedUntil) });
   });
 
   it('keeps a bearer id (a refresh token, a session id) only as a digest: no document holds it', async () => {

@@ -94,11 +94,11 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
       .map((record) => ({ ...record }));
   }
 
-  async requeueEvent(eventId: string, now: number): Promise<number> {
+  async requeueEvent(eventId: string, now: number, retainUntil: number): Promise<number> {
     let count = 0;
     for (const record of [...this.#pending.values(), ...this.#settled.values()]) {
       if (record.eventId !== eventId) continue;
-      Object.assign(record, { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null });
+      Object.assign(record, { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null, retainUntil });
       this.#place(record);
       count += 1;
     }

@@ -149,9 +149,13 @@ export class MongoWebhookDeliveries extends MongoRepository<DeliveryDocument> im
     return documents.map(toRecord);
   }
 
-  async requeueEvent(eventId: string, now: number): Promise<number> {
+  async requeueEvent(eventId: string, now: number, retainUntil: number): Promise<number> {
     const result = await guarded(() =>
-      this.collection.updateMany({ eventId }, { $set: { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null } }, this.session()),
+      this.collection.updateMany(
+        { eventId },
+        { $set: { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null, retainUntil, purgeAt: new Date(retainUntil) } },
+        this.session(),
+      ),
     );
     return result.matchedCount;
   }

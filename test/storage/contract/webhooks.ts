@@ -119,10 +119,12 @@ export function webhooksContract(harness: StoreHarness): void {
       expect(await repo().settle(record.id, 'a', { status: 'failed', attempts: 3, lastError: 'HTTP 500', settledAt: now, leaseOwner: null, leaseUntil: 0 })).to.equal(true);
       const failed = (await repo().list({ status: 'failed', limit: 1000 })).find((d) => d.id === record.id);
       expect(failed).to.include({ status: 'failed', attempts: 3, lastError: 'HTTP 500' });
-      expect(await repo().requeueEvent(record.eventId, now + 5)).to.equal(1);
+      // Replayed late in its retention: kept a whole retention again, not purged while pending.
+      const retainUntil = record.retainUntil + 86_400_000;
+      expect(await repo().requeueEvent(record.eventId, now + 5, retainUntil)).to.equal(1);
       const again = (await repo().lease(now + 5, 'b', 60_000, 1000)).find((d) => d.id === record.id);
-      expect(again).to.include({ status: 'pending', attempts: 0, leaseOwner: 'b' });
-      expect(await repo().requeueEvent('no-such-event', now)).to.equal(0);
+      expect(again).to.include({ status: 'pending', attempts: 0, leaseOwner: 'b', retainUntil });
+      expect(await repo().requeueEvent('no-such-event', now, retainUntil)).to.equal(0);
     });
   });
 }
