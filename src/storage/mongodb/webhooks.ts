@@ -7,7 +7,7 @@ import { guarded } from './errors.js';
 /**
  * A delivery as stored; `purgeAt` is its `retainUntil` as a Date, for the TTL index. Set when the
  * delivery is written, so no later update needs to know it (`retainUntil` already lies past the
- * last try, `maxAgeHours`, plus `retainDays` of listing).
+ * last try, `maxAgeHours`, plus `retainDays` of listing); a replay sets both anew.
  */
 type DeliveryDocument = Omit<WebhookDeliveryRecord, 'id'> & {
   _id: string;
