@@ -157,7 +157,6 @@ function requestTable(requests: RequestLatency[]): string {
   return table(['hosted requests, p50 / p99 ms', ...servers], templates.map((request) => [request, ...servers.map((server) => cell(server, request))]));
 }
 
-/** Steps side by side: ours and the floor take the same steps; bare shares the first and the last. */
 /** The pairs of the headline, round by round: each round's ratio and their median, which one slow round cannot move. */
 function roundRatioLines(rounds: Results['flowRounds']): string[] {
   const pairs: Array<[string, string]> = [['ours', 'floor'], ['plugin', 'floor'], ['metrics', 'ours'], ['webhooks', 'ours']];
@@ -171,6 +170,7 @@ function roundRatioLines(rounds: Results['flowRounds']): string[] {
   return lines;
 }
 
+/** Steps side by side: ours and the floor take the same steps; bare shares the first and the last. */
 function stepTable(steps: StepCpu[]): string {
   const names = [...new Set(steps.map((s) => s.step))];
   const servers = ['ours', 'metrics', 'webhooks', 'plugin', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
