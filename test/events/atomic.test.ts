@@ -79,12 +79,15 @@ async function openStore(uri: string | null): Promise<Store> {
   return uri === null ? new MemoryStore() : connectMongoStore(uri);
 }
 
+/** A store on `uri` (null: memory) as a case's fixture: the store, and its stop. */
+async function storeFixture(uri: string | null): Promise<{ store: Store; stop(): Promise<void> }> {
+  const store = await openStore(uri);
+  return { store, stop: () => store.close() };
+}
+
 describe('a change and its events in one step of the store (issue 18)', () => {
   onEachStore(
-    async (uri) => {
-      const store = await openStore(uri);
-      return { store, stop: () => store.close() };
-    },
+    storeFixture,
     (current) => {
       const store = () => current().store;
 
@@ -212,10 +215,7 @@ async function openStoreLike(store: Store, uri: string | null): Promise<Store> {
 }
 
 onMongoStore(
-  async (uri) => {
-    const store = await connectMongoStore(uri);
-    return { store, stop: () => store.close() };
-  },
+  storeFixture,
   (current) => {
     const store = () => current().store;
 
