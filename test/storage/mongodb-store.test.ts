@@ -120,6 +120,8 @@ describe('MongoStore on a MongoDB engine', () => {
     expect(codes.find((index) => index.name === 'purgeAt_ttl')).to.deep.include({ key: { purgeAt: 1 }, expireAfterSeconds: 0 });
     expect((await indexesOf('counters')).find((index) => index.name === 'expiresAt_ttl')).to.include({ expireAfterSeconds: 0 });
     expect((await indexesOf('api_keys')).find((index) => index.name === 'keyHash_1')).to.include({ unique: true });
+    // A lease reads only the due deliveries, however many wait for a retry.
+    expect((await indexesOf('webhook_deliveries')).find((index) => index.name === 'due_1')).to.deep.include({ key: { status: 1, nextAttemptAt: 1, sequence: 1 } });
   });
 
   it('stores Date copies for TTL cleanup while records keep numbers', async () => {
