@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
+import { Agent, type Dispatcher } from 'undici';
 import type { Config } from '../config/schema.js';
 import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../storage/types.js';
 import { describeError, log } from '../log.js';
@@ -27,23 +26,23 @@ export class WebhookSender {
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #soon: NodeJS.Immediate | null = null;
-  /** Keep-alive connections per scheme: one sender posts many deliveries to few URLs. */
-  readonly #agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
   #ticking = false;
   #again = false;
   #stopped = false;
-  /** The requests in flight, destroyed when a stop's grace period is over. */
-  readonly #requests = new Set<http.ClientRequest>();
+  /**
+   * Keep-alive connections per origin: one sender posts many deliveries to few URLs. undici's
+   * dispatcher rather than node:http: in `npm run bench:webhooks` a bare exchange costs about 40 %
+   * less CPU through it, and it never follows a redirect (one could take the signed event
+   * anywhere: a 3xx counts as a failed try).
+   */
+  readonly #agent = new Agent();
+  /** How to end each try in flight early (a stop's grace period is over). */
+  readonly #cutOffs = new Set<(reason: string) => void>();
   /** Each webhook's URL taken apart once, not on every try. */
   readonly #targetOf = derivedOnce((hook: Webhook) => {
     const url = new URL(hook.url);
-    const secure = url.protocol === 'https:';
-    const options: http.RequestOptions = { method: 'POST', protocol: url.protocol, hostname: url.hostname, port: url.port || (secure ? 443 : 80), path: `${url.pathname}${url.search}`, agent: this.#agents[secure ? 'https:' : 'http:'] };
-    // An IPv6 literal comes bracketed from URL; node:http wants it bare.
-    if (options.hostname?.startsWith('[')) options.hostname = options.hostname.slice(1, -1);
-    return { transport: secure ? https : http, options };
+    return { origin: url.origin, path: `${url.pathname}${url.search}` };
   });
-  #aborted = false;
 
   constructor(
     private readonly deliveries: WebhookDeliveryRepository,
@@ -79,13 +78,11 @@ export class WebhookSender {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#soon) clearImmediate(this.#soon);
     const grace = setTimeout(() => {
-      this.#aborted = true;
-      for (const request of this.#requests) request.destroy(new Error('stopped'));
+      for (const cutOff of this.#cutOffs) cutOff('stopped');
     }, graceMs);
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     clearTimeout(grace);
-    this.#agents['http:'].destroy();
-    this.#agents['https:'].destroy();
+    await this.#agent.destroy();
   }
 
   /** Waits until nothing is due or in flight in this instance (tests, shutdown). */
@@ -179,55 +176,57 @@ export class WebhookSender {
     await this.#settle(delivery, { attempts: attempt, lastStatus: outcome.status, lastError: outcome.error, nextAttemptAt: next, leaseOwner: null, leaseUntil: 0 });
   }
 
-  async #try(delivery: WebhookDeliveryRecord, hook: Webhook, attempt: number): Promise<TryOutcome> {
+  #try(delivery: WebhookDeliveryRecord, hook: Webhook, attempt: number): Promise<TryOutcome> {
     const headers = {
       ...hook.headers,
-      'Content-Type': 'application/json',
-      'Content-Length': String(Buffer.byteLength(delivery.body)),
-      'User-Agent': 'oidc-magic-link-webhooks',
-      'X-OML-Event-Id': delivery.eventId,
-      'X-OML-Event-Type': delivery.type,
-      'X-OML-Delivery-Attempt': String(attempt),
+      'content-type': 'application/json',
+      'user-agent': 'oidc-magic-link-webhooks',
+      'x-oml-event-id': delivery.eventId,
+      'x-oml-event-type': delivery.type,
+      'x-oml-delivery-attempt': String(attempt),
       ...signatureHeaders(hook.secret, delivery.body),
     };
-    const { transport, options } = this.#targetOf(hook);
-    // node:http rather than fetch: a third of the CPU per delivery, and it never follows a
-    // redirect (one could take the signed event anywhere: a 3xx counts as a failed try).
+    const { origin, path } = this.#targetOf(hook);
     return new Promise<TryOutcome>((resolve) => {
-      let timedOut = false;
-      let request: http.ClientRequest;
-      try {
-        request = transport.request({ ...options, headers }, onResponse);
-      } catch (err) {
-        // node:http refuses the request before sending it (a header it will not write): a failed try.
-        resolve({ ok: false, status: null, error: (err as NodeJS.ErrnoException).code ?? (err as Error).name });
-        return;
-      }
-      function onResponse(response: http.IncomingMessage): void {
-        const status = response.statusCode ?? 0;
-        // The body is not needed; reading it frees the connection for the next delivery.
-        response.resume();
-        response.once('end', () => {
-          if (status >= 200 && status < 300) resolve({ ok: true, status });
-          else resolve({ ok: false, status, error: status >= 300 && status < 400 ? 'redirect refused' : `HTTP ${status}` });
-        });
-        response.once('error', () => resolve({ ok: false, status, error: 'response cut off' }));
-      }
-      // The whole try, not only socket idleness: a receiver that trickles bytes is cut off too.
-      const timer = setTimeout(() => {
-        timedOut = true;
-        request.destroy(new Error('timeout'));
-      }, hook.timeoutMs);
-      this.#requests.add(request);
-      request.once('close', () => {
+      let status = 0;
+      let controller: Dispatcher.DispatchController | null = null;
+      let cutReason: string | null = null;
+      const finish = (outcome: TryOutcome): void => {
+        if (!this.#cutOffs.delete(cutOff)) return;
         clearTimeout(timer);
-        this.#requests.delete(request);
-      });
-      request.once('error', (err: NodeJS.ErrnoException) => {
-        const error = timedOut ? 'timeout' : this.#aborted ? 'stopped' : (err.code ?? err.name);
-        resolve({ ok: false, status: null, error });
-      });
-      request.end(delivery.body);
+        resolve(outcome);
+      };
+      // The whole try, not only socket idleness: a receiver that trickles bytes is cut off too.
+      // A try still waiting for its connection ends at once; it is dropped before it is written.
+      const cutOff = (reason: string): void => {
+        cutReason ??= reason;
+        if (controller) controller.abort(new Error(reason));
+        else finish({ ok: false, status: null, error: reason });
+      };
+      const timer = setTimeout(() => cutOff('timeout'), hook.timeoutMs);
+      this.#cutOffs.add(cutOff);
+      this.#agent.dispatch(
+        { origin, path, method: 'POST', headers, body: delivery.body, headersTimeout: hook.timeoutMs, bodyTimeout: hook.timeoutMs },
+        {
+          onRequestStart(started) {
+            controller = started;
+            if (cutReason) started.abort(new Error(cutReason));
+          },
+          onResponseStart(_controller, statusCode) {
+            status = statusCode;
+          },
+          // The body is not needed; reading it frees the connection for the next delivery.
+          onResponseData() {},
+          onResponseEnd() {
+            if (status >= 200 && status < 300) finish({ ok: true, status });
+            else finish({ ok: false, status, error: status >= 300 && status < 400 ? 'redirect refused' : `HTTP ${status}` });
+          },
+          // Also a request undici refuses before sending it (a header it will not write): a failed try.
+          onResponseError(_controller, err: Error & { code?: string }) {
+            finish({ ok: false, status: status || null, error: cutReason ?? err.code ?? err.name });
+          },
+        },
+      );
     });
   }
 

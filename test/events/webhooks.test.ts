@@ -303,9 +303,9 @@ describe('events and webhooks', () => {
     expect(load([{ ...hook, url: 'ftp://hooks.example.com/in' }])).to.throw(/webhooks\.0\.url/);
     expect(load([{ ...hook, url: 'https://user:pw@hooks.example.com/in' }])).to.throw(/credentials/);
     expect(load([{ ...hook, secret: 'short' }])).to.throw(/webhooks\.0\.secret/);
-    // node:http throws on such a header: before the sender's guard, that ended the process at the first try.
+    // An HTTP client throws on such a header: before the sender's guard, that ended the process at the first try.
     expect(load([{ ...hook, headers: { 'X-Tenant': 'acme\r\nX-Injected: 1' } }])).to.throw(/webhooks\.0\.headers\.X-Tenant.*line breaks/s);
-    expect(load([{ ...hook, headers: { 'X-Tenant': 'acme café\tok' } }]), 'a tab and Latin-1 pass, as node:http takes them').not.to.throw();
+    expect(load([{ ...hook, headers: { 'X-Tenant': 'acme café\tok' } }]), 'a tab and Latin-1 pass, as HTTP clients (node:http, undici) take them').not.to.throw();
     expect(load([hook, hook])).to.throw(/used twice/);
     expect(load([{ ...hook, timeoutMs: 120_000 }]), 'a try must end before its lease').to.throw(/webhooks\.0\.timeoutMs/);
     const gaps = (url: string, allowInsecureUrl = false) =>
@@ -319,7 +319,7 @@ describe('events and webhooks', () => {
   });
 });
 
-describe('webhook sender, given a request node:http will not write', () => {
+describe('webhook sender, given a request its HTTP client will not write', () => {
   it('counts it as a failed try and keeps the process running (it used to end it with an unhandled rejection)', async () => {
     const receiver = await startReceiver();
     const { MemoryStore } = await import('../../src/storage/memory.js');
@@ -339,7 +339,7 @@ describe('webhook sender, given a request node:http will not write', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
         [record] = await store.webhookDeliveries.list({ limit: 1 });
       }
-      expect(record, 'tried again with backoff, as any failed try').to.include({ status: 'pending', lastError: 'ERR_INVALID_CHAR', lastStatus: null });
+      expect(record, 'tried again with backoff, as any failed try').to.include({ status: 'pending', lastError: 'UND_ERR_INVALID_ARG', lastStatus: null });
       expect(record!.attempts).to.be.at.least(2);
       expect(receiver.received, 'nothing was sent').to.have.length(0);
     } finally {

@@ -51,6 +51,16 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #due = new Map<string, MinHeap<Scheduled>>();
   readonly #versions = new WeakMap<WebhookDeliveryRecord, number>();
   readonly #settled = new Map<string, WebhookDeliveryRecord>();
+  /**
+   * Settled deliveries in the order they were settled, each with the count it was settled at; a
+   * record settled again (a replay) is listed again, and only its last entry counts. The cap goes
+   * by this list: dropping the first key of a Map that loses keys at the front walks every
+   * deleted slot before it (5 µs a settle at 10,000 kept).
+   */
+  #settledOrder: { record: WebhookDeliveryRecord; count: number }[] = [];
+  #settledFirst = 0;
+  #settleCount = 0;
+  readonly #settledAt = new WeakMap<WebhookDeliveryRecord, number>();
   readonly #sweeps = new SweepClock(SWEEP_EVERY_MS);
 
   /** `keepSettled`: at most this many settled deliveries are kept (tests lower it). */
@@ -118,10 +128,30 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     }
     if (wasPending === record) this.#unqueue(record);
     this.#pending.delete(record.id);
-    // Deleted first, so a record settled again goes to the end: the Map's order is the order of settling.
-    this.#settled.delete(record.id);
+    this.#keepSettled(record);
+  }
+
+  /** Files a settled record, and drops the earliest settled of those kept when over the cap. */
+  #keepSettled(record: WebhookDeliveryRecord): void {
     this.#settled.set(record.id, record);
-    if (this.#settled.size > this.keepSettled) this.#settled.delete(this.#settled.keys().next().value!);
+    const count = ++this.#settleCount;
+    this.#settledAt.set(record, count);
+    this.#settledOrder.push({ record, count });
+    while (this.#settled.size > this.keepSettled) {
+      const oldest = this.#settledOrder[this.#settledFirst++]!;
+      if (this.#isLatestSettle(oldest)) this.#settled.delete(oldest.record.id);
+    }
+    // Now and then, not at every settle: the list loses its dropped front, and the entries of
+    // records swept out or settled again (so it never outgrows what is kept by much).
+    const listed = this.#settledOrder.length - this.#settledFirst;
+    if (this.#settledFirst > listed + 1024 || listed > 2 * this.#settled.size + 1024) {
+      this.#settledOrder = this.#settledOrder.slice(this.#settledFirst).filter((entry) => this.#isLatestSettle(entry));
+      this.#settledFirst = 0;
+    }
+  }
+
+  #isLatestSettle(entry: { record: WebhookDeliveryRecord; count: number }): boolean {
+    return this.#settledAt.get(entry.record) === entry.count && this.#settled.get(entry.record.id) === entry.record;
   }
 
   #enqueue(record: WebhookDeliveryRecord): void {
