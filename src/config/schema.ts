@@ -286,6 +286,7 @@ export const configSchema = z
         concurrencyPerUrl: z.number().int().min(1).max(64),
         leaseSeconds: z.number().int().min(2).max(3600),
         pollMs: z.number().int().min(10).max(60_000),
+        gatherMs: z.number().int().min(0).max(1000),
         retainDays: z.number().min(0).max(90),
       })
       .strict(),
