@@ -16,8 +16,11 @@ export const MEMORY_SETTLED_DELIVERIES = 10_000;
 interface Scheduled {
   record: WebhookDeliveryRecord;
   readyAt: number;
-  /** The record's schedule when this entry was made: an entry of an older one is stale and dropped. */
-  version: number;
+}
+
+/** A settled delivery kept for listing; a record settled again (a replay) gets a new one. */
+interface Settled {
+  record: WebhookDeliveryRecord;
 }
 
 const byReadyAt = (a: Scheduled, b: Scheduled): boolean => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && bySequence(a, b));
@@ -49,18 +52,17 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   readonly #waiting = new MinHeap<Scheduled>(byReadyAt);
   /** Heads due now, per webhook, oldest sequence first. */
   readonly #due = new Map<string, MinHeap<Scheduled>>();
-  readonly #versions = new WeakMap<WebhookDeliveryRecord, number>();
-  readonly #settled = new Map<string, WebhookDeliveryRecord>();
+  /** Each pending record's latest schedule entry: any other entry of it is stale and dropped. */
+  readonly #scheduled = new Map<string, Scheduled>();
+  readonly #settled = new Map<string, Settled>();
   /**
-   * Settled deliveries in the order they were settled, each with the count it was settled at; a
-   * record settled again (a replay) is listed again, and only its last entry counts. The cap goes
-   * by this list: dropping the first key of a Map that loses keys at the front walks every
-   * deleted slot before it (5 µs a settle at 10,000 kept).
+   * Settled entries in the order they were settled; one no longer in `#settled` (swept, or its
+   * record settled again) is skipped. The cap goes by this list: dropping the first key of a Map
+   * that loses keys at the front walks every deleted slot before it (5 µs a settle at 10,000
+   * kept). No WeakMap either: with thousands of keys they weigh on every garbage collection.
    */
-  #settledOrder: { record: WebhookDeliveryRecord; count: number }[] = [];
+  #settledOrder: Settled[] = [];
   #settledFirst = 0;
-  #settleCount = 0;
-  readonly #settledAt = new WeakMap<WebhookDeliveryRecord, number>();
   readonly #sweeps = new SweepClock(SWEEP_EVERY_MS);
 
   /** `keepSettled`: at most this many settled deliveries are kept (tests lower it). */
@@ -88,7 +90,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   }
 
   async settle(id: string, owner: string, update: Partial<Omit<WebhookDeliveryRecord, 'id'>>): Promise<boolean> {
-    const record = this.#pending.get(id) ?? this.#settled.get(id);
+    const record = this.#pending.get(id) ?? this.#settled.get(id)?.record;
     if (!record || record.leaseOwner !== owner) return false;
     Object.assign(record, update);
     this.#place(record);
@@ -96,7 +98,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
   }
 
   async list(filter: { status?: WebhookDeliveryRecord['status']; limit: number }): Promise<WebhookDeliveryRecord[]> {
-    const pool = filter.status === 'pending' ? [...this.#pending.values()] : [...this.#pending.values(), ...this.#settled.values()];
+    const pool = filter.status === 'pending' ? [...this.#pending.values()] : [...this.#pending.values(), ...this.#settledRecords()];
     return pool
       .filter((r) => !filter.status || r.status === filter.status)
       .sort((a, b) => b.sequence - a.sequence)
@@ -106,7 +108,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
 
   async requeueEvent(eventId: string, now: number, retainUntil: number): Promise<number> {
     let count = 0;
-    for (const record of [...this.#pending.values(), ...this.#settled.values()]) {
+    for (const record of [...this.#pending.values(), ...this.#settledRecords()]) {
       if (record.eventId !== eventId) continue;
       Object.assign(record, { status: 'pending', attempts: 0, nextAttemptAt: now, leaseOwner: null, leaseUntil: 0, settledAt: null, retainUntil });
       this.#place(record);
@@ -128,15 +130,15 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     }
     if (wasPending === record) this.#unqueue(record);
     this.#pending.delete(record.id);
+    this.#scheduled.delete(record.id);
     this.#keepSettled(record);
   }
 
   /** Files a settled record, and drops the earliest settled of those kept when over the cap. */
   #keepSettled(record: WebhookDeliveryRecord): void {
-    this.#settled.set(record.id, record);
-    const count = ++this.#settleCount;
-    this.#settledAt.set(record, count);
-    this.#settledOrder.push({ record, count });
+    const entry: Settled = { record };
+    this.#settled.set(record.id, entry);
+    this.#settledOrder.push(entry);
     while (this.#settled.size > this.keepSettled) {
       const oldest = this.#settledOrder[this.#settledFirst++]!;
       if (this.#isLatestSettle(oldest)) this.#settled.delete(oldest.record.id);
@@ -150,8 +152,12 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     }
   }
 
-  #isLatestSettle(entry: { record: WebhookDeliveryRecord; count: number }): boolean {
-    return this.#settledAt.get(entry.record) === entry.count && this.#settled.get(entry.record.id) === entry.record;
+  #isLatestSettle(entry: Settled): boolean {
+    return this.#settled.get(entry.record.id) === entry;
+  }
+
+  #settledRecords(): WebhookDeliveryRecord[] {
+    return Array.from(this.#settled.values(), (entry) => entry.record);
   }
 
   #enqueue(record: WebhookDeliveryRecord): void {
@@ -199,14 +205,14 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
 
   /** A head waits until its next try or the end of its lease; any older entry of it goes stale. */
   #schedule(record: WebhookDeliveryRecord): void {
-    const version = (this.#versions.get(record) ?? 0) + 1;
-    this.#versions.set(record, version);
-    this.#waiting.push({ record, readyAt: Math.max(record.nextAttemptAt, record.leaseUntil), version });
+    const entry: Scheduled = { record, readyAt: Math.max(record.nextAttemptAt, record.leaseUntil) };
+    this.#scheduled.set(record.id, entry);
+    this.#waiting.push(entry);
   }
 
   #current(entry: Scheduled): boolean {
     const { record } = entry;
-    return this.#versions.get(record) === entry.version && this.#pending.get(record.id) === record && this.#isHead(record);
+    return this.#scheduled.get(record.id) === entry && this.#pending.get(record.id) === record && this.#isHead(record);
   }
 
   /** Moves the heads due at `now` to their webhook's heap of due heads. */
@@ -243,6 +249,6 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
 
   #sweep(now: number): void {
     if (!this.#sweeps.due(now)) return;
-    for (const [id, record] of this.#settled) if (record.retainUntil <= now) this.#settled.delete(id);
+    for (const [id, { record }] of this.#settled) if (record.retainUntil <= now) this.#settled.delete(id);
   }
 }
