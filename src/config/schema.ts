@@ -165,6 +165,9 @@ const ttl = z.strictObject(
   },
 );
 
+/** Headers every delivery carries from the sender: a webhook's own `headers` may not set them too (the request would carry both). */
+const SENDER_HEADERS = /^(host|connection|content-length|transfer-encoding|content-type|user-agent|x-oml-.*|x-fusionauth-signature-jwt)$/i;
+
 /** A receiver of events: http(s) only (https in production unless `allowInsecureUrl`), never with credentials in the URL. */
 const webhook = z
   .object({
@@ -172,7 +175,14 @@ const webhook = z
     url: z.url().refine((url) => /^https?:\/\//i.test(url), 'must be an http:// or https:// URL').refine((url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''), 'must not carry credentials; use headers'),
     events: z.array(z.string().regex(/^(\*|[a-z0-9.-]+)$/, 'an event type such as user.login.success, or *')).min(1),
     secret: z.string().min(16, 'a webhook secret needs at least 16 characters'),
-    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string().max(4096).regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value without line breaks or control characters')).default({}),
+    headers: z
+      .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string().max(4096).regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value without line breaks or control characters'))
+      .superRefine((headers, context) => {
+        for (const name of Object.keys(headers)) {
+          if (SENDER_HEADERS.test(name)) context.addIssue({ code: 'custom', path: [name], message: 'a header the sender sets itself (framing, content type, user agent, event and signature headers)' });
+        }
+      })
+      .default({}),
     timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     allowInsecureUrl: z.boolean().default(false),
   })

@@ -219,11 +219,11 @@ export class WebhookSender {
   #try(delivery: WebhookDeliveryRecord, hook: Webhook, attempt: number): Promise<TryOutcome> {
     const headers = {
       ...hook.headers,
-      'content-type': 'application/json',
-      'user-agent': 'oidc-magic-link-webhooks',
-      'x-oml-event-id': delivery.eventId,
-      'x-oml-event-type': delivery.type,
-      'x-oml-delivery-attempt': String(attempt),
+      'Content-Type': 'application/json',
+      'User-Agent': 'oidc-magic-link-webhooks',
+      'X-OML-Event-Id': delivery.eventId,
+      'X-OML-Event-Type': delivery.type,
+      'X-OML-Delivery-Attempt': String(attempt),
       ...signatureHeaders(hook.secret, delivery.body),
     };
     const { origin, path } = this.#targetOf(hook);

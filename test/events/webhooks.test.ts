@@ -306,6 +306,8 @@ describe('events and webhooks', () => {
     // An HTTP client throws on such a header: before the sender's guard, that ended the process at the first try.
     expect(load([{ ...hook, headers: { 'X-Tenant': 'acme\r\nX-Injected: 1' } }])).to.throw(/webhooks\.0\.headers\.X-Tenant.*line breaks/s);
     expect(load([{ ...hook, headers: { 'X-Tenant': 'acme café\tok' } }]), 'a tab and Latin-1 pass, as HTTP clients (node:http, undici) take them').not.to.throw();
+    expect(load([{ ...hook, headers: { 'content-type': 'text/plain' } }]), 'a header the sender sets').to.throw(/webhooks\.0\.headers\.content-type.*sender sets itself/s);
+    expect(load([{ ...hook, headers: { 'X-OML-Signature': 'forged' } }])).to.throw(/webhooks\.0\.headers\.X-OML-Signature/);
     expect(load([hook, hook])).to.throw(/used twice/);
     expect(load([{ ...hook, timeoutMs: 120_000 }]), 'a try must end before its lease').to.throw(/webhooks\.0\.timeoutMs/);
     const gaps = (url: string, allowInsecureUrl = false) =>
@@ -342,6 +344,61 @@ describe('webhook sender, given a request its HTTP client will not write', () =>
       expect(record, 'tried again with backoff, as any failed try').to.include({ status: 'pending', lastError: 'UND_ERR_INVALID_ARG', lastStatus: null });
       expect(record!.attempts).to.be.at.least(2);
       expect(receiver.received, 'nothing was sent').to.have.length(0);
+    } finally {
+      await sender.stop();
+      await receiver.close();
+    }
+  });
+});
+
+describe('webhook sender, gathering events (events.gatherMs)', () => {
+  async function senderFor(receiver: Receiver, more: Record<string, number>) {
+    const { MemoryStore } = await import('../../src/storage/memory.js');
+    const { WebhookSender } = await import('../../src/events/sender.js');
+    const { loadConfig } = await import('../../src/config/load.js');
+    const store = new MemoryStore();
+    // No polling in the way: only the sender's own wake-ups send anything.
+    const settings = { ...loadConfig({ env: {} }).events, ...FAST, pollMs: 60_000, ...more };
+    const hook = { id: 'hook', url: receiver.url, events: ['*'], secret: SECRET, headers: {}, timeoutMs: 1000, allowInsecureUrl: false };
+    return { store, sender: new WebhookSender(store.webhookDeliveries, [hook], settings) };
+  }
+
+  it('posts the events written within gatherMs together, each in its own POST, and sends a backlog on without waiting again', async () => {
+    const receiver = await startReceiver();
+    const arrivals: number[] = [];
+    receiver.behaviour = () => (arrivals.push(Date.now()), 200);
+    const { delivery } = await import('../storage/contract/webhooks.js');
+    const { store, sender } = await senderFor(receiver, { gatherMs: 400, concurrencyPerUrl: 1 });
+    try {
+      const written = Date.now();
+      await store.webhookDeliveries.insertMany([delivery({ sequence: 1 })]);
+      sender.start();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(receiver.received, 'nothing before the gathering ends').to.have.length(0);
+      await store.webhookDeliveries.insertMany([2, 3, 4].map((sequence) => delivery({ sequence })));
+      sender.kick();
+      await receiver.waitForAcknowledged(4, 3000);
+      expect(arrivals[0]! - written, 'the first waited for the others').to.be.at.least(390);
+      expect(receiver.received.map((r) => r.event.id), 'one POST per event').to.have.length(4);
+      // One at a time (concurrencyPerUrl 1): each freed slot takes the next at once, not after another gatherMs.
+      expect(arrivals[3]! - arrivals[0]!, 'the backlog went on at once').to.be.below(300);
+    } finally {
+      await sender.stop();
+      await receiver.close();
+    }
+  });
+
+  it('posts at once with gatherMs 0', async () => {
+    const receiver = await startReceiver();
+    const { delivery } = await import('../storage/contract/webhooks.js');
+    const { store, sender } = await senderFor(receiver, { gatherMs: 0 });
+    try {
+      sender.start();
+      const written = Date.now();
+      await store.webhookDeliveries.insertMany([delivery()]);
+      sender.kick();
+      await receiver.waitForAcknowledged(1, 3000);
+      expect(Date.now() - written).to.be.below(300);
     } finally {
       await sender.stop();
       await receiver.close();
