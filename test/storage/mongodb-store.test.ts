@@ -156,6 +156,46 @@ describe('MongoStore on a MongoDB engine', () => {
     expect(replayed).to.deep.include({ status: 'pending', retainUntil: replayedUntil, purgeAt: new Date(replayedUntil) });
   });
 
+  it('makes the deliveries waiting behind a head due at once when another instance settles the head while a lease marks it', async () => {
+    const { MongoWebhookDeliveries } = await import('../../src/storage/mongodb/webhooks.js');
+    const db = client.db();
+    const other = new MongoWebhookDeliveries(db);
+    const orderKey = `user:race-${Date.now()}`;
+    const head = delivery({ webhookId: 'race', orderKey, sequence: 1 });
+    const follower = delivery({ webhookId: 'race', orderKey, sequence: 2 });
+    await other.insertMany([head, follower]);
+    // The other instance holds the head for a minute; the follower is due, but waits behind it.
+    await db.collection('webhook_deliveries').updateOne({ _id: head.id as never }, { $set: { leaseOwner: 'other', leaseUntil: Date.now() + 60_000 } });
+    // This instance's collection lets the other settle the head just before the head is marked as having waiters.
+    let settledInBetween = false;
+    const racing = new MongoWebhookDeliveries(
+      new Proxy(db, {
+        get(target, property) {
+          if (property !== 'collection') return Reflect.get(target, property, target) as unknown;
+          return (name: string) =>
+            new Proxy(target.collection(name), {
+              get(collection, method) {
+                const real = Reflect.get(collection, method, collection) as unknown;
+                if (method !== 'updateOne' || typeof real !== 'function') return typeof real === 'function' ? real.bind(collection) : real;
+                return async (filter: { _id?: unknown }, ...rest: unknown[]) => {
+                  if (filter._id === head.id && !settledInBetween) {
+                    settledInBetween = await other.settle(head.id, 'other', { status: 'delivered', settledAt: Date.now(), leaseOwner: null, leaseUntil: 0 });
+                  }
+                  return (real as (...args: unknown[]) => unknown).call(collection, filter, ...rest);
+                };
+              },
+            });
+        },
+      }),
+    );
+    const first = await racing.lease(Date.now(), 'me', 60_000, 1000);
+    expect(settledInBetween, 'the head was settled between the push-back and the mark').to.equal(true);
+    expect(first.map((d) => d.id)).not.to.include(follower.id);
+    // Not a minute later, when the head's lease would have ended: due at once.
+    const next = await racing.lease(Date.now() + 5, 'me', 60_000, 1000);
+    expect(next.map((d) => d.id), 'the follower goes as soon as its head is settled').to.include(follower.id);
+  });
+
   it('keeps a bearer id (a refresh token, a session id) only as a digest: no document holds it', async () => {
     const db = client.db();
     for (const model of ['RefreshToken', 'AccessToken', 'AuthorizationCode', 'Session']) {
