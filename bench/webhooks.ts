@@ -4,9 +4,10 @@
  * the memory store, the WebhookSender, undici) to the bench's webhook receiver, a process of
  * its own (so its CPU is not counted). Three contenders alternate round by round, doing the same
  * changes: `none` (no webhook configured), `ours` (a webhook on every event), and `post` (no
- * webhook, but one bare POST of an event's JSON per event, through the sender's HTTP client on
- * keep-alive connections, with no store, signature or retry): the least a delivery can cost, whatever sends it. What a delivery
- * costs is ours − none; what our sender adds to the HTTP exchange itself is ours − post.
+ * webhook, but one bare POST of an event's JSON as each event comes, through the sender's HTTP
+ * client on keep-alive connections, with no store, signature or retry): what the exchanges cost
+ * one by one. What a delivery costs is ours − none; ours − post is what our sender adds to bare
+ * exchanges, less what its gathering (`events.gatherMs`) saves on them.
  *
  * By default sign-ins run `--concurrency` at a time as fast as they go, so deliveries come in
  * bursts and share the event loop's wake-ups. With `--pace MS` a sign-in starts every MS ms and
@@ -177,9 +178,9 @@ async function main(): Promise<void> {
   const [none, ours, post] = [median(results.none), median(results.ours), median(results.post)];
   const how = `${pace > 0 ? `a sign-in every ${pace} ms` : `${concurrency} at a time`}${backlog > 0 ? `, ${backlog} deliveries waiting in ours' store` : ''}`;
   console.log(`median, ms of CPU per sign-in (${events} sign-ins a round, ${how}):`);
-  console.log(`  its two deliveries (ours − none)         ${(ours - none).toFixed(3)}`);
-  console.log(`  two bare POSTs (post − none)           ${(post - none).toFixed(3)}`);
-  console.log(`  what our sender adds to them (ours − post) ${(ours - post).toFixed(3)}`);
+  console.log(`  its two deliveries (ours − none)                ${(ours - none).toFixed(3)}`);
+  console.log(`  two bare POSTs, one by one (post − none)       ${(post - none).toFixed(3)}`);
+  console.log(`  our sender over them, gathering (ours − post)  ${(ours - post).toFixed(3)}`);
   await bareAgent.destroy();
   await receiver.close();
 }
