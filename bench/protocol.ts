@@ -62,6 +62,12 @@ export interface ServerStats {
   mainThreadCpuMs?: number;
   /** Ours with `countStoreCalls`: store calls (repositories and node-oidc-provider's adapter) since start. */
   storeCalls?: number;
+  /**
+   * Ours with a webhook: 1 while some delivery is still pending (not yet settled), else 0. A
+   * measure waits for 0 before it reads the CPU, so each window pays for its own events'
+   * deliveries, not for those of the window before.
+   */
+  deliveriesPending?: number;
 }
 
 export type ToServer = { type: 'stats'; gc?: boolean } | { type: 'stop' };

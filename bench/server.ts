@@ -92,7 +92,13 @@ async function startOurs(spec: ServerSpec): Promise<Running> {
     store = observedStore(await openStore(config), () => void (storeCalls = (storeCalls ?? 0) + 1));
   }
   const running = await startServer(config, store ? { store } : {});
-  return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stats: async (gc) => ownStats(gc), stop: () => running.stop() };
+  const deliveries = running.app.store.webhookDeliveries;
+  const stats = async (gc: boolean): Promise<ServerStats> => {
+    if (config.webhooks.length === 0) return ownStats(gc);
+    const pending = await deliveries.list({ status: 'pending', limit: 1 });
+    return { ...ownStats(gc), deliveriesPending: pending.length };
+  };
+  return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stats, stop: () => running.stop() };
 }
 
 async function startBare(spec: ServerSpec): Promise<Running> {
