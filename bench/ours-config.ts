@@ -33,7 +33,8 @@ export function oursConfig(spec: ServerSpec): Config {
       // The `metrics` contender: ours with every metric counted, as an operator runs it (scraped with a token).
       metrics: spec.kind === 'metrics' ? { enabled: true, token: spec.apiKey } : { enabled: false },
       // The `webhooks` contender: every event stored and posted to the driver's receiver, signed.
-      webhooks: spec.kind === 'webhooks' && spec.webhookUrl ? [{ id: 'bench', url: spec.webhookUrl, events: spec.webhookEvents, secret: spec.apiKey }] : [],
+      // The `posts` contender has the same webhook, for its events to be built (bench/server.ts then posts them bare).
+      webhooks: (spec.kind === 'webhooks' || spec.kind === 'posts') && spec.webhookUrl ? [{ id: 'bench', url: spec.webhookUrl, events: spec.webhookEvents, secret: spec.apiKey }] : [],
       mail: { smtpUrl: spec.smtpUrl, devMailboxSize: 1000 },
       storage: { mongodbUri: spec.mongodbUri },
     },

@@ -9,9 +9,11 @@ import type { JWK } from 'jose';
  * ours; floor, the least magic link on the same stack (bench/floor.ts); bare, no magic link at
  * all (bench/bare.ts); metrics, ours with Prometheus metrics on (only with `--metrics`: the A/B of
  * their cost); webhooks, ours with a webhook receiver subscribed to every event (`--webhooks`);
- * plugin, the plugin in a Koa host as examples/koa-host runs it (`--plugin`, bench/plugin-host.ts).
+ * plugin, the plugin in a Koa host as examples/koa-host runs it (`--plugin`, bench/plugin-host.ts);
+ * posts, ours whose every event is one bare POST to the same receiver, nothing stored, signed,
+ * capped or retried (`--bare-posts`): the least any sender of one event per POST costs.
  */
-export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics' | 'webhooks' | 'plugin';
+export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics' | 'webhooks' | 'plugin' | 'posts';
 
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'floor', 'bare'];
 
@@ -29,7 +31,7 @@ export interface ServerSpec {
   workers: number;
   /** Ours: count every store call (for the steps table); off otherwise, so flows pay nothing for it. */
   countStoreCalls?: boolean;
-  /** The `webhooks` contender's receiver (every event is posted there); null for the others. */
+  /** The `webhooks` and `posts` contenders' receiver (every event is posted there); null for the others. */
   webhookUrl: string | null;
   /** The event types the `webhooks` contender's webhook takes (`['*']`: every one). */
   webhookEvents: string[];

@@ -66,7 +66,7 @@ export interface Results {
   refresh: Measure[];
   api: Measure[];
   apiStatus: string;
-  headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number; cpuPerFlowRatioToFloor?: number; metricsCpuPerFlowRatio?: number; webhooksCpuPerFlowRatio?: number; pluginCpuPerFlowRatioToFloor?: number } | null;
+  headline: { flowsPerSecondRatio: number; cpuPerFlowRatio: number; cpuPerFlowRatioToFloor?: number; metricsCpuPerFlowRatio?: number; webhooksCpuPerFlowRatio?: number; postsCpuPerFlowRatio?: number; pluginCpuPerFlowRatioToFloor?: number } | null;
   memory: { server: string; at: string; signIns: number; rssMiB: number; heapUsedMiB: number }[];
   steps: StepCpu[];
   /** Server CPU per hosted flow in each round, per contender (the rounds' spread is the run's noise). */
@@ -107,6 +107,7 @@ export function renderReport(results: Results): string {
     if (results.headline.metricsCpuPerFlowRatio !== undefined) out.push(`metrics on ÷ off, server CPU per hosted flow = ${results.headline.metricsCpuPerFlowRatio} (budget ≤ 1.03)`);
     if (results.headline.pluginCpuPerFlowRatioToFloor !== undefined) out.push(`the plugin in a Koa host ÷ floor, server CPU per hosted flow = ${results.headline.pluginCpuPerFlowRatioToFloor} (target ≤ 1.1)`);
     if (results.headline.webhooksCpuPerFlowRatio !== undefined) out.push(`webhooks (every event) ÷ none, server CPU per hosted flow = ${results.headline.webhooksCpuPerFlowRatio} (budget ≤ 1.10)`);
+    if (results.headline.postsCpuPerFlowRatio !== undefined) out.push(`one bare POST per event ÷ none, server CPU per hosted flow = ${results.headline.postsCpuPerFlowRatio} (what the 1.10 budget leaves after the POSTs alone)`);
     out.push(...roundRatioLines(results.flowRounds));
   }
   out.push(
@@ -159,7 +160,7 @@ function requestTable(requests: RequestLatency[]): string {
 
 /** The pairs of the headline, round by round: each round's ratio and their median, which one slow round cannot move. */
 function roundRatioLines(rounds: Results['flowRounds']): string[] {
-  const pairs: Array<[string, string]> = [['ours', 'floor'], ['plugin', 'floor'], ['metrics', 'ours'], ['webhooks', 'ours']];
+  const pairs: Array<[string, string]> = [['ours', 'floor'], ['plugin', 'floor'], ['metrics', 'ours'], ['webhooks', 'ours'], ['posts', 'ours']];
   const lines: string[] = [];
   for (const [a, b] of pairs) {
     const [mine, theirs] = [rounds[a], rounds[b]];
@@ -173,7 +174,7 @@ function roundRatioLines(rounds: Results['flowRounds']): string[] {
 /** Steps side by side: ours and the floor take the same steps; bare shares the first and the last. */
 function stepTable(steps: StepCpu[]): string {
   const names = [...new Set(steps.map((s) => s.step))];
-  const servers = ['ours', 'metrics', 'webhooks', 'plugin', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
+  const servers = ['ours', 'metrics', 'webhooks', 'posts', 'plugin', 'floor', 'bare'].filter((server) => steps.some((s) => s.server === server));
   const of = (server: string, step: string) => steps.find((s) => s.server === server && s.step === step)?.cpuMs ?? NaN;
   const sum = (server: string) => round(steps.filter((s) => s.server === server).reduce((total, s) => total + s.cpuMs, 0), 3);
   const calls = (step: string | null) => {

@@ -41,6 +41,7 @@ const { values: flags } = parseArgs({
     'memory-signins': { type: 'string', default: '0' },
     metrics: { type: 'boolean', default: false },
     webhooks: { type: 'boolean', default: false },
+    'bare-posts': { type: 'boolean', default: false },
     'webhook-events': { type: 'string', default: '*' },
     plugin: { type: 'boolean', default: false },
     steps: { type: 'string', default: '0' },
@@ -76,6 +77,8 @@ if (flags.help) {
   --metrics             also run ours with Prometheus metrics on, alternating with the others, for their cost
                         (hosted flows and API pairs; the report gives metrics-on ÷ ours)
   --webhooks            likewise ours with a webhook subscribed to every event (a receiver in a process of its own answers 200)
+  --bare-posts          likewise ours whose every event is one bare POST to the same receiver, nothing stored,
+                        signed, capped or retried: the least any sender of one event per POST costs
   --webhook-events LIST that webhook's event types instead of every one, comma-separated (e.g. user.login.success:
                         what one kind of event costs)
   --plugin              also the plugin in a Koa host (examples/koa-host's way, bench/plugin-host.ts): the report gives plugin ÷ floor
@@ -112,6 +115,7 @@ const settings = {
   memorySignIns: Math.floor(num('memory-signins', flags['memory-signins'])),
   metrics: flags.metrics ?? false,
   webhooks: flags.webhooks ?? false,
+  barePosts: flags['bare-posts'] ?? false,
   webhookEvents: (flags['webhook-events'] ?? '*').split(',').map((s) => s.trim()).filter(Boolean),
   plugin: flags.plugin ?? false,
   steps: Math.floor(num('steps', flags.steps)),
@@ -125,7 +129,11 @@ if (settings.workers > 1 && settings.store !== 'mongodb') {
 }
 
 /** Copies of ours with one feature on, each only when asked for: their cost against ours in the same rounds. */
-const variants: readonly ServerKind[] = [...(settings.metrics ? (['metrics'] as const) : []), ...(settings.webhooks ? (['webhooks'] as const) : [])];
+const variants: readonly ServerKind[] = [
+  ...(settings.metrics ? (['metrics'] as const) : []),
+  ...(settings.webhooks ? (['webhooks'] as const) : []),
+  ...(settings.barePosts ? (['posts'] as const) : []),
+];
 /** The contenders of this run: the plugin host too when asked for (it is not our server: no API, no variants). */
 const kinds: readonly ServerKind[] = [...SERVER_KINDS, ...variants, ...(settings.plugin ? (['plugin'] as const) : [])];
 /** The contenders that are our server. */
@@ -133,6 +141,14 @@ const ourKinds: readonly ServerKind[] = ['ours', ...variants];
 const VARIANT_LABEL: Partial<Record<ServerKind, string>> = {
   metrics: 'metrics on',
   webhooks: settings.webhookEvents.includes('*') ? 'webhook on every event' : `webhook on ${settings.webhookEvents.join(', ')}`,
+  posts: `one bare POST per ${settings.webhookEvents.includes('*') ? 'event' : settings.webhookEvents.join(', ')}`,
+};
+
+/** Where each variant's CPU per hosted flow, divided by ours', goes in the headline. */
+const HEADLINE_RATIO: Partial<Record<ServerKind, 'metricsCpuPerFlowRatio' | 'webhooksCpuPerFlowRatio' | 'postsCpuPerFlowRatio'>> = {
+  metrics: 'metricsCpuPerFlowRatio',
+  webhooks: 'webhooksCpuPerFlowRatio',
+  posts: 'postsCpuPerFlowRatio',
 };
 
 /**
@@ -244,7 +260,7 @@ async function main(): Promise<void> {
   const apiKey = randomBytes(32).toString('base64url');
   const [jwks, sink] = [await generateSigningKeys(), new SmtpSink()];
   const smtpUrl = `${await sink.listen()}${settings.smtpQuery ? `/?${settings.smtpQuery}` : ''}`;
-  const hooks = settings.webhooks ? await startWebhookSink() : null;
+  const hooks = settings.webhooks || settings.barePosts ? await startWebhookSink() : null;
   const webhookUrl = hooks?.url ?? null;
 
   let mongodbUri: string | null = null;
@@ -269,7 +285,7 @@ async function main(): Promise<void> {
     mongodbUri: ourKinds.includes(kind) ? mongodbUri : null,
     apiKey,
     workers: ourKinds.includes(kind) ? settings.workers : 1,
-    webhookUrl: kind === 'webhooks' ? webhookUrl : null,
+    webhookUrl: kind === 'webhooks' || kind === 'posts' ? webhookUrl : null,
     webhookEvents: settings.webhookEvents,
     countStoreCalls: kind === 'ours' && settings.steps > 0,
     ttlSeconds: settings.ttlSeconds,
@@ -315,18 +331,19 @@ async function main(): Promise<void> {
       metrics: { target: new Target((servers.metrics ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
       webhooks: { target: new Target((servers.webhooks ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
       plugin: { target: new Target((servers.plugin ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
+      posts: { target: new Target((servers.posts ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
     };
-    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow, webhooks: magicLinkFlow, plugin: magicLinkFlow };
+    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow, webhooks: magicLinkFlow, plugin: magicLinkFlow, posts: magicLinkFlow };
     const memoryAt = async (label: string, signIns: Record<ServerKind, number>) => {
       for (const kind of kinds) {
         const stats = await servers[kind]!.stats(true);
         results.memory.push({ server: kind, at: label, signIns: signIns[kind], rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
       }
     };
-    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0, webhooks: 0, plugin: 0 };
+    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0, webhooks: 0, plugin: 0, posts: 0 };
     await memoryAt('start', signIns);
 
-    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [], webhooks: [], plugin: [] };
+    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [], webhooks: [], plugin: [], posts: [] };
     const flowStep = (kind: ServerKind, workers: number) => async (worker: number, iteration: number, samples: Samples) => {
       const t0 = performance.now();
       try {
@@ -387,7 +404,7 @@ async function main(): Promise<void> {
       for (const kind of variants) {
         const measured = toMeasure(`hosted sign-in, ours with ${VARIANT_LABEL[kind]} (${oursRun(settings.concurrency)})`, acc[kind].samples, acc[kind].totals, { server: kind });
         results.flows.push(measured);
-        results.headline[kind === 'metrics' ? 'metricsCpuPerFlowRatio' : 'webhooksCpuPerFlowRatio'] = round(measured.serverCpuMsPerOp / ours.serverCpuMsPerOp, 3);
+        results.headline[HEADLINE_RATIO[kind] ?? 'webhooksCpuPerFlowRatio'] = round(measured.serverCpuMsPerOp / ours.serverCpuMsPerOp, 3);
       }
       if (settings.plugin) {
         const hosted = toMeasure(`same flow, the plugin in a Koa host (c=${settings.concurrency})`, acc.plugin.samples, acc.plugin.totals, { server: 'plugin' });

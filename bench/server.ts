@@ -12,6 +12,9 @@ import { readFileSync } from 'node:fs';
 import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
 import { statsRequester } from './protocol.js';
 import { oursConfig } from './ours-config.js';
+import { BarePoster } from './bare-poster.js';
+import type { Application } from '../src/app.js';
+import type { WebhookDeliveryRecord } from '../src/storage/types.js';
 
 process.env.LOG_LEVEL = 'silent';
 
@@ -93,12 +96,27 @@ async function startOurs(spec: ServerSpec): Promise<Running> {
   }
   const running = await startServer(config, store ? { store } : {});
   const deliveries = running.app.store.webhookDeliveries;
+  const bare = spec.kind === 'posts' && spec.webhookUrl ? await postEventsBare(running.app, spec.webhookUrl) : null;
   const stats = async (gc: boolean): Promise<ServerStats> => {
     if (config.webhooks.length === 0) return ownStats(gc);
-    const pending = await deliveries.list({ status: 'pending', limit: 1 });
-    return { ...ownStats(gc), deliveriesPending: pending.length };
+    const pending = bare ? bare.pending : (await deliveries.list({ status: 'pending', limit: 1 })).length;
+    return { ...ownStats(gc), deliveriesPending: Math.min(pending, 1) };
   };
   return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stats, stop: () => running.stop() };
+}
+
+/**
+ * The `posts` contender: the events ours builds, each posted once and bare in place of being
+ * stored for the sender (which is stopped), gathered as the sender gathers (`events.gatherMs`).
+ * What is left of a delivery is the event's JSON and its POST.
+ */
+async function postEventsBare(app: Application, url: string): Promise<BarePoster> {
+  await app.webhooks.stop();
+  const poster = new BarePoster(url, app.config.events.gatherMs);
+  app.store.webhookDeliveries.insertMany = async (records: readonly WebhookDeliveryRecord[]) => {
+    for (const record of records) void poster.post(record.body).catch(() => undefined);
+  };
+  return poster;
 }
 
 async function startBare(spec: ServerSpec): Promise<Running> {

@@ -16,7 +16,6 @@
  * With `--backlog N`, ours' store first holds N deliveries waiting for a retry an hour away, as
  * after a receiver was down: what a backlog costs each new event.
  */
-import { Agent } from 'undici';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
@@ -27,6 +26,7 @@ import { buildUser } from '../src/accounts/users.js';
 import { userJson } from '../src/api/user-json.js';
 import type { UserRecord, WebhookDeliveryRecord } from '../src/storage/types.js';
 import { startWebhookSink } from './driver/webhook-sink.js';
+import { BarePoster } from './bare-poster.js';
 import { countFlag, median } from './driver/stats.js';
 
 process.env.LOG_LEVEL = 'silent';
@@ -55,26 +55,11 @@ async function main(): Promise<void> {
   const receiver = await startWebhookSink();
   const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: receiver.url, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
   const users = Array.from({ length: 100 }, (_, i) => buildUser({ email: `user${i}@bench.test`, firstName: 'Bench', registrations: [{ applicationId: 'bench', roles: [] }] }));
-  const target = new URL(receiver.url);
-  const bareAgent = new Agent();
+  const bare = new BarePoster(receiver.url);
 
   /** One bare POST of an event's JSON, built as Events builds it, through the sender's client; resolves when the answer is read. */
   function bareDelivery(type: string, user: UserRecord): Promise<void> {
-    const body = JSON.stringify({ event: { id: randomUUID(), type, createInstant: Date.now(), applicationId: 'bench', user: userJson(user), info: { ipAddress: '127.0.0.1' } } });
-    return new Promise((resolve, reject) => {
-      let status = 0;
-      bareAgent.dispatch(
-        { origin: target.origin, path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body },
-        {
-          // Needed even empty: undici takes a handler without it for one of its older shape.
-          onRequestStart: () => undefined,
-          onResponseStart: (_controller, statusCode) => void (status = statusCode),
-          onResponseData: () => undefined,
-          onResponseEnd: () => (status === 200 ? resolve() : reject(new Error(`receiver answered ${status}`))),
-          onResponseError: (_controller, err) => reject(err),
-        },
-      );
-    });
+    return bare.post(JSON.stringify({ event: { id: randomUUID(), type, createInstant: Date.now(), applicationId: 'bench', user: userJson(user), info: { ipAddress: '127.0.0.1' } } }));
   }
 
   /**
@@ -181,7 +166,7 @@ async function main(): Promise<void> {
   console.log(`  its two deliveries (ours − none)                ${(ours - none).toFixed(3)}`);
   console.log(`  two bare POSTs, one by one (post − none)       ${(post - none).toFixed(3)}`);
   console.log(`  our sender over them, gathering (ours − post)  ${(ours - post).toFixed(3)}`);
-  await bareAgent.destroy();
+  await bare.close();
   await receiver.close();
 }
 
