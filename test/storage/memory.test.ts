@@ -52,6 +52,30 @@ describe('memory store: webhook deliveries kept', () => {
 });
 
 describe('memory store: webhook delivery leases', () => {
+  it('does not hold on to settled deliveries until their lease would have ended', async () => {
+    const deliveries = new MemoryWebhookDeliveries();
+    const now = Date.now();
+    // A long lease, as leaseSeconds (120) is: each leased delivery is scheduled again for its end.
+    for (let round = 0; round < 50; round += 1) {
+      const batch = Array.from({ length: 100 }, (_, i) => delivery({ webhookId: 'busy', sequence: round * 100 + i + 1, nextAttemptAt: now }));
+      await deliveries.insertMany(batch);
+      const leased = await deliveries.lease(now, 'me', 120_000, 100);
+      expect(leased).to.have.length(100);
+      for (const { id } of leased) {
+        expect(await deliveries.settle(id, 'me', { status: 'delivered', settledAt: now, leaseOwner: null, leaseUntil: 0 })).to.equal(true);
+      }
+    }
+    // 5,000 leases settled: before, 5,000 entries (each holding its record and body) waited 120 s in the heap.
+    expect(deliveries.waitingEntries).to.be.at.most(2 * 1024);
+    // Still working: the next delivery goes, and one still leased comes back when its lease ends.
+    await deliveries.insertMany([delivery({ webhookId: 'busy', sequence: 10_001, nextAttemptAt: now }), delivery({ webhookId: 'busy', sequence: 10_002, nextAttemptAt: now })]);
+    const [first, second] = await deliveries.lease(now, 'me', 120_000, 2);
+    expect([first?.sequence, second?.sequence]).to.deep.equal([10_001, 10_002]);
+    await deliveries.settle(first!.id, 'me', { status: 'delivered', settledAt: now, leaseOwner: null, leaseUntil: 0 });
+    expect(await deliveries.lease(now + 60_000, 'other', 120_000, 5), 'leased by me until its lease ends').to.have.length(0);
+    expect((await deliveries.lease(now + 120_001, 'other', 120_000, 5)).map((d) => d.sequence)).to.deep.equal([10_002]);
+  });
+
   it('leases the one delivery due among a thousand waiting for a retry, and those once their time comes', async () => {
     const deliveries = new MemoryWebhookDeliveries();
     const now = Date.now();
@@ -99,5 +123,16 @@ describe('MinHeap', () => {
     for (let value = heap.pop(); value !== undefined; value = heap.pop()) out.push(value);
     expect(out).to.deep.equal([...values].sort((a, b) => a - b));
     expect(heap.peek()).to.equal(undefined);
+  });
+
+  it('drops the items refused by keep and still gives the rest back smallest first', () => {
+    const heap = new MinHeap<number>((a, b) => a < b);
+    const values = Array.from({ length: 500 }, (_, i) => (i * 7919) % 503);
+    for (const value of values) heap.push(value);
+    heap.keep((value) => value % 3 !== 0);
+    heap.push(3);
+    const out: number[] = [];
+    for (let value = heap.pop(); value !== undefined; value = heap.pop()) out.push(value);
+    expect(out).to.deep.equal([...values.filter((value) => value % 3 !== 0), 3].sort((a, b) => a - b));
   });
 });

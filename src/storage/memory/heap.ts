@@ -18,13 +18,7 @@ export class MinHeap<T> {
   push(item: T): void {
     const items = this.#items;
     items.push(item);
-    let at = items.length - 1;
-    while (at > 0) {
-      const parent = (at - 1) >>> 1;
-      if (!this.before(items[at]!, items[parent]!)) break;
-      [items[at], items[parent]] = [items[parent]!, items[at]!];
-      at = parent;
-    }
+    this.#siftUp(items.length - 1);
   }
 
   pop(): T | undefined {
@@ -33,16 +27,45 @@ export class MinHeap<T> {
     const last = items.pop();
     if (items.length === 0 || last === undefined) return top;
     items[0] = last;
-    let at = 0;
+    this.#siftDown(0);
+    return top;
+  }
+
+  /** Drops every item `wanted` refuses, in O(n): for items gone stale in bulk. */
+  keep(wanted: (item: T) => boolean): void {
+    const items = this.#items;
+    let kept = 0;
+    for (const item of items) if (wanted(item)) items[kept++] = item;
+    items.length = kept;
+    for (let at = (kept >>> 1) - 1; at >= 0; at -= 1) this.#siftDown(at);
+  }
+
+  #siftUp(from: number): void {
+    const items = this.#items;
+    const item = items[from]!;
+    let at = from;
+    while (at > 0) {
+      const parent = (at - 1) >>> 1;
+      if (!this.before(item, items[parent]!)) break;
+      items[at] = items[parent]!;
+      at = parent;
+    }
+    items[at] = item;
+  }
+
+  #siftDown(from: number): void {
+    const items = this.#items;
+    const item = items[from]!;
+    let at = from;
     for (;;) {
       const left = 2 * at + 1;
+      if (left >= items.length) break;
       const right = left + 1;
-      let first = at;
-      if (left < items.length && this.before(items[left]!, items[first]!)) first = left;
-      if (right < items.length && this.before(items[right]!, items[first]!)) first = right;
-      if (first === at) return top;
-      [items[at], items[first]] = [items[first]!, items[at]!];
-      at = first;
+      const child = right < items.length && this.before(items[right]!, items[left]!) ? right : left;
+      if (!this.before(items[child]!, item)) break;
+      items[at] = items[child]!;
+      at = child;
     }
+    items[at] = item;
   }
 }

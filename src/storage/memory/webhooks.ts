@@ -12,6 +12,9 @@ const SWEEP_EVERY_MS = 60_000;
  */
 export const MEMORY_SETTLED_DELIVERIES = 10_000;
 
+/** Stale entries the waiting heap may hold beyond twice the scheduled ones before it is rebuilt. */
+const STALE_SLACK = 1024;
+
 /** A head of a key's queue, waiting to be due (`readyAt`: its next try, or the end of its lease). */
 interface Scheduled {
   record: WebhookDeliveryRecord;
@@ -131,7 +134,25 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     if (wasPending === record) this.#unqueue(record);
     this.#pending.delete(record.id);
     this.#scheduled.delete(record.id);
+    this.#dropStaleWaiting();
     this.#keepSettled(record);
+  }
+
+  /**
+   * A settled delivery leaves its lease's entry in the waiting heap until the lease would have
+   * ended (`leaseSeconds`, 120 by default), and the entry holds the record and its body: at 300
+   * deliveries a second that kept 36,000 of them alive. Once more than half the heap is stale it
+   * is rebuilt from the current entries, in time linear in its size, so the heap stays within
+   * about twice what is scheduled.
+   */
+  #dropStaleWaiting(): void {
+    if (this.#waiting.size <= 2 * this.#scheduled.size + STALE_SLACK) return;
+    this.#waiting.keep((entry) => this.#current(entry));
+  }
+
+  /** Entries in the waiting heap, stale ones included (tests: what a settled delivery leaves behind). */
+  get waitingEntries(): number {
+    return this.#waiting.size;
   }
 
   /** Files a settled record, and drops the earliest settled of those kept when over the cap. */
