@@ -14,8 +14,12 @@
  * its two events come half a pace apart, as a server under load raises them: each delivery then
  * pays for its own wake-ups and socket calls, which is what it costs inside `npm run bench`.
  * With `--backlog N`, ours' store first holds N deliveries waiting for a retry an hour away, as
- * after a receiver was down: what a backlog costs each new event.
+ * after a receiver was down: what a backlog costs each new event. With `--scoped`, each sign-in's
+ * changes run inside an AsyncLocalStorage scope, as node-oidc-provider runs every request of the
+ * server: once one is in use, Node 20 runs an async hook for every promise and timer of the
+ * process, the sender's included.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load.js';
@@ -43,6 +47,7 @@ async function main(): Promise<void> {
       concurrency: { type: 'string', default: '16' },
       pace: { type: 'string', default: '0' },
       backlog: { type: 'string', default: '0' },
+      scoped: { type: 'boolean', default: false },
     },
   });
   const events = countFlag('events', flags.events);
@@ -51,6 +56,9 @@ async function main(): Promise<void> {
   const pace = Number(flags.pace);
   if (!Number.isFinite(pace) || pace < 0) throw new Error('--pace must be a number of milliseconds (0: as fast as possible)');
   const backlog = flags.backlog === '0' ? 0 : countFlag('backlog', flags.backlog);
+  const scope = flags.scoped ? new AsyncLocalStorage<{ signIn: number }>() : null;
+  /** Runs one sign-in's step in its own scope with `--scoped`, as a request runs in the server. */
+  const scoped = <T>(signIn: number, step: () => T): T => (scope ? scope.run({ signIn }, step) : step());
 
   const receiver = await startWebhookSink();
   const config = loadConfig({ env: {}, overrides: { webhooks: [{ id: 'bench', url: receiver.url, events: ['*'], secret: 'bench-webhook-secret-0123456789' }] } });
@@ -96,9 +104,9 @@ async function main(): Promise<void> {
       const logins: Promise<void>[] = [];
       for (let i = 0; i < events; i += 1) {
         const user = users[i % users.length]!;
-        linkSent(user);
+        scoped(i, () => linkSent(user));
         await sleep(pace / 2);
-        logins.push(signedIn(user));
+        logins.push(scoped(i, () => signedIn(user)));
         await sleep(pace / 2);
       }
       await Promise.all(logins);
@@ -108,8 +116,10 @@ async function main(): Promise<void> {
         Array.from({ length: concurrency }, async () => {
           for (let i = next++; i < events; i = next++) {
             const user = users[i % users.length]!;
-            linkSent(user);
-            await signedIn(user);
+            await scoped(i, () => {
+              linkSent(user);
+              return signedIn(user);
+            });
           }
         }),
       );
@@ -161,7 +171,7 @@ async function main(): Promise<void> {
     );
   }
   const [none, ours, post] = [median(results.none), median(results.ours), median(results.post)];
-  const how = `${pace > 0 ? `a sign-in every ${pace} ms` : `${concurrency} at a time`}${backlog > 0 ? `, ${backlog} deliveries waiting in ours' store` : ''}`;
+  const how = `${pace > 0 ? `a sign-in every ${pace} ms` : `${concurrency} at a time`}${backlog > 0 ? `, ${backlog} deliveries waiting in ours' store` : ''}${scope ? ', each in an AsyncLocalStorage scope' : ''}`;
   console.log(`median, ms of CPU per sign-in (${events} sign-ins a round, ${how}):`);
   console.log(`  its two deliveries (ours − none)                ${(ours - none).toFixed(3)}`);
   console.log(`  two bare POSTs, one by one (post − none)       ${(post - none).toFixed(3)}`);
