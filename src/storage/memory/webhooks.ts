@@ -12,8 +12,14 @@ const SWEEP_EVERY_MS = 60_000;
  */
 export const MEMORY_SETTLED_DELIVERIES = 10_000;
 
-/** Stale entries the waiting heap may hold beyond twice the scheduled ones before it is rebuilt. */
-const STALE_SLACK = 1024;
+/**
+ * Whether a list that drops its dead entries lazily (the waiting heap, the settled order) should be
+ * rebuilt now: when it holds more than twice its live entries, and some slack, so rebuilding (linear
+ * in its size) happens once per that many dead entries and costs each little.
+ */
+function mostlyStale(held: number, live: number): boolean {
+  return held > 2 * live + 1024;
+}
 
 /** A head of a key's queue, waiting to be due (`readyAt`: its next try, or the end of its lease). */
 interface Scheduled {
@@ -134,20 +140,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     if (wasPending === record) this.#unqueue(record);
     this.#pending.delete(record.id);
     this.#scheduled.delete(record.id);
-    this.#dropStaleWaiting();
     this.#keepSettled(record);
-  }
-
-  /**
-   * A settled delivery leaves its lease's entry in the waiting heap until the lease would have
-   * ended (`leaseSeconds`, 120 by default), and the entry holds the record and its body: at 300
-   * deliveries a second that kept 36,000 of them alive. Once more than half the heap is stale it
-   * is rebuilt from the current entries, in time linear in its size, so the heap stays within
-   * about twice what is scheduled.
-   */
-  #dropStaleWaiting(): void {
-    if (this.#waiting.size <= 2 * this.#scheduled.size + STALE_SLACK) return;
-    this.#waiting.keep((entry) => this.#current(entry));
   }
 
   /** Entries in the waiting heap, stale ones included (tests: what a settled delivery leaves behind). */
@@ -166,8 +159,7 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     }
     // Now and then, not at every settle: the list loses its dropped front, and the entries of
     // records swept out or settled again (so it never outgrows what is kept by much).
-    const listed = this.#settledOrder.length - this.#settledFirst;
-    if (this.#settledFirst > listed + 1024 || listed > 2 * this.#settled.size + 1024) {
+    if (mostlyStale(this.#settledOrder.length, this.#settled.size)) {
       this.#settledOrder = this.#settledOrder.slice(this.#settledFirst).filter((entry) => this.#isLatestSettle(entry));
       this.#settledFirst = 0;
     }
@@ -224,11 +216,17 @@ export class MemoryWebhookDeliveries implements WebhookDeliveryRepository {
     return this.#queues.get(keyOf(record))?.[0] === record;
   }
 
-  /** A head waits until its next try or the end of its lease; any older entry of it goes stale. */
+  /**
+   * A head waits until its next try or the end of its lease; any older entry of it goes stale.
+   * Stale entries are dropped when they come up, or here once they are most of the heap: a settled
+   * delivery's lease entry would otherwise hold its record and body until the lease would have
+   * ended (`leaseSeconds`, 120 by default), 36,000 of them at 300 deliveries a second.
+   */
   #schedule(record: WebhookDeliveryRecord): void {
     const entry: Scheduled = { record, readyAt: Math.max(record.nextAttemptAt, record.leaseUntil) };
     this.#scheduled.set(record.id, entry);
     this.#waiting.push(entry);
+    if (mostlyStale(this.#waiting.size, this.#scheduled.size)) this.#waiting.keep((kept) => this.#current(kept));
   }
 
   #current(entry: Scheduled): boolean {
