@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { normalizeUserId } from '../storage/types.js';
 import { signUpSettingsSchema } from '../passwordless/sign-up.js';
+import { isSenderHeader } from '../events/delivery-headers.js';
 
 /**
  * Shape of the merged configuration. Defaults live only in `config/default.json`;
@@ -165,9 +166,6 @@ const ttl = z.strictObject(
   },
 );
 
-/** Headers every delivery carries from the sender: a webhook's own `headers` may not set them too (the request would carry both). */
-const SENDER_HEADERS = /^(host|connection|content-length|transfer-encoding|content-type|user-agent|x-oml-.*|x-fusionauth-signature-jwt)$/i;
-
 /** A receiver of events: http(s) only (https in production unless `allowInsecureUrl`), never with credentials in the URL. */
 const webhook = z
   .object({
@@ -179,7 +177,7 @@ const webhook = z
       .record(z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name'), z.string().max(4096).regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'a header value without line breaks or control characters'))
       .superRefine((headers, context) => {
         for (const name of Object.keys(headers)) {
-          if (SENDER_HEADERS.test(name)) context.addIssue({ code: 'custom', path: [name], message: 'a header the sender sets itself (framing, content type, user agent, event and signature headers)' });
+          if (isSenderHeader(name)) context.addIssue({ code: 'custom', path: [name], message: 'a header the sender sets itself (framing, content type, user agent, event and signature headers)' });
         }
       })
       .default({}),

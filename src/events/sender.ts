@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.js';
 import type { WebhookDeliveryRecord, WebhookDeliveryRepository } from '../storage/types.js';
 import { describeError, log } from '../log.js';
 import { signatureHeaders } from './signature.js';
+import { FIXED_HEADERS } from './delivery-headers.js';
 import { backoffDelay } from '../backoff.js';
 import { derivedOnce } from '../memo.js';
 
@@ -42,10 +43,10 @@ export class WebhookSender {
   readonly #agent = new Agent();
   /** How to end each try in flight early (a stop's grace period is over). */
   readonly #cutOffs = new Set<(reason: string) => void>();
-  /** Each webhook's URL taken apart once, not on every try. */
+  /** Each webhook's URL taken apart, and the headers of all its tries put together, once, not on every try. */
   readonly #targetOf = derivedOnce((hook: Webhook) => {
     const url = new URL(hook.url);
-    return { origin: url.origin, path: `${url.pathname}${url.search}` };
+    return { origin: url.origin, path: `${url.pathname}${url.search}`, headers: { ...hook.headers, ...FIXED_HEADERS } };
   });
 
   constructor(
@@ -217,16 +218,15 @@ export class WebhookSender {
   }
 
   #try(delivery: WebhookDeliveryRecord, hook: Webhook, attempt: number): Promise<TryOutcome> {
+    const target = this.#targetOf(hook);
     const headers = {
-      ...hook.headers,
-      'Content-Type': 'application/json',
-      'User-Agent': 'oidc-magic-link-webhooks',
+      ...target.headers,
       'X-OML-Event-Id': delivery.eventId,
       'X-OML-Event-Type': delivery.type,
       'X-OML-Delivery-Attempt': String(attempt),
       ...signatureHeaders(hook.secret, delivery.body),
     };
-    const { origin, path } = this.#targetOf(hook);
+    const { origin, path } = target;
     return new Promise<TryOutcome>((resolve) => {
       let status = 0;
       let controller: Dispatcher.DispatchController | null = null;

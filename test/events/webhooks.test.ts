@@ -312,6 +312,8 @@ describe('events and webhooks', () => {
     expect(load([{ ...hook, headers: { 'X-Tenant': 'acme café\tok' } }]), 'a tab and Latin-1 pass, as HTTP clients (node:http, undici) take them').not.to.throw();
     expect(load([{ ...hook, headers: { 'content-type': 'text/plain' } }]), 'a header the sender sets').to.throw(/webhooks\.0\.headers\.content-type.*sender sets itself/s);
     expect(load([{ ...hook, headers: { 'X-OML-Signature': 'forged' } }])).to.throw(/webhooks\.0\.headers\.X-OML-Signature/);
+    expect(load([{ ...hook, headers: { 'x-fusionauth-signature-jwt': 'forged' } }]), 'FusionAuth\'s signature, in any case').to.throw(/webhooks\.0\.headers\.x-fusionauth-signature-jwt/);
+    expect(load([{ ...hook, headers: { 'X-Omletter': 'fine' } }]), 'only our own X-OML- prefix is reserved').not.to.throw();
     expect(load([hook, hook])).to.throw(/used twice/);
     expect(load([{ ...hook, timeoutMs: 120_000 }]), 'a try must end before its lease').to.throw(/webhooks\.0\.timeoutMs/);
     const gaps = (url: string, allowInsecureUrl = false) =>
