@@ -16,6 +16,8 @@ import type { JWK } from 'jose';
 export type ServerKind = 'ours' | 'floor' | 'bare' | 'metrics' | 'webhooks' | 'plugin' | 'posts';
 
 export const SERVER_KINDS: readonly ServerKind[] = ['ours', 'floor', 'bare'];
+/** Every kind (the object makes the compiler say when one is added to ServerKind and not here). */
+export const ALL_SERVER_KINDS = Object.keys({ ours: 1, floor: 1, bare: 1, metrics: 1, webhooks: 1, plugin: 1, posts: 1 } satisfies Record<ServerKind, 1>) as ServerKind[];
 
 /** What the parent tells a server child to start with (argv[2], JSON). */
 export interface ServerSpec {
@@ -65,11 +67,11 @@ export interface ServerStats {
   /** Ours with `countStoreCalls`: store calls (repositories and node-oidc-provider's adapter) since start. */
   storeCalls?: number;
   /**
-   * Ours with a webhook: 1 while some delivery is still pending (not yet settled), else 0. A
+   * Ours with a webhook: whether some delivery is still pending (not yet settled). A
    * measure waits for 0 before it reads the CPU, so each window pays for its own events'
    * deliveries, not for those of the window before.
    */
-  deliveriesPending?: number;
+  deliveriesPending?: boolean;
 }
 
 export type ToServer = { type: 'stats'; gc?: boolean } | { type: 'stop' };

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { generateCookieKeys, generateSigningKeys } from '../src/provider/keys.js';
-import { BENCH_CLIENT_ID, SERVER_KINDS, benchEmail, type BenchClient, type ServerKind, type ServerSpec, type ServerStats } from './protocol.js';
+import { ALL_SERVER_KINDS, BENCH_CLIENT_ID, SERVER_KINDS, benchEmail, type BenchClient, type ServerKind, type ServerSpec, type ServerStats } from './protocol.js';
 import { launchServer, startWireEngine, type ServerHandle } from './servers.js';
 import { Target } from './driver/http.js';
 import { SmtpSink } from './driver/smtp-sink.js';
@@ -143,6 +143,11 @@ const VARIANT_LABEL: Partial<Record<ServerKind, string>> = {
   webhooks: settings.webhookEvents.includes('*') ? 'webhook on every event' : `webhook on ${settings.webhookEvents.join(', ')}`,
   posts: `one bare POST per ${settings.webhookEvents.includes('*') ? 'event' : settings.webhookEvents.join(', ')}`,
 };
+
+/** A value of its own for every kind of server (a new kind then needs no edit here). */
+function perKind<T>(make: () => T): Record<ServerKind, T> {
+  return Object.fromEntries(ALL_SERVER_KINDS.map((kind) => [kind, make()])) as Record<ServerKind, T>;
+}
 
 /** Where each variant's CPU per hosted flow, divided by ours', goes in the headline. */
 const HEADLINE_RATIO: Partial<Record<ServerKind, 'metricsCpuPerFlowRatio' | 'webhooksCpuPerFlowRatio' | 'postsCpuPerFlowRatio'>> = {
@@ -324,30 +329,33 @@ async function main(): Promise<void> {
     servers.bare = await launchServer(spec('bare'), { profileDir, nodeFlags: settings.nodeFlags });
     for (const kind of kinds.slice(SERVER_KINDS.length)) servers[kind] = await launchServer(spec(kind), { profileDir, nodeFlags: settings.nodeFlags });
     results.store = servers.ours.store;
+    /** A copy of ours, or the plugin host: driven as ours is, at its own server (ours' when not in this run). */
+    const likeOurs = (kind: ServerKind): FlowContext => ({ target: new Target((servers[kind] ?? servers.ours!).issuer), client, sink, mailTimeoutMs: 15_000, full: true });
     const contexts: Record<ServerKind, FlowContext> = {
       ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000, full: true },
       floor: { target: new Target(servers.floor.issuer), client, sink, mailTimeoutMs: 15_000 },
       bare: { target: new Target(servers.bare.issuer), client, sink: null, mailTimeoutMs: 0 },
-      metrics: { target: new Target((servers.metrics ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
-      webhooks: { target: new Target((servers.webhooks ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
-      plugin: { target: new Target((servers.plugin ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
-      posts: { target: new Target((servers.posts ?? servers.ours).issuer), client, sink, mailTimeoutMs: 15_000, full: true },
+      metrics: likeOurs('metrics'),
+      webhooks: likeOurs('webhooks'),
+      plugin: likeOurs('plugin'),
+      posts: likeOurs('posts'),
     };
-    const flowOf = { ours: magicLinkFlow, floor: magicLinkFlow, bare: bareFlow, metrics: magicLinkFlow, webhooks: magicLinkFlow, plugin: magicLinkFlow, posts: magicLinkFlow };
+    // Every contender but bare takes ours' flow (bare has no magic link).
+    const flowOf = (kind: ServerKind) => (kind === 'bare' ? bareFlow : magicLinkFlow);
     const memoryAt = async (label: string, signIns: Record<ServerKind, number>) => {
       for (const kind of kinds) {
         const stats = await servers[kind]!.stats(true);
         results.memory.push({ server: kind, at: label, signIns: signIns[kind], rssMiB: mib(stats.rss), heapUsedMiB: mib(stats.heapUsed) });
       }
     };
-    const signIns: Record<ServerKind, number> = { ours: 0, floor: 0, bare: 0, metrics: 0, webhooks: 0, plugin: 0, posts: 0 };
+    const signIns = perKind(() => 0);
     await memoryAt('start', signIns);
 
-    const refreshTokens: Record<ServerKind, string[]> = { ours: [], floor: [], bare: [], metrics: [], webhooks: [], plugin: [], posts: [] };
+    const refreshTokens = perKind((): string[] => []);
     const flowStep = (kind: ServerKind, workers: number) => async (worker: number, iteration: number, samples: Samples) => {
       const t0 = performance.now();
       try {
-        const refresh = await flowOf[kind](contexts[kind], emailFor(worker, iteration, workers));
+        const refresh = await flowOf(kind)(contexts[kind], emailFor(worker, iteration, workers));
         samples.add(performance.now() - t0);
         signIns[kind] += 1;
         refreshTokens[kind][worker] = refresh;
@@ -475,7 +483,7 @@ async function main(): Promise<void> {
     if (settings.steps > 0) {
       for (const kind of kinds) {
         log(`server CPU by step, ${kind}: ${settings.steps} sequential flows`);
-        results.steps.push(...(await cpuBySteps(kind, servers[kind]!, contexts[kind], flowOf[kind], settings.steps)));
+        results.steps.push(...(await cpuBySteps(kind, servers[kind]!, contexts[kind], flowOf(kind), settings.steps)));
       }
     }
     await memoryAt('end', signIns);

@@ -100,7 +100,7 @@ async function startOurs(spec: ServerSpec): Promise<Running> {
   const stats = async (gc: boolean): Promise<ServerStats> => {
     if (config.webhooks.length === 0) return ownStats(gc);
     const pending = bare ? bare.pending : (await deliveries.list({ status: 'pending', limit: 1 })).length;
-    return { ...ownStats(gc), deliveriesPending: Math.min(pending, 1) };
+    return { ...ownStats(gc), deliveriesPending: pending > 0 };
   };
   return { issuer: running.issuer, port: running.port, store: running.app.store.kind, stats, stop: () => running.stop() };
 }
