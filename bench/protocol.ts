@@ -64,6 +64,8 @@ export interface ServerStats {
    * threads (concurrent GC and compilation) and libuv's pool.
    */
   mainThreadCpuMs?: number;
+  /** Pauses of the main thread by the garbage collector, ms since start (a cluster's stats carry none). */
+  gcPauseMs?: number;
   /** Ours with `countStoreCalls`: store calls (repositories and node-oidc-provider's adapter) since start. */
   storeCalls?: number;
   /**

@@ -18,6 +18,8 @@ export interface Measure {
   serverMainThreadMsPerOp?: number;
   /** The kernel's share of serverCpuMsPerOp (system time: socket reads and writes, loopback's network stack). */
   serverKernelMsPerOp?: number;
+  /** The main thread's pauses for garbage collection per operation (part of serverMainThreadMsPerOp). */
+  serverGcPauseMsPerOp?: number;
   /** Server CPU time over wall time: 1.0 = one core busy. */
   serverCores: number;
   seconds: number;
@@ -91,8 +93,8 @@ export function renderReport(results: Results): string {
   const measures = [...results.flows, ...results.refresh, ...results.api];
   out.push(
     table(
-      ['', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'ok', 'errors', 'server CPU ms/op', 'main thread', 'kernel', 'server cores'],
-      measures.map((m) => [m.label, m.perSecond, m.p50, m.p95, m.p99, m.count, m.errors, m.serverCpuMsPerOp, m.serverMainThreadMsPerOp ?? NaN, m.serverKernelMsPerOp ?? NaN, m.serverCores]),
+      ['', 'ops/s', 'p50 ms', 'p95 ms', 'p99 ms', 'ok', 'errors', 'server CPU ms/op', 'main thread', 'GC pauses', 'kernel', 'server cores'],
+      measures.map((m) => [m.label, m.perSecond, m.p50, m.p95, m.p99, m.count, m.errors, m.serverCpuMsPerOp, m.serverMainThreadMsPerOp ?? NaN, m.serverGcPauseMsPerOp ?? NaN, m.serverKernelMsPerOp ?? NaN, m.serverCores]),
     ),
   );
   for (const m of measures) {

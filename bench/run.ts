@@ -199,6 +199,7 @@ async function measure(
   totals.systemMs += (after.cpu.system - before.cpu.system) / 1000;
   // Linux only (and one process: a cluster's stats carry no main thread); NaN then shows as '-'.
   totals.mainThreadMs += before.mainThreadCpuMs !== undefined && after.mainThreadCpuMs !== undefined ? after.mainThreadCpuMs - before.mainThreadCpuMs : NaN;
+  totals.gcPauseMs += before.gcPauseMs !== undefined && after.gcPauseMs !== undefined ? after.gcPauseMs - before.gcPauseMs : NaN;
   return { samples, totals };
 }
 
@@ -229,11 +230,13 @@ interface Totals {
   /** The kernel's share of cpuMs (system calls: the sockets' reads and writes). */
   systemMs: number;
   mainThreadMs: number;
+  /** The main thread's pauses for garbage collection (part of mainThreadMs). */
+  gcPauseMs: number;
 }
 
 /** Nothing measured yet. */
 function noTotals(): Totals {
-  return { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0 };
+  return { elapsedMs: 0, cpuMs: 0, systemMs: 0, mainThreadMs: 0, gcPauseMs: 0 };
 }
 
 function toMeasure(label: string, samples: Samples, totals: Totals, extra: Partial<Measure> = {}): Measure {
@@ -247,6 +250,7 @@ function toMeasure(label: string, samples: Samples, totals: Totals, extra: Parti
     serverCpuMsPerOp: samples.ok > 0 ? round(totals.cpuMs / samples.ok, 2) : NaN,
     serverMainThreadMsPerOp: samples.ok > 0 ? round(totals.mainThreadMs / samples.ok, 2) : NaN,
     serverKernelMsPerOp: samples.ok > 0 ? round(totals.systemMs / samples.ok, 2) : NaN,
+    serverGcPauseMsPerOp: samples.ok > 0 ? round(totals.gcPauseMs / samples.ok, 2) : NaN,
     serverCores: round(totals.cpuMs / totals.elapsedMs, 2),
     seconds: round(seconds),
     ...extra,

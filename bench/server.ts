@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { FromServer, ServerSpec, ServerStats, ToServer } from './protocol.js';
 import { statsRequester } from './protocol.js';
 import { oursConfig } from './ours-config.js';
@@ -51,6 +52,12 @@ function mainThreadCpuMs(): number | undefined {
   }
 }
 
+/** The garbage collector's pauses of the main thread so far (ms), summed from V8's `gc` performance entries. */
+let gcPauseMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauseMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+
 function ownStats(gc: boolean): ServerStats {
   if (gc) (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
@@ -61,6 +68,7 @@ function ownStats(gc: boolean): ServerStats {
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     external: memory.external,
+    gcPauseMs,
     ...(mainThread === undefined ? {} : { mainThreadCpuMs: mainThread }),
     ...(storeCalls === undefined ? {} : { storeCalls }),
   };
