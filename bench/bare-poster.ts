@@ -51,7 +51,7 @@ export class BarePoster {
   #send(body: string, done: (err?: Error) => void): void {
     let status = 0;
     this.#agent.dispatch(
-      { origin: this.#origin, path: this.#path, method: 'POST', headers: { 'content-type': 'application/json' }, body },
+      { origin: this.#origin, path: this.#path, method: 'POST', headers: { 'content-type': 'application/json' }, body, headersTimeout: 0, bodyTimeout: 0 },
       {
         // Needed even empty: undici takes a handler without it for one of its older shape.
         onRequestStart: () => undefined,
