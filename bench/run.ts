@@ -157,13 +157,17 @@ const HEADLINE_RATIO: Partial<Record<ServerKind, 'metricsCpuPerFlowRatio' | 'web
 };
 
 /**
- * The contenders in round `n`: ours next to its variants and the floor, so the pairs compared
- * run close in time, and every other round reversed (A B B A), so a drift of the machine's speed
- * during a run weighs on both sides of a pair alike.
+ * The contenders in round `n` (from 1): one cycle, begun one place further on each round, so over
+ * as many rounds as there are contenders each takes every place once and a drift of the machine
+ * weighs on all alike. Every contender then waits about as long between its windows. The A B B A
+ * order used before ran the two at its ends twice in a row and then left them idle for twice as
+ * long as the others; the end's window after that idle read high (the webhooks contender's worst
+ * rounds were all there), and in an A/A run the end slot read about +0.04.
  */
 function roundOrder(n: number): ServerKind[] {
-  const order = [...variants, 'ours', 'floor', ...kinds.filter((kind) => kind === 'plugin'), 'bare'] as ServerKind[];
-  return n % 2 === 0 ? order.reverse() : order;
+  const cycle = [...variants, 'ours', 'floor', ...kinds.filter((kind) => kind === 'plugin'), 'bare'] as ServerKind[];
+  const start = (n - 1) % cycle.length;
+  return [...cycle.slice(start), ...cycle.slice(0, start)];
 }
 
 /** How ours ran, for its labels: `c=16` or `c=16, 2 workers`. */
