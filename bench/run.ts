@@ -54,7 +54,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`npm run bench -- [options]
   --duration S          seconds of hosted flows per server, split over --rounds (default 40)
-  --rounds N            alternate ours/bare this many times, to spread noise evenly (default 2)
+  --rounds N            run every contender this many times, in a rotating order, to spread noise evenly (default 2)
   --concurrency N, -c   concurrent users in the flow phases (default 16)
   --api-duration S      seconds per API variant, noJWT and JWT (default 12)
   --api-concurrency N   concurrent API clients (default 32)
