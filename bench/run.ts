@@ -181,6 +181,16 @@ const emailFor = (worker: number, iteration: number, workers: number): string =>
 
 const cpuMs = (a: ServerStats, b: ServerStats) => (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000;
 
+/**
+ * How much a counter a server may not report grew from `a` to `b`: NaN where it is missing (the
+ * main thread's CPU is Linux only, a cluster reports neither, store calls are counted only with
+ * --steps), which the report shows as '-'.
+ */
+const grew = (a: ServerStats, b: ServerStats, counter: 'mainThreadCpuMs' | 'gcPauseMs' | 'storeCalls'): number => {
+  const [from, to] = [a[counter], b[counter]];
+  return from !== undefined && to !== undefined ? to - from : NaN;
+};
+
 function reasonOf(err: unknown): string {
   if (err instanceof FlowError) return err.message;
   const code = (err as { code?: unknown }).code;
@@ -201,9 +211,8 @@ async function measure(
   const after = await deliveriesSent(server);
   totals.cpuMs += cpuMs(before, after);
   totals.systemMs += (after.cpu.system - before.cpu.system) / 1000;
-  // Linux only (and one process: a cluster's stats carry no main thread); NaN then shows as '-'.
-  totals.mainThreadMs += before.mainThreadCpuMs !== undefined && after.mainThreadCpuMs !== undefined ? after.mainThreadCpuMs - before.mainThreadCpuMs : NaN;
-  totals.gcPauseMs += before.gcPauseMs !== undefined && after.gcPauseMs !== undefined ? after.gcPauseMs - before.gcPauseMs : NaN;
+  totals.mainThreadMs += grew(before, after, 'mainThreadCpuMs');
+  totals.gcPauseMs += grew(before, after, 'gcPauseMs');
   return { samples, totals };
 }
 
@@ -337,10 +346,10 @@ async function main(): Promise<void> {
     servers.bare = await launchServer(spec('bare'), { profileDir, nodeFlags: settings.nodeFlags });
     for (const kind of kinds.slice(SERVER_KINDS.length)) servers[kind] = await launchServer(spec(kind), { profileDir, nodeFlags: settings.nodeFlags });
     results.store = servers.ours.store;
-    /** A copy of ours, or the plugin host: driven as ours is, at its own server (ours' when not in this run). */
+    /** Ours, a copy of it, or the plugin host: driven as ours is, at its own server (ours' when not in this run). */
     const likeOurs = (kind: ServerKind): FlowContext => ({ target: new Target((servers[kind] ?? servers.ours!).issuer), client, sink, mailTimeoutMs: 15_000, full: true });
     const contexts: Record<ServerKind, FlowContext> = {
-      ours: { target: new Target(servers.ours.issuer), client, sink, mailTimeoutMs: 15_000, full: true },
+      ours: likeOurs('ours'),
       floor: { target: new Target(servers.floor.issuer), client, sink, mailTimeoutMs: 15_000 },
       bare: { target: new Target(servers.bare.issuer), client, sink: null, mailTimeoutMs: 0 },
       metrics: likeOurs('metrics'),
@@ -560,8 +569,10 @@ async function cpuBySteps(
     const ended = clock();
     const now = await server.stats();
     totals.set(step, (totals.get(step) ?? 0) + cpuMs(last, now) - overhead);
-    if (now.storeCalls !== undefined && last.storeCalls !== undefined) storeCalls.set(step, (storeCalls.get(step) ?? 0) + now.storeCalls - last.storeCalls);
-    if (now.mainThreadCpuMs !== undefined && last.mainThreadCpuMs !== undefined) mainThread.set(step, (mainThread.get(step) ?? 0) + now.mainThreadCpuMs - last.mainThreadCpuMs);
+    for (const [counter, sums] of [['storeCalls', storeCalls], ['mainThreadCpuMs', mainThread]] as const) {
+      const added = grew(last, now, counter);
+      if (!Number.isNaN(added)) sums.set(step, (sums.get(step) ?? 0) + added);
+    }
     spans.push([step, began, ended]);
     last = await server.stats();
     began = clock();
