@@ -363,6 +363,25 @@ describe('webhook sender, given a request its HTTP client will not write', () =>
   });
 });
 
+describe('webhook sender, its per-URL cap (events.concurrencyPerUrl)', () => {
+  it('by default has sixteen deliveries to one URL in flight together, and never more', async () => {
+    // Every POST is held unanswered: what reaches the receiver is what the sender has in flight.
+    const receiver = await startReceiver(() => 'hang');
+    const { store, sender } = senderFor(receiver, {}, { timeoutMs: 3000 });
+    try {
+      await store.webhookDeliveries.insertMany(Array.from({ length: 20 }, (_, i) => delivery({ sequence: i + 1 })));
+      sender.start();
+      for (let waited = 0; receiver.received.length < 16 && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // At the old default of four, a burst went out four at a time, one lease per freed slot.
+      expect(receiver.received, 'a burst goes out together, up to the cap').to.have.length(16);
+    } finally {
+      await sender.stop(0);
+      await receiver.close();
+    }
+  });
+});
+
 describe('webhook sender, gathering events (events.gatherMs)', () => {
   it('posts the events written within gatherMs together, each in its own POST, and sends a backlog on without waiting again', async () => {
     const receiver = await startReceiver();
