@@ -29,6 +29,7 @@ const { values: flags } = parseArgs({
     'refresh-duration': { type: 'string', default: '10' },
     warmup: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '2' },
+    together: { type: 'boolean', default: false },
     concurrency: { type: 'string', short: 'c', default: '16' },
     'api-concurrency': { type: 'string', default: '32' },
     users: { type: 'string', default: '1000' },
@@ -55,6 +56,9 @@ if (flags.help) {
   console.log(`npm run bench -- [options]
   --duration S          seconds of hosted flows per server, split over --rounds (default 40)
   --rounds N            run every contender this many times, in a rotating order, to spread noise evenly (default 2)
+  --together            in each round of hosted flows, load every contender at the same time (each with --concurrency
+                        users) instead of one after the other: a change of the machine's speed then weighs on all alike
+                        within the round (the ratios' noise), at the price of the servers sharing the cores
   --concurrency N, -c   concurrent users in the flow phases (default 16)
   --api-duration S      seconds per API variant, noJWT and JWT (default 12)
   --api-concurrency N   concurrent API clients (default 32)
@@ -103,6 +107,7 @@ const settings = {
   refreshDurationS: num('refresh-duration', flags['refresh-duration']),
   warmupS: num('warmup', flags.warmup),
   rounds: Math.max(1, Math.floor(num('rounds', flags.rounds))),
+  together: flags.together ?? false,
   concurrency: Math.max(1, Math.floor(num('concurrency', flags.concurrency))),
   apiConcurrency: Math.max(1, Math.floor(num('api-concurrency', flags['api-concurrency']))),
   users: Math.max(1, Math.floor(num('users', flags.users))),
@@ -392,25 +397,27 @@ async function main(): Promise<void> {
       const acc = Object.fromEntries(kinds.map((kind) => [kind, { samples: new Samples(), totals: noTotals() }])) as Record<ServerKind, { samples: Samples; totals: Totals }>;
       // Every request's latency by its template (GET /interaction/:id …), per server: the target is p99 < 50 ms each.
       const requestSamples = new Map<string, Samples>();
+      const seconds = settings.durationS / settings.rounds;
+      const flowRound = async (kind: ServerKind, round_: number): Promise<void> => {
+        log(`hosted flows ${kind}, round ${round_}/${settings.rounds}: ${round(seconds)}s at concurrency ${settings.concurrency}`);
+        const target = contexts[kind].target;
+        target.onAnswer = (template, ms) => {
+          const key = `${kind}\u0000${template}`;
+          if (!requestSamples.has(key)) requestSamples.set(key, new Samples());
+          requestSamples.get(key)!.add(ms);
+        };
+        const [okBefore, cpuBefore, systemBefore] = [acc[kind].samples.ok, acc[kind].totals.cpuMs, acc[kind].totals.systemMs];
+        await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
+        target.onAnswer = null;
+        // Each round's own figure, to tell a run's noise from a difference between servers.
+        const flows = Math.max(1, acc[kind].samples.ok - okBefore);
+        const perFlow = round((acc[kind].totals.cpuMs - cpuBefore) / flows, 3);
+        (results.flowRounds[kind] ??= []).push(perFlow);
+        log(`  ${kind}: ${perFlow} ms of server CPU per flow this round, ${round((acc[kind].totals.systemMs - systemBefore) / flows, 3)} of it in the kernel`);
+      };
       for (let round_ = 1; round_ <= settings.rounds; round_ += 1) {
-        for (const kind of roundOrder(round_)) {
-          const seconds = settings.durationS / settings.rounds;
-          log(`hosted flows ${kind}, round ${round_}/${settings.rounds}: ${round(seconds)}s at concurrency ${settings.concurrency}`);
-          const target = contexts[kind].target;
-          target.onAnswer = (template, ms) => {
-            const key = `${kind}\u0000${template}`;
-            if (!requestSamples.has(key)) requestSamples.set(key, new Samples());
-            requestSamples.get(key)!.add(ms);
-          };
-          const [okBefore, cpuBefore, systemBefore] = [acc[kind].samples.ok, acc[kind].totals.cpuMs, acc[kind].totals.systemMs];
-          await measure(servers[kind]!, seconds, settings.concurrency, flowStep(kind, settings.concurrency), acc[kind].samples, acc[kind].totals);
-          target.onAnswer = null;
-          // Each round's own figure, to tell a run's noise from a difference between servers.
-          const flows = Math.max(1, acc[kind].samples.ok - okBefore);
-          const perFlow = round((acc[kind].totals.cpuMs - cpuBefore) / flows, 3);
-          (results.flowRounds[kind] ??= []).push(perFlow);
-          log(`  ${kind}: ${perFlow} ms of server CPU per flow this round, ${round((acc[kind].totals.systemMs - systemBefore) / flows, 3)} of it in the kernel`);
-        }
+        if (settings.together) await Promise.all(roundOrder(round_).map((kind) => flowRound(kind, round_)));
+        else for (const kind of roundOrder(round_)) await flowRound(kind, round_);
       }
       for (const [key, samples] of requestSamples) {
         const [server = '', request = ''] = key.split('\u0000');
